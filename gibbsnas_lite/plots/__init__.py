@@ -1,0 +1,1 @@
+"""Plotly figures. Submodules: `posterior` (toy posteriors, covariance ellipses), `cells` (cells, alpha heat maps)."""
