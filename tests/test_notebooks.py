@@ -1,0 +1,35 @@
+"""Every course notebook runs headless in the smoke profile (one test per notebook)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from gibbsnas_lite.notebooks import execute_notebook, list_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = list_notebooks(ROOT / "notebooks") if (ROOT / "notebooks").is_dir() else []
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_in_smoke_profile(path, tmp_path):
+    headline = execute_notebook(path, tmp_path / path.name, profile="smoke")
+    assert headline, f"{path.name} recorded no headline numbers (call gibbsnas_lite.notebooks.record)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_clean_with_parameters(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), (
+        f"{path.name} is committed with outputs; clear them before committing"
+    )
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    source = "".join(params[0]["source"])
+    assert "profile" in source and "seed" in source
+    assert nb["cells"][0]["cell_type"] == "markdown", f"{path.name} must open with prose"
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
