@@ -1,0 +1,17 @@
+"""The search engine: Algorithm 1 and the one-shot baselines on one shared loop.
+
+    from gibbsnas_lite.search import make_config, run_search
+    result = run_search(make_config("gibbs2", profile="smoke"), out_dir="runs/demo")
+    result.arch, result.benchmark
+
+Modules: ``config`` (profiles, defaults and their sources), ``base`` (the strategy interface),
+``gibbs`` (GibbsNAS 1st/2nd order, sample/mean), ``darts`` (DARTS-V1/V2), ``gdas``, ``rsps``,
+``data`` (search splits on the device), ``history``, ``checkpoint``, ``loop``.
+"""
+from .base import NonFiniteLossError
+from .config import PROFILES, STRATEGIES, SearchConfig, make_config
+from .history import History
+from .loop import SearchResult, StopSearch, run_search
+
+__all__ = ["History", "NonFiniteLossError", "PROFILES", "STRATEGIES", "SearchConfig", "SearchResult",
+           "StopSearch", "make_config", "run_search"]

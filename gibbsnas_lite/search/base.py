@@ -1,0 +1,115 @@
+"""What every search strategy shares: the step interface, the loss, and the NaN guard.
+
+A strategy owns the optimizers (or samplers) of one search method and performs one search
+step on a search-train batch (omega) and a search-valid batch (alpha). The loop
+(:mod:`gibbsnas_lite.search.loop`) owns data, epochs, history and checkpoints, so every
+strategy runs under the same budget, data and bookkeeping.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+class NonFiniteLossError(ValueError):
+    """The loss became NaN/Inf; the run stops and the last good checkpoint is kept."""
+
+
+def logits_of(output: Any) -> torch.Tensor:
+    """Supernets may return ``(features, logits)`` like the benchmark's code; take the logits."""
+    return output[-1] if isinstance(output, (tuple, list)) else output
+
+
+def check_finite(loss: torch.Tensor, where: str) -> None:
+    if not torch.isfinite(loss.detach()).all():
+        raise NonFiniteLossError(
+            f"non-finite loss ({loss.item()}) at {where}; lower the learning rate (--w-lr/--a-lr), "
+            "raise the warm-up, or check the data; the last good checkpoint is left as it was"
+        )
+
+
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    return (logits.argmax(dim=1) == targets).float().mean().item()
+
+
+class Strategy:
+    """Base class: one search method's optimizers and its step.
+
+    Subclasses implement :meth:`step`, and use :meth:`forward_loss` for every loss so the
+    autocast policy and the NaN guard apply everywhere.
+    """
+
+    name = "base"
+    uses_alpha = True  # RSPS has no architecture weights
+
+    def __init__(self, model: torch.nn.Module, config, steps_per_epoch: int, search_sizes: tuple[int, int]):
+        self.model = model
+        self.config = config
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        self.train_size, self.valid_size = search_sizes
+        self.device = next(model.parameters()).device
+        # one search-valid batch in dataset order, set by the loop (RSPS scores candidates on it)
+        self.fixed_valid_batch = None
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(int(config.seed) + 7919)
+
+    # --- the step ------------------------------------------------------------------
+    def step(self, train_batch, valid_batch, epoch: int, step: int) -> dict[str, float]:
+        raise NotImplementedError
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called after each epoch (learning-rate schedules)."""
+
+    def forward_loss(self, x, y, where: str, **forward_kwargs):
+        use_amp = bool(self.config.amp) and x.is_cuda
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+            logits = logits_of(self.model(x, **forward_kwargs))
+        loss = F.cross_entropy(logits.float(), y)
+        check_finite(loss, where)
+        return loss, logits
+
+    def clip_weights_grad(self) -> None:
+        if self.config.grad_clip and self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.weight_parameters(), self.config.grad_clip)
+
+    # --- what the loop records ------------------------------------------------------
+    def derive(self) -> str:
+        """The architecture this strategy would return now (NB201 arch string or genotype)."""
+        return str(self.model.genotype())
+
+    def alpha_state(self) -> dict[str, Any]:
+        """alpha, softmax probabilities and (when the method has one) a per-entry std."""
+        if not self.uses_alpha:
+            return {}
+        alphas = [a.detach().float().cpu() for a in self.model.arch_parameters()]
+        return {
+            "alpha": [a.tolist() for a in alphas],
+            "probs": [torch.softmax(a, dim=-1).tolist() for a in alphas],
+            "std": None,
+        }
+
+    # --- resume ---------------------------------------------------------------------
+    def optimizers(self) -> dict[str, Any]:
+        """Named objects with state_dict()/load_state_dict() (optimizers, schedulers)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: obj.state_dict() for name, obj in self.optimizers().items()}
+        state["generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, obj in self.optimizers().items():
+            obj.load_state_dict(state[name])
+        self.generator.set_state(state["generator"])
+
+
+def cosine_lr(optimizer, epochs: int, eta_min: float):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs), eta_min=eta_min)
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

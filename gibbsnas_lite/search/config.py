@@ -1,0 +1,157 @@
+"""Search configuration: one dataclass, named profiles, and each strategy's defaults with their source.
+
+Profiles are presets, not separate code paths: the same loop runs all three.
+
+- ``smoke``: seconds on 2 CPU cores, synthetic data, a tiny supernet (C=4, N=1).
+- ``cpu``: minutes on 2 cores under 2 GB: Fashion-MNIST (padded to 32x32), reduced supernet.
+- ``full``: the paper's protocol on a GPU: CIFAR-10, C=16, N=5, 50 epochs, batch 64.
+
+Sources of the defaults:
+
+- DARTS-V1/V2 on NAS-Bench-201: the benchmark's DARTS config (Dong & Yang, ICLR 2020, App.;
+  AutoDL-Projects ``configs/nas-benchmark/algos/DARTS.config``): 50 epochs, batch 64, SGD lr
+  0.025 (cosine to 0.001), momentum 0.9, Nesterov, weight decay 5e-4; alpha by Adam lr 3e-4,
+  betas (0.5, 0.999), weight decay 1e-3; gradient-norm clip 5. The unrolled step (V2) uses
+  the weights' lr and momentum for the virtual step and a finite-difference Hessian-vector
+  product with radius 0.01 / ||grad|| (Liu et al., ICLR 2019, Eq. 8).
+- GDAS: same optimizers (AutoDL ``GDAS.config``), Gumbel temperature annealed linearly
+  10 -> 0.1 over the epochs (Dong & Yang, CVPR 2019).
+- RSPS: random single path with the same SGD; then the best of 100 sampled architectures by
+  the shared weights' accuracy on a search-valid batch (Li & Talwalkar, UAI 2019; NB201's
+  ``select_num=100``).
+- GibbsNAS (Xue et al., AAAI 2021, Experiments): omega lr 0.1 with batch 64, alpha lr 0.1 with
+  batch 2048 (here: alpha gradients accumulated over ``alpha_accum`` search-valid batches of 64,
+  2048 / 64 = 32), weight decay = importance decay = 1e-4. Temperature, warm-up and clipping
+  are the paper's unpublished "policies": our defaults and the evidence for them are in
+  ``docs/search.md``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+STRATEGIES = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean", "darts-v1", "darts-v2", "gdas", "rsps")
+SPACES = ("nb201", "darts")
+DATASETS = ("synthetic", "fashion-mnist", "cifar10", "cifar100", "ImageNet16-120")
+PROFILES = ("smoke", "cpu", "full")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class SearchConfig:
+    """Everything a search run needs; stored in its checkpoint and summary."""
+
+    strategy: str = "gibbs2"
+    space: str = "nb201"
+    dataset: str = "synthetic"
+    profile: str = "smoke"
+    seed: int = 0
+    device: str = "auto"
+    # supernet
+    channels: int = 16
+    cells_per_stage: int = 5  # NB201: N cells per stage; DARTS: total layers = 3 * N - 1 + ... (see spaces.darts)
+    # data
+    data_root: str | None = None
+    download: bool = False
+    train_limit: int | None = None  # keep the first k examples of each search half (None: all)
+    image_size: int = 32
+    # schedule
+    epochs: int = 50
+    batch_size: int = 64
+    # omega (weights)
+    w_lr: float = 0.025
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_weight_decay: float = 5e-4
+    grad_clip: float = 5.0
+    # alpha (architecture)
+    a_lr: float = 3e-4
+    a_weight_decay: float = 1e-3
+    alpha_accum: int = 1  # alpha step every k steps, gradients summed over k search-valid batches
+    # GibbsNAS sampler knobs (see docs/samplers.md)
+    temperature: float = 1.0
+    data_size: int | None = None  # N of Eqs. 15-16; None: size of each search half
+    warmup_steps: int = 0
+    ramp_steps: int = 0
+    clip_std: float | None = 3.0
+    history_size: int = 5
+    # GDAS
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+    # RSPS
+    rsps_candidates: int = 100
+    # bookkeeping
+    alpha_every: int = 10  # record alpha every k steps
+    max_steps_per_epoch: int | None = None
+    amp: bool = False  # bf16 autocast on CUDA
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "SearchConfig":
+        _choice("strategy", self.strategy, STRATEGIES)
+        _choice("space", self.space, SPACES)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("profile", self.profile, PROFILES)
+        _choice("device", self.device, DEVICES)
+        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "alpha_accum", "alpha_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("w_lr", "a_lr", "temperature"):
+            if not float(getattr(self, name)) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SearchConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+PROFILE_PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(dataset="synthetic", channels=4, cells_per_stage=1, epochs=2, batch_size=32,
+                  train_limit=256, image_size=16, alpha_every=2),
+    "cpu": dict(dataset="fashion-mnist", channels=8, cells_per_stage=1, epochs=6, batch_size=64,
+                train_limit=4096, image_size=32, alpha_every=10),
+    "full": dict(dataset="cifar10", channels=16, cells_per_stage=5, epochs=50, batch_size=64,
+                 train_limit=None, image_size=32, alpha_every=20),
+}
+
+# Per-strategy defaults on top of the profile (sources in the module docstring).
+STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "darts-v1": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
+    "darts-v2": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
+    "gdas": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
+    "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
+    # GibbsNAS: paper's lr 0.1 for both, decays 1e-4, alpha batch 2048 = 32 x 64.
+    "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+    "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+    # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
+    "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+    "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+}
+
+
+def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: Any) -> SearchConfig:
+    """A config from a profile preset, the strategy's defaults, then explicit overrides."""
+    _choice("strategy", strategy, STRATEGIES)
+    _choice("profile", profile, PROFILES)
+    values: dict[str, Any] = dict(strategy=strategy, profile=profile)
+    values.update(PROFILE_PRESETS[profile])
+    values.update(STRATEGY_DEFAULTS[strategy])
+    if profile == "smoke":  # a few steps per epoch: accumulate alpha over fewer batches
+        values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
+    elif profile == "cpu":
+        values["alpha_accum"] = min(values.get("alpha_accum", 1), 4)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return SearchConfig.from_dict(values).validate()

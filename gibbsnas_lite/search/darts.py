@@ -1,0 +1,113 @@
+"""DARTS (Liu et al., ICLR 2019): first order (V1) and unrolled second order (V2).
+
+alpha step first, on a search-valid batch, then the omega step on a search-train batch, as in
+the reference code. V2 differentiates the validation loss through one virtual SGD step of
+the weights (Liu et al., Eq. 7) and replaces the second-order term with a central finite
+difference (Eq. 8):
+
+    grad_alpha L_val(w', alpha) - xi * [grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)] / (2 r)
+    w' = w - xi * (momentum * buf + grad_w L_train(w, alpha) + wd * w),  w+- = w +- r * grad_w' L_val(w', alpha),
+    r = 0.01 / ||grad_w' L_val(w', alpha)||.
+
+The virtual step is applied to the weights in place and undone exactly (saved copies), so
+no second network is built.
+"""
+from __future__ import annotations
+
+import torch
+
+from .base import Strategy, accuracy, cosine_lr
+
+
+class DartsV1(Strategy):
+    """First-order DARTS: alpha by Adam on the search-valid gradient, omega by SGD."""
+
+    name = "darts-v1"
+
+    def __init__(self, model, config, steps_per_epoch, search_sizes):
+        super().__init__(model, config, steps_per_epoch, search_sizes)
+        c = config
+        self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
+                                           weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
+        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
+        self.a_optimizer = torch.optim.Adam(model.arch_parameters(), lr=c.a_lr, betas=(0.5, 0.999),
+                                            weight_decay=c.a_weight_decay)
+
+    def optimizers(self):
+        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler, "a_optimizer": self.a_optimizer}
+
+    def alpha_gradient(self, train_batch, valid_batch, where: str) -> tuple[float, float]:
+        x, y = valid_batch
+        loss, logits = self.forward_loss(x, y, where)
+        grads = torch.autograd.grad(loss, self.model.arch_parameters())
+        for a, g in zip(self.model.arch_parameters(), grads):
+            a.grad = g
+        return loss.item(), accuracy(logits, y)
+
+    def step(self, train_batch, valid_batch, epoch, step):
+        where = f"{self.name} epoch {epoch} step {step}"
+        self.a_optimizer.zero_grad(set_to_none=True)
+        v_loss, v_acc = self.alpha_gradient(train_batch, valid_batch, where + " (alpha)")
+        self.a_optimizer.step()
+
+        x, y = train_batch
+        self.w_optimizer.zero_grad(set_to_none=True)
+        loss, logits = self.forward_loss(x, y, where + " (omega)")
+        loss.backward()
+        self.clip_weights_grad()
+        self.w_optimizer.step()
+        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y), "valid_loss": v_loss, "valid_acc": v_acc}
+
+    def end_epoch(self, epoch):
+        self.w_scheduler.step()
+
+
+class DartsV2(DartsV1):
+    """Second-order DARTS: the unrolled alpha gradient with a finite-difference Hessian-vector product."""
+
+    name = "darts-v2"
+    fd_radius = 0.01
+
+    @torch.no_grad()
+    def _set_weights(self, tensors):
+        for p, t in zip(self.model.weight_parameters(), tensors):
+            p.copy_(t)
+
+    def alpha_gradient(self, train_batch, valid_batch, where):
+        model, c = self.model, self.config
+        weights = list(model.weight_parameters())
+        alphas = list(model.arch_parameters())
+        xi = self.w_optimizer.param_groups[0]["lr"]
+        saved = [w.detach().clone() for w in weights]
+
+        # virtual step w' = w - xi * (momentum * buf + grad + wd * w)
+        x_t, y_t = train_batch
+        loss_t, _ = self.forward_loss(x_t, y_t, where + " unrolled train")
+        grads_w = torch.autograd.grad(loss_t, weights, allow_unused=True)
+        with torch.no_grad():
+            for w, g in zip(weights, grads_w):
+                step = torch.zeros_like(w) if g is None else g + c.w_weight_decay * w
+                buf = self.w_optimizer.state.get(w, {}).get("momentum_buffer")
+                if buf is not None:
+                    step = step + c.w_momentum * buf
+                w.sub_(xi * step)
+
+        # grad of L_val at (w', alpha) w.r.t. alpha and w'
+        x_v, y_v = valid_batch
+        loss_v, logits_v = self.forward_loss(x_v, y_v, where + " unrolled valid")
+        grads = torch.autograd.grad(loss_v, alphas + weights, allow_unused=True)
+        d_alpha = [g for g in grads[: len(alphas)]]
+        vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
+
+        # finite-difference Hessian-vector product at the original w
+        norm = torch.sqrt(sum((v * v).sum() for v in vector))
+        radius = self.fd_radius / (norm.item() + 1e-12)
+        implicit = []
+        for sign in (+1.0, -1.0):
+            self._set_weights([s + sign * radius * v for s, v in zip(saved, vector)])
+            loss_pm, _ = self.forward_loss(x_t, y_t, where + " finite difference")
+            implicit.append(torch.autograd.grad(loss_pm, alphas))
+        self._set_weights(saved)
+        for a, g, gp, gn in zip(alphas, d_alpha, implicit[0], implicit[1]):
+            a.grad = g - xi * (gp - gn) / (2 * radius)
+        return loss_v.item(), accuracy(logits_v, y_v)

@@ -1,0 +1,82 @@
+"""A search's history: per-epoch records and an alpha trace, in memory and as JSON lines.
+
+``history.jsonl`` holds one JSON object per line, ``{"kind": "epoch", ...}`` or
+``{"kind": "alpha", ...}``; :meth:`History.load` reads it back (the dashboard replays it).
+On resume the file is rewritten from the checkpoint's copy, so records of a killed,
+unfinished epoch never survive.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class History:
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path is not None else None
+        self.epochs: list[dict[str, Any]] = []
+        self.alpha: list[dict[str, Any]] = []
+
+    def log_epoch(self, record: dict[str, Any]) -> None:
+        self.epochs.append(record)
+        self._append({"kind": "epoch", **record})
+
+    def log_alpha(self, record: dict[str, Any]) -> None:
+        self.alpha.append(record)
+        self._append({"kind": "alpha", **record})
+
+    def _append(self, obj: dict[str, Any]) -> None:
+        if self.path is not None:
+            with open(self.path, "a") as fh:
+                fh.write(json.dumps(obj, default=float) + "\n")
+
+    def rewrite(self) -> None:
+        """Make the file hold exactly the in-memory records (used on resume)."""
+        if self.path is None:
+            return
+        lines = [json.dumps({"kind": "epoch", **r}, default=float) for r in self.epochs]
+        lines += [json.dumps({"kind": "alpha", **r}, default=float) for r in self.alpha]
+        atomic_write_text(self.path, "".join(line + "\n" for line in lines))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epochs": list(self.epochs), "alpha": list(self.alpha)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epochs = list(state["epochs"])
+        self.alpha = list(state["alpha"])
+
+    @classmethod
+    def load(cls, path: Path) -> "History":
+        """Read a ``history.jsonl`` written by a search (for plots and replay)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "history.jsonl"
+        if not path.exists():
+            raise FileNotFoundError(f"no search history at {path}; pass a run folder or its history.jsonl")
+        history = cls(None)
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as err:
+                raise ValueError(f"{path}:{n} is not valid JSON ({err})") from None
+            kind = obj.pop("kind", None)
+            if kind == "epoch":
+                history.epochs.append(obj)
+            elif kind == "alpha":
+                history.alpha.append(obj)
+        return history

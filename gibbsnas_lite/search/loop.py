@@ -1,0 +1,235 @@
+"""The search loop shared by every strategy (Algorithm 1's outer loop, and the baselines').
+
+Per epoch: ``steps_per_epoch`` steps, each on one search-train batch (omega) and one
+search-valid batch (alpha); alpha recorded every ``alpha_every`` steps; at the epoch's end
+the learning-rate schedules step, the architecture is derived (and looked up in the
+NAS-Bench-201 table), the history grows by one record and a checkpoint is written
+atomically. ``resume`` continues a killed run from its last checkpoint and, on CPU with the
+same seed, reaches bit-for-bit the result of the uninterrupted run.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .base import NonFiniteLossError
+from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, seed_everything
+from .config import SearchConfig
+from .history import History, atomic_write_text
+
+Callback = Callable[[dict[str, Any]], Any]
+CHECKPOINT = "checkpoint.pt"
+SUMMARY = "summary.json"
+HISTORY = "history.jsonl"
+
+
+class StopSearch(Exception):
+    """Raise from a callback (or return ``"stop"``) to stop after a clean checkpoint."""
+
+
+@dataclass
+class SearchResult:
+    config: SearchConfig
+    arch: str
+    history: History
+    out_dir: Path | None
+    benchmark: dict[str, float] = field(default_factory=dict)
+    stopped_early: bool = False
+    seconds: float = 0.0
+    strategy: Any = None
+    model: Any = None
+
+    def summary(self) -> dict[str, Any]:
+        last = self.history.epochs[-1] if self.history.epochs else {}
+        return {
+            "strategy": self.config.strategy, "space": self.config.space, "dataset": self.config.dataset,
+            "profile": self.config.profile, "seed": self.config.seed, "arch": self.arch,
+            "benchmark": self.benchmark, "epochs_done": len(self.history.epochs),
+            "stopped_early": self.stopped_early, "seconds": round(self.seconds, 3),
+            "final": {k: v for k, v in last.items() if k not in ("alpha", "probs", "std")},
+            "config": self.config.to_dict(),
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> torch.nn.Module:
+    if config.space == "nb201":
+        from ..spaces.nb201.model_search import NB201SearchNetwork
+
+        return NB201SearchNetwork(C=config.channels, N=config.cells_per_stage, num_classes=num_classes,
+                                  in_channels=in_channels)
+    from ..spaces.darts.model_search import DartsSearchNetwork
+
+    return DartsSearchNetwork(C=config.channels, layers=config.cells_per_stage * 3 - 1 if config.cells_per_stage < 3 else 8,
+                              num_classes=num_classes, in_channels=in_channels)
+
+
+def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tuple[int, int]):
+    from .darts import DartsV1, DartsV2
+    from .gdas import GDAS
+    from .gibbs import GibbsNAS
+    from .rsps import RSPS
+
+    name = config.strategy
+    if name.startswith("gibbs"):
+        order = int(name[5])
+        mode = "mean" if name.endswith("-mean") else "sample"
+        return GibbsNAS(model, config, steps_per_epoch, sizes, order=order, mode=mode)
+    cls = {"darts-v1": DartsV1, "darts-v2": DartsV2, "gdas": GDAS, "rsps": RSPS}[name]
+    return cls(model, config, steps_per_epoch, sizes)
+
+
+def benchmark_accuracies(config: SearchConfig, arch: str) -> dict[str, float]:
+    """NAS-Bench-201 accuracies of a derived arch string (empty for the DARTS space)."""
+    if config.space != "nb201":
+        return {}
+    from ..nasbench import NB201Table
+
+    table = NB201Table.load()
+    return {
+        "cifar10_valid": table.accuracy(arch, "cifar10-valid", "valid"),
+        "cifar10_test": table.accuracy(arch, "cifar10", "test"),
+        "cifar100_test": table.accuracy(arch, "cifar100", "test"),
+        "ImageNet16-120_test": table.accuracy(arch, "ImageNet16-120", "test"),
+    }
+
+
+def run_search(
+    config: SearchConfig | None = None,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    callback: Callback | None = None,
+    progress: bool = False,
+    echo: Callable[[str], Any] | None = None,
+) -> SearchResult:
+    """Run (or resume) one search. ``out_dir`` gets checkpoint.pt, history.jsonl, summary.json."""
+    from .data import build_search_data
+
+    start_time = time.perf_counter()
+    ckpt = None
+    if resume is not None:
+        out_dir = Path(resume)
+        ckpt = load_checkpoint(out_dir, map_location="cpu")
+        saved = SearchConfig.from_dict(ckpt["config"])
+        if config is not None and config.device != saved.device:
+            saved.device = config.device
+        config = saved
+    if config is None:
+        raise ValueError("run_search needs a config (gibbsnas_lite.search.make_config) or resume=DIR")
+    config.validate()
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    data = build_search_data(config, device)
+    model = build_model(config, data.num_classes, data.in_channels).to(device)
+    strategy = build_strategy(config, model, data.steps_per_epoch, data.sizes)
+    strategy.fixed_valid_batch = data.fixed_valid_batch()
+    history = History(out_dir / HISTORY if out_dir is not None else None)
+    start_epoch = 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        strategy.load_state_dict(ckpt["strategy"])
+        data.load_state_dict(ckpt["data"])
+        history.load_state_dict(ckpt["history"])
+        restore_rng(ckpt["rng"])
+        start_epoch = ckpt["epoch"] + 1
+        history.rewrite()
+    elif out_dir is not None and (out_dir / HISTORY).exists():
+        (out_dir / HISTORY).unlink()
+
+    say = echo or (lambda _msg: None)
+    stopped = False
+    arch = history.epochs[-1]["arch"] if history.epochs else strategy.derive()
+    bar = _progress(progress, total=config.epochs * data.steps_per_epoch, initial=start_epoch * data.steps_per_epoch,
+                    desc=f"{config.strategy} {config.space}/{config.dataset}")
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            model.train()
+            epoch_start = time.perf_counter()
+            sums: dict[str, float] = {}
+            for step, (train_batch, valid_batch) in enumerate(data.epoch_batches(epoch)):
+                metrics = strategy.step(train_batch, valid_batch, epoch, step)
+                for key, value in metrics.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                global_step = epoch * data.steps_per_epoch + step
+                if bar is not None:
+                    bar.update(1)
+                if strategy.uses_alpha and (global_step + 1) % config.alpha_every == 0:
+                    record = {"epoch": epoch, "step": global_step, **strategy.alpha_state()}
+                    history.log_alpha(record)
+                    if _notify(callback, {"kind": "alpha", "metrics": metrics, **record}):
+                        stopped = True
+                        break
+            strategy.end_epoch(epoch)
+            n = max(1, data.steps_per_epoch)
+            arch = strategy.derive()
+            record = {"epoch": epoch, **{k: v / n for k, v in sums.items()}, "arch": arch,
+                      "benchmark": benchmark_accuracies(config, arch),
+                      "seconds": time.perf_counter() - epoch_start, **strategy.alpha_state()}
+            history.log_epoch(record)
+            if out_dir is not None:
+                save_checkpoint(out_dir / CHECKPOINT, {
+                    "config": config.to_dict(), "epoch": epoch, "model": model.state_dict(),
+                    "strategy": strategy.state_dict(), "data": data.state_dict(),
+                    "history": history.state_dict(), "rng": capture_rng(), "arch": arch,
+                })
+            say(_epoch_line(config, record))
+            if stopped or _notify(callback, {"kind": "epoch", **record}):
+                stopped = True
+                break
+    except StopSearch:
+        stopped = True
+    except NonFiniteLossError:
+        if bar is not None:
+            bar.close()
+        raise
+    if bar is not None:
+        bar.close()
+
+    result = SearchResult(config, arch, history, out_dir, benchmark_accuracies(config, arch), stopped,
+                          time.perf_counter() - start_time, strategy, model)
+    if out_dir is not None:
+        atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
+    return result
+
+
+def _notify(callback: Callback | None, event: dict[str, Any]) -> bool:
+    if callback is None:
+        return False
+    return callback(event) == "stop"
+
+
+def _progress(enabled: bool, total: int, initial: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
+
+
+def _epoch_line(config: SearchConfig, record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch'] + 1}/{config.epochs}"]
+    for key in ("train_loss", "train_acc", "valid_loss", "valid_acc"):
+        if key in record:
+            parts.append(f"{key} {record[key]:.4f}")
+    parts.append(f"arch {record['arch']}")
+    if record.get("benchmark"):
+        parts.append(f"nb201 cifar10 test {record['benchmark']['cifar10_test']:.2f}")
+    parts.append(f"{record['seconds']:.1f}s")
+    return " | ".join(parts)

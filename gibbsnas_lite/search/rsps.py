@@ -1,0 +1,62 @@
+"""RSPS: random search with parameter sharing (Li & Talwalkar, UAI 2019), as NAS-Bench-201 runs it.
+
+Training: each step trains one uniformly random single path of the supernet (no alpha).
+Selection: ``rsps_candidates`` (100) random architectures are scored by the shared weights'
+accuracy on one fixed search-valid batch and the best is returned. (The benchmark's code
+scores each candidate on the next batch of the loader; one fixed batch compares all
+candidates on the same examples.)
+"""
+from __future__ import annotations
+
+import torch
+
+from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, format_arch
+from .base import Strategy, accuracy, cosine_lr, logits_of
+
+
+class RSPS(Strategy):
+    name = "rsps"
+    uses_alpha = False
+
+    def __init__(self, model, config, steps_per_epoch, search_sizes):
+        super().__init__(model, config, steps_per_epoch, search_sizes)
+        if config.space != "nb201":
+            raise ValueError("rsps is implemented for the nb201 space; use --space nb201")
+        c = config
+        self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
+                                           weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
+        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
+        self.last_selection: list[tuple[str, float]] = []
+
+    def optimizers(self):
+        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler}
+
+    def random_path(self, generator: torch.Generator) -> list[int]:
+        return torch.randint(0, NUM_OPS, (NUM_EDGES,), generator=generator).tolist()
+
+    def step(self, train_batch, valid_batch, epoch, step):
+        x, y = train_batch
+        self.w_optimizer.zero_grad(set_to_none=True)
+        loss, logits = self.forward_loss(x, y, f"rsps epoch {epoch} step {step}", path=self.random_path(self.generator))
+        loss.backward()
+        self.clip_weights_grad()
+        self.w_optimizer.step()
+        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y)}
+
+    def end_epoch(self, epoch):
+        self.w_scheduler.step()
+
+    @torch.no_grad()
+    def derive(self) -> str:
+        if self.fixed_valid_batch is None:
+            raise RuntimeError("RSPS selection needs fixed_valid_batch (the loop sets it)")
+        x, y = self.fixed_valid_batch
+        picker = torch.Generator().manual_seed(int(self.config.seed) + 104729)  # same candidates every call
+        scored = []
+        for _ in range(int(self.config.rsps_candidates)):
+            path = self.random_path(picker)
+            acc = accuracy(logits_of(self.model(x, path=path)), y)
+            scored.append((format_arch(OPS[k] for k in path), acc))
+        scored.sort(key=lambda item: -item[1])
+        self.last_selection = scored
+        return scored[0][0]
