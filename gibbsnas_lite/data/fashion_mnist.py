@@ -1,0 +1,165 @@
+"""Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from gzip IDX files.
+
+Where the files are looked for, in order:
+
+1. ``root`` if given (the four ``.gz`` files directly in it, or in ``root/fashion-mnist/``);
+2. the data folder (``$GIBBSNAS_DATA`` or ``~/.cache/gibbsnas-lite``) ``/fashion-mnist/``;
+3. Debian's package ``dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist/``;
+4. with ``download=True``: the upstream mirror, into the data folder.
+
+Checksums are taken on the **decompressed** IDX bytes: Debian recompressed the ``.gz`` files,
+so their md5 differs from upstream's while the content is identical. A download is accepted
+when either the ``.gz`` md5 (upstream's published value) or the decompressed md5 matches.
+
+Images are 1×28×28 uint8 (0 = background). ``pad_to_32=True`` zero-pads 2 pixels on every
+side to 1×32×32 (the LeNet-5 convention for MNIST), so the 32×32 CIFAR protocol of the
+NAS-Bench-201 macro network (crop 32 with padding 4) applies unchanged; ``rgb=True``
+repeats the channel three times for networks whose stem expects 3 channels.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .augment import Augment
+from .base import ImageDataset
+from .download import Opener, cache_dir, download_url
+from .errors import ChecksumError, DatasetError, DatasetNotFoundError
+from .formats import read_idx
+
+__all__ = ["load_fashion_mnist", "FASHION_MNIST_FILES", "FASHION_MNIST_URL", "FASHION_MNIST_MEAN",
+           "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR"]
+
+PathLike = Union[str, os.PathLike]
+
+FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+#: file -> (md5 of upstream's .gz, md5 of the decompressed IDX bytes).
+FASHION_MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "f4a8712d7a061bf5bd6d2ca38dc4d50a"),
+    "train-labels-idx1-ubyte.gz": ("25c81989df183df01b3e8a0aad5dffbe", "9018921c3c673c538a1fc5bad174d6f9"),
+    "t10k-images-idx3-ubyte.gz": ("bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a"),
+    "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965"),
+}
+_SPLITS = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+# Mean and std of the 60,000 training images (28×28, pixel/255), computed here from the files.
+FASHION_MNIST_MEAN = (0.2860,)
+FASHION_MNIST_STD = (0.3530,)
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def _has_all(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in FASHION_MNIST_FILES)
+
+
+def _candidates(root: Optional[PathLike]) -> list:
+    if root is not None:
+        r = Path(root).expanduser()
+        return [r, r / "fashion-mnist"]
+    return [cache_dir() / "fashion-mnist", DEBIAN_DIR]
+
+
+def _read_checked(path: Path, raw_md5: Optional[str]) -> np.ndarray:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DatasetError(f"{path}: corrupt gzip stream ({exc}); delete it and fetch it again.") from exc
+    if raw_md5 is not None:
+        actual = hashlib.md5(raw).hexdigest()
+        if actual != raw_md5:
+            raise ChecksumError(
+                f"checksum mismatch for Fashion-MNIST file {path}: expected md5 {raw_md5} of the "
+                f"decompressed content, got {actual}. Fix: delete it and call again with "
+                f"download=True, install Debian's dataset-fashion-mnist, or pass root= a folder "
+                f"with good copies."
+            )
+    return read_idx(raw, name=str(path))
+
+
+def _download(folder: Path, base_url: str, opener: Optional[Opener], verify: bool) -> None:
+    for fname, (gz_md5, raw_md5) in FASHION_MNIST_FILES.items():
+        dest = folder / fname
+        if dest.is_file():
+            continue
+        url = base_url + fname
+        # Checked on the decompressed content (not the .gz md5), so a recompressed mirror works too.
+        download_url(url, dest, None, opener=opener, progress=False,
+                     manual_hint="or install Debian's package dataset-fashion-mnist",
+                     validate=(lambda p, m=raw_md5: _read_checked(p, m)) if verify else None)
+
+
+def load_fashion_mnist(
+    root: Optional[PathLike] = None,
+    download: bool = False,
+    *,
+    pad_to_32: bool = False,
+    rgb: bool = False,
+    verify: bool = True,
+    url: str = FASHION_MNIST_URL,
+    opener: Optional[Opener] = None,
+) -> Tuple[ImageDataset, ImageDataset]:
+    """(train, test) of Fashion-MNIST: 60,000 / 10,000 uint8 images, 1×28×28 (see module doc)."""
+    folder = next((c for c in _candidates(root) if _has_all(c)), None)
+    if folder is None:
+        if not download:
+            looked = ", ".join(str(c) for c in _candidates(root))
+            raise DatasetNotFoundError(
+                f"Fashion-MNIST not found (looked in {looked}; need the four files "
+                f"{', '.join(FASHION_MNIST_FILES)}). Fix: `apt-get install dataset-fashion-mnist` "
+                f"(Debian), or call again with download=True to fetch them from {url}, or place "
+                f"the files in {cache_dir(root) / 'fashion-mnist' if root is None else Path(root)}."
+            )
+        folder = (Path(root).expanduser() if root is not None else cache_dir()) / "fashion-mnist"
+        _download(folder, url, opener, verify)
+    out = []
+    for split, (img_f, lab_f) in _SPLITS.items():
+        x = _read_checked(folder / img_f, FASHION_MNIST_FILES[img_f][1] if verify else None)
+        y = _read_checked(folder / lab_f, FASHION_MNIST_FILES[lab_f][1] if verify else None)
+        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.dtype != np.uint8:
+            raise DatasetError(f"{folder}: {img_f} has shape {x.shape}, {lab_f} has {y.shape}; expected N×28×28 and N.")
+        if y.size and y.max() > 9:
+            raise DatasetError(f"{folder / lab_f}: labels outside 0..9.")
+        imgs = torch.from_numpy(np.ascontiguousarray(x))[:, None]
+        if pad_to_32:
+            imgs = _pad(imgs, 32)
+        if rgb:
+            imgs = imgs.expand(-1, 3, -1, -1).contiguous()
+        c = imgs.shape[1]
+        out.append(
+            ImageDataset(
+                images=imgs,
+                labels=torch.from_numpy(y.astype(np.int64)),
+                name=f"fashion-mnist-{split}",
+                num_classes=10,
+                mean=FASHION_MNIST_MEAN * c,
+                std=FASHION_MNIST_STD * c,
+                classes=FASHION_MNIST_CLASSES,
+                augment=Augment(crop_padding=4, flip=True),
+            )
+        )
+    return out[0], out[1]
+
+
+def _pad(imgs: torch.Tensor, size: int) -> torch.Tensor:
+    n, c, h, w = imgs.shape
+    if h > size or w > size:
+        raise ValueError(f"cannot pad {h}×{w} to {size}×{size}")
+    top, left = (size - h) // 2, (size - w) // 2
+    out = torch.zeros((n, c, size, size), dtype=imgs.dtype)
+    out[:, :, top : top + h, left : left + w] = imgs
+    return out
