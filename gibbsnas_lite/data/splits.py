@@ -188,6 +188,8 @@ def make_search_splits(
     """Build the ω / α / test sets of ``dataset`` from its (train, test) pair (see module doc)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if protocol == "darts" and split_file is not None:
+        raise ValueError("the 'darts' protocol splits by file order; split_file applies to 'nb201' and 'halves'")
     n_train, n_test = len(train), len(test)
 
     def sub(ds, idx, tag):
