@@ -539,13 +539,19 @@ def test_loader_cuda_matches_cpu(synth):
         assert x2.is_cuda and torch.allclose(x1, x2.cpu(), atol=1e-6) and torch.equal(y1, y2.cpu())
 
 
-def test_import_makes_no_network_call(monkeypatch):
-    import importlib
-    import urllib.request
+def test_import_makes_no_network_call_and_writes_nothing(tmp_path):
+    # In a fresh interpreter (no module reloading here): sockets and urlopen raise, HOME and
+    # the data folder point into tmp; importing the package must neither connect nor write.
+    import subprocess
+    import sys
 
-    def boom(*a, **k):
-        raise AssertionError("network used at import")
-
-    monkeypatch.setattr(urllib.request, "urlopen", boom)
-    for mod in ("download", "cifar", "fashion_mnist", "imagenet16", "splits", "api"):
-        importlib.reload(importlib.import_module(f"gibbsnas_lite.data.{mod}"))
+    code = (
+        "import socket, urllib.request\n"
+        "def boom(*a, **k): raise AssertionError('network used at import')\n"
+        "socket.socket.connect = boom; urllib.request.urlopen = boom\n"
+        "import gibbsnas_lite.data, gibbsnas_lite.data.cifar, gibbsnas_lite.data.fashion_mnist\n"
+        "import gibbsnas_lite.data.imagenet16, gibbsnas_lite.data.fixtures\n"
+    )
+    env = dict(os.environ, HOME=str(tmp_path / "home"), GIBBSNAS_DATA=str(tmp_path / "data"))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    assert not (tmp_path / "home").exists() and not (tmp_path / "data").exists()
