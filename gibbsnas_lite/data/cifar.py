@@ -19,15 +19,15 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
 from .augment import Augment
 from .base import ImageDataset
-from .download import Opener, cache_dir, download_url, file_digest, verify_file
-from .errors import ChecksumError, DatasetError, DatasetNotFoundError
+from .download import Opener, cache_dir, download_url, verify_file
+from .errors import DatasetError, DatasetNotFoundError
 from .formats import load_pickle
 
 __all__ = ["CIFAR10", "CIFAR100", "CifarSpec", "load_cifar", "CIFAR10_MEAN", "CIFAR10_STD",

@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import os
 from pathlib import Path
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
