@@ -45,10 +45,11 @@ from __future__ import annotations
 
 import os
 import re
+import site
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
@@ -159,14 +160,19 @@ def _candidate_dirs(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]
         out.append((f"${DATA_ENV_VAR}", Path(env)))
     out.append(("repository checkout", Path(__file__).resolve().parent.parent / "data" / "nb201"))
     out.append(("installed data files", Path(sys.prefix) / "share" / "gibbsnas-lite" / "nb201"))
+    user_base = getattr(site, "USER_BASE", None)
+    if user_base:  # pip install --user
+        out.append(("installed data files (--user)", Path(user_base) / "share" / "gibbsnas-lite" / "nb201"))
     return out
 
 
 def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The folder holding ``nb201_200ep_merged.csv``.
 
-    Looks at, in order: ``data_dir``; ``$GIBBSNAS_LITE_NB201_DIR``; ``data/nb201`` of the
-    repository checkout this module lives in; ``<sys.prefix>/share/gibbsnas-lite/nb201``.
+    Looks at, in order: ``data_dir`` (only that, if given); ``$GIBBSNAS_LITE_NB201_DIR``;
+    ``data/nb201`` of the repository checkout this module lives in (editable installs);
+    ``<sys.prefix>/share/gibbsnas-lite/nb201`` and ``<site.USER_BASE>/share/gibbsnas-lite/nb201``
+    (wheel installs, via the ``data-files`` of pyproject.toml).
     """
     tried = _candidate_dirs(data_dir)
     for _, d in tried:
