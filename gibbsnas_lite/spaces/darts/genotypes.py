@@ -228,7 +228,7 @@ PC_DARTS_IMAGENET = Genotype(
 
 # GDAS (Dong & Yang, CVPR 2019), with its searched reduction cell; D-X-Y/AutoDL-Projects
 # lib/nas_infer_model/DXYs/genotypes.py (GDAS_V1, there grouped node by node).
-# Published: 3.4 M params, 2.93 % CIFAR-10 error (GDAS paper, Table 1).
+# Published: 3.4 M params, 2.93 % CIFAR-10 error (GDAS paper; quoted, not checked here).
 GDAS_V1 = Genotype(
     normal=[
         ("skip_connect", 0), ("skip_connect", 1),
