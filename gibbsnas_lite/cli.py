@@ -2,7 +2,8 @@
 
     gibbsnas-lite notebooks run [--profile smoke|cpu|full] [--only 01,02] [-p key=value] [--out DIR]
 
-(The ``search`` command arrives with the search engine.)
+    gibbsnas-lite search --space nb201 --dataset cifar10 --strategy gibbs2 --profile full --out runs/g2
+    gibbsnas-lite search --resume runs/g2
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 
 from . import __version__
 from .notebooks import PROFILES
+from .search.config import DATASETS, DEVICES, SPACES, STRATEGIES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +34,54 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="outputs/notebooks", help="folder for executed copies (default: %(default)s)")
     run.add_argument("--notebooks", default=None, help="folder holding the notebooks (default: ./notebooks)")
     run.add_argument("--stop-on-error", action="store_true", help="stop at the first failing notebook")
+    search = commands.add_parser(
+        "search", help="run a search (GibbsNAS or a baseline); writes checkpoint, history, summary",
+        description="Profiles are presets: smoke (seconds, synthetic data), cpu (minutes on 2 cores, "
+                    "Fashion-MNIST, reduced supernet), full (the paper's protocol, GPU). "
+                    "Explicit options override the profile.")
+    search.add_argument("--strategy", choices=STRATEGIES, default="gibbs2")
+    search.add_argument("--space", choices=SPACES, default="nb201")
+    search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
+    search.add_argument("--profile", choices=PROFILES, default="smoke")
+    search.add_argument("--device", choices=DEVICES, default="auto")
+    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--epochs", type=int, default=None)
+    search.add_argument("--batch-size", type=int, default=None)
+    search.add_argument("--channels", type=int, default=None, help="supernet width C")
+    search.add_argument("--cells", type=int, default=None, dest="cells_per_stage", help="cells per stage N")
+    search.add_argument("--train-limit", type=int, default=None, help="examples kept per search half")
+    search.add_argument("--w-lr", type=float, default=None)
+    search.add_argument("--a-lr", type=float, default=None)
+    search.add_argument("--temperature", type=float, default=None, help="T of Eqs. 15-16 (GibbsNAS)")
+    search.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
+    search.add_argument("--download", action="store_true", help="download CIFAR if missing")
+    search.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
+    search.add_argument("--out", default=None, help="run folder (default: runs/<strategy>-<space>-<dataset>-s<seed>)")
+    search.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR from its checkpoint")
+    search.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def run_search_command(args) -> int:
+    from .search import make_config, run_search
+
+    if args.resume:
+        result = run_search(resume=args.resume, progress=not args.no_progress, echo=print)
+    else:
+        config = make_config(
+            args.strategy, args.profile, space=args.space, dataset=args.dataset, device=args.device,
+            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, channels=args.channels,
+            cells_per_stage=args.cells_per_stage, train_limit=args.train_limit, w_lr=args.w_lr,
+            a_lr=args.a_lr, temperature=args.temperature, data_root=args.data_root,
+            download=args.download or None, amp=args.amp or None)
+        out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
+        result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)
+    summary = result.summary()
+    print(f"arch: {summary['arch']}")
+    for key, value in summary["benchmark"].items():
+        print(f"  NAS-Bench-201 {key}: {value:.2f}")
+    print(f"run folder: {result.out_dir}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         from .notebooks import main_run
 
         return main_run(args)
+    if args.command == "search":
+        try:
+            return run_search_command(args)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"gibbsnas-lite search: error: {err}", file=sys.stderr)
+            return 2
     if args.command == "notebooks":
         parser.parse_args(["notebooks", "--help"])
     parser.print_help()

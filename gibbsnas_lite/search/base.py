@@ -78,7 +78,12 @@ class Strategy:
     # --- what the loop records ------------------------------------------------------
     def derive(self) -> str:
         """The architecture this strategy would return now (NB201 arch string or genotype)."""
-        return str(self.model.genotype())
+        genotype = self.model.genotype()
+        if isinstance(genotype, str):
+            return genotype
+        from ..spaces.darts.genotypes import format_genotype
+
+        return format_genotype(genotype)
 
     def alpha_state(self) -> dict[str, Any]:
         """alpha, softmax probabilities and (when the method has one) a per-entry std."""

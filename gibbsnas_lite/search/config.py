@@ -50,7 +50,7 @@ class SearchConfig:
     device: str = "auto"
     # supernet
     channels: int = 16
-    cells_per_stage: int = 5  # NB201: N cells per stage; DARTS: total layers = 3 * N - 1 + ... (see spaces.darts)
+    cells_per_stage: int = 5  # NB201: N cells per stage; DARTS: 3N - 1 cells (N=3: the 8-cell search net)
     # data
     data_root: str | None = None
     download: bool = False
@@ -153,5 +153,7 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
     elif profile == "cpu":
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 4)
+    if overrides.get("space") == "darts" and profile == "full":
+        values["cells_per_stage"] = 3  # DARTS's 8-cell search network
     values.update({k: v for k, v in overrides.items() if v is not None})
     return SearchConfig.from_dict(values).validate()

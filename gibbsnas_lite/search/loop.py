@@ -70,10 +70,12 @@ def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> tor
 
         return NB201SearchNetwork(C=config.channels, N=config.cells_per_stage, num_classes=num_classes,
                                   in_channels=in_channels)
-    from ..spaces.darts.model_search import DartsSearchNetwork
+    from ..spaces.darts.model_search import Network
 
-    return DartsSearchNetwork(C=config.channels, layers=config.cells_per_stage * 3 - 1 if config.cells_per_stage < 3 else 8,
-                              num_classes=num_classes, in_channels=in_channels)
+    # DARTS search net: 8 cells at C=16 in the full protocol; ``cells_per_stage`` N gives
+    # 3N - 1 cells (N=3 -> 8), so the smaller profiles shrink it the same way as NB201's.
+    return Network(C=config.channels, layers=max(2, 3 * config.cells_per_stage - 1),
+                   num_classes=num_classes, in_channels=in_channels)
 
 
 def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tuple[int, int]):
