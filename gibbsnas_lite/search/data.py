@@ -49,7 +49,7 @@ def build_search_data(config, device: torch.device) -> SearchData:
     options: dict[str, Any] = {}
     if config.dataset == "synthetic":
         options = dict(size=config.image_size, num_train=max(2 * (config.train_limit or 1024), 64),
-                       num_test=64, seed=config.seed)
+                       num_test=64)
     elif config.dataset == "fashion-mnist":
         options = dict(pad_to_32=config.image_size == 32)
     protocol = "darts" if config.space == "darts" else "nb201"
