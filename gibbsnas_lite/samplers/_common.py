@@ -1,0 +1,94 @@
+"""What both samplers share: argument checks, the warm-up schedule, noise clipping, gradient checks."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+
+MODES = ("sample", "mean")
+
+
+def check_at_least(owner: str, name: str, value, low: float, *, strict: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value >= low`` (``> low`` when ``strict``); NaN fails too."""
+    ok = value > low if strict else value >= low
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
+        bound = f"> {low}" if strict else f">= {low}"
+        raise ValueError(f"{owner}: {name} must be a number {bound}, got {value!r}")
+
+
+def check_choice(owner: str, name: str, value, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{owner}: {name} must be one of {choices}, got {value!r}")
+
+
+def check_count(owner: str, name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{owner}: {name} must be an int >= 0, got {value!r}")
+
+
+def check_clipping(owner: str, clip_std, clip_ratio) -> None:
+    if clip_std is not None:
+        check_at_least(owner, "clip_std", clip_std, 0.0, strict=True)
+    if clip_ratio is not None:
+        check_at_least(owner, "clip_ratio", clip_ratio, 0.0)
+
+
+def check_group(owner: str, group: dict) -> None:
+    """The per-group numbers (a scheduler may change them later; they are checked again at each step)."""
+    check_at_least(owner, "lr", group["lr"], 0.0)
+    check_at_least(owner, "weight_decay", group["weight_decay"], 0.0)
+    check_at_least(owner, "temperature", group["temperature"], 0.0)
+
+
+def warmup_scale(step: int, warmup_steps: int, ramp_steps: int) -> float:
+    """Noise multiplier of the ``step``-th call of ``step()`` (1-based).
+
+    0 for ``step <= warmup_steps``; then a linear ramp ``(step - warmup_steps) / ramp_steps``
+    up to 1, reached at ``step = warmup_steps + ramp_steps``; 1 afterwards.
+    """
+    if step <= warmup_steps:
+        return 0.0
+    if ramp_steps == 0:
+        return 1.0
+    return min(1.0, (step - warmup_steps) / ramp_steps)
+
+
+def ratio_clip_factor(noise_norm: float, step_norm: float, clip_ratio: float | None) -> float:
+    """Factor that caps the noise norm at ``clip_ratio`` x the mean step's norm (1 when off or not needed)."""
+    if clip_ratio is None or noise_norm <= clip_ratio * step_norm:
+        return 1.0
+    return clip_ratio * step_norm / noise_norm
+
+
+def check_finite_grads(owner: str, params: Iterable[torch.Tensor]) -> None:
+    """Raise ``ValueError`` naming the first parameter whose gradient holds NaN or Inf.
+
+    Called before anything is changed, so the params and the sampler's state stay as they were.
+    """
+    for index, p in enumerate(params):
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            bad = int((~torch.isfinite(p.grad)).sum())
+            raise ValueError(
+                f"{owner}: the gradient of parameter {index} (shape {tuple(p.shape)}) has {bad} "
+                f"NaN/Inf entries; nothing was changed. Lower the learning rate, check the loss "
+                f"for NaN/Inf (e.g. log(0), a division by zero) or clip the gradients before step()."
+            )
+
+
+def standard_normal(shape, dtype, device, generator: torch.Generator, clip_std: float | None) -> torch.Tensor:
+    """Draws of N(0, 1) of the given shape, dtype and device, each clamped to ``±clip_std`` if given."""
+    z = torch.randn(shape, dtype=dtype, device=device, generator=generator)
+    if clip_std is not None:
+        z.clamp_(-clip_std, clip_std)
+    return z
+
+
+def make_generator(device: torch.device, seed: int | None) -> torch.Generator:
+    """The sampler's own generator; ``seed=None`` draws a seed from torch's global generator."""
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, ()).item())
+    generator = torch.Generator(device=device)
+    generator.manual_seed(seed)
+    return generator
+

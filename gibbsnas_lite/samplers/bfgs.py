@@ -1,0 +1,347 @@
+"""BFGS Gaussian sampler for the architecture importance α (paper Eq. 16)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.optim import Optimizer
+
+from ._common import (
+    MODES,
+    check_at_least,
+    check_choice,
+    check_clipping,
+    check_count,
+    check_finite_grads,
+    check_group,
+    make_generator,
+    ratio_clip_factor,
+    standard_normal,
+    warmup_scale,
+)
+
+HESSIANS = ("bfgs", "identity")
+PD_POLICIES = ("damp", "skip")
+POWELL_THRESHOLD = 0.2  # Nocedal & Wright, Procedure 18.2
+
+
+def bfgs_inverse_update(
+    inverse_hessian: torch.Tensor,
+    s: torch.Tensor,
+    y: torch.Tensor,
+    pd_policy: str = "damp",
+    pd_eps: float = 1e-8,
+) -> tuple[torch.Tensor, str]:
+    """One BFGS update of an inverse-Hessian estimate ``H`` with the pair ``(s, y)``.
+
+    Nocedal & Wright (2006) Eq. 6.17: ``H+ = (I - ρ s yᵀ) H (I - ρ y sᵀ) + ρ s sᵀ``, ρ = 1/(sᵀy),
+    evaluated as ``H - ρ(H y sᵀ + s yᵀH) + (ρ² yᵀHy + ρ) s sᵀ`` and symmetrized.
+
+    ``H+`` is positive definite whenever ``H`` is and ``sᵀy > 0``. The policy for other pairs:
+
+    * ``"skip"``: keep ``H`` when ``sᵀy <= pd_eps · ‖s‖ ‖y‖``.
+    * ``"damp"``: Powell damping (N&W Procedure 18.2) written for the inverse update, i.e. with
+      the roles of s and y swapped: when ``sᵀy < 0.2 · yᵀHy`` replace s by
+      ``θ s + (1 - θ) H y`` with ``θ = 0.8 / (1 - sᵀy / yᵀHy)``, so that the new ``sᵀy`` equals
+      ``0.2 · yᵀHy > 0``. (This is scipy's ``BFGS(exception_strategy='damp_update')``.)
+
+    Either policy skips a pair with ``s = 0``, ``y = 0`` or a non-finite entry.
+    Returns ``(H+, outcome)`` with outcome ``"updated"``, ``"damped"`` or ``"skipped"``.
+    """
+    sy, ss, yy = float(s @ y), float(s @ s), float(y @ y)
+    if not (ss > 0 and yy > 0 and math.isfinite(sy) and math.isfinite(ss) and math.isfinite(yy)):
+        return inverse_hessian, "skipped"
+    outcome = "updated"
+    hy = inverse_hessian @ y
+    yhy = float(y @ hy)
+    if pd_policy == "skip":
+        if sy <= pd_eps * math.sqrt(ss * yy):
+            return inverse_hessian, "skipped"
+    elif sy <= POWELL_THRESHOLD * yhy:
+        theta = (1.0 - POWELL_THRESHOLD) / (1.0 - sy / yhy)
+        s = theta * s + (1.0 - theta) * hy
+        sy = float(s @ y)
+        outcome = "damped"
+    rho = 1.0 / sy
+    updated = (
+        inverse_hessian
+        - rho * (torch.outer(hy, s) + torch.outer(s, hy))
+        + (rho * rho * yhy + rho) * torch.outer(s, s)
+    )
+    return (updated + updated.T) / 2, outcome
+
+
+def cholesky_with_jitter(matrix: torch.Tensor) -> torch.Tensor:
+    """Cholesky factor of a symmetric positive-definite ``matrix``.
+
+    The BFGS policies keep H positive definite in exact arithmetic; if round-off makes the
+    factorization fail, a growing multiple of the mean diagonal is added until it succeeds.
+    """
+    factor, info = torch.linalg.cholesky_ex(matrix)
+    if int(info) == 0:
+        return factor
+    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
+    jitter = 1e-12 * float(matrix.diagonal().abs().mean())
+    for _ in range(30):
+        factor, info = torch.linalg.cholesky_ex(matrix + jitter * eye)
+        if int(info) == 0:
+            return factor
+        jitter *= 10.0
+    raise RuntimeError("BFGSGaussian: the inverse Hessian estimate is not positive definite (a bug)")
+
+
+class BFGSGaussian(Optimizer):
+    r"""Gibbs step for α: draw from the quasi-Newton (Laplace) Gaussian of Eq. 16, H by BFGS.
+
+    Target: the posterior ``p(θ | D) ∝ exp(-N U(θ) / T)`` with the per-example objective
+    ``U(θ) = L_mean(θ) + (λ/2) ‖θ‖²`` (λ = ``weight_decay``, the prior precision σ_α⁻² of
+    Eqs. 11-12). ``p.grad`` must hold ∇L_mean (what ``loss.backward()`` gives for a mean loss);
+    the sampler adds λθ itself. With ``g = ∇U(θ_t)`` (Eq. 11 up to sign) and ``H ≈ Ã_α⁻¹``, the
+    inverse of the Hessian of U (Eq. 12), one step draws
+
+        θ_{t+1} ~ N(θ_t - η H g,  (T/N) H)                                    (Eq. 16)
+
+    as ``θ_t - η H g + sqrt(T/N) L z`` with ``H = L Lᵀ`` (Cholesky) and ``z ~ N(0, I)`` from the
+    sampler's own generator. Eq. 16 as printed reads ``α_t - Ã⁻¹ b`` with ``b = -g`` (Eq. 11),
+    an uphill step; the mean here is the downhill Newton step, which is what the text means.
+    η = 1 makes a draw from the local Laplace Gaussian; at η < 1 the mean is a damped Newton
+    step and, on a quadratic, the chain's stationary covariance is (T/N) A⁻¹ / (η (2 - η)).
+
+    H is one dense matrix over all parameters of the sampler flattened together, in the order
+    of ``param_groups`` (e.g. DARTS' two 14×8 α tensors give 224×224). It is kept in float64
+    whatever the params' dtype: α's Hessian is nearly singular along each edge's softmax-shift
+    direction (curvature λ only), so H is ill-conditioned, and rank-two updates and the
+    Cholesky factorization in float32 lose positive definiteness. The mean and the noise are
+    cast to the params' dtype when applied; all state lives on the params' device.
+
+    Curvature pairs ``(s, y)`` update H by BFGS (N&W Eq. 6.17, :func:`bfgs_inverse_update`):
+
+    * ``step()`` without a closure: at each step from the second on, ``s = θ_t - θ_{t-1}`` and
+      ``y = g_t - g_{t-1}`` with the gradient seen at this step, before the move. With
+      deterministic gradients (a toy posterior) this is the textbook pair, exact on a quadratic
+      even in sample mode, where s includes the last draw's noise (y = A s still holds). With
+      minibatch gradients y mixes two batches (and, in a search, two ω's); the noise in g_t sits
+      in both s and y and biases every pair, so that H shrinks towards 0 at η = 0.1 and grows
+      unboundedly at η = 1 (docs/samplers.md has the numbers).
+    * ``step(closure)``: the closure (which zeroes the grads, computes the loss on the current
+      batch and calls backward) is called before the move, as in every torch optimizer, and
+      once more after it, so that ``y = ∇U_B(θ_{t+1}) - ∇U_B(θ_t)`` is measured on one batch B
+      (oBFGS, Schraudolph, Yu & Günter 2007). One extra forward/backward per step; the way to
+      use the sampler with minibatches. After ``step(closure)`` the grads hold ∇L_B(θ_{t+1}).
+
+    ``pd_policy`` keeps H positive definite for any pair.
+
+    Args:
+        params: parameters (or param groups) to sample; all of one dtype and device.
+        lr: η, the step length of the mean (paper: 0.1 for α); per group, so lr schedulers work.
+        data_size: N of the posterior exp(-N U / T), e.g. the number of examples behind L_mean.
+            Required: the noise scale sqrt(T/N) depends on it and no default fits every run.
+        weight_decay: λ, the prior precision (paper: 1e-4 for α). Per group.
+        temperature: T (default 1, the Bayesian posterior). Per group; with several groups the
+            noise of each coordinate is scaled by sqrt(T_group / N).
+        mode: ``"sample"`` draws from the Gaussian; ``"mean"`` takes its mean (Table 2 ablation).
+        hessian: ``"bfgs"`` (default) or ``"identity"`` (H = I always: in mean mode the step is
+            exactly ``torch.optim.SGD(lr, weight_decay)``, i.e. first-order DARTS).
+        init_scale: H₀ = init_scale · I before the first pair; ``"auto"`` (default) starts from
+            I and, at the first pair with sᵀy > 0, rescales to (sᵀy / yᵀy) I before updating
+            (N&W Eq. 6.20), which makes the sampler invariant to the scale of the loss.
+        pd_policy: ``"damp"`` (default: Powell damping, every pair still teaches H something,
+            which matters when minibatch noise makes sᵀy <= 0 common) or ``"skip"``.
+        pd_eps: ε of the skip rule sᵀy <= ε ‖s‖ ‖y‖ (default 1e-8).
+        warmup_steps: the first ``warmup_steps`` steps draw no noise (the mean only) ...
+        ramp_steps: ... then the noise grows linearly to full over ``ramp_steps`` steps.
+        clip_std: clamp each standardized noise coordinate z_i to ±clip_std (None: off).
+        clip_ratio: cap the noise norm at clip_ratio × ‖η H g‖ (None: off).
+        seed: seed of the sampler's generator (None: drawn from torch's global generator).
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 0.1,
+        *,
+        data_size: float,
+        weight_decay: float = 1e-4,
+        temperature: float = 1.0,
+        mode: str = "sample",
+        hessian: str = "bfgs",
+        init_scale: float | str = "auto",
+        pd_policy: str = "damp",
+        pd_eps: float = 1e-8,
+        warmup_steps: int = 0,
+        ramp_steps: int = 0,
+        clip_std: float | None = None,
+        clip_ratio: float | None = None,
+        seed: int | None = None,
+    ):
+        owner = type(self).__name__
+        defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature)
+        check_group(owner, defaults)
+        check_at_least(owner, "data_size", data_size, 0.0, strict=True)
+        check_choice(owner, "mode", mode, MODES)
+        check_choice(owner, "hessian", hessian, HESSIANS)
+        check_choice(owner, "pd_policy", pd_policy, PD_POLICIES)
+        if init_scale != "auto":
+            check_at_least(owner, "init_scale (a number > 0 or 'auto')", init_scale, 0.0, strict=True)
+        check_at_least(owner, "pd_eps", pd_eps, 0.0)
+        check_count(owner, "warmup_steps", warmup_steps)
+        check_count(owner, "ramp_steps", ramp_steps)
+        check_clipping(owner, clip_std, clip_ratio)
+        super().__init__(params, defaults)
+
+        self._params = [p for group in self.param_groups for p in group["params"]]
+        first = self._params[0]
+        if any(p.dtype != first.dtype or p.device != first.device for p in self._params):
+            raise ValueError(f"{owner}: all parameters must share one dtype and device (H spans them all)")
+        self.data_size = float(data_size)
+        self.mode, self.hessian, self.pd_policy, self.pd_eps = mode, hessian, pd_policy, pd_eps
+        self.init_scale = init_scale
+        self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
+        self.clip_std, self.clip_ratio = clip_std, clip_ratio
+        self._sizes = [p.numel() for p in self._params]
+        self._numel = sum(self._sizes)
+        self._generator = make_generator(first.device, seed)
+
+    def add_param_group(self, param_group: dict) -> None:
+        if hasattr(self, "_params"):
+            raise ValueError(f"{type(self).__name__}: H spans the parameters given at construction; "
+                             "build a new sampler to sample more parameters")
+        super().add_param_group(param_group)
+
+    # ----------------------------------------------------------------- state
+    def _state(self) -> dict:
+        """All of the sampler's state lives with its first parameter (as in torch.optim.LBFGS)."""
+        state = self.state[self._params[0]]
+        if not state:
+            state["step"] = 0
+            if self.hessian == "bfgs":
+                scale = 1.0 if self.init_scale == "auto" else float(self.init_scale)
+                state["inverse_hessian"] = scale * torch.eye(
+                    self._numel, dtype=torch.float64, device=self._params[0].device
+                )
+                state["initial_scale_set"] = self.init_scale != "auto"
+                state["pairs_updated"] = state["pairs_damped"] = state["pairs_skipped"] = 0
+        return state
+
+    def state_dict(self) -> dict:
+        state_dict = super().state_dict()
+        state_dict["generator_state"] = self._generator.get_state()
+        return state_dict
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        generator_state = state_dict.pop("generator_state")
+        super().load_state_dict(state_dict)
+        # torch casts floating state to the params' dtype; H is float64 by design (see class doc).
+        saved = state_dict["state"].get(0, {})
+        if "inverse_hessian" in saved:
+            self._state()["inverse_hessian"] = saved["inverse_hessian"].to(
+                dtype=torch.float64, device=self._params[0].device, copy=True
+            )
+        self._generator.set_state(generator_state)
+
+    # ------------------------------------------------------------ public view
+    def inverse_hessian(self) -> torch.Tensor:
+        """A float64 copy of the current H ≈ Ã⁻¹ (n×n, params flattened in group order)."""
+        if self.hessian == "identity":
+            return torch.eye(self._numel, dtype=torch.float64, device=self._params[0].device)
+        return self._state()["inverse_hessian"].clone()
+
+    def covariance(self) -> torch.Tensor:
+        """The covariance (T/N) H of the next draw at full noise (the α uncertainty, float64)."""
+        std = torch.cat([
+            torch.full((p.numel(),), math.sqrt(group["temperature"] / self.data_size), dtype=torch.float64)
+            for group, p in self._grouped()
+        ]).to(self._params[0].device)
+        return std[:, None] * self.inverse_hessian() * std[None, :]
+
+    def noise_scale(self) -> float:
+        """The warm-up multiplier of the next step's noise (0 in mean mode)."""
+        if self.mode == "mean":
+            return 0.0
+        return warmup_scale(self._state()["step"] + 1, self.warmup_steps, self.ramp_steps)
+
+    # ------------------------------------------------------------------ step
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One draw (``mode="sample"``) or one mean step (``mode="mean"``); returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        owner = type(self).__name__
+        check_finite_grads(owner, self._params)
+        for group in self.param_groups:
+            check_group(owner, group)
+
+        gradients = self._gradients()
+        state = self._state()
+        state["step"] += 1
+        if self.hessian == "identity":
+            directions = gradients
+        else:
+            theta = torch.cat([p.detach().reshape(-1) for p in self._params])
+            gradient = torch.cat([g.reshape(-1) for g in gradients])
+            if "prev_params" in state:
+                s = theta.double() - state.pop("prev_params").double()
+                y = gradient.double() - state.pop("prev_grad").double()
+                self._update_curvature(state, s, y)
+            if closure is None:
+                state["prev_params"], state["prev_grad"] = theta, gradient
+            newton = state["inverse_hessian"] @ gradient.double()
+            directions = [c.view_as(p).to(p.dtype) for c, p in zip(newton.split(self._sizes), self._params)]
+
+        noise, noise_scales = self._noise(state), []
+        if noise is not None:
+            noise_scales = [math.sqrt(group["temperature"] / self.data_size) for group, _ in self._grouped()]
+            if self.clip_ratio is not None:
+                noise_norm = math.sqrt(sum(c * c * float(n.square().sum()) for c, n in zip(noise_scales, noise)))
+                step_norm = math.sqrt(sum(
+                    group["lr"] ** 2 * float(d.double().square().sum()) for (group, _), d in zip(self._grouped(), directions)
+                ))
+                factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
+                noise_scales = [c * factor for c in noise_scales]
+        for index, (group, p) in enumerate(self._grouped()):
+            p.add_(directions[index], alpha=-group["lr"])
+            if noise is not None:
+                p.add_(noise[index].to(p.dtype), alpha=noise_scales[index])
+
+        if closure is not None and self.hessian == "bfgs":
+            # The pair on the closure's own batch: y = ∇U_B(θ_{t+1}) - ∇U_B(θ_t) (oBFGS).
+            with torch.enable_grad():
+                closure()
+            new_gradient = torch.cat([g.reshape(-1) for g in self._gradients()])
+            new_theta = torch.cat([p.detach().reshape(-1) for p in self._params])
+            self._update_curvature(state, new_theta.double() - theta.double(), new_gradient.double() - gradient.double())
+        return loss
+
+    def _gradients(self) -> list[torch.Tensor]:
+        """g = ∇L_mean + λθ per parameter, in the params' dtype (exactly SGD's weight decay)."""
+        return [
+            (p.grad if p.grad is not None else torch.zeros_like(p)).add(p, alpha=group["weight_decay"])
+            for group, p in self._grouped()
+        ]
+
+    def _grouped(self):
+        return [(group, p) for group in self.param_groups for p in group["params"]]
+
+    def _update_curvature(self, state: dict, s: torch.Tensor, y: torch.Tensor) -> None:
+        inverse_hessian = state["inverse_hessian"]
+        if not state["initial_scale_set"]:
+            sy, yy = float(s @ y), float(y @ y)
+            if sy > 0 and yy > 0:  # N&W Eq. 6.20, at the first usable pair
+                inverse_hessian = (sy / yy) * torch.eye(self._numel, dtype=torch.float64, device=s.device)
+                state["initial_scale_set"] = True
+        state["inverse_hessian"], outcome = bfgs_inverse_update(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
+        state[f"pairs_{outcome}"] += 1
+
+    def _noise(self, state: dict) -> list[torch.Tensor] | None:
+        """Warm-up scaled L z per parameter (float64, before the sqrt(T/N) factor); None when off."""
+        scale = warmup_scale(state["step"], self.warmup_steps, self.ramp_steps)
+        if self.mode == "mean" or scale == 0.0:
+            return None
+        device = self._params[0].device
+        z = standard_normal((self._numel,), torch.float64, device, self._generator, self.clip_std)
+        if self.hessian == "bfgs":
+            z = cholesky_with_jitter(state["inverse_hessian"]) @ z
+        return [chunk.view_as(p) for chunk, p in zip(z.mul_(scale).split(self._sizes), self._params)]
