@@ -41,15 +41,15 @@ def bfgs_inverse_update(
 
     * ``"skip"``: keep ``H`` when ``sᵀy <= pd_eps · ‖s‖ ‖y‖``.
     * ``"damp"``: Powell damping (N&W Procedure 18.2) written for the inverse update, i.e. with
-      the roles of s and y swapped: when ``sᵀy < 0.2 · yᵀHy`` replace s by
+      the roles of s and y swapped: when ``sᵀy <= 0.2 · yᵀHy`` replace s by
       ``θ s + (1 - θ) H y`` with ``θ = 0.8 / (1 - sᵀy / yᵀHy)``, so that the new ``sᵀy`` equals
       ``0.2 · yᵀHy > 0``. (This is scipy's ``BFGS(exception_strategy='damp_update')``.)
 
     Either policy skips a pair with ``s = 0``, ``y = 0`` or a non-finite entry.
     Returns ``(H+, outcome)`` with outcome ``"updated"``, ``"damped"`` or ``"skipped"``.
     """
-    sy, ss, yy = float(s @ y), float(s @ s), float(y @ y)
-    if not (ss > 0 and yy > 0 and math.isfinite(sy) and math.isfinite(ss) and math.isfinite(yy)):
+    ss, sy, yy = float(s @ s), float(s @ y), float(y @ y)
+    if not (ss > 0 and yy > 0 and math.isfinite(ss + sy + yy)):
         return inverse_hessian, "skipped"
     outcome = "updated"
     hy = inverse_hessian @ y
@@ -63,11 +63,8 @@ def bfgs_inverse_update(
         sy = float(s @ y)
         outcome = "damped"
     rho = 1.0 / sy
-    updated = (
-        inverse_hessian
-        - rho * (torch.outer(hy, s) + torch.outer(s, hy))
-        + (rho * rho * yhy + rho) * torch.outer(s, s)
-    )
+    cross = torch.outer(hy, s)
+    updated = inverse_hessian - rho * (cross + cross.T) + (rho * rho * yhy + rho) * torch.outer(s, s)
     return (updated + updated.T) / 2, outcome
 
 
