@@ -66,12 +66,25 @@ __all__ = [
     "inverse_hessian_error",
     "ChainResult",
     "gibbsnas_chain",
+    "gibbsnas_stationary_cov",
+    "random_gaussian",
+    "box_around",
+    "chain_ess_vs_rho",
+    "spectrum",
+    "bfgs_inverse_update_unprotected",
+    "noisy_secant_pairs",
+    "compare_pd_policies",
     "autocorrelation",
     "integrated_autocorrelation_time",
     "effective_sample_size",
     "ar1_gibbs_ess_fraction",
+    "gibbs_ess_vs_rho",
+    "grid_moments",
+    "linear_chain_stationary_cov",
+    "stationary_inflation",
     "sample_mean_cov",
     "relative_error",
+    "correlation_of",
     "to_numpy",
 ]
 
@@ -110,6 +123,12 @@ def sample_mean_cov(samples: Any) -> tuple[np.ndarray, np.ndarray]:
     """Sample mean and (unbiased) covariance of ``samples`` of shape ``(n, d)``."""
     x = to_numpy(samples).reshape(len(samples), -1)
     return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))
+
+
+def correlation_of(cov: Any, i: int = 0, j: int = 1) -> float:
+    """Correlation coefficient ``C_ij / sqrt(C_ii C_jj)`` of a covariance matrix."""
+    c = to_numpy(cov)
+    return float(c[i, j] / math.sqrt(c[i, i] * c[j, j]))
 
 
 def relative_error(estimate: Any, target: Any, ord: str | int | None = "fro") -> float:
@@ -636,3 +655,575 @@ def ar1_gibbs_ess_fraction(rho: float) -> float:
     """
     phi = rho * rho
     return (1 - phi) / (1 + phi)
+
+
+def gibbs_ess_vs_rho(
+    rhos: Sequence[float],
+    n_sweeps: int,
+    *,
+    n_chains: int = 4,
+    burn_in: int = 0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Mixing of the exact two-coordinate Gibbs sampler on ``bivariate_gaussian(ρ)``, per ρ.
+
+    Chains start at the mean (no burn-in needed).  Returns arrays over ``rhos``:
+    ``ess_fraction`` (measured ESS/n of θ₁, averaged over chains), ``lag1``
+    (measured lag-1 autocorrelation), ``theory_ess_fraction`` ``(1−ρ²)/(1+ρ²)``
+    and ``theory_lag1`` ``ρ²``.
+    """
+    ess, lag1 = [], []
+    for i, rho in enumerate(rhos):
+        tr = exact_gibbs(bivariate_gaussian(float(rho)), n_sweeps, n_chains=n_chains, init=[0.0, 0.0], seed=seed + i)
+        x = to_numpy(tr.samples[burn_in:, :, 0])
+        ess.append(np.mean([effective_sample_size(x[:, c]) for c in range(n_chains)]) / x.shape[0])
+        lag1.append(np.mean([autocorrelation(x[:, c], 1)[1] for c in range(n_chains)]))
+    r = np.asarray(rhos, dtype=float)
+    return {
+        "rho": r,
+        "ess_fraction": np.asarray(ess),
+        "lag1": np.asarray(lag1),
+        "theory_ess_fraction": (1 - r**2) / (1 + r**2),
+        "theory_lag1": r**2,
+    }
+
+
+def grid_moments(potential: Any, xlim: Sequence[float], ylim: Sequence[float], n: int = 400) -> GaussianPosterior:
+    """Exact (to quadrature error) mean and covariance of a 2-D density ``∝ exp(−E)`` on a grid.
+
+    The reference answer for 2-D non-Gaussian toys (e.g. logistic regression with
+    two weights); the grid must cover the mass.  Returned as the moment-matched
+    Gaussian.
+    """
+    f = potential_fn(potential)
+    xs = torch.linspace(float(xlim[0]), float(xlim[1]), n, dtype=DEFAULT_DTYPE)
+    ys = torch.linspace(float(ylim[0]), float(ylim[1]), n, dtype=DEFAULT_DTYPE)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    pts = torch.stack([gx, gy], dim=-1)
+    with torch.no_grad():
+        e = f(pts)
+    w = torch.exp(-(e - e.min()))
+    w = (w / w.sum()).reshape(-1)
+    p = pts.reshape(-1, 2)
+    mean = w @ p
+    r = p - mean
+    cov = (r * w[:, None]).T @ r
+    out = GaussianPosterior(mean, cov)
+    edge = max(float(w.reshape(n, n)[[0, -1]].sum()), float(w.reshape(n, n)[:, [0, -1]].sum()))
+    out.info.update(edge_mass=edge)
+    return out
+
+
+def linear_chain_stationary_cov(m: Any, q: Any) -> torch.Tensor:
+    """Stationary covariance ``S = M S Mᵀ + Q`` of the linear chain ``θ' = M θ + c + ξ``, ``ξ ~ N(0, Q)``.
+
+    Solved exactly with a Kronecker product (small ``d`` only).  With a fixed
+    preconditioner ``H``, the GibbsNAS step on a Gaussian ``N(μ, A⁻¹)`` is such a
+    chain: ``M = I − η H A`` and ``Q = H`` (at ``T/N = 1``), so this predicts what
+    the sampler's cloud converges to.
+    """
+    m, q = _as_tensor(m), _as_tensor(q)
+    d = m.shape[0]
+    eye = torch.eye(d * d, dtype=m.dtype, device=m.device)
+    # vec(M S Mᵀ) = (M ⊗ M) vec(S) (row-major vec works the same for this form)
+    s = torch.linalg.solve(eye - torch.kron(m, m), q.reshape(-1))
+    return _sym(s.reshape(d, d))
+
+
+def stationary_inflation(lr: float) -> float:
+    """Variance inflation ``1/(η(2−η))`` of the quasi-Newton Gaussian step with the exact Hessian.
+
+    With ``H = A⁻¹`` and learning rate η, ``θ' − μ = (1−η)(θ − μ) + A^{-1/2} z``, an
+    AR(1) whose stationary covariance is ``A⁻¹ / (1 − (1−η)²)``: exact only at
+    η = 1 (and 5.3× too wide at the paper's η = 0.1, at T = 1).
+    """
+    return 1.0 / (lr * (2.0 - lr))
+
+
+# ----------------------------------------------------------------------------- running the samplers
+
+
+@dataclass
+class SamplerTrace:
+    """Output of :func:`run_sampler`.
+
+    ``theta``: recorded points, shape ``(n_records, d)`` (row 0 is the start);
+    ``steps``: the step index of each row; ``inverse_hessians``: the sampler's
+    inverse-Hessian estimate after each recorded step (``(n_records-1, d, d)`` for
+    ``BFGSGaussian``, ``(n_records-1, d)`` diagonals for ``DiagLBFGSGaussian``;
+    ``None`` unless asked); ``covariances``: likewise, ``(T/N)·H`` (the covariance
+    of the next draw); ``sampler``: the optimizer itself (its ``state`` has e.g.
+    ``pairs_damped``); ``diverged_at``: the step at which the run was stopped
+    because ``|θ|`` exceeded ``divergence_bound``, became non-finite, or the
+    sampler raised (its message in ``error``), else ``None``.
+    """
+
+    theta: torch.Tensor
+    steps: np.ndarray
+    inverse_hessians: torch.Tensor | None = None
+    covariances: torch.Tensor | None = None
+    sampler: Any = None
+    diverged_at: int | None = None
+    error: str = ""
+
+    def final_inverse_hessian(self) -> torch.Tensor:
+        return _inverse_hessian_of(self.sampler)
+
+    def pair_counts(self) -> dict[str, int]:
+        """``updated``/``damped``/``skipped`` curvature-pair counts of a ``BFGSGaussian``."""
+        st = self.sampler.state[self.sampler.param_groups[0]["params"][0]]
+        return {k: int(st.get(f"pairs_{k}", 0)) for k in ("updated", "damped", "skipped")}
+
+
+def _inverse_hessian_of(sampler: Any) -> torch.Tensor:
+    if hasattr(sampler, "inverse_hessian"):
+        return sampler.inverse_hessian()
+    if hasattr(sampler, "inverse_hessian_diagonal"):
+        return torch.cat([d.reshape(-1).double() for d in sampler.inverse_hessian_diagonal()])
+    raise TypeError(f"{type(sampler).__name__} exposes no inverse-Hessian estimate")
+
+
+def _covariance_of(sampler: Any) -> torch.Tensor:
+    if hasattr(sampler, "covariance"):
+        return sampler.covariance()
+    if hasattr(sampler, "variance"):
+        return torch.cat([v.reshape(-1).double() for v in sampler.variance()])
+    raise TypeError(f"{type(sampler).__name__} exposes no covariance")
+
+
+def _grad_fn(potential: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    g = getattr(potential, "grad", None)
+    if callable(g):
+        return lambda x: g(x)
+    return lambda x: potential_grad(potential, x)
+
+
+def run_sampler(
+    sampler_cls: Callable[..., torch.optim.Optimizer],
+    potential: Any,
+    init: Any,
+    n_steps: int,
+    *,
+    loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    seed: int = 0,
+    record_every: int = 1,
+    record_inverse_hessian: bool = False,
+    grad_noise: float = 0.0,
+    divergence_bound: float = 1e6,
+    progress: bool = False,
+    dtype=None,
+    device=None,
+    **sampler_kwargs: Any,
+) -> SamplerTrace:
+    """Run a ``torch.optim``-style sampler on a potential and keep the trace.
+
+    Each step sets ``θ.grad`` and calls ``sampler.step()``, exactly as a training loop
+    would.  By default the gradient is ``∇E`` of the potential and the sampler gets
+    ``data_size=1, temperature=1, weight_decay=0``, so it targets ``exp(−E)``.  To use
+    the paper's split instead, pass ``loss`` (e.g. ``post.loss_mean``, whose gradient
+    goes into ``.grad``) with ``data_size=N`` and ``weight_decay=λ``.
+
+    Args:
+        sampler_cls: e.g. ``gibbsnas_lite.samplers.BFGSGaussian`` or ``DiagLBFGSGaussian``
+            (any callable ``(params, **kwargs) -> Optimizer``).
+        potential: the toy (callable or object with ``.potential``; ``.grad`` used if present).
+        init: starting point, shape ``(d,)``.
+        n_steps: number of ``step()`` calls.
+        seed: the sampler's ``seed`` (unless given in ``sampler_kwargs``).
+        record_every: keep every k-th point (and estimate).
+        record_inverse_hessian: also keep ``H_t`` and ``(T/N)·H_t`` after each recorded step.
+        grad_noise: add ``N(0, grad_noise²)`` to every gradient coordinate (seeded by
+            ``seed``), a stand-in for minibatch noise: it makes curvature pairs with
+            ``sᵀy <= 0`` common, which is what ``pd_policy`` is for.
+        divergence_bound: stop (and set ``diverged_at``) when ``|θ|`` exceeds it; the run
+            also stops, instead of raising, when the sampler raises ``ValueError`` or
+            ``RuntimeError`` (a NaN gradient far out in a tail, say).
+        progress: show a tqdm bar.
+        **sampler_kwargs: passed to ``sampler_cls`` (``lr``, ``mode``, ``pd_policy``, ...).
+    """
+    kw = dict(sampler_kwargs)
+    kw.setdefault("data_size", 1)
+    kw.setdefault("temperature", 1.0)
+    kw.setdefault("weight_decay", 0.0)
+    kw.setdefault("seed", seed)
+    x0 = _as_tensor(init, dtype or DEFAULT_DTYPE, device).reshape(-1)
+    param = torch.nn.Parameter(x0.clone())
+    sampler = sampler_cls([param], **kw)
+    grad = (lambda x: potential_grad(loss, x)) if loss is not None else _grad_fn(potential)
+    rows, steps, hs, covs = [x0.clone()], [0], [], []
+    it = range(1, n_steps + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=getattr(sampler_cls, "__name__", "sampler"))
+    gnoise = _generator(seed + 7919, x0.device) if grad_noise > 0 else None
+    diverged_at, error = None, ""
+    for t in it:
+        with torch.no_grad():
+            gt = grad(param.detach()).to(param.dtype)
+            if gnoise is not None:
+                gt = gt + grad_noise * torch.randn(gt.shape, generator=gnoise, dtype=gt.dtype, device=gt.device)
+            param.grad = gt
+        try:
+            sampler.step()
+        except (ValueError, RuntimeError) as err:  # e.g. a NaN gradient far out in the tails
+            diverged_at, error = t, f"{type(err).__name__}: {err}"
+            break
+        if not bool(torch.isfinite(param).all()) or float(param.detach().abs().max()) > divergence_bound:
+            diverged_at, error = t, f"|θ| exceeded {divergence_bound:g}"
+            rows.append(param.detach().clone())
+            steps.append(t)
+            break
+        if t % record_every == 0:
+            rows.append(param.detach().clone())
+            steps.append(t)
+            if record_inverse_hessian:
+                hs.append(_inverse_hessian_of(sampler))
+                covs.append(_covariance_of(sampler))
+    return SamplerTrace(
+        theta=torch.stack(rows),
+        steps=np.asarray(steps),
+        inverse_hessians=torch.stack(hs) if hs else None,
+        covariances=torch.stack(covs) if covs else None,
+        sampler=sampler,
+        diverged_at=diverged_at,
+        error=error,
+    )
+
+
+def inverse_hessian_error(estimates: Any, target_inverse: Any) -> np.ndarray:
+    """``‖H_t − A⁻¹‖_F / ‖A⁻¹‖_F`` for each estimate ``H_t`` (``(n, d, d)``, or ``(n, d)`` diagonals vs a vector)."""
+    h = to_numpy(estimates)
+    t = to_numpy(target_inverse)
+    axes = tuple(range(1, h.ndim))
+    return np.sqrt(((h - t) ** 2).sum(axis=axes)) / np.sqrt((t**2).sum())
+
+
+def _set_reference_gradient(sampler: Any, grad_at_previous_point: torch.Tensor) -> None:
+    """Make the sampler's next curvature pair a *conditional* secant pair.
+
+    The samplers form ``y = g_t − g_{t−1}`` from consecutive calls; in Algorithm 1
+    the other block moved in between, so ``y`` mixes in the cross-curvature
+    (``y = A_bb s + A_bo Δθ_other``).  This replaces the stored ``g_{t−1}`` by the
+    block's gradient at its previous value *and the other block's current value*
+    (one extra gradient evaluation), so that ``y = A_bb s`` on a Gaussian.  It writes
+    the samplers' ``prev_grad`` state entry (the gradient plus ``λθ``).
+    """
+    wd = float(sampler.param_groups[0]["weight_decay"])
+    p = sampler.param_groups[0]["params"][0]
+    st = sampler.state[p]
+    if "prev_grad" not in st:
+        return
+    prev_theta = st["prev_params"] if "prev_params" in st else st["prev_param"]
+    g = grad_at_previous_point.reshape(st["prev_grad"].shape).to(st["prev_grad"].dtype)
+    st["prev_grad"] = g + wd * prev_theta.reshape(g.shape).to(g.dtype)
+
+
+@dataclass
+class ChainResult:
+    """Output of :func:`gibbsnas_chain`: ``samples`` after each sweep, ``(n_sweeps + 1, d)``.
+
+    For ``method="gibbsnas"`` also the two samplers (``omega_sampler``,
+    ``alpha_sampler``) and, when asked, the α inverse-Hessian estimate after each
+    sweep (``alpha_inverse_hessians``) and the ω diagonal (``omega_inverse_hessians``).
+    """
+
+    samples: torch.Tensor
+    method: str
+    omega: list[int]
+    alpha: list[int]
+    omega_sampler: Any = None
+    alpha_sampler: Any = None
+    omega_inverse_hessians: torch.Tensor | None = None
+    alpha_inverse_hessians: torch.Tensor | None = None
+    diverged_at: int | None = None
+
+
+def gibbsnas_chain(
+    target: Any,
+    n_sweeps: int,
+    *,
+    method: str = "gibbsnas",
+    omega: Sequence[int] | None = None,
+    alpha: Sequence[int] | None = None,
+    lr: float = 1.0,
+    mode: str = "sample",
+    omega_kwargs: dict | None = None,
+    alpha_kwargs: dict | None = None,
+    init: Any = None,
+    seed: int = 0,
+    pairs: str = "sampler",
+    divergence_bound: float = 1e6,
+    record_inverse_hessian: bool = False,
+    progress: bool = False,
+) -> ChainResult:
+    """Algorithm 1 on a toy joint posterior over ``θ = (ω, α)``.
+
+    Each sweep ``t`` draws ``ω_t ~ p(ω | α_t)`` (step 4, Eq. 15) then
+    ``α_{t+1} ~ p(α | ω_t)`` (step 5, Eq. 16).
+
+    * ``method="exact"``: the closed-form Gaussian conditionals (``target`` must be a
+      :class:`GaussianPosterior`) - block Gibbs, :func:`exact_gibbs`.
+    * ``method="gibbsnas"``: the GibbsNAS way.  Each conditional is replaced by its
+      quasi-Newton Gaussian ``N(θ_b − η H_b ∇_b E, H_b)``, with ``H_ω`` the diagonal of
+      :class:`~gibbsnas_lite.samplers.DiagLBFGSGaussian` and ``H_α`` the dense BFGS
+      matrix of :class:`~gibbsnas_lite.samplers.BFGSGaussian`, each estimated from its
+      own block's curvature pairs.  Both run with ``data_size=1, temperature=1,
+      weight_decay=0`` so they target ``exp(−E)``; ``lr`` is η (1 makes each draw
+      the local Laplace Gaussian; on a Gaussian with exact ``H_b`` that *is* the
+      exact conditional).  ``omega_kwargs``/``alpha_kwargs`` override the sampler
+      arguments (the ω default lowers ``h_min`` to ``1e-4``, keeping ``h_max = 1``: the
+      library defaults are tuned for deep networks, not toys).
+
+    ``pairs`` (gibbsnas only): ``"sampler"`` keeps the samplers' own curvature
+    pairs ``y = g_t − g_{t−1}``, taken across the other block's update exactly as in
+    a search loop; ``"conditional"`` recomputes ``g_{t−1}`` at the other block's
+    *current* value (one extra gradient per block and sweep, the "same minibatch"
+    trick of stochastic quasi-Newton methods) so each pair measures the curvature
+    of the conditional only.  See :func:`_set_reference_gradient`.
+
+    The chain stops early (``diverged_at`` = the sweep) when a coordinate becomes
+    non-finite or exceeds ``divergence_bound`` in absolute value.
+
+    ``omega``/``alpha`` default to ``target.info["omega"/"alpha"]`` (see
+    :func:`two_block_gaussian`), else the first/second coordinate.  ``init``
+    defaults to the target mean + 3 std (as :func:`exact_gibbs`).
+    """
+    info = getattr(target, "info", {}) or {}
+    om = list(omega if omega is not None else info.get("omega", [0]))
+    al = list(alpha if alpha is not None else info.get("alpha", [1]))
+    d = len(om) + len(al)
+    if sorted(om + al) != list(range(d)):
+        raise ValueError("omega and alpha must partition the coordinates")
+    if init is None:
+        if isinstance(target, GaussianPosterior):
+            init = target.mean + 3.0 * torch.sqrt(torch.diagonal(target.cov))
+        else:
+            init = torch.zeros(d, dtype=DEFAULT_DTYPE)
+    x0 = _as_tensor(init, DEFAULT_DTYPE).reshape(-1)
+    if method == "exact":
+        if not isinstance(target, GaussianPosterior):
+            raise TypeError("method='exact' needs a GaussianPosterior (closed-form conditionals)")
+        tr = exact_gibbs(target, n_sweeps, blocks=[om, al], init=x0, seed=seed, progress=progress)
+        return ChainResult(samples=tr.samples, method=method, omega=om, alpha=al)
+    if method != "gibbsnas":
+        raise ValueError(f"method must be 'exact' or 'gibbsnas', got {method!r}")
+    if pairs not in ("sampler", "conditional"):
+        raise ValueError(f"pairs must be 'sampler' or 'conditional', got {pairs!r}")
+
+    from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
+
+    common = dict(lr=lr, mode=mode, data_size=1, temperature=1.0, weight_decay=0.0)
+    kw_w = {**common, "h_min": 1e-4, "h_max": 1.0, "seed": seed, **(omega_kwargs or {})}
+    kw_a = {**common, "seed": seed + 1, **(alpha_kwargs or {})}
+    w = torch.nn.Parameter(x0[om].clone())
+    a = torch.nn.Parameter(x0[al].clone())
+    opt_w = DiagLBFGSGaussian([w], **kw_w)
+    opt_a = BFGSGaussian([a], **kw_a)
+    grad = _grad_fn(target)
+    om_t, al_t = torch.tensor(om), torch.tensor(al)
+    theta = x0.clone()
+    out = torch.empty(n_sweeps + 1, d, dtype=DEFAULT_DTYPE)
+    out[0] = theta
+    hw, ha = [], []
+    diverged_at = None
+    it = range(n_sweeps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="GibbsNAS sweeps")
+    prev = {"w": None, "a": None}  # the block's previous value, for conditional pairs
+    for t in it:
+        # step 4: ω_t ~ p(ω | α_t), by Eq. 15
+        with torch.no_grad():
+            if pairs == "conditional" and prev["w"] is not None:
+                _set_reference_gradient(opt_w, grad(theta.index_copy(0, om_t, prev["w"])).index_select(0, om_t))
+            prev["w"] = w.detach().clone()
+            w.grad = grad(theta).index_select(0, om_t)
+        opt_w.step()
+        theta = theta.index_copy(0, om_t, w.detach())
+        # step 5: α_{t+1} ~ p(α | ω_t), by Eq. 16
+        with torch.no_grad():
+            if pairs == "conditional" and prev["a"] is not None:
+                _set_reference_gradient(opt_a, grad(theta.index_copy(0, al_t, prev["a"])).index_select(0, al_t))
+            prev["a"] = a.detach().clone()
+            a.grad = grad(theta).index_select(0, al_t)
+        opt_a.step()
+        theta = theta.index_copy(0, al_t, a.detach())
+        out[t + 1] = theta
+        if record_inverse_hessian:
+            hw.append(_inverse_hessian_of(opt_w))
+            ha.append(_inverse_hessian_of(opt_a))
+        if not bool(torch.isfinite(theta).all()) or float(theta.abs().max()) > divergence_bound:
+            diverged_at = t + 1
+            out = out[: t + 2]
+            break
+    return ChainResult(
+        diverged_at=diverged_at,
+        samples=out,
+        method=method,
+        omega=om,
+        alpha=al,
+        omega_sampler=opt_w,
+        alpha_sampler=opt_a,
+        omega_inverse_hessians=torch.stack(hw) if hw else None,
+        alpha_inverse_hessians=torch.stack(ha) if ha else None,
+    )
+
+
+def gibbsnas_stationary_cov(
+    target: GaussianPosterior,
+    blocks: Sequence[Sequence[int]],
+    lr: float = 1.0,
+    inverse_hessians: Sequence[Any] | None = None,
+) -> torch.Tensor:
+    """Exact stationary covariance of block quasi-Newton Gaussian steps with fixed ``H_b``.
+
+    One sweep updates each block ``b`` in turn by
+    ``θ_b ← θ_b − η H_b ∇_b E(θ) + H_b^{1/2} z`` (Eqs. 15-16 at ``T/N = 1``) on the
+    Gaussian ``target``.  Each update is linear, ``θ ← M_b θ + c + ξ_b`` with
+    ``M_b = I − η P_b H_b P_bᵀ A`` and ``Cov ξ_b = P_b H_b P_bᵀ``, so the sweep is too, and
+    its stationary covariance solves a Lyapunov equation
+    (:func:`linear_chain_stationary_cov`).  ``inverse_hessians[b]`` is a matrix or a
+    vector (a diagonal); default: the exact conditional covariances ``A_bb⁻¹``, where
+    η = 1 gives back ``Σ`` exactly (that is block Gibbs) and a single block gives
+    ``Σ/(η(2−η))``.
+    """
+    d = target.dim
+    a = target.precision
+    eye = torch.eye(d, dtype=a.dtype, device=a.device)
+    m_total, q_total = eye.clone(), torch.zeros_like(a)
+    for i, b in enumerate(blocks):
+        b = list(b)
+        if inverse_hessians is None or inverse_hessians[i] is None:
+            h = torch.linalg.inv(a[b][:, b])
+        else:
+            h = _as_tensor(inverse_hessians[i], a.dtype, a.device)
+            if h.ndim == 1:
+                h = torch.diag(h)
+        hb = torch.zeros_like(a)
+        hb[np.ix_(b, b)] = h
+        m_b = eye - lr * hb @ a
+        m_total = m_b @ m_total
+        q_total = m_b @ q_total @ m_b.T + hb
+    return linear_chain_stationary_cov(m_total, q_total)
+
+
+def bfgs_inverse_update_unprotected(h: torch.Tensor, s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The textbook BFGS inverse update with no positive-definite policy (teaching only).
+
+    ``H+ = (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ``, ``ρ = 1/(sᵀy)`` (Nocedal & Wright
+    Eq. 6.17).  When ``sᵀy < 0`` the result is indefinite: it has a negative
+    eigenvalue and no Cholesky factor, so nothing can be sampled from it.  The
+    samplers never do this; they ``"skip"`` or ``"damp"`` such pairs
+    (:func:`gibbsnas_lite.samplers.bfgs_inverse_update`).
+    """
+    rho = 1.0 / float(s @ y)
+    eye = torch.eye(len(s), dtype=h.dtype, device=h.device)
+    left = eye - rho * torch.outer(s, y)
+    out = left @ h @ left.T + rho * torch.outer(s, s)
+    return _sym(out)
+
+
+def noisy_secant_pairs(
+    target: GaussianPosterior, n_pairs: int, *, step_std: float = 0.3, grad_noise: float = 1.0, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Curvature pairs ``(s, y = A s + ε)`` as minibatch gradients give them.
+
+    ``s ~ N(0, step_std² I)`` and ``ε ~ N(0, 2·grad_noise² I)`` (the difference of two
+    noisy gradients).  With noise comparable to ``A s``, many pairs have ``sᵀy <= 0``.
+    Returns ``(S, Y)`` of shape ``(n_pairs, d)``.
+    """
+    g = _generator(seed, target.device)
+    s = step_std * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
+    eps = math.sqrt(2.0) * grad_noise * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
+    return s, s @ target.precision + eps
+
+
+def compare_pd_policies(
+    target: GaussianPosterior,
+    s_pairs: torch.Tensor,
+    y_pairs: torch.Tensor,
+    policies: Sequence[str] = ("skip", "damp", "none"),
+) -> dict[str, dict[str, np.ndarray]]:
+    """Feed the same curvature pairs to BFGS under each positive-definite policy.
+
+    ``"skip"``/``"damp"`` use the samplers' own
+    :func:`gibbsnas_lite.samplers.bfgs_inverse_update`; ``"none"`` the unprotected
+    textbook update (:func:`bfgs_inverse_update_unprotected`).  H starts at ``I``.
+    For each policy returns arrays over pairs: ``min_eig`` (smallest eigenvalue of
+    H, negative means it is no longer a covariance), ``error``
+    (``‖H − A⁻¹‖_F/‖A⁻¹‖_F``), ``outcome`` (updated / damped / skipped / raw) and
+    ``sy`` (``sᵀy`` of each pair).
+    """
+    from gibbsnas_lite.samplers import bfgs_inverse_update
+
+    target_inv = target.cov
+    out: dict[str, dict[str, np.ndarray]] = {}
+    sy = (s_pairs * y_pairs).sum(dim=1)
+    for pol in policies:
+        h = torch.eye(target.dim, dtype=target.dtype, device=target.device)
+        mins, errs, outcomes = [], [], []
+        for s, y in zip(s_pairs, y_pairs):
+            if pol == "none":
+                h, oc = bfgs_inverse_update_unprotected(h, s, y), "raw"
+            else:
+                h, oc = bfgs_inverse_update(h, s, y, pd_policy=pol)
+            mins.append(float(torch.linalg.eigvalsh(h)[0]))
+            errs.append(relative_error(h, target_inv))
+            outcomes.append(oc)
+        out[pol] = {"min_eig": np.array(mins), "error": np.array(errs), "outcome": np.array(outcomes), "sy": to_numpy(sy)}
+    return out
+
+
+def random_gaussian(dim: int, condition_number: float = 100.0, *, seed: int = 0, scale: float = 1.0, device=None) -> GaussianPosterior:
+    """A zero-mean Gaussian with a random orientation and covariance eigenvalues log-spaced
+    over ``[scale/√κ, scale·√κ]`` (κ = ``condition_number``)."""
+    g = _generator(seed, torch.device("cpu"))
+    q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=DEFAULT_DTYPE))
+    half = 0.5 * math.log10(condition_number)
+    ev = scale * torch.logspace(-half, half, dim, dtype=DEFAULT_DTYPE)
+    return GaussianPosterior(torch.zeros(dim, dtype=DEFAULT_DTYPE, device=device), (q * ev) @ q.T, device=device)
+
+
+def box_around(gaussian: GaussianPosterior, k: float = 5.0, dims: Sequence[int] = (0, 1)) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``(xlim, ylim)``: mean ± k std in two coordinates (a plotting / quadrature window)."""
+    out = []
+    for i in dims:
+        m, sd = float(gaussian.mean[i]), float(gaussian.cov[i, i]) ** 0.5
+        out.append((m - k * sd, m + k * sd))
+    return out[0], out[1]
+
+
+def chain_ess_vs_rho(
+    rhos: Sequence[float],
+    n_sweeps: int,
+    *,
+    methods: Sequence[str] = ("exact", "gibbsnas"),
+    burn_in: int = 50,
+    seed: int = 0,
+    **chain_kwargs: Any,
+) -> dict[str, np.ndarray]:
+    """ESS per sweep of the ω-coordinate of :func:`gibbsnas_chain` on ``two_block_gaussian(ρ)``.
+
+    Returns ``{"rho": ..., method: ESS/n, ..., "theory": (1−ρ²)/(1+ρ²)}`` (block Gibbs'
+    ω-chain is AR(1) with coefficient ρ², like the 2-coordinate Gibbs chain).
+    Chains start at the mean; ``chain_kwargs`` go to :func:`gibbsnas_chain`.
+    """
+    out: dict[str, Any] = {"rho": np.asarray(rhos, dtype=float)}
+    for method in methods:
+        vals = []
+        for i, rho in enumerate(rhos):
+            tgt = two_block_gaussian(float(rho))
+            res = gibbsnas_chain(tgt, n_sweeps, method=method, init=torch.zeros(2, dtype=DEFAULT_DTYPE), seed=seed + i, **chain_kwargs)
+            x = to_numpy(res.samples[burn_in:, 0])
+            vals.append(effective_sample_size(x) / len(x) if res.diverged_at is None else float("nan"))
+        out[method] = np.asarray(vals)
+    r = out["rho"]
+    out["theory"] = (1 - r**2) / (1 + r**2)
+    return out
+
+
+def spectrum(matrices: Any) -> np.ndarray:
+    """Eigenvalues (ascending) of each symmetric matrix in a stack ``(n, d, d)`` → ``(n, d)``."""
+    return to_numpy(torch.linalg.eigvalsh(_as_tensor(matrices)))

@@ -87,3 +87,23 @@ def test_mass_fraction():
     r = s.numpy()
     inside = np.einsum("ni,ij,nj->n", r, np.linalg.inv(T.bivariate_gaussian(0.3).cov.numpy()), r) <= 4.0
     assert inside.mean() == pytest.approx(P.mass_fraction(2.0), abs=0.01)
+
+
+def test_conditional_figure_curves_coincide():
+    g = T.bivariate_gaussian(0.8, sigmas=(1.0, 2.0))
+    fig = P.conditional_figure(g, 1.5)
+    closed = [t for t in fig.data if t.name.startswith("closed form")][0]
+    sliced = [t for t in fig.data if t.name.startswith("slice")][0]
+    np.testing.assert_allclose(closed.y, sliced.y, atol=1e-6)
+
+
+def test_ellipses_figure_paths_and_pd_figure():
+    g = T.bivariate_gaussian(0.5)
+    path = np.cumsum(np.ones((100, 2)), axis=0)
+    fig = P.ellipses_figure({"target": g}, paths={"chain": path}, max_path=10)
+    assert fig.data[-1].name == "chain" and len(fig.data[-1].x) == 11
+    s, y = T.noisy_secant_pairs(g, 30, seed=0)
+    res = T.compare_pd_policies(g, s, y)
+    fig = P.pd_policy_figure(res)
+    assert [t.name for t in fig.data][:3] == ["skip", "damp", "none"]
+    assert len(fig.data[0].y) == 30

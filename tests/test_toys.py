@@ -216,3 +216,156 @@ def test_banana_laplace_misses_the_banana():
     _, c = T.sample_mean_cov(b.sample(50_000, seed=0))
     assert T.relative_error(c, b.exact_cov()) < 0.05
     assert float(b.exact_cov()[1, 1]) == pytest.approx(3.0)
+
+
+# ----------------------------------------------------------------------------- helpers with exact answers
+
+
+def test_grid_moments_of_a_gaussian():
+    g = T.bivariate_gaussian(0.6, sigmas=(1.0, 0.5), mean=(0.5, -0.2))
+    xlim, ylim = T.box_around(g, k=8.0)
+    gm = T.grid_moments(g, xlim, ylim, n=300)
+    torch.testing.assert_close(gm.mean, g.mean, rtol=0, atol=1e-6)
+    torch.testing.assert_close(gm.cov, g.cov, rtol=0, atol=1e-4)
+
+
+def test_stationary_covariances():
+    g = T.two_block_gaussian(0.8)
+    # exact block conditionals at η = 1 are block Gibbs: stationary Σ
+    torch.testing.assert_close(T.gibbsnas_stationary_cov(g, [[0], [1]], lr=1.0), g.cov, rtol=0, atol=1e-10)
+    # one block with the exact Hessian: Σ / (η(2−η))
+    for eta in (0.1, 0.5):
+        torch.testing.assert_close(T.gibbsnas_stationary_cov(g, [[0, 1]], lr=eta), g.cov * T.stationary_inflation(eta), rtol=1e-10, atol=1e-10)
+    assert T.stationary_inflation(0.1) == pytest.approx(1 / 0.19)
+    # scalar AR(1): S = φ² S + q
+    s = T.linear_chain_stationary_cov(torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64))
+    assert float(s) == pytest.approx(1 / 0.75)
+    # best diagonal (conditional variances) on a correlated 2-D Gaussian keeps the marginals, loses the correlation
+    c = T.bivariate_gaussian(0.9, sigmas=(1.0, 0.5))
+    pred = T.gibbsnas_stationary_cov(c, [[0, 1]], 1.0, [1.0 / torch.diagonal(c.precision)])
+    torch.testing.assert_close(pred, torch.diag(torch.diagonal(c.cov)), rtol=0, atol=1e-10)
+
+
+def test_random_gaussian_and_correlation_of():
+    g = T.random_gaussian(6, condition_number=100.0, seed=1)
+    ev = torch.linalg.eigvalsh(g.cov)
+    assert float(ev[-1] / ev[0]) == pytest.approx(100.0, rel=1e-8)
+    assert T.correlation_of(T.bivariate_gaussian(-0.3).cov) == pytest.approx(-0.3)
+
+
+# ----------------------------------------------------------------------------- with the samplers
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices: extra intra-op threads only add overhead (and contention on shared CPUs)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_run_sampler_bfgs_learns_the_covariance(one_thread):
+    from gibbsnas_lite.samplers import BFGSGaussian
+
+    g = T.bivariate_gaussian(0.9, sigmas=(1.0, 0.5), mean=(1.0, -1.0))
+    tr = T.run_sampler(BFGSGaussian, g, [3.0, 2.0], 150, lr=1.0, seed=0, record_inverse_hessian=True)
+    assert tr.theta.shape == (151, 2) and tr.inverse_hessians.shape == (150, 2, 2) and tr.diverged_at is None
+    err = T.inverse_hessian_error(tr.inverse_hessians, g.cov)
+    assert err[-1] < 1e-8 and err[0] > 0.1
+    torch.testing.assert_close(tr.covariances[-1], tr.inverse_hessians[-1])  # T/N = 1
+    assert tr.pair_counts()["updated"] == 149
+    # mean mode goes to the mode
+    m = T.run_sampler(BFGSGaussian, g, [3.0, 2.0], 30, lr=1.0, mode="mean", seed=0)
+    torch.testing.assert_close(m.theta[-1], g.mean, rtol=0, atol=1e-8)
+
+
+def test_run_sampler_paper_split_equals_potential(one_thread):
+    """N·(L_mean + λ/2‖w‖²) with data_size=N, weight_decay=λ gives the same chain as E with N=1, λ=0."""
+    from gibbsnas_lite.samplers import BFGSGaussian
+
+    post = T.LogisticRegressionPosterior(n=30, dim=2, seed=0)
+    n = post.data_size
+    # H₀ must carry the same scale: H for U = E/N is N times H for E
+    a = T.run_sampler(BFGSGaussian, post, torch.zeros(2), 60, lr=1.0, seed=3, init_scale=0.1)
+    b = T.run_sampler(BFGSGaussian, post, torch.zeros(2), 60, lr=1.0, seed=3, init_scale=0.1 * n, loss=post.loss_mean,
+                      data_size=n, weight_decay=post.weight_decay)
+    torch.testing.assert_close(a.theta, b.theta, rtol=1e-7, atol=1e-9)
+
+
+def test_run_sampler_diagonal_on_diagonal_gaussian(one_thread):
+    from gibbsnas_lite.samplers import DiagLBFGSGaussian
+
+    g = T.bivariate_gaussian(0.0, sigmas=(1.0, 0.5))
+    tr = T.run_sampler(DiagLBFGSGaussian, g, [2.0, 1.0], 100, lr=1.0, h_min=1e-4, h_max=1.0, seed=0, record_inverse_hessian=True)
+    torch.testing.assert_close(tr.inverse_hessians[-1], torch.tensor([1.0, 0.25], dtype=torch.float64), rtol=1e-10, atol=0)
+
+
+def test_run_sampler_stops_on_divergence(one_thread):
+    from gibbsnas_lite.samplers import BFGSGaussian
+
+    b = T.BananaPosterior()
+    tr = T.run_sampler(BFGSGaussian, b, b.mode(), 300, lr=1.0, pd_policy="damp", seed=0, divergence_bound=1e4)
+    assert tr.diverged_at is not None and tr.error
+    assert len(tr.theta) <= tr.diverged_at + 1
+
+
+def test_algorithm1_both_chains_match_the_joint(one_thread):
+    joint = T.two_block_gaussian(0.8)
+    exact = T.gibbsnas_chain(joint, 2000, method="exact", seed=0)
+    qn = T.gibbsnas_chain(joint, 1000, method="gibbsnas", pairs="conditional", lr=1.0, seed=0, record_inverse_hessian=True)
+    assert qn.diverged_at is None and qn.samples.shape == (1001, 2)
+    _, c_exact = T.sample_mean_cov(exact.samples[50:])
+    _, c_qn = T.sample_mean_cov(qn.samples[50:])
+    assert T.relative_error(c_exact, joint.cov) < 0.1
+    assert T.relative_error(c_qn, joint.cov) < 0.15
+    # with conditional pairs both quasi-Newton estimates are the exact conditional variance 1 − ρ²
+    assert float(qn.alpha_inverse_hessians[-1]) == pytest.approx(0.36, rel=1e-9)
+    assert float(qn.omega_inverse_hessians[-1]) == pytest.approx(0.36, rel=1e-9)
+
+
+def test_algorithm1_blocks_of_two(one_thread):
+    joint = T.two_block_gaussian(0.6, 2, 2, within=0.5)
+    qn = T.gibbsnas_chain(joint, 200, method="gibbsnas", pairs="conditional", seed=1, record_inverse_hessian=True)
+    k, c_alpha = joint.conditional_params([2, 3])
+    # dense BFGS recovers the α conditional covariance; the ω diagonal cannot hold its off-diagonal
+    torch.testing.assert_close(qn.alpha_inverse_hessians[-1], c_alpha, rtol=1e-6, atol=1e-8)
+    assert qn.omega_inverse_hessians.shape == (200, 2)
+
+
+def test_algorithm1_sampler_pairs_are_contaminated(one_thread):
+    """The samplers' own pairs straddle the other block's move: y_α = A_αα s + A_αω Δω, so H_α is wrong."""
+    joint = T.two_block_gaussian(0.9)
+    naive = T.gibbsnas_chain(joint, 60, method="gibbsnas", pairs="sampler", seed=0, record_inverse_hessian=True)
+    err = T.inverse_hessian_error(naive.alpha_inverse_hessians, torch.tensor([[0.19]], dtype=torch.float64))
+    assert np.median(err) > 0.3
+    with pytest.raises(ValueError):
+        T.gibbsnas_chain(joint, 1, pairs="other")
+    with pytest.raises(TypeError):
+        T.gibbsnas_chain(T.BananaPosterior(), 1, method="exact")
+
+
+def test_chain_ess_vs_rho_shape(one_thread):
+    out = T.chain_ess_vs_rho([0.5], 200, methods=("exact",), seed=0)
+    assert set(out) == {"rho", "exact", "theory"} and out["exact"].shape == (1,)
+    assert 0.2 < out["exact"][0] < 1.2
+
+
+def test_pd_policies():
+    from gibbsnas_lite.samplers import bfgs_inverse_update
+
+    g = T.bivariate_gaussian(0.9, sigmas=(1.0, 0.5))
+    s, y = T.noisy_secant_pairs(g, 150, step_std=0.3, grad_noise=1.0, seed=0)
+    assert ((s * y).sum(1) <= 0).any()
+    res = T.compare_pd_policies(g, s, y)
+    assert (res["skip"]["min_eig"] > 0).all() and (res["damp"]["min_eig"] > 0).all()
+    assert (res["none"]["min_eig"] < 0).any()
+    assert "skipped" in res["skip"]["outcome"] and "damped" in res["damp"]["outcome"]
+    # on a good pair the textbook update is the library's
+    h = torch.eye(2, dtype=torch.float64)
+    s1, y1 = torch.tensor([1.0, 0.2], dtype=torch.float64), torch.tensor([2.0, 0.5], dtype=torch.float64)
+    ref, outcome = bfgs_inverse_update(h, s1, y1, pd_policy="damp")
+    assert outcome == "updated"
+    torch.testing.assert_close(T.bfgs_inverse_update_unprotected(h, s1, y1), ref, rtol=1e-12, atol=1e-12)
+    # secant equation H+ y = s
+    torch.testing.assert_close(ref @ y1, s1, rtol=1e-12, atol=1e-12)

@@ -32,6 +32,8 @@ __all__ = [
     "convergence_figure",
     "ellipse_evolution_figure",
     "mass_fraction",
+    "conditional_figure",
+    "pd_policy_figure",
 ]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
@@ -151,6 +153,8 @@ def ellipses_figure(
     labels: Sequence[str] = ("θ₁", "θ₂"),
     max_points: int = 2000,
     background: go.Contour | None = None,
+    paths: Mapping[str, Any] | None = None,
+    max_path: int = 40,
     equal: bool = True,
 ) -> go.Figure:
     """Scatter of samples with the k-σ ellipses of several Gaussians, e.g. target / Laplace / BFGS.
@@ -158,7 +162,9 @@ def ellipses_figure(
     ``gaussians``: name → Gaussian (``GaussianPosterior`` or ``(mean, cov)``); the
     first is drawn solid, the rest dashed.  ``samples``: an array ``(n, d)`` or a
     name → array mapping (thinned to ``max_points`` each).  ``background``: an
-    optional contour trace (see :func:`density_contour_trace`).
+    optional contour trace (see :func:`density_contour_trace`).  ``paths``: name →
+    array ``(n, d)`` drawn as lines with markers (the first ``max_path + 1`` points),
+    e.g. the first steps of a chain or a mean-mode trajectory.
     """
     fig = go.Figure()
     if background is not None:
@@ -178,6 +184,10 @@ def ellipses_figure(
     for i, (name, g) in enumerate(gaussians.items()):
         for tr in gaussian_ellipse_traces(g, name=name, color=PALETTE[i % len(PALETTE)], ks=ks, dash=None if i == 0 else "dash", dims=dims):
             fig.add_trace(tr)
+    for i, (name, path) in enumerate((paths or {}).items()):
+        x = _np(path).reshape(len(path), -1)[: max_path + 1][:, list(dims)]
+        fig.add_trace(go.Scatter(x=x[:, 0], y=x[:, 1], mode="lines+markers", name=name,
+                                 line=dict(width=1, color=PALETTE[(len(gaussians) + i) % len(PALETTE)]), marker=dict(size=4)))
     return _layout(fig, title, labels[0], labels[1], equal=equal)
 
 
@@ -379,3 +389,86 @@ def ellipse_evolution_figure(
     fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]])
     fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]])
     return _layout(fig, title, labels[0], labels[1], equal=True, height=520)
+
+
+def conditional_figure(
+    target: Any,
+    given: float,
+    *,
+    block: int = 0,
+    ks: Sequence[float] = (1.0, 2.0),
+    n: int = 400,
+    title: str | None = None,
+    labels: Sequence[str] = ("θ₁", "θ₂"),
+) -> go.Figure:
+    """A 2-D Gaussian and one of its conditionals, two panels.
+
+    Left: the target's ellipses, the line ``θ_other = given`` and the conditional
+    mean ± 1 std on it.  Right: the closed-form conditional density of
+    ``θ_block`` next to the *slice* of the joint density along that line,
+    renormalized numerically - the two curves coincide, which is all that
+    "conditional" means.
+    """
+    import torch
+    from plotly.subplots import make_subplots
+
+    from gibbsnas_lite.toys import GaussianPosterior
+
+    if not isinstance(target, GaussianPosterior):
+        mean, cov = _mean_cov(target)
+        target = GaussianPosterior(mean, cov)
+    other = 1 - block
+    theta = target.mean.clone()
+    theta[other] = float(given)
+    cond = target.conditional(block, theta)
+    cm, cs = float(cond.mean[0]), float(cond.cov[0, 0]) ** 0.5
+    sd = float(target.cov[block, block]) ** 0.5
+    grid = torch.linspace(float(target.mean[block]) - 4 * sd, float(target.mean[block]) + 4 * sd, n, dtype=target.dtype)
+    pts = theta.repeat(n, 1)
+    pts[:, block] = grid
+    sl = torch.exp(target.log_prob(pts))
+    sl = sl / (sl.sum() * (grid[1] - grid[0]))
+    dens = torch.exp(cond.log_prob(grid[:, None]))
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("joint and the line θ_other = given", f"p({labels[block]} | {labels[other]} = {given:g})"))
+    for tr in gaussian_ellipse_traces(target, name="joint", color=PALETTE[0], ks=ks):
+        fig.add_trace(tr, row=1, col=1)
+    g_np = _np(grid)
+    line = np.full_like(g_np, float(given))
+    xy = (g_np, line) if block == 0 else (line, g_np)
+    fig.add_trace(go.Scatter(x=xy[0], y=xy[1], mode="lines", name="line", line=dict(color="#7f7f7f", dash="dot")), row=1, col=1)
+    seg = np.array([cm - cs, cm + cs])
+    seg_xy = (seg, [given, given]) if block == 0 else ([given, given], seg)
+    fig.add_trace(go.Scatter(x=seg_xy[0], y=seg_xy[1], mode="lines+markers", name="conditional mean ± 1 std", line=dict(color=PALETTE[1], width=4)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=g_np, y=_np(dens), mode="lines", name="closed form N(μ_c, σ_c²)", line=dict(color=PALETTE[1], width=3)), row=1, col=2)
+    fig.add_trace(go.Scatter(x=g_np, y=_np(sl), mode="lines", name="slice of the joint, renormalized", line=dict(color="black", dash="dash")), row=1, col=2)
+    fig.update_xaxes(title_text=labels[0], row=1, col=1)
+    fig.update_yaxes(title_text=labels[1], scaleanchor="x", scaleratio=1, row=1, col=1)
+    fig.update_xaxes(title_text=labels[block], row=1, col=2)
+    fig.update_yaxes(title_text="density", row=1, col=2)
+    fig.update_layout(title=title, template="plotly_white", height=420)
+    return fig
+
+
+def pd_policy_figure(results: Mapping[str, Mapping[str, Any]], *, floor: float = 1e-3, title: str | None = None) -> go.Figure:
+    """Smallest eigenvalue of the BFGS estimate per pair, one line per positive-definite policy.
+
+    ``results`` is the output of :func:`gibbsnas_lite.toys.compare_pd_policies`.  The
+    y axis is a signed log, ``sign(λ)·log10(1 + |λ|/floor)``, so that both tiny positive
+    and large negative eigenvalues are visible; below 0 the estimate is not a covariance.
+    Pairs with ``sᵀy <= 0`` are marked on the x axis.
+    """
+    fig = go.Figure()
+    sy = None
+    for i, (pol, r) in enumerate(results.items()):
+        lam = _np(r["min_eig"])
+        y = np.sign(lam) * np.log10(1.0 + np.abs(lam) / floor)
+        fig.add_trace(go.Scatter(x=np.arange(1, len(lam) + 1), y=y, mode="lines", name=pol, line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 customdata=lam, hovertemplate="pair %{x}: λ_min = %{customdata:.3g}"))
+        sy = _np(r["sy"]) if "sy" in r else sy
+    if sy is not None:
+        bad = np.nonzero(sy <= 0)[0] + 1
+        fig.add_trace(go.Scatter(x=bad, y=np.zeros(len(bad)), mode="markers", name="pairs with sᵀy ≤ 0",
+                                 marker=dict(symbol="line-ns-open", size=10, color="black")))
+    fig.add_hline(y=0.0, line=dict(color="black", width=1, dash="dot"))
+    return _layout(fig, title, "pair", f"sign(λ_min)·log10(1 + |λ_min|/{floor:g})")
