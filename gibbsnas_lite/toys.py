@@ -809,6 +809,7 @@ def run_sampler(
     record_every: int = 1,
     record_inverse_hessian: bool = False,
     grad_noise: float = 0.0,
+    pairs: str = "consecutive",
     divergence_bound: float = 1e6,
     progress: bool = False,
     dtype=None,
@@ -835,6 +836,11 @@ def run_sampler(
         grad_noise: add ``N(0, grad_noise²)`` to every gradient coordinate (seeded by
             ``seed``), a stand-in for minibatch noise: it makes curvature pairs with
             ``sᵀy <= 0`` common, which is what ``pd_policy`` is for.
+        pairs: ``"consecutive"`` sets ``.grad`` and calls ``step()``: the sampler pairs the
+            gradients of consecutive steps, each with its own noise draw (two different
+            "minibatches").  ``"same_batch"`` calls ``step(closure)``: the closure returns
+            the gradient plus *this step's* noise draw, evaluated before and after the move,
+            so the noise cancels in ``y`` (oBFGS-style pairs).
         divergence_bound: stop (and set ``diverged_at``) when ``|θ|`` exceeds it; the run
             also stops, instead of raising, when the sampler raises ``ValueError`` or
             ``RuntimeError`` (a NaN gradient far out in a tail, say).
@@ -857,15 +863,27 @@ def run_sampler(
 
         it = tqdm(it, desc=getattr(sampler_cls, "__name__", "sampler"))
     gnoise = _generator(seed + 7919, x0.device) if grad_noise > 0 else None
-    diverged_at, error = None, ""
-    for t in it:
+    if pairs not in ("consecutive", "same_batch"):
+        raise ValueError(f"pairs must be 'consecutive' or 'same_batch', got {pairs!r}")
+    batch = {"noise": None}
+
+    def closure() -> None:
         with torch.no_grad():
             gt = grad(param.detach()).to(param.dtype)
-            if gnoise is not None:
-                gt = gt + grad_noise * torch.randn(gt.shape, generator=gnoise, dtype=gt.dtype, device=gt.device)
+            if batch["noise"] is not None:
+                gt = gt + batch["noise"]
             param.grad = gt
+
+    diverged_at, error = None, ""
+    for t in it:
+        if gnoise is not None:
+            batch["noise"] = grad_noise * torch.randn(x0.shape, generator=gnoise, dtype=param.dtype, device=param.device)
         try:
-            sampler.step()
+            if pairs == "same_batch":
+                sampler.step(closure)
+            else:
+                closure()
+                sampler.step()
         except (ValueError, RuntimeError) as err:  # e.g. a NaN gradient far out in the tails
             diverged_at, error = t, f"{type(err).__name__}: {err}"
             break
@@ -897,26 +915,6 @@ def inverse_hessian_error(estimates: Any, target_inverse: Any) -> np.ndarray:
     t = to_numpy(target_inverse)
     axes = tuple(range(1, h.ndim))
     return np.sqrt(((h - t) ** 2).sum(axis=axes)) / np.sqrt((t**2).sum())
-
-
-def _set_reference_gradient(sampler: Any, grad_at_previous_point: torch.Tensor) -> None:
-    """Make the sampler's next curvature pair a *conditional* secant pair.
-
-    The samplers form ``y = g_t − g_{t−1}`` from consecutive calls; in Algorithm 1
-    the other block moved in between, so ``y`` mixes in the cross-curvature
-    (``y = A_bb s + A_bo Δθ_other``).  This replaces the stored ``g_{t−1}`` by the
-    block's gradient at its previous value *and the other block's current value*
-    (one extra gradient evaluation), so that ``y = A_bb s`` on a Gaussian.  It writes
-    the samplers' ``prev_grad`` state entry (the gradient plus ``λθ``).
-    """
-    wd = float(sampler.param_groups[0]["weight_decay"])
-    p = sampler.param_groups[0]["params"][0]
-    st = sampler.state[p]
-    if "prev_grad" not in st:
-        return
-    prev_theta = st["prev_params"] if "prev_params" in st else st["prev_param"]
-    g = grad_at_previous_point.reshape(st["prev_grad"].shape).to(st["prev_grad"].dtype)
-    st["prev_grad"] = g + wd * prev_theta.reshape(g.shape).to(g.dtype)
 
 
 @dataclass
@@ -975,15 +973,17 @@ def gibbsnas_chain(
       arguments (the ω default lowers ``h_min`` to ``1e-4``, keeping ``h_max = 1``: the
       library defaults are tuned for deep networks, not toys).
 
-    ``pairs`` (gibbsnas only): ``"sampler"`` keeps the samplers' own curvature
-    pairs ``y = g_t − g_{t−1}``, taken across the other block's update exactly as in
-    a search loop; ``"conditional"`` recomputes ``g_{t−1}`` at the other block's
-    *current* value (one extra gradient per block and sweep, the "same minibatch"
-    trick of stochastic quasi-Newton methods) so each pair measures the curvature
-    of the conditional only.  See :func:`_set_reference_gradient`.
+    ``pairs`` (gibbsnas only): ``"sampler"`` calls ``step()`` with ``.grad`` set, so
+    each sampler forms ``y = g_t − g_{t−1}`` from consecutive calls - across the other
+    block's update, exactly as a search loop that does not pass a closure (then
+    ``y = A_bb s + A_bo Δθ_other`` on a Gaussian: contaminated).  ``"conditional"``
+    calls ``step(closure)``: the samplers evaluate the closure before and after their
+    own move, with the other block fixed, so each pair measures the conditional's
+    curvature only (``y = A_bb s``; one extra gradient per block and sweep - the
+    samplers' "same-batch" pairs, as in oBFGS/oLBFGS).
 
     The chain stops early (``diverged_at`` = the sweep) when a coordinate becomes
-    non-finite or exceeds ``divergence_bound`` in absolute value.
+    non-finite or exceeds ``divergence_bound`` in absolute value, or a sampler raises.
 
     ``omega``/``alpha`` default to ``target.info["omega"/"alpha"]`` (see
     :func:`two_block_gaussian`), else the first/second coordinate.  ``init``
@@ -1032,24 +1032,43 @@ def gibbsnas_chain(
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc="GibbsNAS sweeps")
-    prev = {"w": None, "a": None}  # the block's previous value, for conditional pairs
-    for t in it:
+    state = {"theta": theta}
+
+    def block_closure(param: torch.nn.Parameter, idx: torch.Tensor) -> Callable[[], None]:
+        # the block's gradient at its current value, the other block held at its current value
+        def closure() -> None:
+            th = state["theta"].index_copy(0, idx, param.detach().to(DEFAULT_DTYPE))
+            param.grad = grad(th).index_select(0, idx).to(param.dtype)
+
+        return closure
+
+    close_w, close_a = block_closure(w, om_t), block_closure(a, al_t)
+    def sweep() -> None:
         # step 4: ω_t ~ p(ω | α_t), by Eq. 15
-        with torch.no_grad():
-            if pairs == "conditional" and prev["w"] is not None:
-                _set_reference_gradient(opt_w, grad(theta.index_copy(0, om_t, prev["w"])).index_select(0, om_t))
-            prev["w"] = w.detach().clone()
-            w.grad = grad(theta).index_select(0, om_t)
-        opt_w.step()
-        theta = theta.index_copy(0, om_t, w.detach())
+        if pairs == "conditional":
+            opt_w.step(close_w)
+        else:
+            with torch.no_grad():
+                w.grad = grad(state["theta"]).index_select(0, om_t)
+            opt_w.step()
+        state["theta"] = state["theta"].index_copy(0, om_t, w.detach())
         # step 5: α_{t+1} ~ p(α | ω_t), by Eq. 16
-        with torch.no_grad():
-            if pairs == "conditional" and prev["a"] is not None:
-                _set_reference_gradient(opt_a, grad(theta.index_copy(0, al_t, prev["a"])).index_select(0, al_t))
-            prev["a"] = a.detach().clone()
-            a.grad = grad(theta).index_select(0, al_t)
-        opt_a.step()
-        theta = theta.index_copy(0, al_t, a.detach())
+        if pairs == "conditional":
+            opt_a.step(close_a)
+        else:
+            with torch.no_grad():
+                a.grad = grad(state["theta"]).index_select(0, al_t)
+            opt_a.step()
+        state["theta"] = state["theta"].index_copy(0, al_t, a.detach())
+
+    for t in it:
+        try:
+            sweep()
+        except (ValueError, RuntimeError):  # a sampler refused a NaN gradient: the chain blew up
+            diverged_at = t + 1
+            out = out[: t + 1]
+            break
+        theta = state["theta"]
         out[t + 1] = theta
         if record_inverse_hessian:
             hw.append(_inverse_hessian_of(opt_w))

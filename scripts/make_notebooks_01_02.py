@@ -260,11 +260,12 @@ $$
 y_\alpha = \mathbf A_{\alpha\alpha}\, s_\alpha + \mathbf A_{\alpha\omega}\,\Delta\omega ,
 $$
 
-contaminated by the cross-curvature. The run above used `pairs="conditional"`: before each
-step the stored previous gradient is recomputed at the other block's *current* value (one extra
-gradient per block and sweep, the "same minibatch" trick of stochastic quasi-Newton methods), so
-$y = \mathbf A_{bb} s$ exactly. With the samplers' own pairs (`pairs="sampler"`, what a search loop
-gives them), $H_\alpha$ measures the wrong thing. The figure shows the relative error of
+contaminated by the cross-curvature. The run above used `pairs="conditional"`: each sampler's
+`step(closure)` evaluates the block's gradient before *and after* its own move, with the other block
+held fixed (one extra gradient per block and sweep — the samplers' "same-batch" pairs, as in
+oBFGS/oLBFGS), so $y = \mathbf A_{bb}\, s$ exactly. With `pairs="sampler"` the loop only sets `.grad`
+and calls `step()`, as a search loop without a closure would, and $H_\alpha$ measures the wrong thing.
+The figure shows the relative error of
 $H_{\alpha,t}$ against the true conditional variance $1-\rho^2$, sweep by sweep:
 """),
     code(r"""
@@ -531,20 +532,27 @@ P.convergence_figure({pol: r["error"] for pol, r in pd.items() if pol != "none"}
     md(r"""
 Both policies keep $\mathbf H$ a covariance, but neither makes noisy pairs *informative*: a pair with a
 tiny positive $s^\top y$ inflates $\mathbf H$ along $s$ by $\|s\|^2/s^\top y$. Inside the sampler, with a little
-gradient noise, this shows up as rare spikes of the largest eigenvalue of $\mathbf H_t$ — and, since the draw's
-covariance is $\mathbf H_t$, as rare long jumps:
+gradient noise and pairs formed from consecutive steps (two different "minibatches"), this shows up as rare
+spikes of the largest eigenvalue of $\mathbf H_t$ — and, since the draw's covariance is $\mathbf H_t$, as rare long
+jumps. The cure is not a policy but better pairs: with `step(closure)` the sampler evaluates the *same* batch
+before and after its move, the noise cancels in $y$, and $y = \mathbf A s$ again (`pairs="same_batch"`):
 """),
     code(r"""
 noisy = {}
-for pol in ("skip", "damp"):
-    r = T.run_sampler(BFGSGaussian, target, [3.0, 2.0], S["noisy_steps"], lr=1.0, pd_policy=pol, grad_noise=0.1,
-                      seed=seed, record_inverse_hessian=True)
-    noisy[pol] = r
+for label, kw in (("consecutive pairs, skip", dict(pd_policy="skip")), ("consecutive pairs, damp", dict(pd_policy="damp")),
+                  ("same-batch pairs, damp", dict(pd_policy="damp", pairs="same_batch"))):
+    r = T.run_sampler(BFGSGaussian, target, [3.0, 2.0], S["noisy_steps"], lr=1.0, grad_noise=0.1, seed=seed,
+                      record_inverse_hessian=True, **kw)
+    noisy[label] = r
     lam_max = T.spectrum(r.inverse_hessians)[:, -1]
-    print(f"{pol}: pairs {r.pair_counts()}, λ_max(H) median {np.median(lam_max):.2f} / max {lam_max.max():.1f} "
-          f"(true {torch.linalg.eigvalsh(target.cov)[-1].item():.2f}); largest |θ| {r.theta.norm(dim=1).max().item():.1f}")
-P.convergence_figure({f"λ_max(H_t), {pol}": T.spectrum(r.inverse_hessians)[:, -1] for pol, r in noisy.items()},
-                     ylabel="largest eigenvalue of H_t", title="Noisy gradients: rare spikes in the BFGS estimate").show()
+    _, c_noisy = T.sample_mean_cov(r.theta[BURN:])
+    print(f"{label:24s}: pairs {r.pair_counts()}, λ_max(H) median {np.median(lam_max):.2f} / max {lam_max.max():.1f} "
+          f"(true {torch.linalg.eigvalsh(target.cov)[-1].item():.2f}); largest |θ| after burn-in {r.theta[BURN:].norm(dim=1).max().item():.1f}; "
+          f"cloud covariance error {T.relative_error(c_noisy, target.cov):.2f}")
+same_batch_cov_err = T.relative_error(T.sample_mean_cov(noisy["same-batch pairs, damp"].theta[BURN:])[1], target.cov)
+consecutive_cov_err = T.relative_error(T.sample_mean_cov(noisy["consecutive pairs, damp"].theta[BURN:])[1], target.cov)
+P.convergence_figure({label: T.spectrum(r.inverse_hessians)[:, -1] for label, r in noisy.items()},
+                     ylabel="largest eigenvalue of H_t", title="Noisy gradients: spikes in the BFGS estimate, and the same-batch cure").show()
 """),
     md(r"""
 ## 4. Sample mode vs mean mode
@@ -671,6 +679,8 @@ headline = {
     "bfgs_H_rel_error_10d": float(f"{bfgs_err_10d:.2e}"),
     "pd_fraction_sy_nonpositive": round(frac_neg, 3),
     "pd_none_indefinite_pairs": n_indef,
+    "noisy_grad_cov_rel_error_consecutive_pairs": round(consecutive_cov_err, 3),
+    "noisy_grad_cov_rel_error_same_batch_pairs": round(same_batch_cov_err, 3),
     "sample_mode_cov_rel_error": round(sample_cov_err, 4),
     "lr_half_trace_inflation": round(inflation_half, 3),
     "diag_sampler_cov_rel_error_diagonal_target": round(diag_err_diag, 4),
