@@ -27,11 +27,11 @@ Protocol (see ``docs/table_search.md``):
 from ._common import (
     FIDELITIES, HIGH, LOW, SEARCH_DATASETS, SEARCH_SPLIT, TEST_SPLIT, Oracle, SearchResult,
 )
-from .bohb import TPEModel, bohb
-from .evolution import mutate, regularized_evolution
+from .search_bohb import TPEModel, bohb
+from .search_rea import mutate, regularized_evolution
 from .plots import anytime_curves, anytime_figure
-from .random_search import random_search
-from .reinforce import reinforce
+from .search_rs import random_search
+from .search_reinforce import reinforce
 from .runner import (
     ALGORITHMS, PAPER_TABLE3, TABLE3_DATASETS, Stat, format_table3, get_algorithm, run_many,
     run_search, summarize, table3_block,

@@ -9,10 +9,10 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import SEARCH_DATASETS, SearchResult, check_budget, check_dataset, check_seed
-from .bohb import bohb
-from .evolution import regularized_evolution
-from .random_search import random_search
-from .reinforce import reinforce
+from .search_bohb import bohb
+from .search_rea import regularized_evolution
+from .search_rs import random_search
+from .search_reinforce import reinforce
 
 __all__ = [
     "ALGORITHMS", "TABLE3_DATASETS", "PAPER_TABLE3", "Stat", "get_algorithm", "run_search",
