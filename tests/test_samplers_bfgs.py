@@ -211,6 +211,7 @@ def test_identity_mean_mode_is_sgd_exactly():
         (dict(hessian="lbfgs"), "hessian must be one of 'bfgs', 'identity'"),
         (dict(pd_policy="clip"), "pd_policy must be one of 'damp', 'skip'"),
         (dict(init_scale=0.0), "init_scale"),
+        (dict(init_scale="scipy"), "init_scale"),
         (dict(warmup_steps=-1), "warmup_steps"),
         (dict(ramp_steps=1.5), "ramp_steps"),
         (dict(clip_std=0.0), "clip_std"),
@@ -252,7 +253,7 @@ def noisy_quadratic_run(params, sampler, steps, seed):
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         for p in params:
-            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype)
+            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device)
         sampler.step()
 
 

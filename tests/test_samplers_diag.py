@@ -178,7 +178,7 @@ def noisy_quadratic_run(params, sampler, steps, seed):
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         for p in params:
-            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype)
+            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device)
         sampler.step()
 
 

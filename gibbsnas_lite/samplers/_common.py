@@ -1,7 +1,7 @@
 """What both samplers share: argument checks, the warm-up schedule, noise clipping, gradient checks."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 
@@ -10,8 +10,8 @@ MODES = ("sample", "mean")
 
 def check_at_least(owner: str, name: str, value, low: float, *, strict: bool = False) -> None:
     """Raise ``ValueError`` unless ``value >= low`` (``> low`` when ``strict``); NaN fails too."""
-    ok = value > low if strict else value >= low
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and (value > low if strict else value >= low)):
         bound = f"> {low}" if strict else f">= {low}"
         raise ValueError(f"{owner}: {name} must be a number {bound}, got {value!r}")
 
@@ -61,11 +61,15 @@ def ratio_clip_factor(noise_norm: float, step_norm: float, clip_ratio: float | N
     return clip_ratio * step_norm / noise_norm
 
 
-def check_finite_grads(owner: str, params: Iterable[torch.Tensor]) -> None:
+def check_finite_grads(owner: str, params: Sequence[torch.Tensor]) -> None:
     """Raise ``ValueError`` naming the first parameter whose gradient holds NaN or Inf.
 
     Called before anything is changed, so the params and the sampler's state stay as they were.
+    One device synchronization for all parameters.
     """
+    flags = [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
+    if not flags or bool(torch.stack(flags).all()):
+        return
     for index, p in enumerate(params):
         if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
             bad = int((~torch.isfinite(p.grad)).sum())

@@ -227,7 +227,7 @@ class BFGSGaussian(Optimizer):
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
-        generator_state = state_dict.pop("generator_state")
+        generator_state = state_dict.pop("generator_state", None)
         super().load_state_dict(state_dict)
         # torch casts floating state to the params' dtype; H is float64 by design (see class doc).
         saved = state_dict["state"].get(0, {})
@@ -235,7 +235,8 @@ class BFGSGaussian(Optimizer):
             self._state()["inverse_hessian"] = saved["inverse_hessian"].to(
                 dtype=torch.float64, device=self._params[0].device, copy=True
             )
-        self._generator.set_state(generator_state)
+        if generator_state is not None:
+            self._generator.set_state(generator_state)
 
     # ------------------------------------------------------------ public view
     def inverse_hessian(self) -> torch.Tensor:

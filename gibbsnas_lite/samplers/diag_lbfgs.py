@@ -155,9 +155,10 @@ class DiagLBFGSGaussian(Optimizer):
 
     def load_state_dict(self, state_dict: dict) -> None:
         state_dict = dict(state_dict)
-        generator_state = state_dict.pop("generator_state")
+        generator_state = state_dict.pop("generator_state", None)
         super().load_state_dict(state_dict)
-        self._generator.set_state(generator_state)
+        if generator_state is not None:
+            self._generator.set_state(generator_state)
 
     # ------------------------------------------------------------ public view
     def inverse_hessian_diagonal(self) -> list[torch.Tensor]:
@@ -228,9 +229,11 @@ class DiagLBFGSGaussian(Optimizer):
 
         factor = 1.0
         if self.clip_ratio is not None:
-            noise_norm = sum(float(n.double().square().sum()) for _, _, n in moves if n is not None) ** 0.5
-            step_norm = sum(float(m.double().square().sum()) for _, m, _ in moves) ** 0.5
-            factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
+            noise_square = [n.double().square().sum() for _, _, n in moves if n is not None]
+            step_square = [m.double().square().sum() for _, m, _ in moves]
+            if noise_square:
+                noise_norm, step_norm = torch.stack([sum(noise_square), sum(step_square)]).sqrt().tolist()
+                factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
         for p, mean_step, noise in moves:
             p.sub_(mean_step)
             if noise is not None:
