@@ -1,0 +1,381 @@
+"""The live alpha dashboard: figures follow the events, controls act, replay, throttling, headless.
+
+The live figures are ``go.FigureWidget``s, which work without a browser: their ``.data`` is
+what the front end would draw, so the tests read the numbers back from there.
+"""
+import json
+import time
+
+import numpy as np
+import pytest
+
+from gibbsnas_lite.plots.cells import nb201_cell_figure
+from gibbsnas_lite.widgets import AlphaDashboard, _batch_program, _patch_nb201, detect_headless
+
+ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+
+
+def _softmax(a):
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _alpha_event(step, epoch=0, seed=None, blocks=1, shape=(6, 5), std=True):
+    rng = np.random.default_rng(step if seed is None else seed)
+    alpha = [rng.normal(size=shape) for _ in range(blocks)]
+    ev = {"kind": "alpha", "epoch": epoch, "step": step, "alpha": [a.tolist() for a in alpha],
+          "probs": [_softmax(a).tolist() for a in alpha],
+          "std": [np.abs(rng.normal(size=shape)).tolist() for _ in range(blocks)] if std else None,
+          "metrics": {"train_loss": 2.0 - 0.01 * step, "valid_loss": 2.1 - 0.01 * step,
+                      "train_acc": 0.1 + 0.01 * step, "valid_acc": 0.1}}
+    return ev
+
+
+def _epoch_event(epoch, arch=ARCH, like=None, bench=91.5):
+    ev = {"kind": "epoch", "epoch": epoch, "train_loss": 1.5, "train_acc": 0.4, "valid_loss": 1.6,
+          "valid_acc": 0.35, "arch": arch, "benchmark": {"cifar10_test": bench} if bench is not None else {},
+          "seconds": 1.0}
+    if like is not None:
+        ev.update({k: like[k] for k in ("alpha", "probs", "std")})
+    return ev
+
+
+def _live(**kw):
+    kw = {"headless": False, "min_interval": 0.0, "max_overhead": None, **kw}
+    dash = AlphaDashboard(**kw)
+    assert dash.widget is not None
+    return dash
+
+
+# --------------------------------------------------------------------------- figures follow events
+def test_figures_show_the_events_numbers():
+    dash = _live()
+    events = [_alpha_event(s) for s in range(1, 15, 2)]
+    for ev in events:
+        assert dash(ev) is None
+    last = events[-1]
+    f = dash.figures
+    row = np.asarray(last["alpha"][0][0])
+    np.testing.assert_allclose(f["edge"].data[0].y, row)  # bar heights = alpha of edge 0
+    np.testing.assert_allclose(f["edge"].data[0].error_y.array, last["std"][0][0])  # error bars = std
+    assert f["edge"].data[0].error_y.visible
+    np.testing.assert_allclose(f["edge"].data[1].y, last["probs"][0][0])
+    np.testing.assert_allclose(f["heatmap"].data[0].z, last["probs"][0])
+    train_loss = f["curves"].data[0]
+    assert train_loss.name == "train_loss (step)"
+    assert len(train_loss.y) == len(events)  # one point per alpha event
+    np.testing.assert_allclose(train_loss.x, [ev["step"] + 1 for ev in events])
+    np.testing.assert_allclose(train_loss.y, [ev["metrics"]["train_loss"] for ev in events])
+    # the cell is derived from the newest alpha until an epoch record arrives
+    from gibbsnas_lite.spaces.nb201.arch import derive_arch
+    assert dash.state()["arch"] == derive_arch(np.asarray(last["alpha"][0]))
+    dash(_epoch_event(0, like=last))
+    assert f["cell"].layout.title.text.endswith("derived at the end of epoch 1")
+    assert dash.state()["arch"] == ARCH
+    assert [t.line.dash for t in f["cell"].data[:6]] == ["solid", "dash", "solid", "solid", "dash", "solid"]
+    assert list(f["benchmark"].data[0].y) == [91.5] and list(f["benchmark"].data[0].x) == [1]
+    epoch_loss = next(t for t in f["curves"].data if t.name == "train_loss (epoch)")
+    assert list(epoch_loss.y) == [1.5] and list(epoch_loss.x) == [events[-1]["step"] + 1]
+
+
+def test_edge_picker_changes_the_shown_edge():
+    dash = _live()
+    ev = _alpha_event(3)
+    dash(ev)
+    picker = dash._ui.picker
+    assert len(picker.options) == 6 and picker.options[4][0] == "edge 1→3"
+    picker.value = 4  # what a click in the drop-down does
+    f = dash.figures
+    np.testing.assert_allclose(f["edge"].data[0].y, ev["alpha"][0][4])
+    np.testing.assert_allclose(f["edge"].data[0].error_y.array, ev["std"][0][4])
+    assert "edge 1→3" in f["edge"].layout.title.text
+    dash.edge = 2  # the property moves the picker too
+    assert picker.value == 2
+    np.testing.assert_allclose(f["edge"].data[0].y, ev["alpha"][0][2])
+    with pytest.raises(IndexError):
+        dash.edge = 6
+
+
+def test_no_std_gives_no_error_bars_or_a_labelled_trace_spread():
+    dash = _live()
+    for s in range(3):
+        dash(_alpha_event(s, std=False))
+    bar = dash.figures["edge"].data[0]
+    assert not bar.error_y.visible and dash.state()["std"] is None
+    trace = _live(fallback_std="trace", trace_window=3)
+    events = [_alpha_event(s, std=False) for s in range(5)]
+    for ev in events:
+        trace(ev)
+    expected = np.std([ev["alpha"][0][0] for ev in events[-3:]], axis=0)
+    np.testing.assert_allclose(trace.figures["edge"].data[0].error_y.array, expected)
+    assert "not a posterior" in trace.state()["std_source"]
+
+
+# --------------------------------------------------------------------------- throttling
+def test_min_interval_and_update_every_skip_redraws():
+    dash = _live(min_interval=60.0)  # building the widget drew it (empty) just now
+    redraws = dash.stats.redraws
+    for s in range(1, 41, 2):
+        dash(_alpha_event(s))
+    assert dash.stats.redraws == redraws  # all skipped: called more often than min_interval
+    assert dash.stats.skipped == 20
+    assert np.isnan(dash.figures["edge"].data[0].y).all()  # not redrawn yet
+    last = _alpha_event(41)
+    dash(last)
+    dash(_epoch_event(0, like=last))  # epoch records always redraw
+    np.testing.assert_allclose(dash.figures["edge"].data[0].y, last["alpha"][0][0])
+    assert len(dash.figures["curves"].data[0].y) == 21
+
+    every = _live(update_every=5)
+    base = every.stats.redraws
+    for s in range(20):
+        every(_alpha_event(s))
+    assert every.stats.redraws - base == 4
+
+
+def test_adaptive_overhead_limit_skips_when_drawing_is_expensive():
+    dash = _live(max_overhead=0.05)
+    dash(_alpha_event(1))
+    dash._last_draw_cost = 1.0  # pretend the last redraw took 1 s: the next may come after 20 s
+    before = dash.stats.redraws
+    for s in range(2, 10):
+        dash(_alpha_event(s))
+    assert dash.stats.redraws == before
+    dash._last_draw_cost = 0.0
+    dash(_alpha_event(10))
+    assert dash.stats.redraws == before + 1
+
+
+def test_a_skipped_call_costs_microseconds():
+    dash = AlphaDashboard(headless=True)
+    events = [_alpha_event(s) for s in range(200)]
+    t0 = time.perf_counter()
+    for ev in events:
+        dash(ev)
+    per_call = (time.perf_counter() - t0) / len(events)
+    assert per_call < 2e-3, per_call  # a smoke search step takes ~0.1-0.5 s
+
+
+# --------------------------------------------------------------------------- headless
+def test_detect_headless_rules():
+    assert detect_headless(env={"GIBBSNAS_HEADLESS": "1", "JPY_SESSION_NAME": "a.ipynb"}, in_kernel=True)[0]
+    assert not detect_headless(env={"GIBBSNAS_HEADLESS": "0"}, in_kernel=False)[0]
+    assert detect_headless(env={}, in_kernel=False) == (True, "not in an IPython kernel (plain Python, CLI or CI)")
+    papermill = [["/usr/bin/python3", "/venv/bin/papermill", "in.ipynb", "out.ipynb"]]
+    assert detect_headless(env={"JPY_SESSION_NAME": "x.ipynb"}, ancestors=papermill, in_kernel=True)[0]
+    lab = [["/venv/bin/python", "/venv/bin/jupyter-lab", "--no-browser"]]
+    assert detect_headless(env={"JPY_SESSION_NAME": "x.ipynb"}, ancestors=lab, in_kernel=True) == \
+        (False, "kernel of a Jupyter server session (JupyterLab / Notebook)")
+    assert not detect_headless(env={"VSCODE_PID": "1"}, ancestors=[], in_kernel=True)[0]
+    assert detect_headless(env={}, ancestors=lab, in_kernel=True)[0]  # unknown front end: safe side
+    assert _batch_program(["python", "-m", "papermill", "a", "b"]) == "papermill"
+    assert _batch_program(["python", "/usr/bin/jupyter", "nbconvert", "--execute"]) == "nbconvert"
+    assert _batch_program(["python", "/usr/bin/jupyter", "execute", "a.ipynb"]) == "jupyter execute"
+    assert _batch_program(["/venv/bin/gibbsnas-lite", "notebooks", "run"]) == "gibbsnas-lite"
+    assert _batch_program(["/home/me/papermill-stuff/bin/jupyter-lab"]) is None
+
+
+def test_headless_creates_no_widgets_and_shows_a_small_static_figure():
+    from ipywidgets.widgets.widget import _instances
+
+    before = len(_instances)
+    dash = AlphaDashboard(headless=True)
+    assert dash._repr_mimebundle_().keys() == {"text/plain"}  # nothing recorded yet
+    for s in range(1, 400):
+        dash(_alpha_event(s, epoch=s // 100))
+        if s % 100 == 99:
+            dash(_epoch_event(s // 100, like=_alpha_event(s, epoch=s // 100)))
+    assert dash.widget is None and dash.figures == {}
+    assert len(_instances) == before  # no comm, no widget state
+    bundle = dash._repr_mimebundle_()
+    assert set(bundle) == {"application/vnd.plotly.v1+json", "text/html", "text/plain"}
+    size = len(json.dumps(bundle))
+    assert size < 60_000, size
+    fig = dash.final_figure()
+    names = [t.name for t in fig.data]
+    assert "train_loss (step)" in names and "NB201 cifar10 test" in names
+    bars = next(t for t in fig.data if t.type == "bar")
+    np.testing.assert_allclose(bars.y, dash.state()["alpha"])
+    assert ARCH in fig.layout.title.text
+
+
+# --------------------------------------------------------------------------- cells
+def test_patched_nb201_cell_equals_a_fresh_drawing():
+    template = nb201_cell_figure(ARCH).to_plotly_json()
+    for arch in ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                 "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"):
+        fresh = json.loads(nb201_cell_figure(arch).to_json())
+        patched = json.loads(nb201_cell_figure(ARCH).update(_patch_nb201(template, ARCH, arch)).to_json())
+        assert patched["data"] == fresh["data"]
+        assert patched["layout"]["annotations"] == fresh["layout"]["annotations"]
+        assert patched["layout"]["meta"] == fresh["layout"]["meta"]
+
+
+def test_darts_space_blocks_picker_and_genotype():
+    from gibbsnas_lite.spaces.darts.genotypes import derive_genotype, format_genotype
+
+    dash = _live(space="darts")
+    events = [_alpha_event(s, blocks=2, shape=(14, 8), std=False) for s in range(1, 6)]
+    for ev in events:
+        dash(ev)
+    last = events[-1]
+    f = dash.figures
+    assert len(dash._ui.picker.options) == 28 and dash._ui.picker.options[14][0] == "reduce c_{k-2}→0"
+    np.testing.assert_allclose(f["edge"].data[0].y, last["alpha"][0][0])
+    assert not f["edge"].data[0].error_y.visible  # DARTS has no posterior std
+    dash._ui.picker.value = 14 + 3
+    np.testing.assert_allclose(f["edge"].data[0].y, last["alpha"][1][3])
+    np.testing.assert_allclose(f["heatmap"].data[0].z, last["probs"][1])  # the reduce cell's heat map
+    genotype = format_genotype(derive_genotype(np.asarray(last["alpha"][0]), np.asarray(last["alpha"][1])))
+    dash(_epoch_event(0, arch=genotype, like=last, bench=None))
+    assert dash.state()["arch"] == genotype
+    assert len(f["cell"].data) == 8 + 4 + 1  # 8 op edges, 4 concat edges, the nodes
+    assert "reduce" in f["cell"].layout.title.text or dash.state()["block"] == "reduce"
+    assert dash._ui.bench_box.layout.display == "none"  # no benchmark table for DARTS
+    fig = dash.final_figure()
+    assert len(fig.data) > 10
+    auto = AlphaDashboard(space="auto", headless=True)
+    auto(events[0])
+    assert auto.layout.space == "darts"
+
+
+# --------------------------------------------------------------------------- real searches
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    from gibbsnas_lite.search import make_config, run_search
+
+    out = tmp_path_factory.mktemp("dash") / "run"
+    dash = AlphaDashboard(headless=False)  # default throttling
+    dash.widget
+    result = run_search(make_config("gibbs2", "smoke"), out_dir=out, callback=dash)
+    return dash, result, out
+
+
+def test_smoke_search_drives_the_dashboard(smoke_run):
+    dash, result, _ = smoke_run
+    history = result.history
+    state = dash.state()
+    assert len(state["steps"]["x"]) == len(history.alpha) == len(dash.figures["curves"].data[0].y)
+    last = history.epochs[-1]
+    np.testing.assert_allclose(dash.figures["edge"].data[0].y, last["alpha"][0][0])
+    np.testing.assert_allclose(dash.figures["edge"].data[0].error_y.array, last["std"][0][0])
+    assert state["arch"] == result.arch
+    assert list(dash.figures["benchmark"].data[0].y) == [e["benchmark"]["cifar10_test"] for e in history.epochs]
+    assert dash.stats.calls == len(history.alpha) + len(history.epochs)
+    # throttled: the callback (recording + redraws) is a small part of the search
+    assert dash.stats.callback_seconds < 0.10 * result.seconds, dash.stats
+
+
+def test_replay_reproduces_the_final_state(smoke_run):
+    dash, result, out = smoke_run
+    replay = AlphaDashboard.replay(out, headless=False)
+    replay.widget
+    live, again = dash.state(), replay.state()
+    for key in ("alpha", "probs", "std", "heatmap", "arch", "where", "epochs"):
+        assert again[key] == live[key], key
+    assert again["steps"]["x"] == live["steps"]["x"]
+    np.testing.assert_allclose(replay.figures["edge"].data[0].y, dash.figures["edge"].data[0].y)
+    assert replay.figures["cell"].layout.title.text == dash.figures["cell"].layout.title.text
+    # the slider walks the recorded steps
+    slider = replay._ui.slider
+    assert slider.max == replay.n_records - 1 == len(result.history.alpha) + len(result.history.epochs) - 1
+    slider.value = 0
+    np.testing.assert_allclose(replay.figures["edge"].data[0].y, result.history.alpha[0]["alpha"][0][0])
+    assert len(replay.figures["benchmark"].data[0].y) == 0
+    replay.position = None
+    assert replay.state()["alpha"] == live["alpha"]
+
+
+def test_buttons_pause_resume_and_stop_a_background_search(tmp_path):
+    from gibbsnas_lite.search import History, make_config
+
+    dash = _live()
+    ui = dash._ui
+    assert ui.stop.disabled and ui.pause.disabled  # nothing runs: a stray click cannot act
+    cfg = make_config("gibbs2", "smoke", epochs=3, train_limit=128)  # 4 steps per epoch
+    dash.start(cfg, out_dir=tmp_path / "bg")
+    assert dash.running and not ui.stop.disabled
+    ui.pause.click()
+    deadline = time.time() + 60
+    while not dash.paused and time.time() < deadline:
+        time.sleep(0.02)
+    assert dash.paused and ui.pause.description == "Resume"
+    n = dash.n_records
+    time.sleep(0.6)
+    assert dash.n_records == n  # the search thread waits
+    ui.pause.click()  # Resume
+    while not any(e.kind == "epoch" for e in dash._entries) and time.time() < deadline:
+        time.sleep(0.02)
+    ui.stop.click()
+    result = dash.wait(timeout=60)
+    assert result.stopped_early and len(result.history.epochs) < cfg.epochs
+    assert len(History.load(tmp_path / "bg").epochs) == len(result.history.epochs)
+    assert (tmp_path / "bg" / "checkpoint.pt").exists()
+    assert ui.stop.disabled and ui.pause.disabled and "stopped early" in dash.status
+    assert dash.stats.paused_seconds > 0.5
+
+
+def test_pause_on_the_main_thread_stops_at_a_checkpoint_and_resume_matches(smoke_run, tmp_path):
+    from gibbsnas_lite.search import make_config, run_search
+
+    _, uninterrupted, _ = smoke_run
+    dash = AlphaDashboard(headless=True)
+
+    def callback(event):  # code asking for a pause during the first epoch
+        if event["kind"] == "alpha" and event["step"] == 1:
+            dash.pause()
+        return dash(event)
+
+    first = run_search(make_config("gibbs2", "smoke"), out_dir=tmp_path / "p", callback=callback)
+    assert first.stopped_early and len(first.history.epochs) == 1 and dash.paused
+    assert "paused after epoch 1" in dash.status
+    result = dash.resume(tmp_path / "p")  # headless: continues in the foreground
+    assert result is not None and len(result.history.epochs) == len(uninterrupted.history.epochs)
+    assert result.arch == uninterrupted.arch
+    assert result.history.epochs[-1]["alpha"] == uninterrupted.history.epochs[-1]["alpha"]  # bit for bit
+    assert dash.state()["epochs"]["epoch"] == [1.0, 2.0]
+
+
+def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
+    """papermill runs a notebook using the dashboard: no widget state, a small file."""
+    import nbformat
+    import papermill as pm
+
+    monkeypatch.delenv("GIBBSNAS_HEADLESS", raising=False)  # auto-detection: papermill under pytest
+    _, _, run_dir = smoke_run
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from gibbsnas_lite.widgets import AlphaDashboard\n"
+                                  "from gibbsnas_lite.search import History\n"
+                                  "dash = AlphaDashboard()\n"
+                                  "display(dash)"),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\n"
+            "rng, step = np.random.default_rng(0), 0\n"
+            "for epoch in range(50):  # as many records as a full-profile NB201 search\n"
+            "    for _ in range(20):\n"
+            "        a = rng.normal(size=(6, 5))\n"
+            "        dash({'kind': 'alpha', 'epoch': epoch, 'step': step, 'alpha': [a.tolist()],\n"
+            "              'std': [np.abs(a).tolist()], 'metrics': {'train_loss': 1.0, 'valid_loss': 1.1,\n"
+            "              'train_acc': 0.5, 'valid_acc': 0.4}})\n"
+            "        step += 1\n"
+            "    dash({'kind': 'epoch', 'epoch': epoch, 'train_loss': 1.0, 'valid_loss': 1.1, 'arch': None,\n"
+            "          'benchmark': {'cifar10_test': 90.0}, 'alpha': [a.tolist()]})\n"
+            "print(dash.headless, dash.headless_reason, dash.n_records)"),
+        nbformat.v4.new_code_cell(f"AlphaDashboard.replay({str(run_dir)!r})"),
+        nbformat.v4.new_code_cell("dash"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src, out = tmp_path / "dash.ipynb", tmp_path / "dash.out.ipynb"
+    nbformat.write(nb, str(src))
+    pm.execute_notebook(str(src), str(out), kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    text = out.read_text()
+    executed = json.loads(text)
+    assert len(text.encode()) < 1_000_000, len(text)
+    state = executed["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json")
+    assert state is None or len(json.dumps(state)) < 5_000
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    printed = "".join("".join(o["text"]) for o in outputs if o.get("output_type") == "stream")
+    assert printed.startswith("True kernel started by pytest")
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
