@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 
 MODES = ("sample", "mean")
+# where curvature pairs come from: consecutive steps (and closures), or closures only
+PAIR_SOURCES = ("step", "closure")
 
 
 def check_at_least(owner: str, name: str, value, low: float, *, strict: bool = False) -> None:

@@ -8,6 +8,7 @@ from torch.optim import Optimizer
 
 from ._common import (
     MODES,
+    PAIR_SOURCES,
     check_at_least,
     check_choice,
     check_clipping,
@@ -149,6 +150,9 @@ class BFGSGaussian(Optimizer):
         ramp_steps: ... then the noise grows linearly to full over ``ramp_steps`` steps.
         clip_std: clamp each standardized noise coordinate z_i to ±clip_std (None: off).
         clip_ratio: cap the noise norm at clip_ratio × ‖η H g‖ (None: off).
+        pairs: ``"step"`` (default): curvature pairs from consecutive steps and from closures;
+            ``"closure"``: only from ``step(closure)`` (same-batch pairs, paid for only on the
+            steps that pass a closure).
         seed: seed of the sampler's generator (None: drawn from torch's global generator).
     """
 
@@ -165,6 +169,7 @@ class BFGSGaussian(Optimizer):
         init_scale: float | str = "auto",
         pd_policy: str = "damp",
         pd_eps: float = 1e-8,
+        pairs: str = "step",
         warmup_steps: int = 0,
         ramp_steps: int = 0,
         clip_std: float | None = None,
@@ -178,6 +183,7 @@ class BFGSGaussian(Optimizer):
         check_choice(owner, "mode", mode, MODES)
         check_choice(owner, "hessian", hessian, HESSIANS)
         check_choice(owner, "pd_policy", pd_policy, PD_POLICIES)
+        check_choice(owner, "pairs", pairs, PAIR_SOURCES)
         if init_scale != "auto":
             check_at_least(owner, "init_scale (a number > 0 or 'auto')", init_scale, 0.0, strict=True)
         check_at_least(owner, "pd_eps", pd_eps, 0.0)
@@ -193,6 +199,7 @@ class BFGSGaussian(Optimizer):
         self.data_size = float(data_size)
         self.mode, self.hessian, self.pd_policy, self.pd_eps = mode, hessian, pd_policy, pd_eps
         self.init_scale = init_scale
+        self.pairs = pairs
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
         self.clip_std, self.clip_ratio = clip_std, clip_ratio
         self._sizes = [p.numel() for p in self._params]
@@ -284,7 +291,7 @@ class BFGSGaussian(Optimizer):
                 s = theta.double() - state.pop("prev_params").double()
                 y = gradient.double() - state.pop("prev_grad").double()
                 self._update_curvature(state, s, y)
-            if closure is None:
+            if closure is None and self.pairs == "step":
                 state["prev_params"], state["prev_grad"] = theta, gradient
             newton = state["inverse_hessian"] @ gradient.double()
             directions = [c.view_as(p).to(p.dtype) for c, p in zip(newton.split(self._sizes), self._params)]

@@ -6,6 +6,7 @@ from torch.optim import Optimizer
 
 from ._common import (
     MODES,
+    PAIR_SOURCES,
     check_at_least,
     check_choice,
     check_clipping,
@@ -100,6 +101,10 @@ class DiagLBFGSGaussian(Optimizer):
         diag: ``"secant"`` or ``"lbfgs"`` (above).
         history_size: m, the number of pairs kept per tensor (default 5).
         h_min, h_max: the clamp of D (defaults 1e-4 and 0.1).
+        pairs: ``"step"`` (default): pairs from consecutive steps and from closures;
+            ``"closure"``: only pairs measured by ``step(closure)`` on one batch, so a search
+            can pay the closure's extra forward/backward every k-th step only and never mix
+            minibatches in a pair.
         warmup_steps, ramp_steps, clip_std, clip_ratio, seed: as in BFGSGaussian (the ratio
             cap uses the norms over all parameters of the sampler).
     """
@@ -117,6 +122,7 @@ class DiagLBFGSGaussian(Optimizer):
         history_size: int = 5,
         h_min: float = 1e-4,
         h_max: float = 0.1,
+        pairs: str = "step",
         warmup_steps: int = 0,
         ramp_steps: int = 0,
         clip_std: float | None = None,
@@ -129,6 +135,7 @@ class DiagLBFGSGaussian(Optimizer):
         check_at_least(owner, "data_size", data_size, 0.0, strict=True)
         check_choice(owner, "mode", mode, MODES)
         check_choice(owner, "diag", diag, DIAGONALS)
+        check_choice(owner, "pairs", pairs, PAIR_SOURCES)
         if not isinstance(history_size, int) or isinstance(history_size, bool) or history_size < 1:
             raise ValueError(f"{owner}: history_size must be an int >= 1, got {history_size!r}")
         check_at_least(owner, "h_min", h_min, 0.0, strict=True)
@@ -143,6 +150,7 @@ class DiagLBFGSGaussian(Optimizer):
             raise ValueError(f"{owner}: all parameters must be on one device (one noise generator)")
         self.data_size = float(data_size)
         self.mode, self.diag, self.history_size = mode, diag, history_size
+        self.pairs = pairs
         self.h_min, self.h_max = float(h_min), float(h_max)
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
         self.clip_std, self.clip_ratio = clip_std, clip_ratio
@@ -217,7 +225,8 @@ class DiagLBFGSGaussian(Optimizer):
                 gradient = p.grad.add(p, alpha=group["weight_decay"])
                 if "prev_param" in state:
                     self._store_pair(state, p, p - state.pop("prev_param"), gradient - state.pop("prev_grad"))
-                state["prev_param"], state["prev_grad"] = p.detach().clone(), gradient
+                if closure is not None or self.pairs == "step":
+                    state["prev_param"], state["prev_grad"] = p.detach().clone(), gradient
                 diagonal = self._diagonal(state, p)
                 mean_step = diagonal.mul(gradient).mul_(group["lr"])
                 noise = None
