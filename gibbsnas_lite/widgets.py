@@ -55,9 +55,10 @@ the mode is chosen (``headless=`` argument, ``GIBBSNAS_HEADLESS=1/0``, automatic
 Throttling: recording an event costs microseconds; a redraw costs milliseconds (more when
 the derived cell changes). Redraws are skipped when the last one was less than
 ``min_interval`` seconds ago, when fewer than ``update_every`` alpha events have arrived,
-or when drawing would take more than ``max_overhead`` of the elapsed time; epoch events,
-pauses and stops always redraw. Numbers measured on a smoke search are in
-``docs/dashboard.md``.
+or when drawing would take more than ``max_overhead`` of the elapsed time (epoch records
+skip the first two limits, pauses and stops all three). A skipped redraw is made up by a
+timer once the limits allow, so the newest record always ends up on screen. Numbers
+measured on a smoke search are in ``docs/dashboard.md``.
 """
 from __future__ import annotations
 
@@ -264,6 +265,22 @@ def _decimate(n: int, max_points: int) -> np.ndarray | None:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
 
 
+def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a line with a finite y (NaN is not valid JSON for the front end)."""
+    keep = np.isfinite(y)
+    return (x, y) if keep.all() else (x[keep], y[keep])
+
+
+def _or_none(a: Any) -> Any:
+    """An array for a figure: as is when finite, else a nested list with None for NaN/inf."""
+    if a is None:
+        return None
+    arr = np.asarray(a, dtype=float)
+    if np.isfinite(arr).all():
+        return arr
+    return np.where(np.isfinite(arr), arr, None).tolist()
+
+
 def _jsonable(obj: Any, digits: int = 5) -> Any:
     """Plain JSON types (numpy arrays -> lists, floats rounded) for a small static figure."""
     if isinstance(obj, dict):
@@ -310,6 +327,7 @@ class DashboardStats:
     draw_seconds: float = 0.0
     max_draw_seconds: float = 0.0
     paused_seconds: float = 0.0
+    trailing_seconds: float = 0.0  # redraws done after the callback returned (see ``trailing``)
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -334,7 +352,7 @@ class AlphaDashboard:
     space: ``"nb201"`` (default), ``"darts"`` or ``"auto"`` (from the first alpha's shape);
         only labels and the cell drawing depend on it.
     update_every: redraw on at most every k-th alpha event.
-    min_interval: seconds between two redraws at least (epoch events, pause and stop excepted).
+    min_interval: seconds between two redraws at least (epoch records, pause and stop excepted).
     max_overhead: redraw only while drawing time stays under this fraction of the elapsed
         time since the previous redraw (0.05: at most ~5 % of the search's time); None: off.
     headless: ``True`` (record only, static figure), ``False`` (widgets) or ``None`` (auto,
@@ -344,12 +362,14 @@ class AlphaDashboard:
     fallback_std: error bars when an event has no std (DARTS, GDAS): ``"none"`` or
         ``"trace"`` (std of alpha over the last ``trace_window`` recorded events).
     max_points: points per line kept in the live figures (older points thinned evenly).
+    trailing: after a skipped redraw, redraw once the limits allow (from a timer thread), so
+        the newest record shows even when no further event comes.
     """
 
     def __init__(self, space: str = "nb201", update_every: int = 1, min_interval: float = 0.5,
                  max_overhead: float | None = 0.05, headless: bool | None = None, edge: int = 0,
                  fallback_std: str = "none", trace_window: int = 10, max_points: int = 1500,
-                 title: str | None = None):
+                 trailing: bool = True, title: str | None = None):
         if space not in ("nb201", "darts", "auto"):
             raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
         if fallback_std not in ("none", "trace"):
@@ -367,6 +387,7 @@ class AlphaDashboard:
         self.fallback_std = fallback_std
         self.trace_window = max(2, int(trace_window))
         self.max_points = int(max_points)
+        self.trailing = bool(trailing)
         self.title = title
         if headless is None:
             self.headless, self.headless_reason = detect_headless()
@@ -385,6 +406,8 @@ class AlphaDashboard:
         self._since_draw = 0
         self._last_draw_end = 0.0
         self._last_draw_cost = 0.0
+        self._pending = False
+        self._timer: threading.Timer | None = None
         # run control
         self._stop = False
         self._pause = False
@@ -419,10 +442,13 @@ class AlphaDashboard:
                 self._since_draw += 1
             if not self.headless and self._ui is not None:
                 self._sync_controls()
-                if self._should_draw(force=action is not None or kind == "epoch"):
+                if self._should_draw(force=action is not None, epoch=kind == "epoch"):
                     self._draw()
                 else:
                     self.stats.skipped += 1
+                    self._pending = True
+                    if self.trailing:
+                        self._schedule_trailing()
         spent = time.perf_counter() - t0
         if action == "block":
             action = self._block()
@@ -762,6 +788,7 @@ class AlphaDashboard:
             return self
         from .search import run_search
 
+        self.widget  # build the widgets first (the first FigureWidget imports a lot) - not in the race
         with self._lock:
             self._prepare(out_dir, resume, kwargs)
             parent = _cell_parent()
@@ -820,17 +847,20 @@ class AlphaDashboard:
             self._stop = self._pause = False
             self._events_from_thread = False
             self._go.set()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             if self._ui is not None:
                 self._draw()
             self._refresh_controls(finished=True)
 
     def overhead_fraction(self, total_seconds: float | None = None) -> float:
-        """Time spent in the callback (without pauses) / ``total_seconds`` (default: the run's)."""
+        """(Callback time without pauses + trailing redraws) / ``total_seconds`` (default: the run's)."""
         if total_seconds is None:
             total_seconds = self._result.seconds if self._result is not None else None
         if not total_seconds:
             return float("nan")
-        return self.stats.callback_seconds / total_seconds
+        return (self.stats.callback_seconds + self.stats.trailing_seconds) / total_seconds
 
     # ------------------------------------------------------------------ replay
     @classmethod
@@ -862,14 +892,15 @@ class AlphaDashboard:
         return dash
 
     # ------------------------------------------------------------------ drawing
-    def _should_draw(self, force: bool) -> bool:
+    def _should_draw(self, force: bool, epoch: bool = False) -> bool:
         now = time.perf_counter()
         if force:
             return True
-        if self._since_draw < self.update_every:
-            return False
-        if now - self._last_draw_end < self.min_interval:
-            return False
+        if not epoch:  # epoch records skip these two limits, not the overhead one
+            if self._since_draw < self.update_every:
+                return False
+            if now - self._last_draw_end < self.min_interval:
+                return False
         if self.max_overhead is None:
             return True
         # adaptive: the last redraw's cost must be <= max_overhead of the time since it ended
@@ -880,6 +911,36 @@ class AlphaDashboard:
         with self._lock:
             if self._ui is not None:
                 self._draw()
+
+    def flush(self) -> None:
+        """Draw now if throttling held a redraw back (the timer would do it a little later)."""
+        with self._lock:
+            if self._pending and self._ui is not None:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                self._draw()
+
+    def _schedule_trailing(self) -> None:
+        """Redraw once the limits allow it, so the newest record shows even if no event follows."""
+        if self._timer is not None and self._timer.is_alive():
+            return
+        since = time.perf_counter() - self._last_draw_end
+        wait = self.min_interval - since
+        if self.max_overhead is not None:
+            wait = max(wait, self._last_draw_cost / self.max_overhead - since)
+        self._timer = threading.Timer(max(wait, 0.05), self._trailing_draw)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _trailing_draw(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._pending or self._ui is None:
+                return
+            t0 = time.perf_counter()
+            self._draw()
+            self.stats.trailing_seconds += time.perf_counter() - t0
 
     def _draw(self) -> None:
         if self._ui is None or self._draw_errors >= 3:
@@ -896,6 +957,7 @@ class AlphaDashboard:
         self._last_draw_cost = t1 - t0
         self._last_draw_end = t1
         self._since_draw = 0
+        self._pending = False
         self.stats.redraws += 1
         self.stats.draw_seconds += t1 - t0
         self.stats.max_draw_seconds = max(self.stats.max_draw_seconds, t1 - t0)
@@ -1038,15 +1100,16 @@ class AlphaDashboard:
 
     def _edge_traces(self, snap: dict[str, Any]) -> list[dict[str, Any]]:
         ops = snap["ops"]
-        alpha = snap["alpha"] if snap["alpha"] is not None else np.full(len(ops), np.nan)
-        probs = snap["probs"] if snap["probs"] is not None else np.full(len(ops), np.nan)
+        empty = [None] * len(ops)
+        alpha = _or_none(snap["alpha"]) if snap["alpha"] is not None else empty
+        probs = _or_none(snap["probs"]) if snap["probs"] is not None else empty
         std = snap["std"]
-        err = dict(type="data", array=np.asarray(std, float), visible=True) if std is not None \
+        err = dict(type="data", array=_or_none(std), visible=True) if std is not None \
             else dict(type="data", array=None, visible=False)
         return [
-            dict(type="bar", x=list(ops), y=np.asarray(alpha, float), error_y=err, name="α",
+            dict(type="bar", x=list(ops), y=alpha, error_y=err, name="α",
                  marker=dict(color="#4c78a8"), hovertemplate="%{x}: α = %{y:.4f}<extra></extra>"),
-            dict(type="bar", x=list(ops), y=np.asarray(probs, float), name="softmax(α)",
+            dict(type="bar", x=list(ops), y=probs, name="softmax(α)",
                  marker=dict(color="#f58518"), hovertemplate="%{x}: p = %{y:.4f}<extra></extra>"),
         ]
 
@@ -1063,15 +1126,18 @@ class AlphaDashboard:
             x, y = st["x"], st[k]
             if keep is not None:
                 x, y = x[keep], y[keep]
+            x, y = _finite(x, y)
             traces.append(dict(type="scatter", mode="lines", x=x, y=y, name=f"{k} (step)",
                                line=dict(color=_COLORS[kind], width=1), opacity=0.55,
                                legendgroup=kind, showlegend=k.endswith("loss")))
         for k in _METRICS:
             kind = k.split("_")[0]
-            traces.append(dict(type="scatter", mode="lines+markers", x=ep["x"], y=ep[k], name=f"{k} (epoch)",
+            keep = np.isfinite(ep[k])
+            traces.append(dict(type="scatter", mode="lines+markers", x=ep["x"][keep], y=ep[k][keep],
+                               name=f"{k} (epoch)",
                                line=dict(color=_COLORS[kind], width=2, dash="dot"), marker=dict(size=7),
                                legendgroup=kind, showlegend=k.endswith("loss"),
-                               customdata=ep["epoch"],
+                               customdata=ep["epoch"][keep],
                                hovertemplate="epoch %{customdata}: %{y:.4f}<extra>" + k + "</extra>"))
         return traces
 
@@ -1120,9 +1186,9 @@ class AlphaDashboard:
         for tr in self._curve_traces(snap, max_points):
             col = 1 if tr["name"].split(" ")[0].endswith("loss") else 2
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
-        bench = snap["epochs"]["cifar10_test"]
-        if np.isfinite(bench).any():
-            fig.add_trace(go.Scatter(x=snap["epochs"]["epoch"], y=bench, mode="lines+markers",
+        ex, bench = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
+        if len(bench):
+            fig.add_trace(go.Scatter(x=ex, y=bench, mode="lines+markers",
                                      name="NB201 cifar10 test", line=dict(color="#54a24b")), row=2, col=3)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
@@ -1193,7 +1259,7 @@ class _LiveUI:
                            title=dict(text=dash._edge_title(snap), font=dict(size=12)))
         # heat map of the picked edge's block
         layout = dash.layout or _layout_for("nb201")
-        heat = go.Figure(go.Heatmap(z=np.full((len(layout.rows), len(layout.cols)), np.nan), x=list(layout.cols),
+        heat = go.Figure(go.Heatmap(z=[[None] * len(layout.cols)] * len(layout.rows), x=list(layout.cols),
                                     y=list(layout.rows), colorscale="Blues", zmin=0, zmax=1,
                                     texttemplate="%{z:.2f}", colorbar=dict(title="softmax")))
         heat.update_layout(height=330, width=460, margin=dict(l=90, r=20, t=70, b=40), title="softmax(α), all edges",
@@ -1293,6 +1359,8 @@ class _LiveUI:
                 self._quiet = False
 
     def _on_pause(self, _button) -> None:
+        if self.pause.disabled:  # a click queued while nothing could act on it
+            return
         if self.dash._pause or self.dash.paused:
             try:
                 self.dash.resume()
@@ -1303,7 +1371,8 @@ class _LiveUI:
             self.dash.pause()
 
     def _on_stop(self, _button) -> None:
-        self.dash.stop()
+        if not self.stop.disabled:
+            self.dash.stop()
 
     def sync_controls(self, finished: bool = False) -> None:
         d = self.dash
@@ -1332,7 +1401,7 @@ class _LiveUI:
         with heat.batch_update():
             h = heat.data[0]
             if snap["heatmap"] is not None:
-                h.z = np.asarray(snap["heatmap"], float)
+                h.z = _or_none(snap["heatmap"])
             if tuple(h.y or ()) != tuple(snap["rows"]) or tuple(h.x or ()) != tuple(snap["ops"]):
                 h.x, h.y = list(snap["ops"]), list(snap["rows"])
             title = "softmax(α), all edges" + (f" · {snap['block']} cell" if snap["space"] == "darts" else "")
@@ -1347,9 +1416,9 @@ class _LiveUI:
                 curves.update_xaxes(title_text=snap["step_axis"])
         self._draw_cell(snap)
         bench = self.figs["benchmark"]
-        y = snap["epochs"]["cifar10_test"]
+        x, y = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
         with bench.batch_update():
-            bench.data[0].x, bench.data[0].y = snap["epochs"]["epoch"], y
+            bench.data[0].x, bench.data[0].y = x, y
         show = None if snap["space"] == "nb201" else "none"
         if self.bench_box.layout.display != show:
             self.bench_box.layout.display = show
