@@ -970,7 +970,7 @@ def gibbsnas_chain(
       weight_decay=0`` so they target ``exp(−E)``; ``lr`` is η (1 makes each draw
       the local Laplace Gaussian; on a Gaussian with exact ``H_b`` that *is* the
       exact conditional).  ``omega_kwargs``/``alpha_kwargs`` override the sampler
-      arguments (the ω default lowers ``h_min`` to ``1e-4``, keeping ``h_max = 1``: the
+      arguments (the ω defaults are ``diag="secant", h_min=1e-4, h_max=1``: the
       library defaults are tuned for deep networks, not toys).
 
     ``pairs`` (gibbsnas only): ``"sampler"`` calls ``step()`` with ``.grad`` set, so
@@ -1014,7 +1014,7 @@ def gibbsnas_chain(
     from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
 
     common = dict(lr=lr, mode=mode, data_size=1, temperature=1.0, weight_decay=0.0)
-    kw_w = {**common, "h_min": 1e-4, "h_max": 1.0, "seed": seed, **(omega_kwargs or {})}
+    kw_w = {**common, "diag": "secant", "h_min": 1e-4, "h_max": 1.0, "seed": seed, **(omega_kwargs or {})}
     kw_a = {**common, "seed": seed + 1, **(alpha_kwargs or {})}
     w = torch.nn.Parameter(x0[om].clone())
     a = torch.nn.Parameter(x0[al].clone())

@@ -82,7 +82,7 @@ t_start = time.perf_counter()
 SIZES = {
     # gibbs: sweeps of the first chain; ess (× ess_chains): sweeps per ρ in `rhos`; chain: Algorithm-1 sweeps;
     # chain_ess: Algorithm-1 sweeps per ρ in `chain_rhos`; naive: sweeps with the samplers' own pairs; lr_sweeps: per η
-    "smoke": dict(gibbs=2_000, ess=1_500, ess_chains=2, rhos=[0.0, 0.5, 0.9, 0.99], chain=300, chain_ess=300, chain_rhos=[0.9], naive=100, lr_sweeps=300),
+    "smoke": dict(gibbs=2_000, ess=1_500, ess_chains=2, rhos=[0.0, 0.5, 0.9, 0.99], chain=200, chain_ess=200, chain_rhos=[0.9], naive=100, lr_sweeps=150),
     "cpu": dict(gibbs=20_000, ess=6_000, ess_chains=8, rhos=[0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99], chain=2_000, chain_ess=1_500, chain_rhos=[0.5, 0.8, 0.95], naive=300, lr_sweeps=1_500),
     "full": dict(gibbs=200_000, ess=100_000, ess_chains=8, rhos=[0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995], chain=20_000, chain_ess=20_000, chain_rhos=[0.3, 0.6, 0.8, 0.9, 0.95, 0.98], naive=500, lr_sweeps=20_000),
 }
@@ -220,9 +220,9 @@ $$
 $$
 
 with $\tilde{\mathbf A}_\omega^{-1}$ a diagonal estimated from L-BFGS curvature pairs (`DiagLBFGSGaussian`) and
-$\tilde{\mathbf A}_\alpha^{-1}$ a dense BFGS estimate (`BFGSGaussian`). (As printed, Eqs. 15-16 add
-$\tilde{\mathbf A}^{-1}\mathbf b$ with $\mathbf b = -\nabla U$, an uphill step; the samplers take the downhill
-Newton step the text means.) Here the samplers run with $T/N = 1$ and no weight decay, so they target
+$\tilde{\mathbf A}_\alpha^{-1}$ a dense BFGS estimate (`BFGSGaussian`). (As printed, Eqs. 15-16 subtract
+$\tilde{\mathbf A}^{-1}\mathbf b$ with $\mathbf b = -\nabla U$ from Eqs. 7 and 11, which is an uphill step; the samplers
+take the downhill Newton step the text means.) Here the samplers run with $T/N = 1$ and no weight decay, so they target
 $\exp(-E)$ itself.
 
 On a Gaussian, with $\eta = 1$ and the exact $\tilde{\mathbf A}_b = \mathbf A_{bb}$, the mean
@@ -310,7 +310,7 @@ For the two-block sweep the stationary covariance solves a Lyapunov equation
 """),
     code(r"""
 lr_runs = {}
-for eta in (1.0, 0.5, 0.2):
+for eta in (1.0, 0.5, 0.3):
     run = T.gibbsnas_chain(joint, S["lr_sweeps"], method="gibbsnas", pairs="conditional", lr=eta, seed=seed)
     _, c_eta = T.sample_mean_cov(run.samples[BURN:])
     pred = T.gibbsnas_stationary_cov(joint, [[0], [1]], lr=eta)
@@ -403,8 +403,8 @@ t_start = time.perf_counter()
 SIZES = {
     # steps: BFGS sampler steps (2-D); steps_10d: on the 10-D target; mean_steps: mean-mode runs; pairs: noisy pairs fed to
     # the policies; noisy_steps: sampler steps with gradient noise; diag_steps / nonlin_steps: sections 5 / 6; grid: quadrature
-    "smoke": dict(steps=400, steps_10d=150, mean_steps=40, pairs=150, noisy_steps=400, diag_steps=600, nonlin_steps=600, grid=150),
-    "cpu": dict(steps=1_500, steps_10d=400, mean_steps=60, pairs=400, noisy_steps=2_000, diag_steps=2_500, nonlin_steps=2_500, grid=250),
+    "smoke": dict(steps=200, steps_10d=100, mean_steps=40, pairs=150, noisy_steps=200, diag_steps=300, nonlin_steps=300, grid=100),
+    "cpu": dict(steps=1_500, steps_10d=400, mean_steps=60, pairs=400, noisy_steps=1_500, diag_steps=2_000, nonlin_steps=2_500, grid=250),
     "full": dict(steps=30_000, steps_10d=3_000, mean_steps=60, pairs=2_000, noisy_steps=30_000, diag_steps=50_000, nonlin_steps=50_000, grid=600),
 }
 S = SIZES[profile]
@@ -593,7 +593,7 @@ others' old values (a Jacobi sweep, not a Gibbs sweep): the stationary covarianc
     code(r"""
 diag_target = T.bivariate_gaussian(0.0, sigmas=(1.0, 0.5))
 corr_target = T.bivariate_gaussian(0.9, sigmas=(1.0, 0.5))
-diag_kw = dict(lr=1.0, h_min=1e-4, h_max=1.0, seed=seed, record_inverse_hessian=True)
+diag_kw = dict(lr=1.0, diag="secant", h_min=1e-4, h_max=1.0, seed=seed, record_inverse_hessian=True)
 d_run = T.run_sampler(DiagLBFGSGaussian, diag_target, [2.0, 1.0], S["diag_steps"], **diag_kw)
 c_run = T.run_sampler(DiagLBFGSGaussian, corr_target, [2.0, 1.0], S["diag_steps"], **diag_kw)
 b_run = T.run_sampler(BFGSGaussian, corr_target, [2.0, 1.0], S["diag_steps"], lr=1.0, seed=seed)
