@@ -200,3 +200,28 @@ def test_run_many_summary_block_and_figure(t):
     assert "RS (ours)" in text and "RS (paper)" in text and "90.93±0.36" in text
     assert "BOHB (paper)" in text and "70.74±1.29" in text
     assert PAPER_TABLE3["REA"]["ImageNet16-120"] == ((45.15, 0.89), (45.54, 1.03))
+
+
+def test_script_prints_the_block_and_writes_json_and_figure(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "run_table_search.py"
+    spec = importlib.util.spec_from_file_location("run_table_search", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out_json, out_html = tmp_path / "b.json", tmp_path / "c.html"
+    assert mod.main(["--budget", "5", "--seeds", "2", "--datasets", "cifar10", "cifar100",
+                     "--json", str(out_json), "--figure", str(out_html)]) == 0
+    text = capsys.readouterr().out
+    assert "REA (ours)" in text and "REA (paper)" in text and "91.19±0.31" in text
+    data = json.loads(out_json.read_text())
+    assert set(data["BOHB"]) == {"cifar10", "cifar100"} and len(data["RS"]["cifar10"]["test"]) == 2
+    assert out_html.stat().st_size > 1000
+
+
+def test_result_arrays_are_read_only(t):
+    r = run_search("RS", "cifar10", 5, 0, table=t)
+    with pytest.raises(ValueError):
+        r.archs[0] = 1

@@ -251,7 +251,7 @@ def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params
         final = int(inc[-1])
     else:  # unreachable through the public functions (they refuse budgets below one query)
         raise ValueError("the search made no query")
-    return SearchResult(
+    result = SearchResult(
         algorithm=algorithm, dataset=ds, seed=seed, budget=float(budget), params=dict(params),
         valid_split=(vd, vs), test_split=(td, ts),
         archs=np.asarray(oracle.archs, dtype=np.int64), fidelities=fid,
@@ -262,6 +262,10 @@ def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params
         arch_index=final, arch=t.arch(final), valid=float(valid200[final]), test=float(test200[final]),
         extras=dict(extras or {}),
     )
+    for name in ("archs", "fidelities", "observed", "cost", "incumbent", "incumbent_signal",
+                 "incumbent_valid", "incumbent_test"):
+        getattr(result, name).setflags(write=False)
+    return result
 
 
 def start(table: NB201Table | None, dataset: Any, budget: Any, seed: Any,

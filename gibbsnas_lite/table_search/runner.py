@@ -1,14 +1,13 @@
 """Run the table-based searches by name, over seeds, and aggregate them (a Table-3-like block)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..nasbench import NB201Table
-from ._common import SEARCH_DATASETS, SearchResult, check_budget, check_dataset, check_seed
+from ._common import SearchResult, check_budget, check_dataset, check_seed
 from .search_bohb import bohb
 from .search_rea import regularized_evolution
 from .search_rs import random_search

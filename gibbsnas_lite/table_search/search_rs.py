@@ -8,8 +8,6 @@ without replacement a budget of 15,625 full evaluations provably finds the table
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..nasbench import NUM_ARCHS, NB201Table
 from ._common import HIGH, OutOfBudget, SearchResult, check_fidelity, make_result, start
 
