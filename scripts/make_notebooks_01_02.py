@@ -31,7 +31,9 @@ def params():
     return code('profile = "cpu"  # "smoke" (seconds, CI) | "cpu" (minutes, Binder) | "full"\nseed = 0', tags=["parameters"])
 
 
-def notebook(cells) -> nbformat.NotebookNode:
+def notebook(cells, prefix: str) -> nbformat.NotebookNode:
+    for i, cell in enumerate(cells):
+        cell.id = f"{prefix}-{i:02d}"  # stable ids: regenerating gives no diff
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
@@ -431,6 +433,7 @@ target = T.bivariate_gaussian(rho=0.9, sigmas=(1.0, 0.5), mean=(1.0, -1.0))
 la_gauss = T.laplace_approximation(target, torch.zeros(2))
 laplace_gauss_err = max(float((la_gauss.mean - target.mean).abs().max()), float((la_gauss.cov - target.cov).abs().max()))
 print(f"Laplace of a Gaussian: Newton iterations {la_gauss.info['n_iter']}, max error in mean and cov {laplace_gauss_err:.1e}")
+P.ellipses_figure({"target Σ": target, "Laplace": la_gauss}, title="Laplace of a Gaussian is the Gaussian (the ellipses coincide)").show()
 """),
     md(r"""
 Bayesian logistic regression is the simplest non-Gaussian posterior of the paper's kind: a
@@ -698,7 +701,7 @@ def main(argv: list[str]) -> int:
     out = ROOT / "notebooks"
     out.mkdir(exist_ok=True)
     for name, cells in (("01_gibbs_sampling_quadratic.ipynb", NB01), ("02_laplace_bfgs_covariance.ipynb", NB02)):
-        nb = notebook(cells)
+        nb = notebook(cells, prefix=name[:2])
         nbformat.validate(nb)
         nbformat.write(nb, str(out / name))
         print("wrote", out / name)
