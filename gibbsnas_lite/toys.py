@@ -29,14 +29,31 @@ Contents
 * :func:`laplace_approximation` - Newton mode + autograd Hessian → Gaussian.
 * :class:`LogisticRegressionPosterior`, :class:`BananaPosterior` - non-Gaussian
   posteriors.
+* :func:`grid_moments` - exact moments of a 2-D density by quadrature (the truth
+  for the 2-D non-Gaussian toys).
 * :func:`run_sampler` - drive a ``torch.optim``-style sampler on a potential and
-  keep its trace (and, optionally, its inverse-Hessian estimates).
+  keep its trace (and, optionally, its inverse-Hessian estimates); consecutive or
+  same-batch (``step(closure)``) curvature pairs; optional gradient noise; a
+  divergence guard.
 * :func:`gibbsnas_chain` - Algorithm 1 on a joint Gaussian over (ω, α): exact
   block Gibbs vs. the GibbsNAS way (each block's conditional approximated by its
-  quasi-Newton Gaussian).
+  quasi-Newton Gaussian), with the samplers' own or conditional curvature pairs.
+* :func:`gibbsnas_stationary_cov`, :func:`linear_chain_stationary_cov`,
+  :func:`stationary_inflation` - what the quasi-Newton Gaussian steps converge to
+  for a fixed ``H`` and learning rate η (exact, by a Lyapunov equation).
+* :func:`compare_pd_policies`, :func:`noisy_secant_pairs`,
+  :func:`bfgs_inverse_update_unprotected` - the positive-definite policies of BFGS
+  on pairs with ``sᵀy <= 0``.
 * :func:`autocorrelation`, :func:`integrated_autocorrelation_time`,
-  :func:`effective_sample_size`, :func:`ar1_gibbs_ess_fraction` - mixing
-  diagnostics.
+  :func:`effective_sample_size`, :func:`ar1_gibbs_ess_fraction`,
+  :func:`gibbs_ess_vs_rho`, :func:`chain_ess_vs_rho` - mixing diagnostics.
+* small helpers: :func:`sample_mean_cov`, :func:`relative_error`,
+  :func:`correlation_of`, :func:`inverse_hessian_error`, :func:`spectrum`,
+  :func:`random_gaussian`, :func:`box_around`, :func:`to_numpy`.
+
+Speed: the samplers on 2-D toys are dominated by per-call overhead, and MKL's
+threads make tiny ``linalg`` calls 10-20x slower on a busy machine;
+``torch.set_num_threads(1)`` is what the notebooks use.
 """
 
 from __future__ import annotations
