@@ -354,7 +354,8 @@ class AlphaDashboard:
     update_every: redraw on at most every k-th alpha event.
     min_interval: seconds between two redraws at least (epoch records, pause and stop excepted).
     max_overhead: redraw only while drawing time stays under this fraction of the elapsed
-        time since the previous redraw (0.05: at most ~5 % of the search's time); None: off.
+        time since the previous redraw (default 0.03: ~3 % of the search's time, leaving room
+        for the first redraws under the 5 % target); None: off.
     headless: ``True`` (record only, static figure), ``False`` (widgets) or ``None`` (auto,
         :func:`detect_headless`).
     edge: the edge shown in detail (index into the drop-down's list; DARTS: normal 0-13,
@@ -367,7 +368,7 @@ class AlphaDashboard:
     """
 
     def __init__(self, space: str = "nb201", update_every: int = 1, min_interval: float = 0.5,
-                 max_overhead: float | None = 0.05, headless: bool | None = None, edge: int = 0,
+                 max_overhead: float | None = 0.03, headless: bool | None = None, edge: int = 0,
                  fallback_std: str = "none", trace_window: int = 10, max_points: int = 1500,
                  trailing: bool = True, title: str | None = None):
         if space not in ("nb201", "darts", "auto"):
@@ -453,10 +454,14 @@ class AlphaDashboard:
         if action == "block":
             action = self._block()
         self.stats.callback_seconds += spent
-        return "stop" if action == "stop" else None
+        if action == "stop":  # consumed: the loop stops now and calls back no more
+            self._stop = False
+            return "stop"
+        return None
 
     def _decide(self, event: dict[str, Any]) -> str | None:
         kind = event.get("kind")
+        self._checkpoint_pause = None  # events flow: whatever was paused runs again
         if self._stop:
             self._status = f"stopping at epoch {event.get('epoch')} (the loop writes a checkpoint first)"
             return "stop"
@@ -467,6 +472,8 @@ class AlphaDashboard:
         # On the main thread a blocking pause could never be resumed (the kernel is busy):
         # pause = stop right after this epoch's checkpoint, continue later from it.
         if kind == "epoch":
+            self._pause = False  # consumed; `paused` now reports the checkpoint pause
+            self._go.set()
             self._checkpoint_pause = int(event.get("epoch", 0))
             self._status = (f"paused after epoch {self._checkpoint_pause + 1} (checkpoint written); "
                             f"resume() continues from {self._run_dir or 'the run folder'}")

@@ -111,6 +111,20 @@ def test_no_std_gives_no_error_bars_or_a_labelled_trace_spread():
     assert "not a posterior" in trace.state()["std_source"]
 
 
+def test_a_method_without_alpha_shows_epochs_and_its_arch():
+    dash = _live()  # RSPS: no alpha events, epoch records without alpha
+    for epoch in range(3):
+        dash({"kind": "epoch", "epoch": epoch, "train_loss": 2.0 - epoch, "train_acc": 0.1, "arch": ARCH,
+              "benchmark": {"cifar10_test": 80.0 + epoch}, "seconds": 1.0})
+    state = dash.state()
+    assert state["alpha"] is None and state["arch"] == ARCH and state["step_axis"] == "epoch"
+    loss = next(t for t in dash.figures["curves"].data if t.name == "train_loss (epoch)")
+    assert list(loss.x) == [1, 2, 3] and list(loss.y) == [2.0, 1.0, 0.0]
+    assert list(dash.figures["benchmark"].data[0].y) == [80.0, 81.0, 82.0]
+    assert all(v is None for v in dash.figures["edge"].data[0].y)
+    assert dash.final_figure() is not None
+
+
 # --------------------------------------------------------------------------- throttling
 def test_min_interval_and_update_every_skip_redraws():
     dash = _live(min_interval=60.0)  # building the widget drew it (empty) just now
