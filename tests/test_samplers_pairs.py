@@ -54,3 +54,19 @@ def test_unknown_pair_source_is_refused():
     for cls in (BFGSGaussian, DiagLBFGSGaussian):
         with pytest.raises(ValueError, match="pairs"):
             cls([p], data_size=1.0, pairs="batch")
+
+
+def test_mean_mode_at_the_mode_stays_finite():
+    """Near the mode the pairs reach round-off; they must be skipped, not divided by ~0."""
+    torch.manual_seed(1)
+    m = torch.randn(10, 10, dtype=torch.float64)
+    a = m @ m.T + 10 * torch.eye(10, dtype=torch.float64)
+    theta = torch.nn.Parameter(torch.randn(10, dtype=torch.float64))
+    opt = BFGSGaussian([theta], lr=1.0, data_size=1.0, weight_decay=0.0, mode="mean")
+    for _ in range(400):
+        opt.zero_grad()
+        (0.5 * theta @ a @ theta).backward()
+        opt.step()
+    assert torch.isfinite(theta).all() and theta.abs().max() < 1e-10
+    assert torch.isfinite(opt.inverse_hessian()).all()
+    assert opt.state[theta]["pairs_skipped"] > 0

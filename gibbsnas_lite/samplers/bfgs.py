@@ -24,6 +24,7 @@ from ._common import (
 HESSIANS = ("bfgs", "identity")
 PD_POLICIES = ("damp", "skip")
 POWELL_THRESHOLD = 0.2  # Nocedal & Wright, Procedure 18.2
+ROUND_OFF = 1e-30  # pairs with ||s||^2 or ||y||^2 below this are skipped
 
 
 def bfgs_inverse_update(
@@ -46,15 +47,19 @@ def bfgs_inverse_update(
       ``θ s + (1 - θ) H y`` with ``θ = 0.8 / (1 - sᵀy / yᵀHy)``, so that the new ``sᵀy`` equals
       ``0.2 · yᵀHy > 0``. (This is scipy's ``BFGS(exception_strategy='damp_update')``.)
 
-    Either policy skips a pair with ``s = 0``, ``y = 0`` or a non-finite entry.
+    Either policy skips a pair with ``s = 0``, ``y = 0``, a non-finite entry, or one at round-off
+    level (‖s‖² or ‖y‖² below 1e-30, or ``yᵀHy`` not positive): such pairs carry no curvature
+    and, in mean mode near a mode, made the damping divide by a vanishing ``yᵀHy``.
     Returns ``(H+, outcome)`` with outcome ``"updated"``, ``"damped"`` or ``"skipped"``.
     """
     ss, sy, yy = float(s @ s), float(s @ y), float(y @ y)
-    if not (ss > 0 and yy > 0 and math.isfinite(ss + sy + yy)):
+    if not (ss > ROUND_OFF and yy > ROUND_OFF and math.isfinite(ss + sy + yy)):
         return inverse_hessian, "skipped"
     outcome = "updated"
     hy = inverse_hessian @ y
     yhy = float(y @ hy)
+    if not (yhy > 0 and math.isfinite(yhy)):
+        return inverse_hessian, "skipped"
     if pd_policy == "skip":
         if sy <= pd_eps * math.sqrt(ss * yy):
             return inverse_hessian, "skipped"
