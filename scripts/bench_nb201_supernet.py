@@ -6,7 +6,8 @@ Every formulation runs on the same supernet weights and the same batch; the scri
 that its logits and gradients (alpha and one conv weight) match the benchmark's per-op loop
 (``impl="loop"``) before it reports any time. Rounds are interleaved (loop, fused, ... ,
 loop, fused, ...) so a burst of load from other processes hits every formulation alike;
-each entry reports the best (min) and median wall time and the CPU time of the process.
+each entry reports the best (min) and median wall time and CPU time of this process
+(CPU time is less sensitive to other processes competing for the cores than wall time).
 Ratios are loop time / formulation time, from the same run. Keep runs short on a shared CPU.
 """
 from __future__ import annotations
@@ -41,29 +42,33 @@ def _loadavg() -> str:
         return "n/a"
 
 
-def _step(net: NB201SearchNetwork, x: torch.Tensor):
+def _step(net: NB201SearchNetwork, x: torch.Tensor, target: torch.Tensor):
     net.zero_grad(set_to_none=True)
     t0, c0 = time.perf_counter(), time.process_time()
     logits = net(x)
-    logits.sum().backward()
+    torch.nn.functional.cross_entropy(logits, target).backward()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     probe = net.cells[0].edges[3][3].conv.weight  # nor_conv_3x3 on edge 3<-0 of cell 0
     return wall, cpu, logits.detach().float(), net.alpha.grad.detach().clone(), probe.grad.detach().clone()
 
 
-def _check_same(name: str, ref, got, rtol: float) -> dict:
-    """Assert equal logits (allclose) and gradients (max error relative to max magnitude)."""
-    out_ref, ga_ref, gw_ref = ref
-    out, ga, gw = got
-    if not torch.allclose(out, out_ref, rtol=rtol, atol=1e-5):
-        raise AssertionError(f"{name}: logits differ from the loop by {(out - out_ref).abs().max():.3g}")
-    errs = {"logits": (out - out_ref).abs().max().item()}
-    for label, a, b in (("grad alpha", ga, ga_ref), ("grad conv", gw, gw_ref)):
-        rel = ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
-        # Gradients sum ~10^6 terms per entry, so float32 order effects reach ~1e-3 of the max.
-        if rel > 1e-2:
-            raise AssertionError(f"{name}: {label} differs from the loop by {rel:.3g} (relative to max)")
-        errs[label] = rel
+def _check_same(name: str, ref, got) -> dict:
+    """Assert equal logits and gradients, up to float32 rounding.
+
+    Errors are max |difference| / max |reference|. Logits must agree to 1e-4 (allclose with
+    atol = 1e-4 * max|logit|), gradients to 5e-2: at initialization the alpha gradient is a
+    small difference of sums over ~10^6 terms, and even the float32 loop is ~1e-2 (relative to
+    max) away from a float64 run of itself (measured once at full size; see the doc). The
+    formulations are exact in real arithmetic: tests/test_nb201_space.py checks them in float64.
+    """
+    errs = {}
+    for label, a, b, tol in (("logits", got[0], ref[0], 1e-4), ("grad alpha", got[1], ref[1], 5e-2),
+                             ("grad conv", got[2], ref[2], 5e-2)):
+        scale = b.abs().max().clamp_min(1e-12)
+        if not torch.allclose(a, b, rtol=tol, atol=tol * scale.item()):
+            raise AssertionError(f"{name}: {label} differs from the loop by "
+                                 f"{((a - b).abs().max() / scale).item():.3g} (relative to max)")
+        errs[label] = ((a - b).abs().max() / scale).item()
     return errs
 
 
@@ -85,6 +90,7 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     base = NB201SearchNetwork(C=args.C, N=args.N, impl="loop")
     x = torch.randn(args.batch, 3, args.size, args.size)
+    target = torch.randint(0, 10, (args.batch,))
 
     variants: dict[str, tuple[NB201SearchNetwork, torch.Tensor]] = {"loop": (base, x)}
     fused = copy.deepcopy(base)
@@ -107,31 +113,31 @@ def main(argv=None) -> None:
     ref = None
     for name, (net, inp) in variants.items():  # warm-up round, also the equality check
         t0 = time.perf_counter()
-        _, _, *result = _step(net, inp)
+        _, _, *result = _step(net, inp, target)
         warm = time.perf_counter() - t0
         if ref is None:
             ref = result
             print(f"  {name:22s} warm-up {warm:6.2f}s (reference)")
         else:
-            errs = _check_same(name, ref, result, rtol=1e-4)
+            errs = _check_same(name, ref, result)
             print(f"  {name:22s} warm-up {warm:6.2f}s  same as loop: "
                   + ", ".join(f"{k} {v:.1e}" for k, v in errs.items()))
     for _ in range(args.rounds):
         for name, (net, inp) in variants.items():
-            wall, cpu, *_ = _step(net, inp)
+            wall, cpu, *_ = _step(net, inp, target)
             times[name].append((wall, cpu))
 
     print(f"loadavg after: {_loadavg()}")
-    print("\n| formulation | wall min (s) | wall median (s) | CPU median (s) | speed-up vs loop (min / median wall) |")
-    print("|---|---|---|---|---|")
-    lw_min = min(w for w, _ in times["loop"])
-    lw_med = statistics.median(w for w, _ in times["loop"])
+    print("\n| formulation | wall min (s) | wall median (s) | CPU min (s) | CPU median (s) "
+          "| speed-up vs loop: wall min / wall median / CPU min |")
+    print("|---|---|---|---|---|---|")
+    ref_w = [w for w, _ in times["loop"]]
+    ref_c = [c for _, c in times["loop"]]
     for name, ts in times.items():
-        walls = [w for w, _ in ts]
-        cpus = [c for _, c in ts]
-        w_min, w_med = min(walls), statistics.median(walls)
-        print(f"| {name} | {w_min:.2f} | {w_med:.2f} | {statistics.median(cpus):.2f} | "
-              f"{lw_min / w_min:.2f}x / {lw_med / w_med:.2f}x |")
+        walls, cpus = [w for w, _ in ts], [c for _, c in ts]
+        print(f"| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | {min(cpus):.2f} | "
+              f"{statistics.median(cpus):.2f} | {min(ref_w) / min(walls):.2f}x / "
+              f"{statistics.median(ref_w) / statistics.median(walls):.2f}x / {min(ref_c) / min(cpus):.2f}x |")
 
 
 if __name__ == "__main__":
