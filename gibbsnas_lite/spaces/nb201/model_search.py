@@ -68,7 +68,9 @@ class SearchCell(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor, impl: str = "fused") -> torch.Tensor:
         if impl == "fused":
             return self.forward_fused(x, weights)
-        return self.forward_loop(x, weights)
+        if impl == "loop":
+            return self.forward_loop(x, weights)
+        raise ValueError(f"unknown impl {impl!r}; choose one of {', '.join(IMPLS)}")
 
     def forward_loop(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         nodes = [x]
