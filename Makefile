@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv clean bench
+.PHONY: run test venv clean
 
 venv: $(STAMP)
 
