@@ -411,3 +411,106 @@ def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
     printed = "".join("".join(o["text"]) for o in outputs if o.get("output_type") == "stream")
     assert printed.startswith("True kernel started by pytest")
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
+
+
+# --------------------------------------------------------------------------- a real kernel (opt-in)
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").environ.get("GIBBSNAS_KERNEL_TESTS"),
+                    reason="set GIBBSNAS_KERNEL_TESTS=1: starts an ipykernel (~40 s on 2 busy cores)")
+def test_buttons_work_in_a_real_kernel(tmp_path):
+    """Talk to an ipykernel as JupyterLab does: widget views on IOPub, clicks as comm messages.
+
+    With ``dash.start`` the cell returns, the search thread's figure updates keep flowing
+    and Pause/Stop clicks act; with a foreground ``run_search`` a click waits until the
+    cell ends (the kernel's main thread is busy), which is why the buttons are disabled then.
+    """
+    import os
+    import queue
+
+    from jupyter_client.manager import KernelManager
+
+    # pytest is the kernel's ancestor, which the detection takes for a batch run: force live
+    env = dict(os.environ, JPY_SESSION_NAME="dash.ipynb", GIBBSNAS_HEADLESS="0")
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env, cwd=str(tmp_path))
+    kc = km.client()
+    kc.start_channels()
+    widgets, updates = {}, []
+
+    outputs = {}  # msg_id of a request -> its printed text
+
+    def drain(timeout=0.05):
+        while True:
+            try:
+                msg = kc.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                return
+            c = msg["content"]
+            if msg["msg_type"] == "comm_open":
+                widgets[c["comm_id"]] = dict(c["data"].get("state", {}))
+            elif msg["msg_type"] == "comm_msg":
+                widgets.get(c["comm_id"], {}).update(c["data"].get("state") or {})
+                updates.append(c["comm_id"])
+            elif msg["msg_type"] == "stream":
+                key = msg["parent_header"].get("msg_id")
+                outputs[key] = outputs.get(key, "") + c["text"]
+            elif msg["msg_type"] == "error":
+                raise AssertionError("\n".join(c["traceback"]))
+
+    def run(code, timeout=300):
+        mid = kc.execute(code)
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            drain()
+            try:
+                reply = kc.get_shell_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if reply["parent_header"].get("msg_id") == mid:
+                drain(0.3)
+                assert reply["content"]["status"] == "ok", reply["content"]
+                return outputs.get(mid, "")
+        raise TimeoutError(code)
+
+    def value(expr):
+        return run(f"print(repr({expr}))").strip()
+
+    def click(desc):
+        cid = [k for k, st in widgets.items() if st.get("_model_name") == "ButtonModel"
+               and st.get("description") in desc][-1]
+        kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": cid, "data": {
+            "method": "custom", "content": {"event": "click"}}}))
+
+    try:
+        kc.wait_for_ready(timeout=120)
+        run("import torch; torch.set_num_threads(1)\n"
+            "from gibbsnas_lite.search import make_config, run_search\n"
+            "from gibbsnas_lite.widgets import AlphaDashboard\n"
+            "cfg = make_config('gibbs2', 'smoke', epochs=4, train_limit=128)\n"
+            "run_search(make_config('gibbs2', 'smoke', epochs=1, train_limit=64))  # imports")
+        run("dash = AlphaDashboard()\ndash.start(cfg, out_dir='bg')")
+        assert value("dash.headless") == "False"
+        deadline = time.time() + 120
+        while value("dash.n_records") in ("0", "1") and time.time() < deadline:
+            time.sleep(0.3)
+        n_updates = len(updates)
+        click(("Pause",))
+        while value("dash.paused") != "True" and time.time() < deadline:
+            time.sleep(0.3)
+        assert len(updates) > n_updates  # figure updates reached the front end while the kernel was idle
+        n = value("dash.n_records")
+        time.sleep(1.0)
+        assert value("dash.n_records") == n  # paused
+        click(("Resume",))
+        click(("Stop",))
+        assert value("(lambda r: (r.stopped_early, len(r.history.epochs) < cfg.epochs))(dash.wait())") == \
+            "(True, True)"
+        # foreground: the click is handled only after the cell, and ignored (button disabled)
+        kc.execute("dash2 = AlphaDashboard()\ndisplay(dash2)\nr2 = run_search(cfg, callback=dash2)")
+        time.sleep(3)
+        drain()
+        click(("Stop",))
+        assert value("(r2.stopped_early, len(r2.history.epochs))") == "(False, 4)"  # queued after the cell
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
