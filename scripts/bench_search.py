@@ -24,7 +24,9 @@ What it measures (all in one run, so the ratios are fair on a shared machine):
 * **Memory** (``--memory``): each strategy in a fresh subprocess; CPU: the peak RSS reached
   during the steps (the kernel's ``VmHWM``, reset through ``/proc/self/clear_refs`` just before
   the first step; falls back to ``ru_maxrss``) minus the RSS just before the first step
-  (interpreter, torch, model and batches already there); CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation
+  (interpreter, torch, model and batches already there), with ``MALLOC_MMAP_THRESHOLD_=65536`` so
+  that freed tensors leave the RSS (``--default-malloc``: glibc's default, fragmentation
+  included); CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation
   before the first step. The subprocess steps alpha at every step (``alpha_accum=1``) so the
   alpha step's memory is in the peak. Also reported: the bytes the optimizer state holds.
 
@@ -55,7 +57,9 @@ REFERENCE = "darts-v1"
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strategies", default=DEFAULT_STRATEGIES, help="comma-separated (default: %(default)s)")
+    p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
+                   help="semicolon- or comma-separated strategies, each optionally with config overrides after "
+                        "a colon, e.g. 'gibbs2;gibbs2:curvature_every=8;darts-v1' (default: %(default)s)")
     p.add_argument("--channels", "-C", type=int, default=8, help="supernet width C (paper: 16)")
     p.add_argument("--cells", "-N", type=int, default=1, help="cells per stage N (paper: 5)")
     p.add_argument("--batch", type=int, default=64, help="batch size (paper: 64)")
@@ -76,13 +80,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="rounds of the breakdown pass (default: one alpha_accum cycle)")
     p.add_argument("--memory", action="store_true", help="peak memory per strategy (one subprocess each)")
     p.add_argument("--memory-steps", type=int, default=3)
+    p.add_argument("--default-malloc", action="store_true",
+                   help="CPU memory: keep glibc's default heap (RSS then includes fragmentation)")
     p.add_argument("--proto-flat", action="store_true",
                    help="add 'gibbs2-flat': GibbsNAS-2nd with a flat-vector omega sampler (a proposal; see "
                         "FlatDiagSecantGaussian)")
     p.add_argument("--json", default=None, help="write all numbers to this JSON file")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    sep = ";" if ";" in args.strategies else ","
+    args.strategies = [s.strip() for s in args.strategies.split(sep) if s.strip()]
     if args.proto_flat and "gibbs2-flat" not in args.strategies:
         args.strategies.append("gibbs2-flat")
     if args.amp and args.device != "cuda":
@@ -95,9 +102,23 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_config(strategy: str, args):
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"gibbs2:curvature_every=8,history_size=3"`` -> ("gibbs2", {"curvature_every": 8, "history_size": 3})."""
+    name, _, rest = spec.partition(":")
+    extra: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")) if rest else []:
+        key, _, value = item.partition("=")
+        try:
+            extra[key] = json.loads(value)
+        except ValueError:
+            extra[key] = value
+    return name, extra
+
+
+def make_config(spec: str, args):
     from gibbsnas_lite.search import make_config as mk
 
+    strategy, extra = split_spec(spec)
     overrides: dict[str, Any] = dict(dataset="synthetic", channels=args.channels, cells_per_stage=args.cells,
                                      batch_size=args.batch, image_size=args.image_size, device=args.device,
                                      seed=args.seed, amp=bool(args.amp))
@@ -105,6 +126,7 @@ def make_config(strategy: str, args):
         overrides["alpha_accum"] = args.alpha_accum
         if args.temperature is not None:
             overrides["temperature"] = args.temperature
+    overrides.update(extra)
     return mk(strategy, "full", **overrides)
 
 
@@ -130,11 +152,11 @@ def build_all(args, device: torch.device):
     base = build_model(make_config(REFERENCE, args), 10, args.in_channels)
     strategies = {}
     for name in args.strategies:
-        config = make_config(name.replace("-flat", ""), args)
+        config = make_config(name.replace("gibbs2-flat", "gibbs2"), args)
         model = copy.deepcopy(base).to(device)
         strategy = build_strategy(config, model, steps_per_epoch=10_000, sizes=(args.data_size, args.data_size))
         strategy.fixed_valid_batch = None
-        if name == "gibbs2-flat":
+        if name.startswith("gibbs2-flat"):
             use_flat_prototype(strategy)
         strategies[name] = strategy
     return strategies
@@ -143,6 +165,29 @@ def build_all(args, device: torch.device):
 def rounds_for(args) -> int:
     accum = max(1, args.alpha_accum)
     return -(-args.steps // accum) * accum if any(s.startswith("gibbs") for s in args.strategies) else args.steps
+
+
+def code_fingerprint() -> dict[str, str]:
+    """git HEAD and a hash of the search and sampler sources as they were run (the tree may hold
+    uncommitted work of other engineers: the hash tells which version a number belongs to)."""
+    import hashlib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for sub in ("gibbsnas_lite/search", "gibbsnas_lite/samplers"):
+        folder = os.path.join(root, sub)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as fh:
+                    digest.update(name.encode() + fh.read())
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gibbsnas_lite/search", "gibbsnas_lite/samplers"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "unknown", ""
+    return {"git": head + ("+uncommitted" if dirty else ""), "search_samplers_sha256": digest.hexdigest()[:12]}
 
 
 def env_info(args) -> dict[str, Any]:
@@ -162,42 +207,52 @@ def env_info(args) -> dict[str, Any]:
         pass
     if args.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
+    info.update(code_fingerprint())
     return info
 
 
 # ----------------------------------------------------------------------------- timing
 def time_steps(strategies: dict, batches, rounds: int, warmup: int, device: torch.device):
-    """Round-robin: per round, every strategy does one step (order rotated each round)."""
+    """Round-robin: per round, every strategy does one step (order rotated each round).
+
+    Returns wall times, process CPU times (on a shared CPU with one torch thread the CPU time
+    is not inflated by waiting for a core, so its ratios are the steadier ones) and losses.
+    """
     names = list(strategies)
     times: dict[str, list[float]] = {n: [] for n in names}
+    cpu_times: dict[str, list[float]] = {n: [] for n in names}
     losses: dict[str, list[float]] = {n: [] for n in names}
     for r in range(warmup + rounds):
         train, valid = batches[r % len(batches)]
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             sync(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             metrics = strategies[name].step(train, valid, epoch=0, step=r)
             sync(device)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if r >= warmup:
                 times[name].append(dt)
+                cpu_times[name].append(dc)
                 losses[name].append(float(metrics["train_loss"]))
-    return times, losses
+    return times, cpu_times, losses
 
 
-def summarize(times: dict[str, list[float]], images_per_step: int) -> dict[str, dict[str, float]]:
+def summarize(times: dict[str, list[float]], cpu_times: dict[str, list[float]],
+              images_per_step: int) -> dict[str, dict[str, float]]:
     out = {}
-    ref = times.get(REFERENCE)
-    ref_median = statistics.median(ref) if ref else None
-    ref_mean = statistics.fmean(ref) if ref else None
+    ref, ref_cpu = times.get(REFERENCE), cpu_times.get(REFERENCE)
     for name, ts in times.items():
+        cs = cpu_times[name]
         med, mean = statistics.median(ts), statistics.fmean(ts)
         out[name] = {"median_s": med, "mean_s": mean, "min_s": min(ts), "steps": len(ts),
+                     "cpu_median_s": statistics.median(cs), "cpu_mean_s": statistics.fmean(cs),
                      "images_per_s": images_per_step / mean}
-        if ref_median:
-            out[name]["ratio_median"] = med / ref_median
-            out[name]["ratio_mean"] = mean / ref_mean
+        if ref:
+            out[name]["ratio_median"] = med / statistics.median(ref)
+            out[name]["ratio_mean"] = mean / statistics.fmean(ref)
+            out[name]["cpu_ratio_median"] = out[name]["cpu_median_s"] / statistics.median(ref_cpu)
+            out[name]["cpu_ratio_mean"] = out[name]["cpu_mean_s"] / statistics.fmean(ref_cpu)
     return out
 
 
@@ -293,17 +348,24 @@ def breakdown(strategies: dict, batches, rounds: int, device: torch.device, offs
         if hasattr(s, "a_optimizer"):
             saved.append((s.a_optimizer, "step", _wrap_timed(s.a_optimizer, "step", None, device, counts["a"])))
         accum = s.config.alpha_accum if n.startswith("gibbs") else 1
-        full_ops = []
+        full_ops, passes = [], []
+        forwards = [0]
+        hook = s.model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
         try:
             for k in range(accum):
                 train, valid = batches[k % len(batches)]
                 counter = _OpCounter()
+                forwards[0] = 0
                 with counter.active():
                     s.step(train, valid, epoch=0, step=10_000 + k)
                 full_ops.append((counter.ops, counter.syncs))
+                passes.append(forwards[0])
         finally:
+            hook.remove()
             for obj, attr, original in saved:
                 setattr(obj, attr, original)
+        out[n]["forwards_per_step_mean"] = statistics.fmean(passes)
+        out[n]["forwards_per_step_max"] = max(passes)
         out[n]["ops_per_step_min"] = min(o for o, _ in full_ops)
         out[n]["ops_per_step_max"] = max(o for o, _ in full_ops)
         out[n]["syncs_per_step_min"] = min(c for _, c in full_ops)
@@ -318,52 +380,66 @@ def breakdown(strategies: dict, batches, rounds: int, device: torch.device, offs
 # ----------------------------------------------------------------------------- proposal
 class FlatDiagSecantGaussian(torch.optim.Optimizer):
     """PROTOTYPE (a measured proposal, not the library's sampler): ``DiagLBFGSGaussian`` with
-    ``diag="secant"`` computed on one flat vector instead of parameter by parameter.
+    ``diag="secant"`` computed on one flat vector instead of tensor by tensor.
 
-    Same mean step as the library's sampler (checked by ``check_flat_prototype``): with
-    ``g = grad + wd * theta``, pairs ``s = theta - theta_prev``, ``y = g - g_prev`` in a ring of
-    ``history_size``, ``D = clamp(sum s^2 / sum s y, h_min, h_max)`` (h_max where sum s y <= 0 or
-    before the first pair), ``theta -= lr * D * g`` plus, in sample mode, ``sqrt(T/N) sqrt(D) z``
-    (z clamped at +-clip_std). Differences: one finite check for all gradients (one host sync
-    instead of one per tensor), about 30 kernels per step instead of about 36 per tensor, and
-    the noise is one draw of the flat vector (so a seed gives other draws than the library's).
-    Warm-up/ramp and clip_ratio are left out of the prototype.
+    Same arithmetic as the library's sampler (``check_flat_prototype`` compares the weights after
+    a few mean-mode steps, with consecutive-step pairs and with same-batch closure pairs):
+    ``g = grad + wd * theta``; pairs ``s = theta - theta_prev``, ``y = g - g_prev`` (from
+    consecutive steps with ``pairs="step"``, from the closure's second call with ``step(closure)``)
+    in a ring of ``history_size``; ``D = clamp(sum s^2 / sum s y, h_min, h_max)`` (h_max where
+    sum s y <= 0 or before the first pair); ``theta -= lr * D * g`` plus, in sample mode,
+    ``sqrt(T/N) sqrt(D) z`` (z clamped at +-clip_std). Differences: one finite check for all
+    gradients, about 30 kernels per step instead of about 36 per tensor (NB201 C=16, N=5 has 201
+    weight tensors), and the noise is one draw of the flat vector (so a seed gives other draws
+    than the library's). Warm-up/ramp and clip_ratio are left out of the prototype.
     """
 
-    def __init__(self, params, lr=0.1, *, data_size, weight_decay=1e-4, temperature=1.0, mode="sample",
-                 history_size=5, h_min=1e-2, h_max=1.0, clip_std=None, seed=0, **_ignored):
+    def __init__(self, params, lr=1.0, *, data_size, weight_decay=1e-4, temperature=1.0, mode="sample",
+                 history_size=5, h_min=1e-4, h_max=0.1, clip_std=None, pairs="step", seed=0, **_ignored):
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, temperature=temperature))
         self.params = [p for g in self.param_groups for p in g["params"]]
         self.sizes = [p.numel() for p in self.params]
-        self.data_size, self.mode, self.m = float(data_size), mode, history_size
-        self.h_min, self.h_max, self.clip_std = h_min, h_max, clip_std
+        self.data_size, self.mode, self.history_size = float(data_size), mode, history_size
+        self.h_min, self.h_max, self.clip_std, self.pairs = h_min, h_max, clip_std, pairs
         first = self.params[0]
         self.generator = torch.Generator(device=first.device).manual_seed(seed)
         numel = sum(self.sizes)
         self.s_hist = torch.zeros(history_size, numel, dtype=first.dtype, device=first.device)
         self.y_hist = torch.zeros_like(self.s_hist)
-        self.prev_theta = self.prev_g = None
-        self.pairs = 0
+        self.prev = None  # (theta, g) waiting for the other half of a pair
+        self.count = 0
+
+    def _flat(self):
+        theta = torch.cat([p.detach().reshape(-1) for p in self.params])
+        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.params])
+        return theta, grad.add_(theta, alpha=self.param_groups[0]["weight_decay"])
+
+    def _store(self, theta, g):
+        slot = self.count % self.history_size
+        torch.sub(theta, self.prev[0], out=self.s_hist[slot])
+        torch.sub(g, self.prev[1], out=self.y_hist[slot])
+        self.count += 1
+        self.prev = None
 
     @torch.no_grad()
     def step(self, closure=None):
         group = self.param_groups[0]
-        theta = torch.cat([p.detach().reshape(-1) for p in self.params])
-        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.params])
-        if not bool(torch.isfinite(grad).all()):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        theta, g = self._flat()
+        if not bool(torch.isfinite(g).all()):
             raise ValueError("FlatDiagSecantGaussian: non-finite gradient; nothing was changed")
-        g = grad.add_(theta, alpha=group["weight_decay"])
-        if self.prev_theta is not None:
-            slot = self.pairs % self.m
-            torch.sub(theta, self.prev_theta, out=self.s_hist[slot])
-            torch.sub(g, self.prev_g, out=self.y_hist[slot])
-            self.pairs += 1
-        self.prev_theta, self.prev_g = theta, g
-        count = min(self.pairs, self.m)
-        if count == 0:
+        if self.prev is not None:
+            self._store(theta, g)
+        if closure is not None or self.pairs == "step":
+            self.prev = (theta, g)
+        k = min(self.count, self.history_size)
+        if k == 0:
             diagonal = torch.full_like(g, self.h_max)
         else:
-            s, y = self.s_hist[:count], self.y_hist[:count]
+            s, y = self.s_hist[:k], self.y_hist[:k]
             curvature, squares = (s * y).sum(0), (s * s).sum(0)
             diagonal = torch.where(curvature > 0, squares / curvature.clamp_min(torch.finfo(g.dtype).tiny),
                                    self.h_max).clamp_(self.h_min, self.h_max)
@@ -374,41 +450,63 @@ class FlatDiagSecantGaussian(torch.optim.Optimizer):
                 z.clamp_(-self.clip_std, self.clip_std)
             move.sub_(z.mul_(diagonal.sqrt_()), alpha=(group["temperature"] / self.data_size) ** 0.5)
         torch._foreach_sub_(self.params, [c.view_as(p) for c, p in zip(move.split(self.sizes), self.params)])
+        if closure is not None:
+            with torch.enable_grad():
+                closure()
+            self._store(*self._flat())
+        return loss
 
 
 def use_flat_prototype(strategy) -> None:
-    """Swap a GibbsNAS-2nd strategy's omega sampler for the flat prototype (same settings, same schedule)."""
+    """Swap a GibbsNAS-2nd strategy's omega sampler for the flat prototype (same settings and schedule)."""
     old = strategy.w_optimizer
-    c = strategy.config
-    new = FlatDiagSecantGaussian(strategy.model.weight_parameters(), lr=c.w_lr, data_size=old.data_size,
-                                 weight_decay=c.w_weight_decay, temperature=c.temperature, mode=old.mode,
-                                 history_size=old.history_size, h_min=old.h_min, h_max=old.h_max,
-                                 clip_std=old.clip_std, seed=c.seed + 1)
-    from gibbsnas_lite.search.base import cosine_lr
-
+    group = old.param_groups[0]
+    new = FlatDiagSecantGaussian(strategy.model.weight_parameters(), lr=group["lr"], data_size=old.data_size,
+                                 weight_decay=group["weight_decay"], temperature=group["temperature"],
+                                 mode=old.mode, history_size=old.history_size, h_min=old.h_min, h_max=old.h_max,
+                                 clip_std=old.clip_std, pairs=getattr(old, "pairs", "step"),
+                                 seed=strategy.config.seed + 1)
+    scheduler = strategy.w_scheduler  # same schedule, now driving the prototype
+    scheduler.optimizer = new
+    for g_new, g_old in zip(new.param_groups, old.param_groups):
+        g_new.update({k: v for k, v in g_old.items() if k != "params"})
     strategy.w_optimizer = new
-    strategy.w_scheduler = cosine_lr(new, c.epochs, c.w_lr_min)
     strategy.name = "gibbs2-flat"
 
 
 def check_flat_prototype(args, device: torch.device, steps: int = 6) -> float:
-    """Max |difference| of the weights after ``steps`` mean-mode steps: library sampler vs prototype."""
+    """Max |difference| of the weights after ``steps`` mean-mode steps, library sampler vs prototype,
+    over both pair sources (consecutive steps; same-batch closure pairs)."""
+    import inspect
+
     from gibbsnas_lite.samplers import DiagLBFGSGaussian
 
-    torch.manual_seed(args.seed)
-    net = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.Tanh(), torch.nn.Linear(30, 5)).to(device)
-    twin = copy.deepcopy(net)
-    ref = DiagLBFGSGaussian(net.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3)
-    proto = FlatDiagSecantGaussian(twin.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3,
-                                   h_min=ref.h_min, h_max=ref.h_max)  # the library's current clamp defaults
-    g = torch.Generator().manual_seed(args.seed)
-    for _ in range(steps):
-        x, y = torch.randn(64, 20, generator=g).to(device), torch.randint(0, 5, (64,), generator=g).to(device)
-        for model, opt in ((net, ref), (twin, proto)):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-    return max(float((a - b).detach().abs().max()) for a, b in zip(net.parameters(), twin.parameters()))
+    has_pairs = "pairs" in inspect.signature(DiagLBFGSGaussian).parameters
+    worst = 0.0
+    for use_closure in (False, True) if has_pairs else (False,):
+        torch.manual_seed(args.seed)
+        net = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.Tanh(), torch.nn.Linear(30, 5)).to(device)
+        twin = copy.deepcopy(net)
+        extra = {"pairs": "closure"} if use_closure else {}
+        ref = DiagLBFGSGaussian(net.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3, **extra)
+        proto = FlatDiagSecantGaussian(twin.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3,
+                                       h_min=ref.h_min, h_max=ref.h_max, **extra)
+        g = torch.Generator().manual_seed(args.seed)
+        for _ in range(steps):
+            x, y = torch.randn(64, 20, generator=g).to(device), torch.randint(0, 5, (64,), generator=g).to(device)
+            for model, opt in ((net, ref), (twin, proto)):
+                def closure(model=model, opt=opt):
+                    opt.zero_grad()
+                    loss = torch.nn.functional.cross_entropy(model(x), y)
+                    loss.backward()
+                    return loss
+                if use_closure:
+                    opt.step(closure)
+                else:
+                    closure()
+                    opt.step()
+        worst = max(worst, max(float((a - b).detach().abs().max()) for a, b in zip(net.parameters(), twin.parameters())))
+    return worst
 
 
 # ----------------------------------------------------------------------------- memory
@@ -498,7 +596,12 @@ def measure_memory(args) -> dict[str, Any]:
             cmd.append("--amp")
         if args.temperature is not None:
             cmd += ["--temperature", str(args.temperature)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        env = dict(os.environ)
+        if args.device == "cpu" and not args.default_malloc:
+            # every allocation >= 64 KiB gets its own mmap and is returned to the OS when freed, so
+            # the peak RSS follows the peak of live tensors instead of glibc's heap fragmentation
+            env.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"memory subprocess for {name} failed:\n{proc.stderr[-3000:]}")
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -517,33 +620,40 @@ def print_report(result: dict[str, Any]) -> None:
           f"{' (bf16 autocast)' if a['amp'] else ''}; alpha_accum {a['alpha_accum']}; "
           f"{result['rounds']} timed rounds after {a['warmup']} warm-up rounds")
     print("# env: " + ", ".join(f"{k} {v}" for k, v in result["env"].items()))
-    print(f"{'strategy':<12} {'median s':>9} {'mean s':>9} {'min s':>8} {'x v1 (med)':>10} {'x v1 (mean)':>11} {'img/s':>8}")
+    nan = float("nan")
+    print("# wall = wall-clock per step (the GPU number); cpu = process CPU time per step (on a shared CPU, "
+          "the steadier one); x v1 = ratio to darts-v1")
+    width = max(12, *(len(n) for n in result["time"]))
+    print(f"{'strategy':<{width}} {'wall med':>9} {'wall mean':>9} {'x v1 med':>8} {'x v1 mean':>9} "
+          f"{'cpu med':>8} {'cpu mean':>8} {'x v1 med':>8} {'x v1 mean':>9} {'img/s':>7}")
     for name, r in result["time"].items():
-        print(f"{name:<12} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r['min_s']:8.4f} "
-              f"{r.get('ratio_median', float('nan')):10.3f} {r.get('ratio_mean', float('nan')):11.3f} "
-              f"{r['images_per_s']:8.1f}")
+        print(f"{name:<{width}} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r.get('ratio_median', nan):8.3f} "
+              f"{r.get('ratio_mean', nan):9.3f} {r['cpu_median_s']:8.4f} {r['cpu_mean_s']:8.4f} "
+              f"{r.get('cpu_ratio_median', nan):8.3f} {r.get('cpu_ratio_mean', nan):9.3f} {r['images_per_s']:7.1f}")
     if "flat_prototype_max_abs_diff" in result:
         print(f"# gibbs2-flat = a PROTOTYPE omega sampler (bench_search.FlatDiagSecantGaussian); mean-mode weights "
               f"match DiagLBFGSGaussian to {result['flat_prototype_max_abs_diff']:.2g} after 6 steps")
     if "breakdown" in result:
-        print("# breakdown: optimizer steps (synchronized), share of step time, aten ops and host syncs")
-        print(f"{'strategy':<12} {'w-step s':>9} {'w share':>8} {'a-step s':>9} {'a calls':>7} {'a share':>8} "
+        print("# breakdown: optimizer steps (synchronized; a step(closure) includes the closure's forward/backward "
+              "passes), share of step time, supernet forward passes per step (mean over an alpha_accum cycle), "
+              "non-view aten ops and host syncs per step and per optimizer step")
+        print(f"{'strategy':<{width}} {'fwd/step':>8} {'w-step s':>9} {'w share':>8} {'a-step s':>9} {'a calls':>7} {'a share':>8} "
               f"{'ops/step':>13} {'syncs/step':>11} {'w ops/sync':>11} {'a ops/sync':>11}")
         for name, b in result["breakdown"].items():
             ops = f"{b['ops_per_step_min']}-{b['ops_per_step_max']}"
             syncs = f"{b['syncs_per_step_min']}-{b['syncs_per_step_max']}"
             w = f"{b.get('w_step_ops', '-')}/{b.get('w_step_syncs', '-')}"
             al = f"{b.get('a_step_ops', '-')}/{b.get('a_step_syncs', '-')}"
-            print(f"{name:<12} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
+            print(f"{name:<{width}} {b['forwards_per_step_mean']:8.3f} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
                   f"{b['a_step_calls']:7d} {b['a_share_of_step']:8.1%} {ops:>13} {syncs:>11} {w:>11} {al:>11}")
     if "memory" in result:
         kind = next(iter(result["memory"].values()))["kind"]
         print(f"# memory ({kind}; delta over the state before the first step; MiB)")
-        print(f"{'strategy':<12} {'peak':>9} {'delta':>9} {'x v1 delta':>10} {'opt state':>10} {'weights':>8}")
+        print(f"{'strategy':<{width}} {'peak':>9} {'delta':>9} {'x v1 delta':>10} {'opt state':>10} {'weights':>8}")
         ref = result["memory"].get(REFERENCE, {}).get("delta_bytes")
         for name, m in result["memory"].items():
             ratio = m["delta_bytes"] / ref if ref else float("nan")
-            print(f"{name:<12} {mib(m['peak_bytes']):>9} {mib(m['delta_bytes']):>9} {ratio:10.3f} "
+            print(f"{name:<{width}} {mib(m['peak_bytes']):>9} {mib(m['delta_bytes']):>9} {ratio:10.3f} "
                   f"{mib(m['optimizer_state_bytes']):>10} {mib(m['weight_bytes']):>8}")
 
 
@@ -552,9 +662,10 @@ def run(args) -> dict[str, Any]:
     batches = make_batches(args, device)
     strategies = build_all(args, device)
     rounds = rounds_for(args)
-    times, losses = time_steps(strategies, batches, rounds, args.warmup, device)
+    times, cpu_times, losses = time_steps(strategies, batches, rounds, args.warmup, device)
     result: dict[str, Any] = {"args": vars(args).copy(), "env": env_info(args), "rounds": rounds,
-                              "time": summarize(times, args.batch), "raw_times": times,
+                              "time": summarize(times, cpu_times, args.batch), "raw_times": times,
+                              "raw_cpu_times": cpu_times,
                               "last_train_loss": {n: l[-1] for n, l in losses.items()}}
     for name, ls in losses.items():
         if not all(map(lambda v: v == v and abs(v) != float("inf"), ls)):

@@ -11,8 +11,10 @@ T; omega at ``--w-temperature``, default: the same T, as the search config does 
 one mean-mode run (Table 2's ablation), all from the same seed, supernet and batches, and
 records at every alpha step:
 
-* ``noise``: the alpha noise std, sqrt(diag(covariance())) of ``a_optimizer`` (T/N H), averaged
-  over the 30 entries;
+* ``noise``: the alpha noise std that the softmax sees: sqrt of the diagonal of P C P^T, C =
+  ``a_optimizer.covariance()`` (T/N H), P removing each edge's mean over its 5 ops (adding a
+  constant to one edge's alphas changes nothing, and along those 6 directions the posterior is
+  as wide as the prior, T/(N lambda)), averaged over the 30 entries; ``noise_raw`` without P;
 * ``spread``: the spread of alpha across ops, the std over the 5 ops of each edge's alpha,
   averaged over the 6 edges (for the sample runs: of the drawn alpha; ``spread_mean_run`` is the
   mean run's at the same step);
@@ -65,6 +67,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-mean", action="store_true", help="skip the mean-mode reference run")
+    p.add_argument("--mean-from", default=None, metavar="JSON",
+                   help="take the mean-mode reference run from an earlier sweep's --json (same sizes and seed)")
     p.add_argument("--json", default=None)
     return p.parse_args(argv)
 
@@ -80,14 +84,21 @@ def make_config(strategy: str, args, temperature: float):
     return mk(strategy, "cpu", **overrides)
 
 
+def centering(edges: int, ops: int) -> torch.Tensor:
+    """P with (P a) = a minus its per-edge mean over ops: the directions the softmax sees."""
+    block = torch.eye(ops, dtype=torch.float64) - 1.0 / ops
+    return torch.block_diag(*[block] * edges)
+
+
 def alpha_stats(strategy) -> dict:
     alpha = strategy.model.alpha.detach().double().cpu()  # 6 x 5
     cov = strategy.a_optimizer.covariance().detach().double().cpu()
-    noise = cov.diagonal().clamp_min(0).sqrt().reshape(alpha.shape)
+    raw = cov.diagonal().clamp_min(0).sqrt().reshape(alpha.shape)
+    P = centering(*alpha.shape)
+    centered = (P @ cov @ P.T).diagonal().clamp_min(0).sqrt().reshape(alpha.shape)
     spread = alpha.std(dim=1, unbiased=False)  # std over ops, per edge
-    return {"alpha": alpha, "noise": float(noise.mean()), "spread": float(spread.mean()),
-            "noise_per_edge": noise.mean(1), "spread_per_edge": spread,
-            "cov_diag_over_TN": None}
+    return {"alpha": alpha, "noise": float(centered.mean()), "noise_raw": float(raw.mean()),
+            "spread": float(spread.mean())}
 
 
 def omega_noise(strategy) -> tuple[float, float]:
@@ -134,6 +145,7 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
                 h_diag = strategy.a_optimizer.covariance().diagonal().double().cpu() * \
                     (n_alpha / strategy.a_optimizer.param_groups[0]["temperature"])
                 records.append({"step": step, "alpha": st["alpha"].tolist(), "noise": st["noise"],
+                                "noise_raw": st["noise_raw"],
                                 "spread": st["spread"], "arch": strategy.derive(),
                                 "h_diag_mean": float(h_diag.mean()), "h_diag_median": float(h_diag.median()),
                                 "w_noise_std": w_std, "w_abs_mean": w_mag,
@@ -168,6 +180,7 @@ def summarize(run: dict, mean_run: dict | None, early_frac: float = 0.25) -> dic
     early, last = recs[k_early], recs[-1]
     out = {"T": run["temperature"], "T_w": run["w_temperature"], "mode": run["mode"],
            "early_step": early["step"], "noise_early": early["noise"], "spread_early": early["spread"],
+           "noise_raw_early": early.get("noise_raw"), "noise_raw_end": last.get("noise_raw"),
            "ratio_early": early["noise"] / max(early["spread"], 1e-12),
            "noise_end": last["noise"], "spread_end": last["spread"],
            "ratio_end": last["noise"] / max(last["spread"], 1e-12),
@@ -210,7 +223,15 @@ def main(argv=None) -> int:
     temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
     runs = []
     mean_run = None
-    if not args.no_mean:
+    if args.mean_from:
+        saved = json.loads(Path(args.mean_from).read_text())
+        keys = ("dataset", "channels", "cells", "batch", "image_size", "train_limit", "alpha_accum", "epochs",
+                "data_size", "warmup_steps", "ramp_steps", "seed", "steps")
+        differ = [k for k in keys if saved["args"].get(k) != getattr(args, k)]
+        if differ or saved.get("mean_run") is None:
+            raise SystemExit(f"--mean-from {args.mean_from}: no mean run, or other settings ({', '.join(differ)})")
+        mean_run = saved["mean_run"]
+    elif not args.no_mean:
         mean_run = run_one(args, "mean", 1.0, None)
         print(f"mean run done in {mean_run['seconds']:.0f}s: {mean_run['final_arch']}", flush=True)
     for t in temperatures:
@@ -225,11 +246,17 @@ def main(argv=None) -> int:
     k = max(0, int(len(h) * 0.25) - 1)
     print_table(rows, args)
     n = (mean_run or runs[0])["data_size_alpha"]
-    h_early, s_early = h[k]["h_diag_mean"], h[k]["spread"]
-    t_match = n * (s_early ** 2) / max(h_early, 1e-30)
-    print(f"# reference run ({(mean_run or runs[0])['mode']}) at step {h[k]['step']}: mean H_ii = {h_early:.4g}, "
-          f"alpha spread = {s_early:.4g}; noise = spread at T = N spread^2 / H_ii = {t_match:.4g} for N = {n:g} "
-          f"(T/N = {t_match / n:.3g})")
+    ref = mean_run or runs[0]
+    t_ref = 1.0 if ref["mode"] == "mean" else ref["temperature"]
+    rows_t = []
+    for rec in (h[k], h[-1]):
+        # noise(T) = noise(T_ref) * sqrt(T / T_ref) at the same H: noise = spread at this T
+        t_match = t_ref * (rec["spread"] / max(rec["noise"], 1e-30)) ** 2
+        rows_t.append(t_match)
+        print(f"# reference run ({ref['mode']}) at step {rec['step']}: centered alpha noise at T={t_ref:g} "
+              f"{rec['noise']:.4g}, alpha spread {rec['spread']:.4g}, mean H_ii {rec['h_diag_mean']:.4g}: "
+              f"noise = spread at T = {t_match:.3g} for N = {n:g} (T/N = {t_match / n:.3g})")
+    t_match = rows_t[0]
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as fh:
