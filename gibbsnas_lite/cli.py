@@ -13,6 +13,7 @@ import sys
 from . import __version__
 from .notebooks import PROFILES
 from .search.config import DATASETS, DEVICES, SPACES, STRATEGIES
+from .search.config import PROFILES as SEARCH_PROFILES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,12 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Profiles are presets: smoke (seconds, synthetic data), cpu (minutes on 2 cores, "
                     "Fashion-MNIST, reduced supernet), full (the paper's protocol, GPU). "
                     "Explicit options override the profile.")
-    search.add_argument("--strategy", choices=STRATEGIES, default="gibbs2")
-    search.add_argument("--space", choices=SPACES, default="nb201")
+    search.add_argument("--strategy", choices=STRATEGIES, default=None, help="default: gibbs2")
+    search.add_argument("--space", choices=SPACES, default=None, help="default: nb201")
     search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
-    search.add_argument("--profile", choices=PROFILES, default="smoke")
-    search.add_argument("--device", choices=DEVICES, default="auto")
-    search.add_argument("--seed", type=int, default=0)
+    search.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
+    search.add_argument("--device", choices=DEVICES, default=None,
+                        help="default: auto (CUDA when available); with --resume: move the run to this device")
+    search.add_argument("--seed", type=int, default=None, help="default: 0")
     search.add_argument("--epochs", type=int, default=None)
     search.add_argument("--batch-size", type=int, default=None)
     search.add_argument("--channels", type=int, default=None, help="supernet width C")
@@ -57,26 +59,41 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--download", action="store_true", help="download CIFAR if missing")
     search.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     search.add_argument("--out", default=None, help="run folder (default: runs/<strategy>-<space>-<dataset>-s<seed>)")
-    search.add_argument("--resume", default=None, metavar="DIR", help="continue the run in DIR from its checkpoint")
+    search.add_argument("--resume", default=None, metavar="DIR",
+                        help="continue the run in DIR from its checkpoint, with its saved settings")
     search.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
+# Options that define a run; --resume takes them from the checkpoint instead.
+_RUN_OPTIONS = ("strategy", "space", "dataset", "profile", "seed", "epochs", "batch_size", "channels",
+                "cells_per_stage", "train_limit", "w_lr", "a_lr", "temperature", "data_root", "out")
+
+
 def run_search_command(args) -> int:
-    from .search import make_config, run_search
+    from .search import SearchConfig, make_config, run_search
 
     if args.resume:
-        result = run_search(resume=args.resume, progress=not args.no_progress, echo=print)
+        given = [name for name in _RUN_OPTIONS if getattr(args, name) is not None]
+        given += [name for name in ("download", "amp") if getattr(args, name)]
+        if given:
+            options = ", ".join("--" + ("cells" if n == "cells_per_stage" else n.replace("_", "-")) for n in given)
+            raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
+                             f"drop {options} (only --device and --no-progress go with --resume)")
+        device = SearchConfig(device=args.device) if args.device else None
+        result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
         config = make_config(
-            args.strategy, args.profile, space=args.space, dataset=args.dataset, device=args.device,
-            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, channels=args.channels,
-            cells_per_stage=args.cells_per_stage, train_limit=args.train_limit, w_lr=args.w_lr,
-            a_lr=args.a_lr, temperature=args.temperature, data_root=args.data_root,
+            args.strategy or "gibbs2", args.profile or "smoke", space=args.space, dataset=args.dataset,
+            device=args.device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
+            channels=args.channels, cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
+            w_lr=args.w_lr, a_lr=args.a_lr, temperature=args.temperature, data_root=args.data_root,
             download=args.download or None, amp=args.amp or None)
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
         result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)
     summary = result.summary()
+    if result.stopped_early:
+        print(f"stopped after epoch {summary['epochs_done']}/{result.config.epochs}")
     print(f"arch: {summary['arch']}")
     for key, value in summary["benchmark"].items():
         print(f"  NAS-Bench-201 {key}: {value:.2f}")

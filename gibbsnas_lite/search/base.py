@@ -32,6 +32,13 @@ def check_finite(loss: torch.Tensor, where: str) -> None:
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Top-1 accuracy; ``targets`` are class indices (B) or class probabilities (B x classes).
+
+    Probability targets (e.g. a teacher's softmax) work everywhere in the search, since
+    ``F.cross_entropy`` accepts them too; their argmax is the class counted here.
+    """
+    if targets.dim() == logits.dim():
+        targets = targets.argmax(dim=1)
     return (logits.argmax(dim=1) == targets).float().mean().item()
 
 
@@ -67,7 +74,9 @@ class Strategy:
         use_amp = bool(self.config.amp) and x.is_cuda
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             logits = logits_of(self.model(x, **forward_kwargs))
-        loss = F.cross_entropy(logits.float(), y)
+        if logits.dtype in (torch.float16, torch.bfloat16):  # autocast: the loss in float32
+            logits = logits.float()
+        loss = F.cross_entropy(logits, y)
         check_finite(loss, where)
         return loss, logits
 

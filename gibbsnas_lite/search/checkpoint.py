@@ -10,6 +10,10 @@ import numpy as np
 import torch
 
 
+# What the search loop stores (and needs back on resume).
+CHECKPOINT_KEYS = ("config", "epoch", "model", "strategy", "data", "history", "rng")
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
 
@@ -31,10 +35,15 @@ def load_checkpoint(path: Path, map_location=None) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier search")
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
+        payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
                          "it is corrupt or not a gibbsnas-lite checkpoint") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(payload, dict) or k not in payload]
+    if missing:
+        raise ValueError(f"{path} is not a gibbsnas-lite search checkpoint (missing {', '.join(missing)}); "
+                         "--resume takes the run folder of an earlier `gibbsnas-lite search`")
+    return payload
 
 
 def capture_rng() -> dict[str, Any]:

@@ -76,6 +76,7 @@ class SearchConfig:
     ramp_steps: int = 0
     clip_std: float | None = 3.0
     history_size: int = 5
+    curvature_every: int = 1  # GibbsNAS 2nd order: same-batch omega curvature pair every k steps (gibbs.py)
     # GDAS
     tau_max: float = 10.0
     tau_min: float = 0.1
@@ -93,7 +94,8 @@ class SearchConfig:
         _choice("dataset", self.dataset, DATASETS)
         _choice("profile", self.profile, PROFILES)
         _choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "alpha_accum", "alpha_every"):
+        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "alpha_accum", "alpha_every",
+                     "curvature_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("w_lr", "a_lr", "temperature"):

@@ -80,34 +80,54 @@ class DartsV2(DartsV1):
         xi = self.w_optimizer.param_groups[0]["lr"]
         saved = [w.detach().clone() for w in weights]
 
-        # virtual step w' = w - xi * (momentum * buf + grad + wd * w)
-        x_t, y_t = train_batch
-        loss_t, _ = self.forward_loss(x_t, y_t, where + " unrolled train")
-        grads_w = torch.autograd.grad(loss_t, weights, allow_unused=True)
-        with torch.no_grad():
-            for w, g in zip(weights, grads_w):
-                step = torch.zeros_like(w) if g is None else g + c.w_weight_decay * w
-                buf = self.w_optimizer.state.get(w, {}).get("momentum_buffer")
-                if buf is not None:
-                    step = step + c.w_momentum * buf
-                w.sub_(xi * step)
+        try:
+            # virtual step w' = w - xi * (momentum * buf + grad + wd * w)
+            x_t, y_t = train_batch
+            loss_t, _ = self.forward_loss(x_t, y_t, where + " unrolled train")
+            grads_w = torch.autograd.grad(loss_t, weights, allow_unused=True)
+            with torch.no_grad():
+                for w, g in zip(weights, grads_w):
+                    step = torch.zeros_like(w) if g is None else g + c.w_weight_decay * w
+                    buf = self.w_optimizer.state.get(w, {}).get("momentum_buffer")
+                    if buf is not None:
+                        step = step + c.w_momentum * buf
+                    w.sub_(xi * step)
 
-        # grad of L_val at (w', alpha) w.r.t. alpha and w'
-        x_v, y_v = valid_batch
-        loss_v, logits_v = self.forward_loss(x_v, y_v, where + " unrolled valid")
-        grads = torch.autograd.grad(loss_v, alphas + weights, allow_unused=True)
-        d_alpha = [g for g in grads[: len(alphas)]]
-        vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
+            # grad of L_val at (w', alpha) w.r.t. alpha and w'
+            x_v, y_v = valid_batch
+            loss_v, logits_v = self.forward_loss(x_v, y_v, where + " unrolled valid")
+            grads = torch.autograd.grad(loss_v, alphas + weights, allow_unused=True)
+            d_alpha = [g for g in grads[: len(alphas)]]
+            vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
+        finally:  # back to the original w (also when the loss was not finite)
+            self._set_weights(saved)
 
         # finite-difference Hessian-vector product at the original w
+        implicit = self.hessian_vector_product(vector, train_batch, where)
+        for a, g, h in zip(alphas, d_alpha, implicit):
+            a.grad = g - xi * h
+        return loss_v.item(), accuracy(logits_v, y_v)
+
+    def hessian_vector_product(self, vector, train_batch, where: str = "darts-v2") -> list[torch.Tensor]:
+        """``grad^2_{alpha,w} L_train(w, alpha) . vector`` at the current weights, by Eq. 8:
+
+            [grad_alpha L_train(w + r v, alpha) - grad_alpha L_train(w - r v, alpha)] / (2 r),
+            r = fd_radius / ||v||  (0.01 / ||v||, as DARTS' ``_hessian_vector_product``).
+
+        The weights are moved in place and restored exactly (a saved copy) before returning.
+        """
+        weights = list(self.model.weight_parameters())
+        alphas = list(self.model.arch_parameters())
+        x_t, y_t = train_batch
+        saved = [w.detach().clone() for w in weights]
         norm = torch.sqrt(sum((v * v).sum() for v in vector))
         radius = self.fd_radius / (norm.item() + 1e-12)
-        implicit = []
-        for sign in (+1.0, -1.0):
-            self._set_weights([s + sign * radius * v for s, v in zip(saved, vector)])
-            loss_pm, _ = self.forward_loss(x_t, y_t, where + " finite difference")
-            implicit.append(torch.autograd.grad(loss_pm, alphas))
-        self._set_weights(saved)
-        for a, g, gp, gn in zip(alphas, d_alpha, implicit[0], implicit[1]):
-            a.grad = g - xi * (gp - gn) / (2 * radius)
-        return loss_v.item(), accuracy(logits_v, y_v)
+        grads = []
+        try:
+            for sign in (+1.0, -1.0):
+                self._set_weights([s + sign * radius * v for s, v in zip(saved, vector)])
+                loss_pm, _ = self.forward_loss(x_t, y_t, where + " finite difference")
+                grads.append(torch.autograd.grad(loss_pm, alphas))
+        finally:
+            self._set_weights(saved)
+        return [(gp - gn) / (2 * radius) for gp, gn in zip(*grads)]

@@ -27,11 +27,15 @@ class SearchData:
     _fixed: DeviceLoader
 
     def epoch_batches(self, epoch: int) -> Iterator[tuple[Any, Any]]:
-        """``steps_per_epoch`` pairs (search-train batch, search-valid batch)."""
-        for step, train_batch in enumerate(self.train):
-            if step >= self.steps_per_epoch:
-                break
-            yield train_batch, self.valid.next_batch()
+        """Exactly ``steps_per_epoch`` pairs (search-train batch, search-valid batch).
+
+        Both streams are read with ``next_batch`` (which rolls over the loaders' own epochs),
+        so with ``max_steps_per_epoch`` below the loader's length no batch is skipped and
+        every search epoch has the same number of steps; and a loader position saved
+        between search epochs is exactly where the next epoch starts.
+        """
+        for _ in range(self.steps_per_epoch):
+            yield self.train.next_batch(), self.valid.next_batch()
 
     def fixed_valid_batch(self):
         """The first search-valid batch in file order, unaugmented (for RSPS's selection)."""

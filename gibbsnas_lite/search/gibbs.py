@@ -12,6 +12,22 @@ Per search step t:
 
 ``mode="mean"`` replaces each draw by its mean (the "-mean" rows of Table 2). Learning rates
 follow a cosine decay per epoch for both blocks (the paper's learning-rate decay policy).
+
+Curvature pairs (docs/samplers.md, sections 2 and 4): with minibatch gradients, pairs from
+consecutive steps are biased by the batch noise (the omega diagonal collapses to its floor
+and the network stops training; the alpha covariance collapses to zero), so both samplers
+get same-batch pairs through ``step(closure)`` (oBFGS / oLBFGS) and ``pairs="closure"``:
+
+* omega (2nd order): the closure recomputes the search-train loss on the step's own batch
+  after the move, every ``curvature_every`` steps (one extra forward/backward on those
+  steps). The sampler runs at its documented operating point: eta = 1 (Eq. 15 as printed)
+  with the diagonal clamped to ``[1e-4, w_lr]``, so every mean step is a per-coordinate SGD
+  step no longer than SGD at ``w_lr`` (the paper's 0.1); the cosine schedule decays eta
+  from 1 to ``w_lr_min / w_lr``. Gradient-norm clipping scales both gradients of a pair by
+  the same factor (so a pair stays a secant pair of the scaled loss).
+* alpha: the step uses the gradient averaged over the ``alpha_accum`` batches; the pair is
+  measured on the last of them, at the old and the new alpha (same omega): one extra
+  forward/backward per alpha step.
 """
 from __future__ import annotations
 
@@ -33,19 +49,22 @@ class GibbsNAS(Strategy):
         c = config
         common = dict(temperature=c.temperature, mode=mode, clip_std=c.clip_std,
                       warmup_steps=c.warmup_steps, ramp_steps=c.ramp_steps)
+        weights = list(model.weight_parameters())
         if order == 2:
+            # eta = 1 and D <= w_lr: the sampler's operating point (module docstring)
             self.w_optimizer = DiagLBFGSGaussian(
-                model.weight_parameters(), lr=c.w_lr, weight_decay=c.w_weight_decay,
-                data_size=c.data_size or self.train_size, history_size=c.history_size,
-                seed=c.seed + 1, **common)
+                weights, lr=1.0, h_max=c.w_lr, h_min=min(1e-4, c.w_lr), pairs="closure",
+                weight_decay=c.w_weight_decay, data_size=c.data_size or self.train_size,
+                history_size=c.history_size, seed=c.seed + 1, **common)
+            self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min / c.w_lr)
         else:
-            self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
+            self.w_optimizer = torch.optim.SGD(weights, lr=c.w_lr, momentum=c.w_momentum,
                                                weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
-        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
+            self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
         alpha_common = dict(common, warmup_steps=max(0, c.warmup_steps // c.alpha_accum),
                             ramp_steps=max(0, c.ramp_steps // c.alpha_accum))
         self.a_optimizer = BFGSGaussian(
-            model.arch_parameters(), lr=c.a_lr, weight_decay=c.a_weight_decay,
+            model.arch_parameters(), lr=c.a_lr, weight_decay=c.a_weight_decay, pairs="closure",
             data_size=c.data_size or self.valid_size, seed=c.seed + 2, **alpha_common)
         self.a_scheduler = cosine_lr(self.a_optimizer, c.epochs, c.a_lr * 0.01)
         self._accum = [torch.zeros_like(a) for a in model.arch_parameters()]
@@ -67,27 +86,85 @@ class GibbsNAS(Strategy):
             t.copy_(s)
         self._accum_count = state["accum_count"]
 
+    # --- omega | alpha (Eq. 15) ------------------------------------------------------
+    def _weight_grads(self, x, y, where, scale: float | None = None):
+        """Loss on (x, y); ``.grad`` of the trainable weights set to its (clipped) gradient.
+
+        ``scale=None`` clips by ``grad_clip`` and returns the factor used; a given ``scale``
+        multiplies the gradient by it instead (the second gradient of a curvature pair).
+        """
+        weights = [w for w in self.model.weight_parameters() if w.requires_grad]
+        loss, logits = self.forward_loss(x, y, where)
+        if not weights:  # frozen weights (e.g. an alpha-only search on fixed weights)
+            return loss, logits, 1.0
+        grads = torch.autograd.grad(loss, weights)
+        if scale is None:
+            scale = 1.0
+            if self.config.grad_clip and self.config.grad_clip > 0:
+                norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads)))
+                scale = min(1.0, self.config.grad_clip / (norm + 1e-6))
+        for w, g in zip(weights, grads):
+            w.grad = g if scale == 1.0 else g * scale
+        return loss, logits, scale
+
+    def _omega_step(self, x, y, where, global_step):
+        if self.order == 1:  # SGD: one gradient, no pairs
+            self.w_optimizer.zero_grad(set_to_none=True)
+            loss, logits, _ = self._weight_grads(x, y, where)
+            self.w_optimizer.step()
+            return loss, logits
+        self.w_optimizer.zero_grad(set_to_none=True)
+        if global_step % max(1, int(self.config.curvature_every)) != 0:
+            loss, logits, _ = self._weight_grads(x, y, where)
+            self.w_optimizer.step()
+            return loss, logits
+        first = {}
+
+        def closure():  # before the move: the step's gradient; after it: the pair's second gradient
+            self.w_optimizer.zero_grad(set_to_none=True)
+            if not first:
+                first["loss"], first["logits"], first["scale"] = self._weight_grads(x, y, where)
+                return first["loss"]
+            loss_new, _, _ = self._weight_grads(x, y, where + " (curvature pair)", scale=first["scale"])
+            return loss_new
+
+        self.w_optimizer.step(closure)
+        return first["loss"], first["logits"]
+
     def step(self, train_batch, valid_batch, epoch, step):
         where = f"{self.name} epoch {epoch} step {step}"
         # 1. omega_t | alpha_t  (Eq. 15)
         x, y = train_batch
-        self.w_optimizer.zero_grad(set_to_none=True)
-        loss, logits = self.forward_loss(x, y, where + " (omega)")
-        loss.backward()
-        self.clip_weights_grad()
-        self.w_optimizer.step()
+        loss, logits = self._omega_step(x, y, where + " (omega)", epoch * self.steps_per_epoch + step)
 
         # 2. alpha_{t+1} | omega_t  (Eq. 16), gradient averaged over alpha_accum batches
+        alphas = list(self.model.arch_parameters())
         xv, yv = valid_batch
         v_loss, v_logits = self.forward_loss(xv, yv, where + " (alpha)")
-        grads = torch.autograd.grad(v_loss, self.model.arch_parameters())
-        for acc, g in zip(self._accum, grads):
+        last = torch.autograd.grad(v_loss, alphas)
+        for acc, g in zip(self._accum, last):
             acc.add_(g)
         self._accum_count += 1
         if self._accum_count >= self.config.alpha_accum:
-            for a, acc in zip(self.model.arch_parameters(), self._accum):
-                a.grad = acc / self._accum_count
-            self.a_optimizer.step()
+            mean = [acc / self._accum_count for acc in self._accum]
+            calls = []
+
+            def closure():
+                # 1st call (before the move): the averaged gradient, which the step uses.
+                # 2nd call (after it): averaged + [grad_B(alpha_new) - grad_B(alpha_old)] on the
+                # last batch B, so the sampler's y is that same-batch difference.
+                if not calls:
+                    grads = mean
+                else:
+                    loss_new, _ = self.forward_loss(xv, yv, where + " (alpha curvature pair)")
+                    new = torch.autograd.grad(loss_new, alphas)
+                    grads = [m + gn - gl for m, gn, gl in zip(mean, new, last)]
+                calls.append(1)
+                for a, g in zip(alphas, grads):
+                    a.grad = g
+                return v_loss
+
+            self.a_optimizer.step(closure)
             for acc in self._accum:
                 acc.zero_()
             self._accum_count = 0

@@ -43,12 +43,25 @@ class History:
             with open(self.path, "a") as fh:
                 fh.write(json.dumps(obj, default=float) + "\n")
 
+    def records(self) -> list[dict[str, Any]]:
+        """All records with their ``kind``, in the order a run writes them: each epoch's
+        alpha records, then that epoch's record."""
+        out = []
+        alphas = sorted(self.alpha, key=lambda r: (r["epoch"], r.get("step", 0)))
+        i = 0
+        for record in self.epochs:
+            while i < len(alphas) and alphas[i]["epoch"] <= record["epoch"]:
+                out.append({"kind": "alpha", **alphas[i]})
+                i += 1
+            out.append({"kind": "epoch", **record})
+        out += [{"kind": "alpha", **r} for r in alphas[i:]]
+        return out
+
     def rewrite(self) -> None:
-        """Make the file hold exactly the in-memory records (used on resume)."""
+        """Make the file hold exactly the in-memory records, in run order (used on resume)."""
         if self.path is None:
             return
-        lines = [json.dumps({"kind": "epoch", **r}, default=float) for r in self.epochs]
-        lines += [json.dumps({"kind": "alpha", **r}, default=float) for r in self.alpha]
+        lines = [json.dumps(obj, default=float) for obj in self.records()]
         atomic_write_text(self.path, "".join(line + "\n" for line in lines))
 
     def state_dict(self) -> dict[str, Any]:

@@ -6,6 +6,12 @@ the learning-rate schedules step, the architecture is derived (and looked up in 
 NAS-Bench-201 table), the history grows by one record and a checkpoint is written
 atomically. ``resume`` continues a killed run from its last checkpoint and, on CPU with the
 same seed, reaches bit-for-bit the result of the uninterrupted run.
+
+Stopping: a callback that returns ``"stop"`` (or raises :class:`StopSearch`) at an ``epoch``
+event stops after that epoch's checkpoint; at an ``alpha`` event (mid-epoch) it stops at
+once and the unfinished epoch is dropped, like a killed run: the checkpoint stays the last
+completed epoch's, and ``resume`` redoes the epoch (its alpha records in ``history.jsonl``
+are rewritten away). The returned result then holds the mid-epoch model.
 """
 from __future__ import annotations
 
@@ -17,7 +23,6 @@ from typing import Any, Callable
 
 import torch
 
-from .base import NonFiniteLossError
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, seed_everything
 from .config import SearchConfig
 from .history import History, atomic_write_text
@@ -29,7 +34,7 @@ HISTORY = "history.jsonl"
 
 
 class StopSearch(Exception):
-    """Raise from a callback (or return ``"stop"``) to stop after a clean checkpoint."""
+    """Raise from a callback (or return ``"stop"``) to stop; the last checkpoint is a clean one."""
 
 
 @dataclass
@@ -74,7 +79,9 @@ def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> tor
 
     # DARTS search net: 8 cells at C=16 in the full protocol; ``cells_per_stage`` N gives
     # 3N - 1 cells (N=3 -> 8), so the smaller profiles shrink it the same way as NB201's.
-    return Network(C=config.channels, layers=max(2, 3 * config.cells_per_stage - 1),
+    # At least 3 cells: with 2, both are reduction cells (layers // 3 = 0, 2 * layers // 3 = 1)
+    # and alpha_normal would never be used; 3 gives normal, reduction, reduction.
+    return Network(C=config.channels, layers=max(3, 3 * config.cells_per_stage - 1),
                    num_classes=num_classes, in_channels=in_channels)
 
 
@@ -116,7 +123,11 @@ def run_search(
     progress: bool = False,
     echo: Callable[[str], Any] | None = None,
 ) -> SearchResult:
-    """Run (or resume) one search. ``out_dir`` gets checkpoint.pt, history.jsonl, summary.json."""
+    """Run (or resume) one search. ``out_dir`` gets checkpoint.pt, history.jsonl, summary.json.
+
+    ``resume=DIR`` continues the run saved in DIR with its saved config; a ``config`` given
+    with it only contributes its ``device`` (to continue a run on another machine).
+    """
     from .data import build_search_data
 
     start_time = time.perf_counter()
@@ -131,13 +142,13 @@ def run_search(
     if config is None:
         raise ValueError("run_search needs a config (gibbsnas_lite.search.make_config) or resume=DIR")
     config.validate()
+    device = resolve_device(config.device)  # before anything is written
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
 
     seed_everything(config.seed)
-    device = resolve_device(config.device)
     data = build_search_data(config, device)
     model = build_model(config, data.num_classes, data.in_channels).to(device)
     strategy = build_strategy(config, model, data.steps_per_epoch, data.sizes)
@@ -176,8 +187,7 @@ def run_search(
                     record = {"epoch": epoch, "step": global_step, **strategy.alpha_state()}
                     history.log_alpha(record)
                     if _notify(callback, {"kind": "alpha", "metrics": metrics, **record}):
-                        stopped = True
-                        break
+                        raise StopSearch  # mid-epoch: drop the unfinished epoch (module docstring)
             strategy.end_epoch(epoch)
             n = max(1, data.steps_per_epoch)
             arch = strategy.derive()
@@ -192,17 +202,14 @@ def run_search(
                     "history": history.state_dict(), "rng": capture_rng(), "arch": arch,
                 })
             say(_epoch_line(config, record))
-            if stopped or _notify(callback, {"kind": "epoch", **record}):
+            if _notify(callback, {"kind": "epoch", **record}):
                 stopped = True
                 break
     except StopSearch:
         stopped = True
-    except NonFiniteLossError:
+    finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
         if bar is not None:
             bar.close()
-        raise
-    if bar is not None:
-        bar.close()
 
     result = SearchResult(config, arch, history, out_dir, benchmark_accuracies(config, arch), stopped,
                           time.perf_counter() - start_time, strategy, model)

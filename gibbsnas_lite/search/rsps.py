@@ -2,9 +2,10 @@
 
 Training: each step trains one uniformly random single path of the supernet (no alpha).
 Selection: ``rsps_candidates`` (100) random architectures are scored by the shared weights'
-accuracy on one fixed search-valid batch and the best is returned. (The benchmark's code
-scores each candidate on the next batch of the loader; one fixed batch compares all
-candidates on the same examples.)
+accuracy on one fixed search-valid batch and the best is returned, with the network in eval
+mode and no gradients as in the benchmark's ``search_find_best`` (so selection never changes
+the network's BN running statistics). (The benchmark's code scores each candidate on the
+next batch of the loader; one fixed batch compares all candidates on the same examples.)
 """
 from __future__ import annotations
 
@@ -53,10 +54,15 @@ class RSPS(Strategy):
         x, y = self.fixed_valid_batch
         picker = torch.Generator().manual_seed(int(self.config.seed) + 104729)  # same candidates every call
         scored = []
-        for _ in range(int(self.config.rsps_candidates)):
-            path = self.random_path(picker)
-            acc = accuracy(logits_of(self.model(x, path=path)), y)
-            scored.append((format_arch(OPS[k] for k in path), acc))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for _ in range(int(self.config.rsps_candidates)):
+                path = self.random_path(picker)
+                acc = accuracy(logits_of(self.model(x, path=path)), y)
+                scored.append((format_arch(OPS[k] for k in path), acc))
+        finally:
+            self.model.train(was_training)
         scored.sort(key=lambda item: -item[1])
         self.last_selection = scored
         return scored[0][0]
