@@ -63,7 +63,6 @@ measured on a smoke search are in ``docs/dashboard.md``.
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import threading
@@ -1251,7 +1250,6 @@ class _LiveUI:
         from plotly.subplots import make_subplots
 
         self.dash = dash
-        self.W = W
         self._quiet = False
         self._cell_arch: tuple[str, str] | None = None
         self._cell_applied: list[dict] | None = None
