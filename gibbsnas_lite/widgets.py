@@ -34,8 +34,10 @@ once, the kernel stays free, and the buttons act while the search runs:
 
 * **Pause** blocks the search thread between two steps (at its next callback event), with
   everything kept in memory; **Resume** lets it continue - exactly the same run.
-* **Stop** makes the next callback event return ``"stop"``: the loop writes a checkpoint
-  and returns; ``run_search(resume=out_dir)`` (or :meth:`resume`) would continue it later.
+* **Stop** makes the next callback event return ``"stop"``: at an epoch's end the loop
+  returns after that epoch's checkpoint; at a step event it returns at once and drops the
+  unfinished epoch, like a killed run (the checkpoint stays the last completed epoch's).
+  Either way ``run_search(resume=out_dir)`` (or :meth:`resume`) continues the run later.
 
 When the dashboard is only a callback on the kernel's main thread, blocking would hang the
 kernel for good (nobody could click Resume), so there a pause request (from code, e.g.
@@ -462,7 +464,9 @@ class AlphaDashboard:
         kind = event.get("kind")
         self._checkpoint_pause = None  # events flow: whatever was paused runs again
         if self._stop:
-            self._status = f"stopping at epoch {event.get('epoch')} (the loop writes a checkpoint first)"
+            self._status = (f"stopped in epoch {int(event.get('epoch', 0)) + 1}; the last checkpoint is the "
+                            f"last completed epoch's" if kind == "alpha" else
+                            f"stopped after epoch {int(event.get('epoch', 0)) + 1} and its checkpoint")
             return "stop"
         if not self._pause:
             return None
@@ -716,7 +720,8 @@ class AlphaDashboard:
             self._refresh_controls()
 
     def stop(self) -> None:
-        """Ask the search to stop at its next event (after the loop's checkpoint); releases a pause."""
+        """Ask the search to stop at its next event (the run stays resumable from its last
+        checkpoint: at an epoch's end that epoch's, mid-epoch the previous one); releases a pause."""
         with self._lock:
             self._stop = True
             self._pause = False
@@ -836,8 +841,10 @@ class AlphaDashboard:
             if result is not None and result.history.epochs:
                 rec = result.history.epochs[-1]
                 key = (int(rec.get("epoch", 0)), 1, 0)
-                if not any(e.key == key for e in self._entries[-3:]):
-                    # stopped inside an epoch: the loop recorded the epoch without a callback
+                if not any(e.key == key for e in self._entries):
+                    # the last epoch record reached no callback (older loops recorded a stopped
+                    # epoch without calling back); never re-read one we have (that would cut
+                    # the records after it)
                     try:
                         self._ingest({"kind": "epoch", **rec})
                     except Exception as err:
@@ -1294,7 +1301,7 @@ class _LiveUI:
         self.pause = W.Button(description="Pause", icon="pause", layout=W.Layout(width="110px"),
                               tooltip="pause the search at its next event (searches started with dash.start)")
         self.stop = W.Button(description="Stop", icon="stop", button_style="danger", layout=W.Layout(width="100px"),
-                             tooltip="stop the search at its next event; the loop writes a checkpoint first")
+                             tooltip="stop the search at its next event; resumable from its last checkpoint")
         self.pause.on_click(self._on_pause)
         self.stop.on_click(self._on_stop)
         self.picker = W.Dropdown(description="edge", layout=W.Layout(width="260px"))

@@ -345,6 +345,14 @@ def test_buttons_pause_resume_and_stop_a_background_search(tmp_path):
     assert (tmp_path / "bg" / "checkpoint.pt").exists()
     assert ui.stop.disabled and ui.pause.disabled and "stopped early" in dash.status
     assert dash.stats.paused_seconds > 0.5
+    # resume from the last checkpoint: the records of an epoch the stop cut short are redone
+    dash.resume()
+    final = dash.wait(timeout=120)
+    assert len(final.history.epochs) == cfg.epochs and not final.stopped_early
+    dash.flush()
+    state = dash.state()
+    assert state["steps"]["x"] == [r["step"] + 1 for r in final.history.alpha]
+    assert state["epochs"]["epoch"] == [1.0, 2.0, 3.0]
 
 
 def test_pause_on_the_main_thread_stops_at_a_checkpoint_and_resume_matches(smoke_run, tmp_path):
