@@ -5,7 +5,8 @@ search-valid batch (alpha); alpha recorded every ``alpha_every`` steps; at the e
 the learning-rate schedules step, the architecture is derived (and looked up in the
 NAS-Bench-201 table), the history grows by one record and a checkpoint is written
 atomically. ``resume`` continues a killed run from its last checkpoint and, on CPU with the
-same seed, reaches bit-for-bit the result of the uninterrupted run.
+same seed and the same number of threads (float reductions are ordered by thread), reaches
+bit-for-bit the result of the uninterrupted run, also from another process.
 
 Stopping: a callback that returns ``"stop"`` (or raises :class:`StopSearch`) at an ``epoch``
 event stops after that epoch's checkpoint; at an ``alpha`` event (mid-epoch) it stops at

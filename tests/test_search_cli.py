@@ -1,0 +1,215 @@
+"""Tests of ``gibbsnas-lite search``: the files it writes, its output, --resume, help, bad input.
+
+Runs are the smoke profile made smaller (64 synthetic images per search half, batches of 32:
+2 steps per epoch, 2 epochs).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import gibbsnas_lite.search as search_pkg
+from gibbsnas_lite.cli import main
+from gibbsnas_lite.nasbench import NB201Table
+from gibbsnas_lite.search import StopSearch
+from gibbsnas_lite.search.checkpoint import load_checkpoint
+from gibbsnas_lite.spaces.nb201 import parse_arch
+
+SMALL = ["--train-limit", "64", "--batch-size", "32"]
+ENTRY_POINT = shutil.which("gibbsnas-lite", path=os.path.dirname(sys.executable))
+
+
+def search_cli(out: Path, *extra: str) -> list[str]:
+    return ["search", "--profile", "smoke", "--strategy", "gdas", "--out", str(out), "--no-progress",
+            *SMALL, *extra]
+
+
+def epoch_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("epoch ")]
+
+
+def records(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "history.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+
+def assert_same(a, b, where="checkpoint"):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert set(a) == set(b), where
+        for key in a:
+            if key != "seconds":
+                assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif type(a).__module__ == "numpy":
+        assert (a == b).all(), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One uninterrupted CLI run: (folder, captured stdout)."""
+    out = tmp_path_factory.mktemp("cli") / "gdas"
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(search_cli(out))
+    assert code == 0
+    return out, buffer.getvalue()
+
+
+def test_search_writes_checkpoint_history_summary_and_one_line_per_epoch(full_run):
+    out, stdout = full_run
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.json", "history.jsonl", "summary.json"]
+    lines = epoch_lines(stdout)
+    assert [line.split(" | ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("train_loss" in line and "arch |" in line for line in lines)
+
+    history = records(out)  # every line is valid JSON (json.loads above)
+    epochs = [r for r in history if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [0, 1]
+    alphas = [r for r in history if r["kind"] == "alpha"]
+    # one alpha tensor in NB201 (6 edges x 5 ops): alpha, softmax probabilities, std per entry
+    assert alphas and all(len(r["probs"]) == 1 and len(r["probs"][0]) == 6 and len(r["probs"][0][0]) == 5
+                          for r in alphas)
+    assert load_checkpoint(out)["epoch"] == 1
+
+    summary = json.loads((out / "summary.json").read_text())
+    arch = summary["arch"]
+    assert len(parse_arch(arch)) == 6 and arch == epochs[-1]["arch"]
+    assert summary["epochs_done"] == 2 and not summary["stopped_early"]
+    assert summary["strategy"] == "gdas" and summary["config"]["train_limit"] == 64
+    table = NB201Table.load()
+    assert summary["benchmark"] == {
+        "cifar10_valid": table.accuracy(arch, "cifar10-valid", "valid"),
+        "cifar10_test": table.accuracy(arch, "cifar10", "test"),
+        "cifar100_test": table.accuracy(arch, "cifar100", "test"),
+        "ImageNet16-120_test": table.accuracy(arch, "ImageNet16-120", "test"),
+    }
+    assert f"arch: {arch}" in stdout
+    assert f"NAS-Bench-201 cifar10_test: {summary['benchmark']['cifar10_test']:.2f}" in stdout
+    assert f"run folder: {out}" in stdout
+
+
+def test_resume_continues_a_stopped_run_to_the_same_result(full_run, tmp_path, capsys, monkeypatch):
+    full_dir, _ = full_run
+    run_search = search_pkg.run_search
+
+    def stop_after_first_epoch(*args, **kwargs):
+        def callback(event):
+            if event["kind"] == "epoch":
+                raise StopSearch
+        return run_search(*args, callback=callback, **kwargs)
+
+    monkeypatch.setattr(search_pkg, "run_search", stop_after_first_epoch)
+    out = tmp_path / "gdas"
+    assert main(search_cli(out)) == 0
+    first = capsys.readouterr().out
+    assert [line.split(" | ")[0] for line in epoch_lines(first)] == ["epoch 1/2"]
+    assert "stopped after epoch 1/2" in first
+    monkeypatch.undo()
+
+    assert main(["search", "--resume", str(out), "--no-progress"]) == 0
+    second = capsys.readouterr().out
+    assert [line.split(" | ")[0] for line in epoch_lines(second)] == ["epoch 2/2"]
+    assert records(out) == records(full_dir)
+    a, b = load_checkpoint(full_dir), load_checkpoint(out)
+    for key in ("epoch", "model", "strategy", "data", "rng", "arch", "history"):
+        assert_same(a[key], b[key], key)
+    assert json.loads((out / "summary.json").read_text())["arch"] == json.loads(
+        (full_dir / "summary.json").read_text())["arch"]
+
+
+@pytest.mark.skipif(ENTRY_POINT is None, reason="the gibbsnas-lite script is not installed in this venv")
+def test_entry_point_help_and_resume_in_a_fresh_process(full_run, tmp_path):
+    result = subprocess.run([ENTRY_POINT, "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "search" in result.stdout and "notebooks" in result.stdout
+    # a run stopped after epoch 0 here, continued by the installed command in another process,
+    # ends bit for bit where the uninterrupted CLI run did
+    full_dir, _ = full_run
+    out = tmp_path / "gdas"
+
+    def callback(event):
+        if event["kind"] == "epoch":
+            raise StopSearch
+
+    config = search_pkg.make_config("gdas", "smoke", train_limit=64, batch_size=32)
+    search_pkg.run_search(config, out_dir=out, callback=callback)
+    assert load_checkpoint(out)["epoch"] == 0
+    # Bit for bit needs the same float reduction order, so the same number of CPU threads as
+    # this process (tests/conftest.py: 1); with 2 threads alpha differs in the last digits.
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
+    result = subprocess.run([ENTRY_POINT, "search", "--resume", str(out), "--no-progress"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(" | ")[0] for line in epoch_lines(result.stdout)] == ["epoch 2/2"]
+    a, b = load_checkpoint(full_dir), load_checkpoint(out)
+    for key in ("model", "strategy", "data", "rng", "arch"):
+        assert_same(a[key], b[key], key)
+    assert records(out) == records(full_dir)
+
+
+def test_search_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["search", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--strategy", "--space", "--dataset", "--profile", "--device", "--seed", "--epochs",
+                   "--batch-size", "--channels", "--cells", "--train-limit", "--w-lr", "--a-lr",
+                   "--temperature", "--data-root", "--download", "--amp", "--out", "--resume",
+                   "--no-progress"):
+        assert option in text, option
+    for choice in ("gibbs2", "gibbs1-mean", "darts-v2", "gdas", "rsps", "smoke", "nb201", "darts"):
+        assert choice in text
+
+
+@pytest.mark.parametrize("option, value, choices", [
+    ("--strategy", "gibbs3", "gibbs2"),
+    ("--space", "nb301", "nb201"),
+    ("--dataset", "mnist", "fashion-mnist"),
+    ("--profile", "huge", "smoke"),
+    ("--device", "tpu", "cuda"),
+])
+def test_unknown_choice_exits_2_naming_the_value_and_choices(option, value, choices, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["search", option, value, "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"invalid choice: '{value}'" in err and choices in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_path, capsys):
+    def fails(argv, message):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.err.startswith("gibbsnas-lite search: error: ") and message in captured.err, captured.err
+
+    fails(search_cli(tmp_path / "a", "--epochs", "0"), "epochs must be >= 1, got 0")
+    fails(["search", "--resume", str(tmp_path)], "no checkpoint at")
+    fails(["search", "--resume", str(tmp_path / "nowhere")], "no checkpoint at")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "checkpoint.pt").write_bytes(b"\x00garbage")
+    fails(["search", "--resume", str(corrupt)], "corrupt or not a gibbsnas-lite checkpoint")
+    full_dir, _ = full_run
+    fails(["search", "--resume", str(full_dir), "--epochs", "5", "--strategy", "gibbs2"],
+          "drop --strategy, --epochs")
+    if not torch.cuda.is_available():
+        fails(search_cli(tmp_path / "b", "--device", "cuda"), "CUDA is not available")
+        assert not (tmp_path / "b").exists()
