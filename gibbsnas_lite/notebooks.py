@@ -103,6 +103,9 @@ def execute_notebook(
         params["profile"] = profile
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    # the kernel inherits this: the dashboard keeps no multi-MB widget state in executed copies
+    previous = os.environ.get("GIBBSNAS_HEADLESS")
+    os.environ["GIBBSNAS_HEADLESS"] = "1"
     try:
         pm.execute_notebook(
             str(path),
@@ -119,6 +122,11 @@ def execute_notebook(
             f"{err.ename}: {err.evalue}\n--- cell source ---\n{source}\n"
             f"--- executed copy (with the traceback): {out_path}"
         ) from None
+    finally:
+        if previous is None:
+            os.environ.pop("GIBBSNAS_HEADLESS", None)
+        else:
+            os.environ["GIBBSNAS_HEADLESS"] = previous
     return read_headline(out_path)
 
 
