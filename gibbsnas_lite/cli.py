@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
     search.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
     search.add_argument("--device", choices=DEVICES, default=None,
-                        help="default: auto (CUDA when available); with --resume: move the run to this device")
+                        help="default: auto (CUDA when available); with --resume: the device to continue on "
+                             "(the checkpoint's kind of device; bit for bit on CPU)")
     search.add_argument("--seed", type=int, default=None, help="default: 0")
     search.add_argument("--epochs", type=int, default=None)
     search.add_argument("--batch-size", type=int, default=None)

@@ -249,11 +249,19 @@ def test_resume_errors_name_the_problem(tmp_path):
         run_search()
 
 
-def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+def test_damaged_checkpoints_are_clear_errors(tmp_path):
     run_search(tiny("gdas", epochs=1), out_dir=tmp_path)
-    data = (tmp_path / "checkpoint.pt").read_bytes()
-    (tmp_path / "checkpoint.pt").write_bytes(data[: len(data) // 2])  # a copy cut short
+    path = tmp_path / "checkpoint.pt"
+    data = path.read_bytes()
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt["device"] == "cpu"
+    path.write_bytes(data[: len(data) // 2])  # a copy cut short
     with pytest.raises(ValueError, match="cannot read checkpoint .*corrupt"):
+        run_search(resume=tmp_path)
+    # readable, but its state does not fit (here: an RNG state of another device's generator)
+    ckpt["strategy"]["generator"] = torch.zeros(16, dtype=torch.uint8)
+    save_checkpoint(path, ckpt)
+    with pytest.raises(ValueError, match="does not fit this run .*written on cpu, this run is on cpu"):
         run_search(resume=tmp_path)
 
 

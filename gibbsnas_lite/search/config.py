@@ -21,8 +21,11 @@ Sources of the defaults:
   ``select_num=100``).
 - GibbsNAS (Xue et al., AAAI 2021, Experiments): omega lr 0.1 with batch 64, alpha lr 0.1 with
   batch 2048 (here: alpha gradients accumulated over ``alpha_accum`` search-valid batches of 64,
-  2048 / 64 = 32), weight decay = importance decay = 1e-4. Temperature, warm-up and clipping
-  are the paper's unpublished "policies": our defaults and the evidence for them are in
+  2048 / 64 = 32), weight decay = importance decay = 1e-4. For the 2nd-order omega sampler
+  ``w_lr`` is the cap of its inverse-curvature diagonal (the longest per-coordinate step) at
+  step factor 1, the sampler's documented operating point (``gibbs.py``, docs/samplers.md);
+  for SGD (1st order) it is the learning rate. Temperature, warm-up and clipping are the
+  paper's unpublished "policies": our defaults and the evidence for them are in
   ``docs/search.md``.
 """
 from __future__ import annotations
@@ -135,7 +138,8 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
     "darts-v2": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
     "gdas": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
     "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
-    # GibbsNAS: paper's lr 0.1 for both, decays 1e-4, alpha batch 2048 = 32 x 64.
+    # GibbsNAS: paper's lr 0.1 for both (omega, 2nd order: the diagonal's cap), decays 1e-4,
+    # alpha batch 2048 = 32 x 64.
     "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
     "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
     # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.

@@ -157,11 +157,18 @@ def run_search(
     history = History(out_dir / HISTORY if out_dir is not None else None)
     start_epoch = 0
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        strategy.load_state_dict(ckpt["strategy"])
-        data.load_state_dict(ckpt["data"])
-        history.load_state_dict(ckpt["history"])
-        restore_rng(ckpt["rng"])
+        try:
+            model.load_state_dict(ckpt["model"])
+            strategy.load_state_dict(ckpt["strategy"])
+            data.load_state_dict(ckpt["data"])
+            history.load_state_dict(ckpt["history"])
+            restore_rng(ckpt["rng"])
+        except (RuntimeError, KeyError, TypeError) as err:
+            saved_on = ckpt.get("device", "an unrecorded device")
+            raise ValueError(
+                f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
+                f"it was written on {saved_on}, this run is on {device.type}: resume it on the same kind "
+                "of device, with the same gibbsnas-lite version") from None
         start_epoch = ckpt["epoch"] + 1
         history.rewrite()
     elif out_dir is not None and (out_dir / HISTORY).exists():
@@ -201,6 +208,7 @@ def run_search(
                     "config": config.to_dict(), "epoch": epoch, "model": model.state_dict(),
                     "strategy": strategy.state_dict(), "data": data.state_dict(),
                     "history": history.state_dict(), "rng": capture_rng(), "arch": arch,
+                    "device": device.type,
                 })
             say(_epoch_line(config, record))
             if _notify(callback, {"kind": "epoch", **record}):
