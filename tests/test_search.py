@@ -132,6 +132,35 @@ def test_resume_equals_uninterrupted_bit_for_bit(strategy, stop, tmp_path, tmp_p
     compare_runs(full, full_dir, resumed, tmp_path)
 
 
+def test_max_steps_per_epoch_skips_no_batch():
+    # 64 images / 16 = 4 loader batches; 2 search steps per epoch read batches 0, 1 then 2, 3.
+    from gibbsnas_lite.data import DeviceLoader
+    from gibbsnas_lite.search.data import build_search_data
+
+    cfg = tiny("gdas", max_steps_per_epoch=2)
+    data = build_search_data(cfg, torch.device("cpu"))
+    assert data.steps_per_epoch == 2 and len(data.train) == 4
+    seen = [train for epoch in range(2) for train, _ in data.epoch_batches(epoch)]
+    assert len(seen) == 4  # (before the fix: batch 2 was read and dropped, and epoch 1 had 1 step)
+    assert data.train.state_dict()["epoch"] == 0 and data.train.state_dict()["position"] == 4
+    fresh = build_search_data(cfg, torch.device("cpu")).train
+    assert isinstance(fresh, DeviceLoader)
+    for (x, y), (fx, fy) in zip(seen, fresh):  # the loader's own epoch, batch for batch
+        assert torch.equal(x, fx) and torch.equal(y, fy)
+
+
+def test_rsps_selection_leaves_the_network_unchanged():
+    result = run_search(tiny("rsps", epochs=1))
+    model = result.model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert model.training
+    arch = result.strategy.derive()  # 10 candidates scored in eval mode, as NB201's search_find_best
+    assert arch == result.arch and len(parse_arch(arch)) == 6
+    assert model.training  # mode restored
+    assert_same(before, model.state_dict(), "model")  # BN running statistics untouched
+    assert result.strategy.last_selection[0][1] == max(acc for _, acc in result.strategy.last_selection)
+
+
 # --- 2. killed mid-epoch ----------------------------------------------------------------------
 def test_killed_mid_epoch_keeps_last_epoch_checkpoint_and_rewrites_history(tmp_path, tmp_path_factory):
     full, full_dir = uninterrupted("gdas", tmp_path_factory)
