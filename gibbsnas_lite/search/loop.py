@@ -127,7 +127,8 @@ def run_search(
     """Run (or resume) one search. ``out_dir`` gets checkpoint.pt, history.jsonl, summary.json.
 
     ``resume=DIR`` continues the run saved in DIR with its saved config; a ``config`` given
-    with it only contributes its ``device`` (to continue a run on another machine).
+    with it only contributes its ``device`` (the kind of device the checkpoint was written on;
+    another machine of that kind is fine, and CPU continues bit for bit).
     """
     from .data import build_search_data
 
