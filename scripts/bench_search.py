@@ -537,6 +537,9 @@ def _peak_rss_bytes(reset_worked: bool) -> int:
 
 def _state_bytes(optimizer) -> int:
     total = 0
+    for name in ("s_hist", "y_hist"):  # the flat prototype keeps its history outside ``state``
+        if torch.is_tensor(getattr(optimizer, name, None)):
+            total += getattr(optimizer, name).numel() * getattr(optimizer, name).element_size()
     for state in optimizer.state.values():
         for value in state.values():
             if torch.is_tensor(value):
@@ -670,7 +673,7 @@ def run(args) -> dict[str, Any]:
     for name, ls in losses.items():
         if not all(map(lambda v: v == v and abs(v) != float("inf"), ls)):
             raise RuntimeError(f"{name}: non-finite training loss during the benchmark")
-    if "gibbs2-flat" in strategies:
+    if any(n.startswith("gibbs2-flat") for n in strategies):
         result["flat_prototype_max_abs_diff"] = check_flat_prototype(args, device)
     if args.breakdown:
         n = args.breakdown_steps or max(1, args.alpha_accum)

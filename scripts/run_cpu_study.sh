@@ -14,7 +14,7 @@
 # at once), THREADS (torch threads per search, 1: on a busy 2-core machine 2 threads per
 # search were 5-10x slower than 1), OUT (runs/cpu-study), PYTHON (.venv/bin/python),
 # EXTRA (more `gibbsnas-lite search` options). Each run folder gets time.txt
-# (/usr/bin/time: elapsed seconds, peak RSS KiB) and log.txt besides the search's own
+# (/usr/bin/time: elapsed seconds, peak RSS KiB, user and system CPU seconds) and log.txt besides the search's own
 # checkpoint.pt, history.jsonl, summary.json and config.json. A finished run (summary.json
 # present) is not run again; a killed one resumes from its checkpoint.
 set -euo pipefail
@@ -41,7 +41,7 @@ one_run() {  # one_run STRATEGY SEED
   if [[ -f "$dir/checkpoint.pt" ]]; then args=(-m gibbsnas_lite.cli search --resume "$dir" --no-progress); fi
   echo "start: $strategy seed $seed -> $dir"
   # shellcheck disable=SC2086
-  if /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$PYTHON" "${args[@]}" $EXTRA > "$dir/log.txt" 2>&1; then
+  if /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$PYTHON" "${args[@]}" $EXTRA > "$dir/log.txt" 2>&1; then
     echo "end:   $strategy seed $seed ($(cut -d' ' -f1 "$dir/time.txt") s)"
   else
     echo "FAILED: $strategy seed $seed (see $dir/log.txt)"; tail -5 "$dir/log.txt"; return 1
@@ -63,16 +63,18 @@ rows = []
 for summary in sorted(out.glob("*/summary.json")):
     s = json.loads(summary.read_text())
     t = (summary.parent / "time.txt")
-    wall, rss = (t.read_text().split()[:2] if t.exists() else ("?", "0"))
+    fields = t.read_text().split() if t.exists() else []
+    wall, rss = (fields[:2] if len(fields) >= 2 else ("nan", "0"))
+    cpu = float(fields[2]) + float(fields[3]) if len(fields) >= 4 else float("nan")
     c = s["config"]
     rows.append((s["strategy"], s["seed"], s["arch"], s["benchmark"].get("cifar10_test"), wall,
                  int(rss) / 1024, s["epochs_done"], c["epochs"], s["final"].get("train_loss"),
-                 s["final"].get("valid_acc")))
-print(f"| strategy | seed | derived arch | NB201 cifar10 test | wall s | peak RSS MiB | epochs | final train loss | final valid acc (search data) |")
-print("|---|---|---|---|---|---|---|---|---|")
+                 s["final"].get("valid_acc"), cpu))
+print(f"| strategy | seed | derived arch | NB201 cifar10 test | wall s | CPU s | peak RSS MiB | epochs | final train loss | final valid acc (search data) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for r in sorted(rows, key=lambda r: (r[0], r[1])):
     acc = f"{r[3]:.2f}" if r[3] is not None else "-"
     arch = r[2].replace("|", "\\|")  # a pipe inside a table cell must be escaped
-    print(f"| {r[0]} | {r[1]} | `{arch}` | {acc} | {float(r[4]):.0f} | {r[5]:.0f} | {r[6]}/{r[7]} | "
+    print(f"| {r[0]} | {r[1]} | `{arch}` | {acc} | {float(r[4]):.0f} | {r[10]:.0f} | {r[5]:.0f} | {r[6]}/{r[7]} | "
           f"{r[8]:.3f} | {r[9]:.3f} |")
 PY

@@ -27,19 +27,25 @@ TINY = ["--device", "cpu", "-C", "4", "-N", "1", "--batch", "8", "--image-size",
 
 def test_bench_search_times_every_strategy_and_counts_ops(tmp_path):
     out = tmp_path / "bench.json"
-    args = bench_search.parse_args(TINY + ["--strategies", "gibbs2,darts-v1,gdas", "--proto-flat", "--breakdown",
-                                           "--breakdown-steps", "2", "--json", str(out)])
+    # curvature_every=2: the last counted omega step (the 2nd) is one without a curvature pair
+    specs = "gibbs2:curvature_every=2;darts-v1;gdas;gibbs2-flat:curvature_every=2"
+    args = bench_search.parse_args(TINY + ["--strategies", specs, "--breakdown", "--breakdown-steps", "2",
+                                           "--json", str(out)])
     result = bench_search.run(args)
-    assert set(result["time"]) == {"gibbs2", "darts-v1", "gdas", "gibbs2-flat"}
+    assert set(result["time"]) == {"gibbs2:curvature_every=2", "darts-v1", "gdas", "gibbs2-flat:curvature_every=2"}
     for name, row in result["time"].items():
         assert row["steps"] == 2 and row["median_s"] > 0 and row["images_per_s"] > 0, name
     assert result["time"]["darts-v1"]["ratio_mean"] == pytest.approx(1.0)
     assert result["flat_prototype_max_abs_diff"] == 0.0
     b = result["breakdown"]
     # the flat prototype: one host sync and a few dozen kernels per omega step, whatever the tensor count
-    assert b["gibbs2-flat"]["w_step_syncs"] == 1
-    assert b["gibbs2-flat"]["w_step_ops"] < 50 < b["gibbs2"]["w_step_ops"]
-    assert b["gibbs2"]["a_step_ops"] > 0  # one real alpha (BFGS) step was counted
+    flat, lib = b["gibbs2-flat:curvature_every=2"], b["gibbs2:curvature_every=2"]
+    assert flat["w_step_syncs"] == 1
+    assert flat["w_step_ops"] < 50 < lib["w_step_ops"]
+    assert lib["a_step_ops"] > 0  # one real alpha (BFGS) step was counted
+    # passes per step over the 2-step cycle: 2 + 1/2 (omega pair every 2nd step) + 1/2 (alpha pair)
+    assert lib["forwards_per_step_mean"] == pytest.approx(3.0)
+    assert b["darts-v1"]["forwards_per_step_mean"] == 2
     bench_search.print_report(result)
 
 
@@ -47,8 +53,8 @@ def test_bench_search_memory_subprocess():
     args = bench_search.parse_args(TINY + ["--strategies", "gibbs2", "--memory", "--memory-steps", "2"])
     mem = bench_search.measure_memory(args)["gibbs2"]
     assert mem["peak_bytes"] >= mem["baseline_bytes"] > 0
-    # DiagLBFGSGaussian keeps 2 x history_size (5) pairs + previous theta and gradient: 12 x the weights
-    assert mem["optimizer_state_bytes"] >= 12 * mem["weight_bytes"]
+    # DiagLBFGSGaussian keeps 2 x history_size (5) tensors of pairs: >= 10 x the weights
+    assert mem["optimizer_state_bytes"] >= 10 * mem["weight_bytes"]
 
 
 def test_gpu_check_tiny_runs_through_the_shell_wrapper(tmp_path):
@@ -84,7 +90,20 @@ def test_sweep_temperature_tiny(tmp_path, capsys):
     assert [r["mode"] for r in data["rows"]] == ["mean", "sample", "sample"]
     mean_row, t1, t100 = data["rows"]
     assert mean_row["dist_end"] == 0.0
-    # the alpha noise std scales as sqrt(T): same H at the first alpha step, T 100 vs 1
+    # the alpha noise std grows with T (sqrt(T) at equal H; H itself depends on the draws)
     first = [run["records"][0] for run in data["runs"]]
-    assert first[1]["noise"] / first[0]["noise"] == pytest.approx(10.0, rel=1e-6)
+    assert first[1]["noise"] / first[0]["noise"] > 3
     assert "T/N" in capsys.readouterr().out
+
+
+def test_run_cpu_study_smoke_profile_writes_the_table(tmp_path):
+    env = dict(os.environ, PROFILE="smoke", SEEDS="0", STRATEGIES="gdas", JOBS="1", OUT=str(tmp_path),
+               EXTRA="--epochs 1")
+    proc = subprocess.run(["bash", str(SCRIPTS / "run_cpu_study.sh")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    row = [line for line in proc.stdout.splitlines() if line.startswith("| gdas | 0 |")]
+    assert len(row) == 1 and "\\|" in row[0]  # the arch's pipes are escaped for markdown
+    assert (tmp_path / "gdas-s0" / "summary.json").exists()
+    wall, rss_kib, user, system = (tmp_path / "gdas-s0" / "time.txt").read_text().split()[:4]
+    assert float(wall) > 0 and int(rss_kib) > 0
