@@ -155,6 +155,10 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
     values: dict[str, Any] = dict(strategy=strategy, profile=profile)
     values.update(PROFILE_PRESETS[profile])
     values.update(STRATEGY_DEFAULTS[strategy])
+    if strategy.startswith("gibbs2") and profile != "smoke":
+        # The same-batch omega pair costs one extra forward/backward; every 8th step keeps
+        # GibbsNAS-2nd at 1.07x a DARTS-V1 step (1.56x at every step): docs/bench_search.md.
+        values["curvature_every"] = 8
     if profile == "smoke":  # a few steps per epoch: accumulate alpha over fewer batches
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
     elif profile == "cpu":
