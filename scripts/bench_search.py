@@ -662,11 +662,12 @@ def print_report(result: dict[str, Any]) -> None:
 
 def run(args) -> dict[str, Any]:
     device = torch.device(args.device)
+    env = env_info(args)  # before the run: the code fingerprint of what is about to be timed
     batches = make_batches(args, device)
     strategies = build_all(args, device)
     rounds = rounds_for(args)
     times, cpu_times, losses = time_steps(strategies, batches, rounds, args.warmup, device)
-    result: dict[str, Any] = {"args": vars(args).copy(), "env": env_info(args), "rounds": rounds,
+    result: dict[str, Any] = {"args": vars(args).copy(), "env": env, "rounds": rounds,
                               "time": summarize(times, cpu_times, args.batch), "raw_times": times,
                               "raw_cpu_times": cpu_times,
                               "last_train_loss": {n: l[-1] for n, l in losses.items()}}

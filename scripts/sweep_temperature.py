@@ -70,6 +70,9 @@ def parse_args(argv=None):
     p.add_argument("--mean-from", default=None, metavar="JSON",
                    help="take the mean-mode reference run from an earlier sweep's --json (same sizes and seed)")
     p.add_argument("--json", default=None)
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="no runs: print one table of the sample runs in these --json files against the mean run "
+                        "of --mean-from")
     return p.parse_args(argv)
 
 
@@ -154,7 +157,7 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
                 break
         strategy.end_epoch(epoch)
         epoch += 1
-    return {"mode": mode, "temperature": temperature,
+    return {"mode": mode, "temperature": temperature, "config": config.to_dict(),
             "w_temperature": strategy.w_optimizer.param_groups[0]["temperature"],
             "data_size_alpha": n_alpha, "data_size_omega": getattr(strategy.w_optimizer, "data_size", None),
             "alpha_accum": config.alpha_accum, "seconds": time.perf_counter() - t0,
@@ -204,22 +207,51 @@ def print_table(rows: list[dict], args) -> None:
     print(f"# sweep_temperature: NB201 C={args.channels} N={args.cells} on {args.dataset} "
           f"{args.image_size}x{args.image_size}, batch {args.batch}, train_limit {args.train_limit}, "
           f"{args.steps} steps, seed {args.seed}")
-    head = (f"{'T':>7} {'T_w':>7} {'noise@e':>8} {'spread@e':>8} {'n/s@e':>7} {'n/s@end':>8} {'dist@e':>7} "
+    head = (f"{'T':>7} {'T_w':>7} {'warmup':>7} {'noise@e':>8} {'spread@e':>8} {'n/s@e':>7} {'n/s@end':>8} {'dist@e':>7} "
             f"{'dist@end':>8} {'sprd@end':>8} {'edges!=':>7} {'changes':>7} {'loss20':>7} {'w std':>8} {'|w|':>6}  final arch")
     print(head)
     for r in rows:
         def f(key, fmt):
             return format(r[key], fmt) if key in r else "-"
-        print(f"{r['T'] if r['mode'] == 'sample' else 'mean':>7} {r['T_w'] if r['mode'] == 'sample' else '-':>7} "
+        print(f"{r['T'] if r['mode'] == 'sample' else 'mean':>7} {r['T_w'] if r['mode'] == 'sample' else '-':>7} {r.get('warmup', '-'):>7} "
               f"{f('noise_early', '8.4f')} {f('spread_early', '8.4f')} {f('ratio_early', '7.3f')} "
               f"{f('ratio_end', '8.3f')} {f('dist_early', '7.4f')} {f('dist_end', '8.4f')} {f('spread_end', '8.4f')} "
               f"{f('edges_differ_end', '7d')} {r['arch_changes']:7d} {r['train_loss_last20']:7.3f} "
               f"{r['w_noise_std_end']:8.5f} {r['w_abs_mean_end']:6.3f}  {r['final_arch']}")
 
 
+def merge(args) -> int:
+    if not args.mean_from:
+        raise SystemExit("--merge needs --mean-from JSON (the run every row is compared with)")
+    base = json.loads(Path(args.mean_from).read_text())
+    mean_run = base["mean_run"]
+    rows = [summarize(mean_run, mean_run)]
+    for path in args.merge:
+        saved = json.loads(Path(path).read_text())
+        for run in saved["runs"]:
+            row = summarize(run, mean_run)
+            cfg = run.get("config", {})
+            row["warmup"] = f"{cfg.get('warmup_steps', 0)}+{cfg.get('ramp_steps', 0)}"
+            rows.append(row)
+    for k in ("dataset", "channels", "cells", "batch", "image_size", "train_limit", "steps", "seed"):
+        setattr(args, k, base["args"][k])
+    print_table(rows, args)
+    print(f"# code: {base.get('code')}")
+    for path in args.merge:
+        print(f"# {path}: code {json.loads(Path(path).read_text()).get('code')}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args)
     torch.set_num_threads(max(1, args.threads))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_search import code_fingerprint
+
+    code = code_fingerprint()
+    print(f"# code: {code}", flush=True)
     temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
     runs = []
     mean_run = None
@@ -231,6 +263,8 @@ def main(argv=None) -> int:
         if differ or saved.get("mean_run") is None:
             raise SystemExit(f"--mean-from {args.mean_from}: no mean run, or other settings ({', '.join(differ)})")
         mean_run = saved["mean_run"]
+        if saved.get("code") != code:
+            print(f"# note: --mean-from ran with code {saved.get('code')}", flush=True)
     elif not args.no_mean:
         mean_run = run_one(args, "mean", 1.0, None)
         print(f"mean run done in {mean_run['seconds']:.0f}s: {mean_run['final_arch']}", flush=True)
@@ -260,7 +294,7 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "rows": rows, "runs": runs, "mean_run": mean_run,
+            json.dump({"args": vars(args), "code": code, "rows": rows, "runs": runs, "mean_run": mean_run,
                        "t_match": t_match, "n_alpha": n}, fh, default=float)
     return 0
 
