@@ -36,12 +36,13 @@ one_run() {  # one_run STRATEGY SEED
   local strategy=$1 seed=$2 dir="$OUT/$1-s$2"
   if [[ -f "$dir/summary.json" ]]; then echo "done already: $dir"; return 0; fi
   mkdir -p "$dir"
+  # shellcheck disable=SC2206
   local args=(-m gibbsnas_lite.cli search --profile "$PROFILE" --strategy "$strategy" --seed "$seed" --device cpu
-              --out "$dir" --no-progress)
-  if [[ -f "$dir/checkpoint.pt" ]]; then args=(-m gibbsnas_lite.cli search --resume "$dir" --no-progress); fi
+              --out "$dir" --no-progress $EXTRA)
+  # a killed run continues with its saved settings (--resume takes no run options)
+  if [[ -f "$dir/checkpoint.pt" ]]; then args=(-m gibbsnas_lite.cli search --resume "$dir" --device cpu --no-progress); fi
   echo "start: $strategy seed $seed -> $dir"
-  # shellcheck disable=SC2086
-  if /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$PYTHON" "${args[@]}" $EXTRA > "$dir/log.txt" 2>&1; then
+  if /usr/bin/time -f "%e %M %U %S" -o "$dir/time.txt" "$PYTHON" "${args[@]}" >> "$dir/log.txt" 2>&1; then
     echo "end:   $strategy seed $seed ($(cut -d' ' -f1 "$dir/time.txt") s)"
   else
     echo "FAILED: $strategy seed $seed (see $dir/log.txt)"; tail -5 "$dir/log.txt"; return 1
