@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/sweep_temperature.py --temperatures 1,10,100,1000,10000 --steps 160 \\
         --json runs/sweep/sweep.json
+    # the same at the full protocol's size on a GPU (CIFAR-10, C=16, N=5, N = 25,000):
+    python scripts/sweep_temperature.py --profile full --device cuda --steps 640 --temperatures 1,3,10,30
 
 SPEC §1: the posterior is exp(-N U / T); the alpha draw of Eq. 16 has covariance (T/N) H, H the
 BFGS inverse-Hessian estimate. With T = 1 and N = 25,000 the noise may be far below the
@@ -53,14 +55,18 @@ def parse_args(argv=None):
     p.add_argument("--w-temperature", default="same",
                    help="omega's temperature: 'same' (as alpha, today's config) or a number")
     p.add_argument("--steps", type=int, default=160, help="search steps per run")
-    p.add_argument("--dataset", default="fashion-mnist", choices=("fashion-mnist", "synthetic"))
-    p.add_argument("--channels", "-C", type=int, default=8)
-    p.add_argument("--cells", "-N", type=int, default=1)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--image-size", type=int, default=32)
-    p.add_argument("--train-limit", type=int, default=4096)
-    p.add_argument("--alpha-accum", type=int, default=None, help="default: the cpu profile's (4)")
-    p.add_argument("--epochs", type=int, default=6, help="epochs of the lr schedule (cpu profile: 6)")
+    p.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "full"),
+                   help="preset the sizes below default to (default: cpu; full: CIFAR-10, C=16, N=5, on a GPU)")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--dataset", default=None, choices=("fashion-mnist", "synthetic", "cifar10"))
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--channels", "-C", type=int, default=None)
+    p.add_argument("--cells", "-N", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--train-limit", type=int, default=None)
+    p.add_argument("--alpha-accum", type=int, default=None, help="default: the profile's (cpu: 4, full: 32)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the lr schedule (cpu profile: 6)")
     p.add_argument("--data-size", type=int, default=None, help="N of Eqs. 15-16 (default: search half size)")
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--ramp-steps", type=int, default=None)
@@ -81,10 +87,21 @@ def make_config(strategy: str, args, temperature: float):
 
     overrides = dict(dataset=args.dataset, channels=args.channels, cells_per_stage=args.cells,
                      batch_size=args.batch, image_size=args.image_size, train_limit=args.train_limit,
-                     epochs=args.epochs, seed=args.seed, device="cpu", temperature=temperature,
-                     alpha_accum=args.alpha_accum, data_size=args.data_size,
+                     epochs=args.epochs, seed=args.seed, device=args.device, temperature=temperature,
+                     alpha_accum=args.alpha_accum, data_size=args.data_size, data_root=args.data_root,
                      warmup_steps=args.warmup_steps, ramp_steps=args.ramp_steps)
-    return mk(strategy, "cpu", **overrides)
+    return mk(strategy, args.profile, **overrides)
+
+
+def resolve_sizes(args) -> None:
+    """Fill the size options left at None with the profile's values (so they are printed and saved)."""
+    config = make_config("gibbs2", args, 1.0)
+    for arg, field in (("dataset", "dataset"), ("channels", "channels"), ("cells", "cells_per_stage"),
+                       ("batch", "batch_size"), ("image_size", "image_size"), ("train_limit", "train_limit"),
+                       ("alpha_accum", "alpha_accum"), ("epochs", "epochs"),
+                       ("warmup_steps", "warmup_steps"), ("ramp_steps", "ramp_steps")):
+        if getattr(args, arg) is None:
+            setattr(args, arg, getattr(config, field))
 
 
 def centering(edges: int, ops: int) -> torch.Tensor:
@@ -94,7 +111,7 @@ def centering(edges: int, ops: int) -> torch.Tensor:
 
 
 def alpha_stats(strategy) -> dict:
-    alpha = strategy.model.alpha.detach().double().cpu()  # 6 x 5
+    alpha = strategy.model.alpha.detach().double().cpu()  # 6 x 5 (NB201)
     cov = strategy.a_optimizer.covariance().detach().double().cpu()
     raw = cov.diagonal().clamp_min(0).sqrt().reshape(alpha.shape)
     P = centering(*alpha.shape)
@@ -125,7 +142,7 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
     strategy_name = "gibbs2" if mode == "sample" else "gibbs2-mean"
     config = make_config(strategy_name, args, temperature)
     seed_everything(config.seed)
-    device = torch.device("cpu")
+    device = torch.device(args.device)
     data = build_search_data(config, device)
     model = build_model(config, data.num_classes, data.in_channels).to(device)
     strategy = build_strategy(config, model, data.steps_per_epoch, data.sizes)
@@ -252,6 +269,7 @@ def main(argv=None) -> int:
 
     code = code_fingerprint()
     print(f"# code: {code}", flush=True)
+    resolve_sizes(args)
     temperatures = [float(t) for t in args.temperatures.split(",") if t.strip()]
     runs = []
     mean_run = None
