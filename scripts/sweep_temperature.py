@@ -70,6 +70,10 @@ def parse_args(argv=None):
     p.add_argument("--data-size", type=int, default=None, help="N of Eqs. 15-16 (default: search half size)")
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--ramp-steps", type=int, default=None)
+    p.add_argument("--scale-noise-with-lr", choices=("none", "omega", "both"), default="none",
+                   help="EXPERIMENT (not in the library): at each epoch scale a block's temperature by "
+                        "eta(2-eta) / (eta0(2-eta0)), eta its scheduled step factor, so that the chain's "
+                        "stationary spread (T/N) H / (eta(2-eta)) stays what it was at the start")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-mean", action="store_true", help="skip the mean-mode reference run")
@@ -174,7 +178,17 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
                 break
         strategy.end_epoch(epoch)
         epoch += 1
+        blocks = {"none": [], "omega": ["w_optimizer"], "both": ["w_optimizer", "a_optimizer"]}
+        for attr in blocks[args.scale_noise_with_lr]:
+            opt = getattr(strategy, attr)
+            for group in opt.param_groups:
+                group.setdefault("_t0", group["temperature"])
+                eta, eta0 = group["lr"], group.setdefault("_eta0", group["initial_lr"])
+                group["temperature"] = group["_t0"] * eta * (2 - eta) / (eta0 * (2 - eta0))
     return {"mode": mode, "temperature": temperature, "config": config.to_dict(),
+            "scale_noise_with_lr": args.scale_noise_with_lr,
+            "epoch_train_loss": [sum(losses[i:i + data.steps_per_epoch]) / len(losses[i:i + data.steps_per_epoch])
+                                 for i in range(0, len(losses), data.steps_per_epoch)],
             "w_temperature": strategy.w_optimizer.param_groups[0]["temperature"],
             "data_size_alpha": n_alpha, "data_size_omega": getattr(strategy.w_optimizer, "data_size", None),
             "alpha_accum": config.alpha_accum, "seconds": time.perf_counter() - t0,
