@@ -536,3 +536,42 @@ def test_darts_v2_alpha_gradient_is_eq7_with_the_fd_term():
     expected = d_alpha - xi * hvp
     assert torch.allclose(got, expected, rtol=1e-3, atol=1e-6), (got, expected)
     assert all(torch.equal(a, b) for a, b in zip(saved, weights))
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
+def test_gibbs_temperatures_reach_the_samplers_and_follow_the_schedule():
+    """alpha draws at T, omega at T_omega; with noise_follows_lr each block's T is scaled by
+    eta(2-eta)/(eta0(2-eta0)) at every epoch end (gibbs.py), which for the cosine schedule is a
+    known number per epoch."""
+    import math
+    config = make_config("gibbs2", "smoke", epochs=4, temperature=2.0, w_temperature=0.3,
+                         max_steps_per_epoch=1)
+    assert config.noise_follows_lr
+    torch.manual_seed(0)
+    model = NB201SearchNetwork(C=4, N=1, num_classes=10, in_channels=3)
+    strategy = GibbsNAS(model, config, steps_per_epoch=1, search_sizes=(256, 256), order=2)
+    assert strategy.w_optimizer.param_groups[0]["temperature"] == 0.3
+    assert strategy.a_optimizer.param_groups[0]["temperature"] == 2.0
+    for epoch in range(3):
+        strategy.end_epoch(epoch)
+        k = epoch + 1
+
+        def expected(eta0, eta_min, base):
+            eta = eta_min + (eta0 - eta_min) * (1 + math.cos(math.pi * k / 4)) / 2
+            return base * eta * (2 - eta) / (eta0 * (2 - eta0))
+
+        w_eta_min = config.w_lr_min / config.w_lr
+        assert strategy.w_optimizer.param_groups[0]["temperature"] == pytest.approx(expected(1.0, w_eta_min, 0.3))
+        assert strategy.a_optimizer.param_groups[0]["temperature"] == pytest.approx(
+            expected(config.a_lr, config.a_lr * 0.01, 2.0))
+    # the last epoch's omega temperature is far below its start (eta 1 -> ~0.15 after 3/4 of the cosine)
+    assert strategy.w_optimizer.param_groups[0]["temperature"] < 0.3 * 0.35
+    # without the flag, temperatures stay put; w_temperature=None means "the same as T"
+    plain = make_config("gibbs2", "smoke", temperature=2.0, w_temperature=None, noise_follows_lr=False)
+    plain.w_temperature = None
+    s2 = GibbsNAS(NB201SearchNetwork(C=4, N=1, num_classes=10, in_channels=3), plain, 1, (256, 256))
+    s2.end_epoch(0)
+    assert s2.w_optimizer.param_groups[0]["temperature"] == 2.0
+    assert s2.a_optimizer.param_groups[0]["temperature"] == 2.0
+    with pytest.raises(ValueError, match="w_temperature"):
+        make_config("gibbs2", "smoke", w_temperature=-1.0)

@@ -171,7 +171,7 @@ def test_search_help_lists_the_options(capsys):
     text = capsys.readouterr().out
     for option in ("--strategy", "--space", "--dataset", "--profile", "--device", "--seed", "--epochs",
                    "--batch-size", "--channels", "--cells", "--train-limit", "--w-lr", "--a-lr",
-                   "--temperature", "--data-root", "--download", "--amp", "--out", "--resume",
+                   "--temperature", "--w-temperature", "--data-root", "--download", "--amp", "--out", "--resume",
                    "--no-progress"):
         assert option in text, option
     for choice in ("gibbs2", "gibbs1-mean", "darts-v2", "gdas", "rsps", "smoke", "nb201", "darts"):

@@ -73,7 +73,9 @@ class SearchConfig:
     a_weight_decay: float = 1e-3
     alpha_accum: int = 1  # alpha step every k steps, gradients summed over k search-valid batches
     # GibbsNAS sampler knobs (see docs/samplers.md)
-    temperature: float = 1.0
+    temperature: float = 1.0  # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
+    w_temperature: float | None = None  # T of omega's draws (Eq. 15); None: the same as temperature
+    noise_follows_lr: bool = False  # scale each block's T by eta(2-eta)/(eta0(2-eta0)) per epoch (gibbs.py)
     data_size: int | None = None  # N of Eqs. 15-16; None: size of each search half
     warmup_steps: int = 0
     ramp_steps: int = 0
@@ -104,6 +106,9 @@ class SearchConfig:
         for name in ("w_lr", "a_lr", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.w_temperature is not None and not float(self.w_temperature) > 0:
+            raise ValueError(f"w_temperature must be > 0 or None (the same as temperature), "
+                             f"got {self.w_temperature!r}")
         return self
 
     def to_dict(self) -> dict:
@@ -140,11 +145,18 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
     "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
     # GibbsNAS: paper's lr 0.1 for both (omega, 2nd order: the diagonal's cap), decays 1e-4,
     # alpha batch 2048 = 32 x 64.
-    "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
-    "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+    # Temperatures (measured in docs/search.md, temperature section and the CPU study's
+    # follow-up): the weights want a cooler chain than alpha (T_omega = 0.1), and the noise
+    # follows the cosine schedule (else the effective temperature grows ~50x by the end).
+    "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
+                   temperature=1.0, w_temperature=0.1, noise_follows_lr=True),
+    "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
+                        temperature=1.0, w_temperature=0.1, noise_follows_lr=True),
     # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
-    "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
-    "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32),
+    "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
+                   temperature=1.0, noise_follows_lr=True),
+    "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
+                        temperature=1.0, noise_follows_lr=True),
 }
 
 

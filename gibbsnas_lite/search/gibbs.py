@@ -13,6 +13,14 @@ Per search step t:
 ``mode="mean"`` replaces each draw by its mean (the "-mean" rows of Table 2). Learning rates
 follow a cosine decay per epoch for both blocks (the paper's learning-rate decay policy).
 
+Temperatures: alpha draws at ``temperature``, omega at ``w_temperature`` (default: the same).
+With ``noise_follows_lr`` each block's temperature is multiplied, epoch by epoch, by
+eta(2 - eta) / (eta0 (2 - eta0)), eta the block's current step factor and eta0 its first: a
+Gaussian chain x' = x - eta H g + N(0, (T/N) H) has the stationary spread (T/N) H / (eta(2 - eta))
+(docs/samplers.md), so without the factor the cosine decay of eta *raises* the effective
+temperature (~50x for omega, ~100x for alpha by the last epoch) and the network stops
+training; with it the spread stays at its starting value. Evidence: docs/search.md.
+
 Curvature pairs (docs/samplers.md, sections 2 and 4): with minibatch gradients, pairs from
 consecutive steps are biased by the batch noise (the omega diagonal collapses to its floor
 and the network stops training; the alpha covariance collapses to zero), so both samplers
@@ -47,15 +55,15 @@ class GibbsNAS(Strategy):
         self.order, self.mode = order, mode
         self.name = f"gibbs{order}" + ("-mean" if mode == "mean" else "")
         c = config
-        common = dict(temperature=c.temperature, mode=mode, clip_std=c.clip_std,
-                      warmup_steps=c.warmup_steps, ramp_steps=c.ramp_steps)
+        common = dict(mode=mode, clip_std=c.clip_std, warmup_steps=c.warmup_steps, ramp_steps=c.ramp_steps)
+        w_temperature = c.temperature if c.w_temperature is None else c.w_temperature
         weights = list(model.weight_parameters())
         if order == 2:
             # eta = 1 and D <= w_lr: the sampler's operating point (module docstring)
             self.w_optimizer = DiagLBFGSGaussian(
                 weights, lr=1.0, h_max=c.w_lr, h_min=min(1e-4, c.w_lr), pairs="closure",
                 weight_decay=c.w_weight_decay, data_size=c.data_size or self.train_size,
-                history_size=c.history_size, seed=c.seed + 1, **common)
+                history_size=c.history_size, seed=c.seed + 1, temperature=w_temperature, **common)
             self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min / c.w_lr)
         else:
             self.w_optimizer = torch.optim.SGD(weights, lr=c.w_lr, momentum=c.w_momentum,
@@ -65,7 +73,8 @@ class GibbsNAS(Strategy):
                             ramp_steps=max(0, c.ramp_steps // c.alpha_accum))
         self.a_optimizer = BFGSGaussian(
             model.arch_parameters(), lr=c.a_lr, weight_decay=c.a_weight_decay, pairs="closure",
-            data_size=c.data_size or self.valid_size, seed=c.seed + 2, **alpha_common)
+            data_size=c.data_size or self.valid_size, seed=c.seed + 2, temperature=c.temperature,
+            **alpha_common)
         self.a_scheduler = cosine_lr(self.a_optimizer, c.epochs, c.a_lr * 0.01)
         self._accum = [torch.zeros_like(a) for a in model.arch_parameters()]
         self._accum_count = 0
@@ -174,6 +183,20 @@ class GibbsNAS(Strategy):
     def end_epoch(self, epoch):
         self.w_scheduler.step()
         self.a_scheduler.step()
+        if self.config.noise_follows_lr:
+            self._follow_schedule()
+
+    def _follow_schedule(self):
+        """Temperature x eta(2 - eta) / (eta0 (2 - eta0)) for each sampler (module docstring)."""
+        c = self.config
+        w_temperature = c.temperature if c.w_temperature is None else c.w_temperature
+        samplers = [(self.a_optimizer, c.temperature)]
+        if self.order == 2:
+            samplers.append((self.w_optimizer, w_temperature))
+        for sampler, base in samplers:
+            for group in sampler.param_groups:
+                eta, eta0 = group["lr"], group["initial_lr"]
+                group["temperature"] = base * (eta * (2 - eta)) / (eta0 * (2 - eta0))
 
     def alpha_state(self):
         state = super().alpha_state()
