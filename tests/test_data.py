@@ -302,6 +302,29 @@ def test_fashion_mnist_real_debian_files():
     assert abs(m.mean().item() - tr.mean[0]) < 1e-3 and abs(m.std().item() - tr.std[0]) < 1e-3
 
 
+def test_fashion_mnist_embedded_subset_is_the_full_sets_first_per_class(monkeypatch, tmp_path):
+    """With nothing installed, the loader falls back to data/fashion-mnist-subset (with a
+    warning); its images are exactly the first 820 / 200 of each class of the real files."""
+    from gibbsnas_lite.data import fashion_mnist as FM
+    monkeypatch.setenv("GIBBSNAS_DATA", str(tmp_path / "cache"))
+    monkeypatch.setattr(FM, "DEBIAN_DIR", tmp_path / "no-debian")
+    with pytest.warns(UserWarning, match="embedded subset"):
+        tr, te = D.load_dataset("fashion-mnist")  # md5 of the subset's content checked
+    assert tr.name == "fashion-mnist-subset-train" and te.name == "fashion-mnist-subset-test"
+    assert tr.class_counts().tolist() == [820] * 10 and te.class_counts().tolist() == [200] * 10
+    with pytest.raises(D.DatasetNotFoundError):  # an explicit root never falls back
+        D.load_dataset("fashion-mnist", tmp_path / "empty")
+    # the cpu profile's two search halves of 4,096 fit in it
+    with pytest.warns(UserWarning, match="embedded subset"):
+        splits = D.search_splits("fashion-mnist", protocol="nb201", seed=0)
+    assert min(len(splits.train), len(splits.valid)) >= 4096
+    if all((DEBIAN_DIR / f).is_file() for f in FASHION_MNIST_FILES):
+        full_tr, full_te = D.load_dataset("fashion-mnist", DEBIAN_DIR)
+        for full, sub, k in ((full_tr, tr, 820), (full_te, te, 200)):
+            keep = np.sort(np.concatenate([np.flatnonzero(full.labels.numpy() == c)[:k] for c in range(10)]))
+            assert torch.equal(full.images[keep], sub.images) and torch.equal(full.labels[keep], sub.labels)
+
+
 # ---------------------------------------------------------------------------- splits
 def test_stratified_halves_disjoint_covering_balanced():
     y = torch.arange(1001) % 7

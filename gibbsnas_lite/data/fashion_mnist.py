@@ -5,7 +5,12 @@ Where the files are looked for, in order:
 1. ``root`` if given (the four ``.gz`` files directly in it, or in ``root/fashion-mnist/``);
 2. the data folder (``$GIBBSNAS_DATA`` or ``~/.cache/gibbsnas-lite``) ``/fashion-mnist/``;
 3. Debian's package ``dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist/``;
-4. with ``download=True``: the upstream mirror, into the data folder.
+4. with ``download=True``: the upstream mirror, into the data folder;
+5. otherwise (no ``root`` given, no download asked for): the **embedded subset** shipped with the
+   kit in ``data/fashion-mnist-subset/`` (8,200 training and 2,000 test images, the first 820 /
+   200 of each class in file order; MIT licence, provenance in that folder), with a warning.
+   It is what makes the notebooks' ``cpu`` profile run on a fresh clone or on Binder with no
+   download; the cpu profile keeps 4,096 images per search half, which the subset covers.
 
 Checksums are taken on the **decompressed** IDX bytes: Debian recompressed the ``.gz`` files,
 so their md5 differs from upstream's while the content is identical. A download is accepted
@@ -22,6 +27,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -35,7 +41,7 @@ from .errors import ChecksumError, DatasetError, DatasetNotFoundError
 from .formats import read_idx
 
 __all__ = ["load_fashion_mnist", "FASHION_MNIST_FILES", "FASHION_MNIST_URL", "FASHION_MNIST_MEAN",
-           "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR"]
+           "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR", "SUBSET_FILES", "find_subset_dir"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -49,6 +55,14 @@ FASHION_MNIST_FILES = {
     "t10k-images-idx3-ubyte.gz": ("bef4ecab320f06d8554ea6380940ec79", "8181f5470baa50b63fa0f6fddb340f0a"),
     "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310", "15d484375f8d13e6eb1aabb0c3f46965"),
 }
+#: the embedded subset: file -> md5 of the decompressed IDX bytes (data/fashion-mnist-subset/).
+SUBSET_FILES = {
+    "train-images-idx3-ubyte.gz": "e629cff74fda73f434a4cf4f2b93e7b4",
+    "train-labels-idx1-ubyte.gz": "6995ef69a239c0202331b6ad7c3370bc",
+    "t10k-images-idx3-ubyte.gz": "4bb4107a89a38933fbbdd67584195c68",
+    "t10k-labels-idx1-ubyte.gz": "84e2038f7beda4c0f4093bde29339f63",
+}
+_SUBSET = "fashion-mnist-subset"
 _SPLITS = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -70,6 +84,18 @@ def _candidates(root: Optional[PathLike]) -> list:
         r = Path(root).expanduser()
         return [r, r / "fashion-mnist"]
     return [cache_dir() / "fashion-mnist", DEBIAN_DIR]
+
+
+def find_subset_dir() -> Optional[Path]:
+    """The embedded subset's folder (repository checkout, then installed data files), or None."""
+    import site
+    import sys
+    candidates = [Path(__file__).resolve().parents[2] / "data" / _SUBSET,
+                  Path(sys.prefix) / "share" / "gibbsnas-lite" / _SUBSET]
+    user_base = getattr(site, "USER_BASE", None)
+    if user_base:
+        candidates.append(Path(user_base) / "share" / "gibbsnas-lite" / _SUBSET)
+    return next((c for c in candidates if _has_all(c)), None)
 
 
 def _read_checked(path: Path, raw_md5: Optional[str]) -> np.ndarray:
@@ -115,6 +141,16 @@ def load_fashion_mnist(
 ) -> Tuple[ImageDataset, ImageDataset]:
     """(train, test) of Fashion-MNIST: 60,000 / 10,000 uint8 images, 1×28×28 (see module doc)."""
     folder = next((c for c in _candidates(root) if _has_all(c)), None)
+    checksums = {f: md5s[1] for f, md5s in FASHION_MNIST_FILES.items()}
+    prefix = "fashion-mnist"
+    if folder is None and root is None and not download:
+        folder = find_subset_dir()
+        if folder is not None:
+            warnings.warn(
+                f"Fashion-MNIST: the full set is not installed, using the kit's embedded subset "
+                f"({folder}: 8,200 train / 2,000 test images). For all 70,000: "
+                f"`apt-get install dataset-fashion-mnist` (Debian) or download=True.", stacklevel=2)
+            checksums, prefix = SUBSET_FILES, "fashion-mnist-subset"
     if folder is None:
         if not download:
             looked = ", ".join(str(c) for c in _candidates(root))
@@ -128,8 +164,8 @@ def load_fashion_mnist(
         _download(folder, url, opener, verify)
     out = []
     for split, (img_f, lab_f) in _SPLITS.items():
-        x = _read_checked(folder / img_f, FASHION_MNIST_FILES[img_f][1] if verify else None)
-        y = _read_checked(folder / lab_f, FASHION_MNIST_FILES[lab_f][1] if verify else None)
+        x = _read_checked(folder / img_f, checksums[img_f] if verify else None)
+        y = _read_checked(folder / lab_f, checksums[lab_f] if verify else None)
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.dtype != np.uint8:
             raise DatasetError(f"{folder}: {img_f} has shape {x.shape}, {lab_f} has {y.shape}; expected N×28×28 and N.")
         if y.size and y.max() > 9:
@@ -144,7 +180,7 @@ def load_fashion_mnist(
             ImageDataset(
                 images=imgs,
                 labels=torch.from_numpy(y.astype(np.int64)),
-                name=f"fashion-mnist-{split}",
+                name=f"{prefix}-{split}",
                 num_classes=10,
                 mean=FASHION_MNIST_MEAN * c,
                 std=FASHION_MNIST_STD * c,
