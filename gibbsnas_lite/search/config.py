@@ -171,6 +171,13 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
         # The same-batch omega pair costs one extra forward/backward; every 8th step keeps
         # GibbsNAS-2nd at 1.07x a DARTS-V1 step (1.56x at every step): docs/bench_search.md.
         values["curvature_every"] = 8
+    if strategy.startswith("gibbs") and profile == "full":
+        # Same noise per draw as the measured cpu choice (T/N = 2.5e-4 for alpha, 2.5e-5 for
+        # omega at N = 4,096): N = 25,000 here, so T = 6 and T_omega = 0.6 (docs/search.md;
+        # an extrapolation, not yet measured on the full protocol).
+        values["temperature"] = 6.0
+        if strategy.startswith("gibbs2"):
+            values["w_temperature"] = 0.6
     if profile == "smoke":  # a few steps per epoch: accumulate alpha over fewer batches
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
     elif profile == "cpu":
