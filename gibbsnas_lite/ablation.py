@@ -112,11 +112,13 @@ def run_grid(configs: Iterable, out_dir: str | Path | None = None, progress: boo
              reuse: Iterable = (), run: Callable[..., Any] | None = None) -> list:
     """Run each config with :func:`run_search` (one after another) and return the results.
 
-    ``out_dir`` gets one run folder per config (:func:`run_name`); ``progress`` shows a tqdm bar
-    over the runs (and each run's own step bar). A config equal (apart from ``extra``) to the
-    config of a result in ``reuse`` is not run again: that result is returned with the new
-    config (a seeded search is deterministic, so it is the same run). ``run`` replaces
-    ``run_search`` (tests).
+    ``out_dir`` gets one run folder per config (:func:`run_name`), and makes the grid
+    restartable: a folder whose ``summary.json`` holds the same config (a finished run) is read
+    back instead of run again, and one with a checkpoint of the same config (a killed run) is
+    resumed. A config equal to the config of a result in ``reuse`` is not run again either:
+    that result is returned with the new config (a seeded search is deterministic, so it is
+    the same run). Configs are compared without their ``extra`` field. ``progress`` shows a
+    tqdm bar over the runs (and each run's own step bar). ``run`` replaces ``run_search`` (tests).
     """
     import dataclasses
 
@@ -135,11 +137,19 @@ def run_grid(configs: Iterable, out_dir: str | Path | None = None, progress: boo
             if bar is not None:
                 bar.set_postfix_str(run_name(config))
             earlier = next((r for k, r in done if k == _key(config)), None)
+            folder = Path(out_dir) / run_name(config) if out_dir is not None else None
             if earlier is not None:
-                results.append(dataclasses.replace(earlier, config=config))
+                result = dataclasses.replace(earlier, config=config)
+            elif folder is not None and _finished(folder, config):
+                result = load_result(folder)
+                result.config = config
+            elif folder is not None and _killed(folder, config):
+                result = run(config, out_dir=folder, progress=progress, resume=folder)
+                result.config = config
             else:
-                folder = Path(out_dir) / run_name(config) if out_dir is not None else None
-                results.append(run(config, out_dir=folder, progress=progress))
+                result = run(config, out_dir=folder, progress=progress)
+            results.append(result)
+            done.append((_key(config), result))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -148,8 +158,48 @@ def run_grid(configs: Iterable, out_dir: str | Path | None = None, progress: boo
     return results
 
 
+def load_result(folder: str | Path):
+    """A finished run folder (``summary.json`` + ``history.jsonl``) as a :class:`SearchResult` (no model)."""
+    import json
+
+    from .search import History, SearchConfig, SearchResult
+
+    folder = Path(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    return SearchResult(SearchConfig.from_dict(summary["config"]), summary["arch"], History.load(folder), folder,
+                        dict(summary.get("benchmark") or {}), bool(summary.get("stopped_early")),
+                        float(summary.get("seconds", 0.0)))
+
+
+def _finished(folder: Path, config) -> bool:
+    import json
+
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (_normal(summary.get("config", {})) == _key(config) and not summary.get("stopped_early")
+            and summary.get("epochs_done") == config.epochs and (folder / "history.jsonl").exists())
+
+
+def _killed(folder: Path, config) -> bool:
+    import json
+
+    try:
+        saved = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return _normal(saved) == _key(config) and (folder / "checkpoint.pt").exists()
+
+
+def _normal(config_dict: dict) -> dict:
+    import json
+
+    return {k: v for k, v in json.loads(json.dumps(config_dict)).items() if k != "extra"}
+
+
 def _key(config) -> dict:
-    return {k: v for k, v in config.to_dict().items() if k != "extra"}
+    return _normal(config.to_dict())
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -264,6 +314,24 @@ def headline(rows: Sequence[dict[str, Any]], value: str = "accuracy", digits: in
         out[f"{s}_std"] = None if stat["std"] is None else round(stat["std"], digits)
         out[f"{s}_n"] = stat["n"]
     return out
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, digits: int = 2) -> str:
+    """A Markdown table of ``rows`` (floats to ``digits`` decimals, None as '-', '|' escaped)."""
+    rows = list(rows)
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+
+    def cell(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.{digits}f}"
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def _float(value) -> float | None:

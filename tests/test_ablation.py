@@ -123,7 +123,7 @@ def test_temperature_grid_scales_the_defaults():
 def test_run_grid_reuses_identical_configs():
     calls = []
 
-    def fake_run(config, out_dir=None, progress=False):
+    def fake_run(config, out_dir=None, progress=False, resume=None):
         calls.append(config.strategy)
         h = History()
         return SearchResult(config, RESNET, h, out_dir, {"cifar10_test": 93.0})
@@ -159,3 +159,30 @@ def test_smoke_grid_runs_all_four_variants(tmp_path):
     assert len(box.data) == 4 and list(box.data[0].y) == [rows[0]["accuracy"]]
     curves = A.curves_figure(table)
     assert len(curves.data) == 4 * 2 * 2  # 4 variants x (band + line) x 2 panels
+
+    # restartable: finished folders are read back, a killed one (no summary) is resumed
+    (tmp_path / "gibbs1-s0" / "summary.json").unlink()
+    calls = []
+
+    def counting_run(config, **kwargs):
+        from gibbsnas_lite.search import run_search
+
+        calls.append((config.strategy, kwargs.get("resume")))
+        return run_search(config, **kwargs)
+
+    again = A.run_grid(A.make_grid(A.VARIANTS, seeds=[0], profile="smoke", epochs=1), out_dir=tmp_path,
+                       progress=False, run=counting_run)
+    assert calls == [("gibbs1", tmp_path / "gibbs1-s0")]
+    assert [A.result_row(r)["arch"] for r in again] == [r["arch"] for r in rows]
+    assert [A.result_row(r)["accuracy"] for r in again] == [r["accuracy"] for r in rows]
+    assert A.epoch_rows(again[0]) == A.epoch_rows(results[0])
+    # a different config in the same folder is run afresh
+    calls.clear()
+    A.run_grid(A.make_grid(["gibbs2-mean"], seeds=[0], profile="smoke", epochs=1, max_steps_per_epoch=2),
+               out_dir=tmp_path, progress=False, run=counting_run)
+    assert calls == [("gibbs2-mean", None)]
+
+
+def test_markdown_table():
+    text = A.markdown_table([{"a": 1.234, "b": "|x~0|", "c": None}, {"a": 2, "b": "y"}], digits=1)
+    assert text.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1.2 | \\|x~0\\| | - |", "| 2 | y | - |"]
