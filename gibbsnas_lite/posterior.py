@@ -517,8 +517,11 @@ def accuracy_histogram_figure(posterior: ArchPosterior, key: str = "cifar10_test
     the cells in ``marks`` ({label: arch}, e.g. argmax and the uncertainty-aware choice)."""
     import plotly.graph_objects as go
 
-    acc = posterior.sample_accuracies(key)
-    fig = go.Figure(go.Histogram(x=acc, nbinsx=nbins, marker_color="#9ecae1", name="posterior draws",
+    if key not in posterior.accuracies:
+        raise ValueError(f"no {key!r} accuracies (pass table= to architecture_posterior)")
+    # one point per distinct cell, weighted by its draws: the figure's size does not grow with K
+    fig = go.Figure(go.Histogram(x=posterior.accuracies[key], y=posterior.counts, histfunc="sum", nbinsx=nbins,
+                                 marker_color="#9ecae1", name="posterior draws",
                                  hovertemplate="accuracy %{x}<br>%{y} draws<extra></extra>"))
     colors = ("#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
     for i, (label, arch) in enumerate((marks or {}).items()):

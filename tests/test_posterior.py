@@ -198,7 +198,9 @@ def test_figures_build_headless(table):
     post = P.architecture_posterior(P.sample_alphas(mean, cov, 2000, seed=0), table=table, mean=mean)
     fig = P.accuracy_histogram_figure(post, marks={"argmax": post.mean_arch, "modal": post.modal_arch},
                                       optimum=94.37)
-    assert fig.data[0].type == "histogram" and len(fig.data[0].x) == 2000
+    hist = fig.data[0]
+    assert hist.type == "histogram" and hist.histfunc == "sum" and len(hist.x) == post.num_distinct
+    assert sum(hist.y) == 2000 and np.array_equal(hist.x, post.accuracies["cifar10_test"])
     assert len(fig.layout.shapes) == 4  # argmax, modal, optimum, posterior mean
     heat = P.win_probability_figure(post)
     assert np.allclose(np.asarray(heat.data[0].z), post.win_probs)
