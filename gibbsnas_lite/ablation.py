@@ -306,13 +306,18 @@ def table2_comparison(rows: Sequence[dict[str, Any]], value: str = "accuracy") -
 
 
 def headline(rows: Sequence[dict[str, Any]], value: str = "accuracy", digits: int = 2) -> dict[str, Any]:
-    """Flat, JSON-ready numbers for ``record(...)``: ``<strategy>_mean``/``_std``/``_n`` per variant."""
+    """Flat, JSON-ready numbers for ``record(...)``: ``<strategy>_mean``/``_std``/``_n`` per variant,
+    and ``sample_minus_mean_2nd``/``_1st`` (difference of the means) when both twins are there."""
     out: dict[str, Any] = {}
     for stat in aggregate(rows, "strategy", value, order=VARIANTS):
         s = stat["strategy"]
         out[f"{s}_mean"] = None if stat["mean"] is None else round(stat["mean"], digits)
         out[f"{s}_std"] = None if stat["std"] is None else round(stat["std"], digits)
         out[f"{s}_n"] = stat["n"]
+    for order in ("2", "1"):  # the ablation's question: sample minus mean, per order
+        a, b = out.get(f"gibbs{order}_mean"), out.get(f"gibbs{order}-mean_mean")
+        if a is not None and b is not None:
+            out[f"sample_minus_mean_{order}{'nd' if order == '2' else 'st'}"] = round(a - b, digits)
     return out
 
 

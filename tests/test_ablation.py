@@ -55,7 +55,8 @@ def test_aggregate_groups_orders_and_headline():
     head = A.headline(_rows())
     assert head == {"gibbs2_mean": 92.0, "gibbs2_std": 1.41, "gibbs2_n": 2,
                     "gibbs2-mean_mean": 82.0, "gibbs2-mean_std": 2.83, "gibbs2-mean_n": 2,
-                    "gibbs1_mean": 90.0, "gibbs1_std": None, "gibbs1_n": 1}
+                    "gibbs1_mean": 90.0, "gibbs1_std": None, "gibbs1_n": 1,
+                    "sample_minus_mean_2nd": 10.0}  # no gibbs1-mean: no 1st-order difference
 
 
 def test_alpha_spread_known_values():
@@ -153,7 +154,9 @@ def test_smoke_grid_runs_all_four_variants(tmp_path):
     table = [e for r in results for e in A.epoch_rows(r)]
     assert len(table) == 4 and all(e["epoch"] == 1 for e in table)
     head = A.headline(rows)
-    assert set(head) == {f"{s}_{k}" for s in A.VARIANTS for k in ("mean", "std", "n")}
+    assert set(head) == {f"{s}_{k}" for s in A.VARIANTS for k in ("mean", "std", "n")} | {
+        "sample_minus_mean_2nd", "sample_minus_mean_1st"}
+    assert head["sample_minus_mean_1st"] == pytest.approx(head["gibbs1_mean"] - head["gibbs1-mean_mean"], abs=0.011)
     assert all(head[f"{s}_n"] == 1 and head[f"{s}_std"] is None for s in A.VARIANTS)
     box = A.accuracy_box_figure(rows)
     assert len(box.data) == 4 and list(box.data[0].y) == [rows[0]["accuracy"]]
