@@ -1,0 +1,316 @@
+"""What a NAS-Bench-201 search found, next to the paper's Table 3.
+
+A one-shot search on NAS-Bench-201 ends with one cell (an arch string); the benchmark table
+(:class:`~gibbsnas_lite.nasbench.NB201Table`) gives that cell's accuracies after the benchmark's
+own 200-epoch training on CIFAR-10, CIFAR-100 and ImageNet16-120: the six columns of GibbsNAS
+Table 3 (:data:`~gibbsnas_lite.nasbench.TABLE3_COLUMNS`). This module turns search runs (a
+:class:`~gibbsnas_lite.search.SearchResult` or a run folder) into such rows, puts the paper's
+rows beside them, and draws both::
+
+    from gibbsnas_lite.report import comparison_rows, table3_figure, epochs_figure
+    rows = comparison_rows({"gibbs2": result_g, "darts-v1": "runs/darts-v1"})
+    table3_figure(rows).show()
+    epochs_figure({"gibbs2": result_g, "darts-v1": "runs/darts-v1"}).show()
+
+Paper rows: :data:`PAPER_TABLE3_ONESHOT` (Table 3, first block: parameter-sharing methods,
+mean ± std of 3 searches), the table-search block (``table_search.PAPER_TABLE3``) and the
+reference rows :data:`PAPER_TABLE3_REFERENCE` (ResNet, the benchmark's optimum).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .nasbench import TABLE3_COLUMNS, NB201Table
+
+__all__ = [
+    "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
+    "RunRow", "paper_table3", "run_row", "epoch_curve", "comparison_rows", "markdown_table",
+    "table3_figure", "epochs_figure", "headline",
+]
+
+#: the six Table-3 column labels, in the paper's order
+LABELS: tuple[str, ...] = tuple(label for label, _, _ in TABLE3_COLUMNS)
+
+_Cell = tuple[float, float]
+
+#: GibbsNAS (Xue et al., AAAI 2021) Table 3, first block (parameter-sharing NAS on NAS-Bench-201;
+#: all rows but GibbsNAS are quoted from NAS-Bench-201, Dong & Yang, ICLR 2020): mean and std of 3
+#: searches, each column of :data:`LABELS` in order.
+PAPER_TABLE3_ONESHOT: dict[str, tuple[_Cell, ...]] = {
+    "RSPS": ((80.42, 3.58), (84.07, 3.61), (52.31, 5.55), (52.31, 5.77), (27.22, 3.24), (26.28, 3.09)),
+    "DARTS-V1": ((39.77, 0.00), (54.30, 0.00), (15.03, 0.00), (15.61, 0.00), (16.43, 0.00), (16.32, 0.00)),
+    "DARTS-V2": ((39.77, 0.00), (54.30, 0.00), (15.03, 0.00), (15.61, 0.00), (16.43, 0.00), (16.32, 0.00)),
+    "GDAS": ((89.89, 0.08), (93.61, 0.09), (71.34, 0.04), (70.70, 0.30), (41.59, 1.33), (41.71, 0.98)),
+    "SETN": ((84.04, 0.28), (87.64, 0.00), (58.86, 0.06), (59.05, 0.24), (33.06, 0.02), (32.52, 0.21)),
+    "ENAS": ((37.51, 3.19), (53.89, 0.58), (13.37, 2.35), (13.96, 2.33), (15.06, 1.95), (14.84, 2.10)),
+    "GibbsNAS": ((90.02, 0.60), (92.72, 0.60), (68.88, 1.43), (69.20, 1.40), (42.31, 1.69), (42.08, 1.95)),
+}
+
+#: Table 3's reference rows (single numbers): ResNet and "Optimal" (the best cell of each column).
+PAPER_TABLE3_REFERENCE: dict[str, tuple[float, ...]] = {
+    "ResNet": (90.83, 93.97, 70.42, 70.86, 44.53, 43.63),
+    "Optimal": (91.61, 94.37, 73.49, 73.51, 46.77, 47.31),
+}
+
+#: display names of the search strategies (``gibbsnas_lite.search``)
+STRATEGY_NAMES: dict[str, str] = {
+    "gibbs2": "GibbsNAS-2nd", "gibbs2-mean": "GibbsNAS-2nd (mean)", "gibbs1": "GibbsNAS-1st",
+    "gibbs1-mean": "GibbsNAS-1st (mean)", "darts-v1": "DARTS-V1", "darts-v2": "DARTS-V2",
+    "gdas": "GDAS", "rsps": "RSPS",
+}
+
+#: the paper's Table-3 row of each strategy
+STRATEGY_PAPER_ROW: dict[str, str] = {
+    "gibbs2": "GibbsNAS", "gibbs2-mean": "GibbsNAS", "gibbs1": "GibbsNAS", "gibbs1-mean": "GibbsNAS",
+    "darts-v1": "DARTS-V1", "darts-v2": "DARTS-V2", "gdas": "GDAS", "rsps": "RSPS",
+}
+
+_TABLE_SEARCH_DATASETS = (("cifar10", 0, 1), ("cifar100", 2, 3), ("ImageNet16-120", 4, 5))
+
+
+def paper_table3(block: str = "all") -> dict[str, dict[str, tuple[float, float | None]]]:
+    """The paper's Table 3 as ``{method: {label: (mean, std)}}`` (std ``None`` for single numbers).
+
+    ``block``: ``"oneshot"`` (first block), ``"table"`` (second block: RS, REA, REINFORCE,
+    BOHB), ``"reference"`` (ResNet, Optimal) or ``"all"`` (in that order).
+    """
+    if block not in ("all", "oneshot", "table", "reference"):
+        raise ValueError(f"unknown block {block!r}; choose all, oneshot, table or reference")
+    out: dict[str, dict[str, tuple[float, float | None]]] = {}
+    if block in ("all", "oneshot"):
+        for name, cells in PAPER_TABLE3_ONESHOT.items():
+            out[name] = {label: (float(m), float(s)) for label, (m, s) in zip(LABELS, cells)}
+    if block in ("all", "table"):
+        from .table_search.runner import PAPER_TABLE3
+
+        for name, per_dataset in PAPER_TABLE3.items():
+            row: dict[str, tuple[float, float | None]] = {}
+            for dataset, i_valid, i_test in _TABLE_SEARCH_DATASETS:
+                (vm, vs), (tm, ts) = per_dataset[dataset]
+                row[LABELS[i_valid]] = (float(vm), float(vs))
+                row[LABELS[i_test]] = (float(tm), float(ts))
+            out[name] = row
+    if block in ("all", "reference"):
+        for name, values in PAPER_TABLE3_REFERENCE.items():
+            out[name] = {label: (float(v), None) for label, v in zip(LABELS, values)}
+    return out
+
+
+# ----------------------------------------------------------------------------- runs
+@dataclass
+class RunRow:
+    """One search run: what it found and that cell's Table-3 accuracies."""
+
+    strategy: str
+    seed: int
+    profile: str
+    dataset: str
+    arch: str
+    accuracies: dict[str, float]
+    epochs_done: int
+    seconds: float
+    run_dir: str | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        return STRATEGY_NAMES.get(self.strategy, self.strategy)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"strategy": self.strategy, "seed": self.seed, "profile": self.profile,
+                "dataset": self.dataset, "arch": self.arch, "accuracies": dict(self.accuracies),
+                "epochs_done": self.epochs_done, "seconds": round(float(self.seconds), 1),
+                "run_dir": self.run_dir}
+
+
+def _read_run(run: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], float, str | None]:
+    """(config dict, final arch, epoch records, seconds, run folder) of a SearchResult or run folder."""
+    if hasattr(run, "history") and hasattr(run, "config") and not isinstance(run, (str, Path)):
+        out_dir = getattr(run, "out_dir", None)
+        return (run.config.to_dict(), run.arch, list(run.history.epochs), float(getattr(run, "seconds", 0.0)),
+                str(out_dir) if out_dir is not None else None)
+    from .search.history import History
+
+    folder = Path(run)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a search run folder (expected summary.json / history.jsonl)")
+    epochs = History.load(folder).epochs
+    summary_path = folder / "summary.json"
+    if summary_path.exists():
+        summary = json.loads(summary_path.read_text())
+        return summary["config"], summary["arch"], epochs, float(summary.get("seconds", 0.0)), str(folder)
+    config_path = folder / "config.json"
+    if not config_path.exists() or not epochs:
+        raise FileNotFoundError(f"{folder} holds neither summary.json nor config.json with epoch records")
+    seconds = float(sum(e.get("seconds", 0.0) for e in epochs))
+    return json.loads(config_path.read_text()), epochs[-1]["arch"], epochs, seconds, str(folder)
+
+
+def run_row(run: Any, table: NB201Table | None = None) -> RunRow:
+    """A :class:`RunRow` of a ``SearchResult`` or a run folder (a killed run: its last epoch's cell).
+
+    The accuracies are read from the table (``NB201Table.table3_row``), whatever the search's
+    own data: a ``cpu``-profile search on Fashion-MNIST gets the CIFAR numbers of its *cell*.
+    """
+    table = table or NB201Table.load()
+    config, arch, epochs, seconds, run_dir = _read_run(run)
+    if config.get("space", "nb201") != "nb201":
+        raise ValueError(f"run {run_dir or run!r} searched the {config.get('space')!r} space; "
+                         "the NAS-Bench-201 table only knows nb201 cells")
+    return RunRow(strategy=config["strategy"], seed=int(config.get("seed", 0)),
+                  profile=config.get("profile", "?"), dataset=config.get("dataset", "?"), arch=arch,
+                  accuracies=table.table3_row(arch), epochs_done=len(epochs), seconds=seconds,
+                  run_dir=run_dir, epochs=epochs)
+
+
+def _rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table) -> list[RunRow]:
+    items = runs.values() if isinstance(runs, Mapping) else runs
+    return [r if isinstance(r, RunRow) else run_row(r, table) for r in items]
+
+
+def epoch_curve(run: Any, table: NB201Table | None = None,
+                column: str = "CIFAR-10 test") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(epoch numbers 1.., the derived cell's accuracy in ``column`` after each epoch, the cells)."""
+    if column not in LABELS:
+        raise ValueError(f"unknown column {column!r}; choose one of: {', '.join(LABELS)}")
+    table = table or NB201Table.load()
+    row = run if isinstance(run, RunRow) else run_row(run, table)
+    _, dataset, split = TABLE3_COLUMNS[LABELS.index(column)]
+    archs = [e["arch"] for e in row.epochs]
+    epochs = np.array([int(e.get("epoch", i)) + 1 for i, e in enumerate(row.epochs)], dtype=int)
+    accs = np.array([table.accuracy(a, dataset, split) for a in archs], dtype=float)
+    return epochs, accs, archs
+
+
+# ----------------------------------------------------------------------------- the table
+def comparison_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None,
+                    paper: Sequence[str] | None = None, optimal: bool = True) -> list[dict[str, Any]]:
+    """Rows for a Table-3-style comparison: each run, then the paper's rows.
+
+    Each row: ``{"method", "source", "arch", "values": {label: (mean, std or None)}}``; a run's
+    ``values`` are its cell's benchmark accuracies (std ``None``: one search). ``paper``: the
+    paper's methods to add (default: the rows of the runs' strategies, in first-seen order);
+    ``optimal`` adds the paper's "Optimal" row.
+    """
+    table = table or NB201Table.load()
+    rows = _rows(runs, table)
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        out.append({"method": r.name,
+                    "source": f"this run: {r.profile} profile, {r.dataset}, seed {r.seed}, {r.epochs_done} epochs",
+                    "arch": r.arch, "values": {k: (v, None) for k, v in r.accuracies.items()}})
+    if paper is None:
+        paper = []
+        for r in rows:
+            name = STRATEGY_PAPER_ROW.get(r.strategy)
+            if name and name not in paper:
+                paper.append(name)
+    paper = list(paper)
+    if optimal and "Optimal" not in paper:
+        paper.append("Optimal")
+    known = paper_table3()
+    for name in paper:
+        if name not in known:
+            raise ValueError(f"no paper row {name!r}; known: {', '.join(known)}")
+        source = "paper, Table 3" + (" (CIFAR-10 search, 3 seeds)" if name in PAPER_TABLE3_ONESHOT else "")
+        out.append({"method": f"{name} (paper)", "source": source, "arch": "", "values": known[name]})
+    return out
+
+
+def _fmt(cell: tuple[float, float | None] | None) -> str:
+    if cell is None:
+        return ""
+    mean, std = cell
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], arch: bool = True) -> str:
+    """The rows of :func:`comparison_rows` as a markdown table (accuracies in %)."""
+    head = ["method"] + (["cell"] if arch else []) + list(LABELS)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row["method"]]
+        if arch:
+            cells.append(f"`{row['arch']}`" if row.get("arch") else "")
+        cells += [_fmt(row["values"].get(label)) for label in LABELS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
+    """A plotly ``go.Table`` of :func:`comparison_rows`: one line per method, Table 3's columns."""
+    import plotly.graph_objects as go
+
+    header = ["method", "cell (arch string)"] + list(LABELS)
+    ours = [not str(r["method"]).endswith("(paper)") for r in rows]
+    columns = [[r["method"] for r in rows], [r.get("arch", "") for r in rows]]
+    columns += [[_fmt(r["values"].get(label)) for r in rows] for label in LABELS]
+    fill = [["#eef4fb" if o else "white" for o in ours]] * len(header)
+    fig = go.Figure(go.Table(
+        columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
+        header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#dde3ea", align="left",
+                    font=dict(size=11)),
+        cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=24)))
+    fig.update_layout(title=title or "NAS-Bench-201 accuracy (%) of the derived cells, beside the paper's Table 3",
+                      height=110 + 28 * len(rows), margin=dict(l=10, r=10, t=50, b=10))
+    return fig
+
+
+_COLORS = {"gibbs2": "#1f77b4", "gibbs2-mean": "#aec7e8", "gibbs1": "#17becf", "gibbs1-mean": "#9edae5",
+           "darts-v1": "#d62728", "darts-v2": "#ff9896", "gdas": "#2ca02c", "rsps": "#7f7f7f"}
+
+
+def epochs_figure(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None,
+                  column: str = "CIFAR-10 test", paper: bool = True, title: str | None = None):
+    """The derived cell's benchmark accuracy after each search epoch, one line per run; the
+    paper's mean for the same strategy as a dotted line (a CIFAR-10 search, for orientation)."""
+    import plotly.graph_objects as go
+
+    table = table or NB201Table.load()
+    rows = _rows(runs, table)
+    fig = go.Figure()
+    paper_rows = paper_table3("oneshot")
+    drawn: set[str] = set()
+    for r in rows:
+        color = _COLORS.get(r.strategy)
+        x, y, archs = epoch_curve(r, table, column)
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="lines+markers", name=f"{r.name} (seed {r.seed})", line=dict(color=color),
+            customdata=archs, hovertemplate="epoch %{x}<br>%{y:.2f} %<br>%{customdata}<extra>" + r.name + "</extra>"))
+        name = STRATEGY_PAPER_ROW.get(r.strategy)
+        if paper and name in paper_rows and name not in drawn and len(x):
+            drawn.add(name)
+            mean = paper_rows[name][column][0]
+            fig.add_trace(go.Scatter(x=[1, max(int(x.max()), 1)], y=[mean, mean], mode="lines",
+                                     name=f"{name} (paper, CIFAR-10 search)",
+                                     line=dict(color=color, dash="dot", width=1.5), hoverinfo="name+y"))
+    best = table.best(*TABLE3_COLUMNS[LABELS.index(column)][1:]).accuracy
+    fig.add_hline(y=best, line=dict(color="black", dash="dash", width=1),
+                  annotation_text=f"optimum {best:.2f}", annotation_position="bottom right")
+    fig.update_layout(title=title or f"Derived cell's NAS-Bench-201 {column} accuracy after each search epoch",
+                      xaxis_title="search epoch", yaxis_title=f"{column} accuracy (%)", height=420,
+                      hovermode="closest", legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def headline(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None) -> dict[str, Any]:
+    """JSON-ready ``{strategy: {"arch", "cifar10_test", "cifar100_test", "imagenet16_test", "seconds"}}``."""
+    table = table or NB201Table.load()
+    out: dict[str, Any] = {}
+    for r in _rows(runs, table):
+        out[r.strategy] = {
+            "arch": r.arch,
+            "cifar10_test": round(r.accuracies["CIFAR-10 test"], 2),
+            "cifar100_test": round(r.accuracies["CIFAR-100 test"], 2),
+            "imagenet16_test": round(r.accuracies["ImageNet16-120 test"], 2),
+            "seconds": round(float(r.seconds), 1),
+        }
+    return out
