@@ -225,10 +225,12 @@ if choices["modal"].arch != choices["argmax"].arch:
     md(r"""
 ### When do modal and argmax differ?
 
-For a Gaussian with a *symmetric* spread, the op with the largest mean usually also wins most often, so the
-modal cell tends to be the argmax cell. They part when the uncertainty is lopsided: an op whose $\alpha$ is
-*certain* but only slightly ahead loses to several uncertain rivals. `posterior.disagreement_example()`
-builds one: on edge 0 `none` leads with mean 1 and no variance, `skip_connect` has mean 0.5 and the three
+For a Gaussian with a *symmetric*, uncorrelated spread, the op with the largest mean usually also wins most
+often, and the modal cell is the argmax cell. They part in two ways. **Across edges**: when no edge is sure,
+the most probable *combination* need not be the combination of each edge's favourite, because the edges'
+$\alpha$ are correlated through $H$ (then `marginal` = argmax but `modal` differs). **Within an edge**, when the
+uncertainty is lopsided: an op whose $\alpha$ is *certain* but only slightly ahead loses to several uncertain
+rivals. `posterior.disagreement_example()` builds the second kind: on edge 0 `none` leads with mean 1 and no variance, `skip_connect` has mean 0.5 and the three
 others 0, all four with std 3. `none` wins only when all four rivals fall below 1,
 $\Phi(0.5/3)\,\Phi(1/3)^3 \approx 0.14$, while `skip_connect` wins about 0.28 of the draws.
 """),
@@ -331,9 +333,10 @@ for name in ALGORITHMS:
   draws show how many cells the search could have returned and how good they are.
 * Per edge, the win probabilities say which decisions are settled and which are coin flips; an edge that is
   a coin flip is where more search (or a check on held-out data) pays.
-* The modal cell is the uncertainty-aware, benchmark-free answer; with a nearly symmetric Gaussian it is
-  usually the argmax cell, and it departs from it when the uncertainty is lopsided (the toy). Spending a few
-  *validation* queries on the posterior's top cells is a hybrid, reported apart.
+* The modal cell is the uncertainty-aware, benchmark-free answer; when the posterior is concentrated it is
+  the argmax cell, and it departs from it when edges are uncertain and correlated, or when the uncertainty
+  is lopsided (the toy). Spending a few *validation* queries on the posterior's top cells is a hybrid,
+  reported apart.
 * The table-only searches see the benchmark's own numbers; that is why they reach higher than one-shot
   methods in Table 3.
 """),
