@@ -1,0 +1,582 @@
+"""Training a derived architecture from scratch: DARTS's evaluation protocol.
+
+A search (GibbsNAS or a baseline) in the DARTS space ends with a *genotype*, two cells. Its
+quality is measured by stacking those cells into a larger evaluation network and training it
+from scratch (Liu, Simonyan & Yang, "DARTS: Differentiable Architecture Search", ICLR 2019,
+Sec. 3.3 and App. A.2; code: quark0/darts ``cnn/train.py``). GibbsNAS reports its DARTS-space
+result with the same protocol (Xue et al., AAAI 2021, Table 1: "We follow the DARTS search
+space as well as its other settings").
+
+The ``full`` profile is that protocol (:data:`DARTS_PROTOCOL`):
+
+=====================  ==========================================================
+network                ``NetworkCIFAR``: 20 cells, 36 initial channels, reductions
+                       at 1/3 and 2/3 depth, auxiliary head at 2/3 depth
+data                   the whole CIFAR-10 training set (50,000), tested on the
+                       10,000 test images; random crop (pad 4), flip, cutout 16
+schedule               600 epochs, batch 96
+optimizer              SGD, lr 0.025, momentum 0.9, weight decay 3e-4,
+                       cosine annealing to 0 over the epochs
+regularization         drop path, probability ``0.2 * epoch / epochs`` (linear ramp
+                       from 0), auxiliary loss weight 0.4, gradient-norm clip 5
+=====================  ==========================================================
+
+``smoke`` (synthetic data, seconds) and ``cpu`` (Fashion-MNIST padded to 32x32, a few
+minutes on 2 cores) are the same loop at small sizes: a proof that the network trains, not a
+result. Every run folder holds ``checkpoint.pt`` (written atomically after every epoch, with
+the model, optimizer, scheduler, data-stream position and RNG states), ``history.jsonl`` (one
+record per epoch) and ``summary.json``; ``resume=DIR`` continues a killed run and, on CPU with
+the same number of threads, reaches bit for bit the uninterrupted result.
+
+Differences from ``cnn/train.py`` (documented in docs/train.md): the last, smaller batch of an
+epoch is dropped (DARTS keeps it: 80 of 50,000 images per epoch here, each seen in other
+epochs); the data loader is :class:`gibbsnas_lite.data.DeviceLoader` (batches augmented on
+the device, no worker processes).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .data import Augment, DeviceLoader, load_dataset
+from .search.base import NonFiniteLossError
+from .search.checkpoint import capture_rng, restore_rng, save_checkpoint, seed_everything
+from .search.history import atomic_write_text
+from .search.loop import resolve_device
+from .spaces.darts.genotypes import (GENOTYPES, Genotype, format_genotype, genotype_from_dict,
+                                     genotype_to_dict, parse_genotype)
+from .spaces.darts.model import NetworkCIFAR, NetworkImageNet, count_parameters, resolve_genotype
+
+__all__ = [
+    "DARTS_PROTOCOL",
+    "PAPER_TABLE1_DARTS_SPACE",
+    "PROFILES",
+    "PROFILE_PRESETS",
+    "TrainConfig",
+    "TrainResult",
+    "NonFiniteLossError",
+    "build_network",
+    "drop_path_at",
+    "full_command",
+    "genotype_argument",
+    "genotype_json",
+    "evaluate",
+    "load_train_checkpoint",
+    "lr_at",
+    "make_train_config",
+    "parse_genotype_arg",
+    "train_network",
+]
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.jsonl"
+SUMMARY = "summary.json"
+PROFILES = ("smoke", "cpu", "full")
+DATASETS = ("cifar10", "cifar100", "fashion-mnist", "synthetic")
+NETWORKS = ("cifar", "imagenet")
+CHECKPOINT_KIND = "gibbsnas-lite train"
+
+#: DARTS's CIFAR-10 evaluation protocol: quark0/darts ``cnn/train.py`` argument defaults, with
+#: ``--auxiliary --cutout`` as the README's command turns them on (DARTS paper, App. A.2:
+#: "A large network of 20 cells is trained for 600 epochs with batch size 96 ... initial number
+#: of channels 36 ... cutout, path dropout of probability 0.2 and auxiliary towers with weight
+#: 0.4"). The cosine schedule anneals to 0 (``CosineAnnealingLR`` without ``eta_min``).
+DARTS_PROTOCOL: dict[str, Any] = dict(
+    dataset="cifar10", network="cifar", channels=36, layers=20, auxiliary=True, auxiliary_weight=0.4,
+    epochs=600, batch_size=96, lr=0.025, lr_min=0.0, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
+    cutout=16, drop_path_prob=0.2, train_limit=None, test_limit=None, max_steps_per_epoch=None,
+)
+
+#: GibbsNAS paper, Table 1 (Xue et al., AAAI 2021): CIFAR-10 test error of cells searched in the
+#: DARTS space (and a few others), each retrained with the DARTS protocol above. Rows: method,
+#: test error (%), its std (None: not given), params (M), search cost (GPU-days), search method.
+#: "Numbers of compared methods are from original papers" (the table's caption).
+PAPER_TABLE1_DARTS_SPACE: tuple[dict[str, Any], ...] = (
+    dict(method="NASNet-A + cutout", error=2.65, std=None, params_m=3.3, gpu_days=1800, search="RL"),
+    dict(method="AmoebaNet-B + cutout", error=2.55, std=0.05, params_m=2.8, gpu_days=3150, search="evolution"),
+    dict(method="ENAS + cutout", error=2.89, std=None, params_m=4.6, gpu_days=0.5, search="RL"),
+    dict(method="DARTS-V1 + cutout", error=3.00, std=0.14, params_m=3.3, gpu_days=0.4, search="gradient"),
+    dict(method="DARTS-V2 + cutout", error=2.76, std=0.09, params_m=3.4, gpu_days=1.0, search="gradient"),
+    dict(method="SNAS (moderate) + cutout", error=2.85, std=0.02, params_m=2.8, gpu_days=1.5, search="gradient"),
+    dict(method="P-DARTS + cutout", error=2.50, std=None, params_m=3.4, gpu_days=0.3, search="gradient"),
+    dict(method="PC-DARTS (1st order) + cutout", error=2.57, std=0.07, params_m=3.6, gpu_days=0.1,
+         search="gradient"),
+    dict(method="BayesNAS + cutout", error=2.81, std=0.04, params_m=3.4, gpu_days=0.2, search="gradient"),
+    dict(method="GibbsNAS + cutout", error=2.53, std=0.02, params_m=4.1, gpu_days=0.5,
+         search="gradient & sampling"),
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; stored in its checkpoint and summary.
+
+    ``genotype`` is kept as text (a name from ``GENOTYPES`` or the one-line form of
+    :func:`~gibbsnas_lite.spaces.darts.genotypes.format_genotype`), so the config is JSON.
+    """
+
+    genotype: str = "DARTS_V2"
+    dataset: str = "cifar10"
+    profile: str = "full"
+    seed: int = 0
+    device: str = "auto"
+    # network
+    network: str = "cifar"  # "cifar": NetworkCIFAR; "imagenet": NetworkImageNet
+    channels: int = 36
+    layers: int = 20
+    auxiliary: bool = True
+    auxiliary_weight: float = 0.4
+    drop_path_prob: float = 0.2  # at the end of training; ramped linearly from 0
+    # schedule and optimizer
+    epochs: int = 600
+    batch_size: int = 96
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    # data
+    cutout: int = 16
+    data_root: str | None = None
+    download: bool = False
+    train_limit: int | None = None  # keep the first k training images (None: all)
+    test_limit: int | None = None  # keep the first k test images (None: all)
+    max_steps_per_epoch: int | None = None
+    test_batch_size: int = 256
+    eval_every: int = 1  # test every k epochs (and always after the last)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "TrainConfig":
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("profile", self.profile, PROFILES)
+        _choice("device", self.device, ("auto", "cpu", "cuda"))
+        _choice("network", self.network, NETWORKS)
+        for name in ("epochs", "batch_size", "channels", "layers", "test_batch_size", "eval_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.network == "cifar" and self.layers < 3:
+            raise ValueError(f"NetworkCIFAR needs layers >= 3 (two reduction cells and one normal), got {self.layers}")
+        if not float(self.lr) > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not 0.0 <= float(self.drop_path_prob) < 1.0:
+            raise ValueError(f"drop_path_prob must be in [0, 1), got {self.drop_path_prob!r}")
+        if self.cutout < 0:
+            raise ValueError(f"cutout must be >= 0, got {self.cutout!r}")
+        parse_genotype_arg(self.genotype)
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown train config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+#: Profiles are presets of the same loop. ``full`` is :data:`DARTS_PROTOCOL`.
+PROFILE_PRESETS: dict[str, dict[str, Any]] = {
+    # seconds on 2 CPU cores: a 3-cell, 4-channel network on 256 synthetic 32x32 images
+    "smoke": dict(DARTS_PROTOCOL, dataset="synthetic", channels=4, layers=3, epochs=2, batch_size=32,
+                  train_limit=256, test_limit=128, cutout=8, test_batch_size=128),
+    # minutes on 2 CPU cores: a 5-cell, 8-channel network, 2 epochs on 2,048 Fashion-MNIST images
+    # (padded to 32x32, so the auxiliary head sees the same 8x8 maps as on CIFAR)
+    "cpu": dict(DARTS_PROTOCOL, dataset="fashion-mnist", channels=8, layers=5, epochs=2, batch_size=64,
+                train_limit=2048, test_limit=1000, cutout=8, test_batch_size=250),
+    "full": dict(DARTS_PROTOCOL),
+}
+
+
+def make_train_config(profile: str = "full", genotype: Any = "DARTS_V2", **overrides: Any) -> TrainConfig:
+    """A config from a profile preset, then explicit overrides (``None`` values are ignored).
+
+    ``genotype``: a :class:`Genotype`, a name (``"DARTS_V2"``), a one-line or ``Genotype(...)``
+    string, a JSON object (``genotype_to_dict``), or a search run folder / its summary.json.
+    """
+    _choice("profile", profile, PROFILES)
+    values: dict[str, Any] = dict(PROFILE_PRESETS[profile], profile=profile, genotype=genotype_argument(genotype))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig.from_dict(values).validate()
+
+
+# ------------------------------------------------------------------------------- genotypes
+def parse_genotype_arg(value: Any) -> Genotype:
+    """A validated :class:`Genotype` from what a user may pass on the command line or in code.
+
+    Accepted: a :class:`Genotype` (or a dict with its four fields); a name in ``GENOTYPES``
+    (``DARTS_V2``, ``PDARTS``...); the one-line form ``normal=|op~j|...;reduce=...``; DARTS's
+    ``Genotype(normal=[...], ...)`` repr; a JSON object ``{"normal": [["op", j], ...], ...}``;
+    a path to a search run folder (its ``summary.json`` ``arch``) or to such a JSON file.
+    Anything else is a ``ValueError`` that lists the names.
+    """
+    if isinstance(value, Genotype) or isinstance(value, dict):
+        return resolve_genotype(value if isinstance(value, Genotype) else genotype_from_dict(value, steps=None))
+    if not isinstance(value, str):
+        raise ValueError(f"a genotype must be a name, a string, a JSON object or a Genotype; got {type(value).__name__}")
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"genotype JSON does not parse ({err})") from None
+        return parse_genotype_arg(data.get("arch", data) if isinstance(data, dict) else data)
+    if text in GENOTYPES:
+        return resolve_genotype(text)
+    if text and os.path.exists(text):
+        path = Path(text)
+        if path.is_dir():
+            path = path / "summary.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read a genotype from {text} ({err}); give a search run folder "
+                             "(with summary.json) or a JSON file of a genotype") from None
+        if isinstance(data, dict) and "arch" in data and "space" in data and data["space"] != "darts":
+            raise ValueError(f"{text} is a {data['space']} search; only DARTS-space genotypes train here")
+        return parse_genotype_arg(data.get("arch", data) if isinstance(data, dict) else data)
+    if text.startswith("Genotype(") or "=" in text:
+        return resolve_genotype(text)
+    raise ValueError(f"unknown genotype {value!r}: give a name ({', '.join(GENOTYPES)}), a one-line genotype "
+                     "'normal=|op~j|...;reduce=|...', a JSON object {\"normal\": [[op, j], ...], ...}, "
+                     "or a search run folder")
+
+
+def genotype_argument(value: Any) -> str:
+    """The text stored in a :class:`TrainConfig`: the name when ``value`` is one, else the
+    one-line form (validated either way)."""
+    if isinstance(value, str) and value.strip() in GENOTYPES:
+        parse_genotype(value.strip(), steps=None)
+        return value.strip()
+    return format_genotype(parse_genotype_arg(value))
+
+
+# ------------------------------------------------------------------------------- schedules
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """Learning rate of ``epoch`` (0-based): cosine from ``lr`` to ``lr_min`` over ``epochs``,
+    ``lr_min + (lr - lr_min) * (1 + cos(pi * epoch / epochs)) / 2`` (PyTorch's
+    ``CosineAnnealingLR``, stepped once per epoch, as DARTS does)."""
+    return config.lr_min + (config.lr - config.lr_min) * (1 + math.cos(math.pi * epoch / config.epochs)) / 2
+
+
+def drop_path_at(config: TrainConfig, epoch: int) -> float:
+    """Drop-path probability of ``epoch`` (0-based): ``drop_path_prob * epoch / epochs``
+    (DARTS ``cnn/train.py``): 0 in the first epoch, just under ``drop_path_prob`` in the last."""
+    return config.drop_path_prob * epoch / config.epochs
+
+
+# ------------------------------------------------------------------------------- network and data
+def build_network(config: TrainConfig, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
+    """The evaluation network of ``config.genotype`` (``NetworkCIFAR`` or ``NetworkImageNet``)."""
+    genotype = parse_genotype_arg(config.genotype)
+    cls = NetworkCIFAR if config.network == "cifar" else NetworkImageNet
+    return cls(C=config.channels, num_classes=num_classes, layers=config.layers, auxiliary=config.auxiliary,
+               genotype=genotype, in_channels=in_channels)
+
+
+@dataclass
+class _Data:
+    train: DeviceLoader
+    test: DeviceLoader
+    num_classes: int
+    in_channels: int
+    steps_per_epoch: int
+    sizes: tuple[int, int]
+
+
+def _build_data(config: TrainConfig, device: torch.device) -> _Data:
+    options: dict[str, Any] = {}
+    if config.dataset == "synthetic":
+        options = dict(num_train=max(config.train_limit or 1024, 64), num_test=max(config.test_limit or 512, 64),
+                       size=32, seed=config.seed)
+    elif config.dataset == "fashion-mnist":
+        options = dict(pad_to_32=True)
+    train, test = load_dataset(config.dataset, config.data_root, config.download, **options)
+    if config.train_limit:
+        train = train.subset(range(min(config.train_limit, len(train))))
+    if config.test_limit:
+        test = test.subset(range(min(config.test_limit, len(test))))
+    base = train.augment
+    augment = Augment(crop_padding=base.crop_padding, flip=base.flip, cutout=config.cutout)
+    batch = min(config.batch_size, len(train))
+    train_loader = DeviceLoader(train, batch, device=device, seed=config.seed, augment=augment, drop_last=True)
+    test_loader = DeviceLoader(test, config.test_batch_size, device=device, shuffle=False, augment=False)
+    steps = len(train_loader)
+    if config.max_steps_per_epoch:
+        steps = min(steps, int(config.max_steps_per_epoch))
+    return _Data(train_loader, test_loader, train.num_classes, int(train.images.shape[1]), steps,
+                 (len(train), len(test)))
+
+
+def _objective(logits: torch.Tensor, logits_aux: torch.Tensor | None, targets: torch.Tensor,
+               auxiliary_weight: float) -> torch.Tensor:
+    """DARTS's training loss: cross-entropy plus ``auxiliary_weight`` x the auxiliary head's."""
+    loss = F.cross_entropy(logits, targets)
+    if logits_aux is not None and auxiliary_weight:
+        loss = loss + auxiliary_weight * F.cross_entropy(logits_aux, targets)
+    return loss
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DeviceLoader) -> tuple[float, float]:
+    """(mean loss, top-1 accuracy in %) of ``model`` on one pass of ``loader``."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    for x, y in loader:
+        logits, _ = model(x)
+        total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        n += int(y.numel())
+    model.train(was_training)
+    return total_loss / max(1, n), 100.0 * correct / max(1, n)
+
+
+# ------------------------------------------------------------------------------- result
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    genotype: str
+    params: int  # without the auxiliary head, as DARTS counts
+    history: list[dict[str, Any]]
+    out_dir: Path | None
+    seconds: float = 0.0
+    stopped_early: bool = False
+    model: Any = None
+
+    @property
+    def params_m(self) -> float:
+        return self.params / 1e6
+
+    @property
+    def test_acc(self) -> float | None:
+        """Test accuracy (%) after the last finished epoch (None before any test)."""
+        tested = [r["test_acc"] for r in self.history if r.get("test_acc") is not None]
+        return tested[-1] if tested else None
+
+    @property
+    def train_loss(self) -> list[float]:
+        return [r["train_loss"] for r in self.history]
+
+    @property
+    def train_acc(self) -> list[float]:
+        return [r["train_acc"] for r in self.history]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "genotype": self.genotype, "dataset": self.config.dataset, "profile": self.config.profile,
+            "seed": self.config.seed, "params": self.params, "params_m": round(self.params_m, 6),
+            "epochs_done": len(self.history), "test_acc": self.test_acc,
+            "test_error": None if self.test_acc is None else round(100.0 - self.test_acc, 4),
+            "stopped_early": self.stopped_early, "seconds": round(self.seconds, 3),
+            "history": self.history, "config": self.config.to_dict(),
+        }
+
+
+# ------------------------------------------------------------------------------- checkpoints
+def load_train_checkpoint(path: str | Path, map_location=None) -> dict[str, Any]:
+    """The payload of a training run's checkpoint (``path``: the run folder or the file)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier "
+                                "`gibbsnas-lite train`")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
+                         "it is corrupt or not a gibbsnas-lite checkpoint") from None
+    if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(f"{path} is not a gibbsnas-lite training checkpoint (a search run folder? "
+                         "train its genotype with --genotype DIR instead of --resume DIR)")
+    return payload
+
+
+def _write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    atomic_write_text(out_dir / HISTORY, "".join(json.dumps(r, default=float) + "\n" for r in history))
+
+
+# ------------------------------------------------------------------------------- the loop
+Callback = Callable[[dict[str, Any]], Any]
+
+
+def train_network(
+    config: TrainConfig | None = None,
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    callback: Callback | None = None,
+    progress: bool = False,
+    echo: Callable[[str], Any] | None = None,
+) -> TrainResult:
+    """Train the evaluation network of ``config.genotype`` (or resume the run in ``resume``).
+
+    ``out_dir`` gets checkpoint.pt (atomically, after every epoch), history.jsonl, summary.json.
+    ``resume=DIR`` continues from DIR's checkpoint with its saved config; a ``config`` given with
+    it only contributes its ``device``. ``callback(record)`` is called after every epoch with
+    that epoch's record; returning ``"stop"`` stops there (the checkpoint is already written).
+    A NaN/Inf loss raises :class:`NonFiniteLossError`; the last checkpoint stays as it was.
+    """
+    start_time = time.perf_counter()
+    ckpt = None
+    if resume is not None:
+        out_dir = Path(resume)
+        ckpt = load_train_checkpoint(out_dir, map_location="cpu")
+        saved = TrainConfig.from_dict(ckpt["config"])
+        if config is not None:
+            saved.device = config.device
+        config = saved
+    if config is None:
+        raise ValueError("train_network needs a config (gibbsnas_lite.train.make_train_config) or resume=DIR")
+    config.validate()
+    device = resolve_device(config.device)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+
+    seed_everything(config.seed)
+    data = _build_data(config, device)
+    model = build_network(config, data.num_classes, data.in_channels).to(device)
+    params = count_parameters(model)
+    optimizer = torch.optim.SGD(model.parameters(), config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.lr_min)
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    if ckpt is not None:
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            data.train.load_state_dict(ckpt["data"])
+            restore_rng(ckpt["rng"])
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
+                f"it was written on {ckpt.get('device', 'an unrecorded device')}, this run is on {device.type}: "
+                "resume on the same kind of device, with the same gibbsnas-lite version") from None
+        history = list(ckpt["history"])
+        start_epoch = int(ckpt["epoch"]) + 1
+    if out_dir is not None:
+        _write_history(out_dir, history)  # a killed epoch's records never survive
+
+    say = echo or (lambda _msg: None)
+    genotype_text = format_genotype(parse_genotype_arg(config.genotype))
+    stopped = False
+    bar = _progress(progress, total=config.epochs * data.steps_per_epoch,
+                    initial=start_epoch * data.steps_per_epoch, desc=f"train {config.dataset}")
+    model.train()
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            epoch_start = time.perf_counter()
+            model.train()
+            model.drop_path_prob = drop_path_at(config, epoch)
+            lr = optimizer.param_groups[0]["lr"]
+            loss_sum, correct, seen = 0.0, 0, 0
+            for step in range(data.steps_per_epoch):
+                x, y = data.train.next_batch()
+                optimizer.zero_grad(set_to_none=True)
+                logits, logits_aux = model(x)
+                loss = _objective(logits, logits_aux, y, config.auxiliary_weight)
+                if not torch.isfinite(loss.detach()).all():
+                    kept = (f"the last good checkpoint ({out_dir / CHECKPOINT}, after epoch {epoch}) is left as it was"
+                            if out_dir is not None and epoch > 0 else "no checkpoint was written")
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
+                        f"{kept}. Lower the learning rate (--lr), keep gradient clipping on, or check the data.")
+                loss.backward()
+                if config.grad_clip and config.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                n = int(y.numel())
+                loss_sum += float(loss.detach()) * n
+                correct += int((logits.detach().argmax(1) == y).sum())
+                seen += n
+                if bar is not None:
+                    bar.update(1)
+            scheduler.step()
+            record: dict[str, Any] = {
+                "epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
+                "train_loss": loss_sum / max(1, seen), "train_acc": 100.0 * correct / max(1, seen),
+                "test_loss": None, "test_acc": None,
+            }
+            if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+                record["test_loss"], record["test_acc"] = evaluate(model, data.test)
+            record["seconds"] = time.perf_counter() - epoch_start
+            history.append(record)
+            if out_dir is not None:
+                save_checkpoint(out_dir / CHECKPOINT, {
+                    "kind": CHECKPOINT_KIND, "config": config.to_dict(), "epoch": epoch,
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "data": data.train.state_dict(),
+                    "history": history, "rng": capture_rng(), "genotype": genotype_text,
+                    "params": params, "device": device.type,
+                })
+                _write_history(out_dir, history)
+            say(_epoch_line(config, record))
+            if callback is not None and callback(dict(record)) == "stop":
+                stopped = True
+                break
+    finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
+        if bar is not None:
+            bar.close()
+
+    result = TrainResult(config, genotype_text, params, history, out_dir, time.perf_counter() - start_time,
+                         stopped, model)
+    if out_dir is not None:
+        atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
+    return result
+
+
+def _progress(enabled: bool, total: int, initial: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
+
+
+def _epoch_line(config: TrainConfig, record: dict[str, Any]) -> str:
+    parts = [f"epoch {record['epoch'] + 1}/{config.epochs}", f"lr {record['lr']:.5f}",
+             f"drop_path {record['drop_path_prob']:.3f}", f"train_loss {record['train_loss']:.4f}",
+             f"train_acc {record['train_acc']:.2f}"]
+    if record.get("test_acc") is not None:
+        parts.append(f"test_acc {record['test_acc']:.2f}")
+    parts.append(f"{record['seconds']:.1f}s")
+    return " | ".join(parts)
+
+
+# ------------------------------------------------------------------------------- the command
+def full_command(genotype: Any, out: str = "runs/train-cifar10", dataset: str = "cifar10",
+                 profile: str = "full", download: bool = True, device: str = "auto") -> str:
+    """The one-line shell command that trains ``genotype`` with the DARTS protocol (``full``)."""
+    text = genotype_argument(genotype)
+    parts = ["gibbsnas-lite", "train", "--genotype", shlex.quote(text), "--dataset", dataset,
+             "--profile", profile, "--out", shlex.quote(out), "--device", device]
+    if download:
+        parts.append("--download")
+    return " ".join(parts)
+
+
+def genotype_json(value: Any) -> str:
+    """The JSON form of a genotype (what ``--genotype`` also accepts)."""
+    return json.dumps(genotype_to_dict(parse_genotype_arg(value)))
