@@ -4,6 +4,9 @@
 
     gibbsnas-lite search --space nb201 --dataset cifar10 --strategy gibbs2 --profile full --out runs/g2
     gibbsnas-lite search --resume runs/g2
+
+    gibbsnas-lite train --genotype DARTS_V2 --dataset cifar10 --profile full --out runs/train-v2 --download
+    gibbsnas-lite train --resume runs/train-v2
 """
 from __future__ import annotations
 
@@ -66,7 +69,74 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--resume", default=None, metavar="DIR",
                         help="continue the run in DIR from its checkpoint, with its saved settings")
     search.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_train_parser(commands)
     return parser
+
+
+def _add_train_parser(commands) -> None:
+    from .train import DATASETS as TRAIN_DATASETS
+    from .train import PROFILES as TRAIN_PROFILES
+
+    train = commands.add_parser(
+        "train", help="train a DARTS-space genotype's evaluation network from scratch (DARTS protocol)",
+        description="Profiles are presets: full = DARTS's CIFAR-10 evaluation protocol (20 cells, C=36, "
+                    "600 epochs, batch 96, SGD lr 0.025 cosine to 0, momentum 0.9, weight decay 3e-4, "
+                    "cutout 16, drop path 0.2 ramped linearly, auxiliary weight 0.4, grad clip 5; GPU); "
+                    "cpu = Fashion-MNIST, 5 cells, C=8, 2 epochs on 2,048 images; smoke = synthetic, seconds. "
+                    "Explicit options override the profile. See docs/train.md.")
+    train.add_argument("--genotype", default=None,
+                       help="a published name (DARTS_V1, DARTS_V2, PDARTS, PC_DARTS_CIFAR, GDAS_V1, ...), a one-line "
+                            "genotype 'normal=|op~j|...;reduce=|...', a JSON object, or a search run folder "
+                            "(default: DARTS_V2)")
+    train.add_argument("--dataset", choices=TRAIN_DATASETS, default=None, help="default: the profile's")
+    train.add_argument("--profile", choices=TRAIN_PROFILES, default=None, help="default: full")
+    train.add_argument("--device", choices=DEVICES, default=None,
+                       help="default: auto (CUDA when available); with --resume: the device to continue on")
+    train.add_argument("--seed", type=int, default=None, help="default: 0")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--channels", type=int, default=None, help="initial channels C")
+    train.add_argument("--layers", type=int, default=None, help="number of cells")
+    train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--train-limit", type=int, default=None, help="first k training images only")
+    train.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
+    train.add_argument("--download", action="store_true", help="download CIFAR if missing")
+    train.add_argument("--out", default=None, help="run folder (default: runs/train-<dataset>-s<seed>)")
+    train.add_argument("--resume", default=None, metavar="DIR",
+                       help="continue the training run in DIR from its checkpoint, with its saved settings")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+_TRAIN_OPTIONS = ("genotype", "dataset", "profile", "seed", "epochs", "batch_size", "channels", "layers", "lr",
+                  "train_limit", "data_root", "out")
+
+
+def run_train_command(args) -> int:
+    from .train import TrainConfig, make_train_config, train_network
+
+    if args.resume:
+        given = [name for name in _TRAIN_OPTIONS if getattr(args, name) is not None]
+        given += ["download"] if args.download else []
+        if given:
+            options = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
+                             f"drop {options} (only --device and --no-progress go with --resume)")
+        device = TrainConfig(device=args.device) if args.device else None
+        result = train_network(device, resume=args.resume, progress=not args.no_progress, echo=print)
+    else:
+        config = make_train_config(
+            args.profile or "full", args.genotype or "DARTS_V2", dataset=args.dataset, device=args.device,
+            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, channels=args.channels,
+            layers=args.layers, lr=args.lr, train_limit=args.train_limit, data_root=args.data_root,
+            download=args.download or None)
+        out = args.out or f"runs/train-{config.dataset}-s{config.seed}"
+        result = train_network(config, out_dir=out, progress=not args.no_progress, echo=print)
+    print(f"genotype: {result.genotype}")
+    print(f"params: {result.params_m:.3f} M (without the auxiliary head)")
+    if result.test_acc is not None:
+        print(f"test accuracy: {result.test_acc:.2f} % after {len(result.history)}/{result.config.epochs} epochs")
+    print(f"run folder: {result.out_dir}")
+    return 0
 
 
 # Options that define a run; --resume takes them from the checkpoint instead.
@@ -118,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_search_command(args)
         except (ValueError, FileNotFoundError) as err:
             print(f"gibbsnas-lite search: error: {err}", file=sys.stderr)
+            return 2
+    if args.command == "train":
+        try:
+            return run_train_command(args)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"gibbsnas-lite train: error: {err}", file=sys.stderr)
             return 2
     if args.command == "notebooks":
         parser.parse_args(["notebooks", "--help"])
