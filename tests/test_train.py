@@ -179,3 +179,13 @@ def test_cli_trains_and_resumes(capsys, tmp_path):
     assert main(["train", "--resume", str(out), "--epochs", "3"]) == 2
     assert "drop --epochs" in capsys.readouterr().err
     assert main(["train", "--resume", str(out), "--no-progress"]) == 0  # already done: nothing to do
+
+
+def test_table1_and_figure(tmp_path):
+    md = T.table1_markdown(dict(method="this run", error=None, params_m=0.05, gpu_days=None, search="x"))
+    assert "| GibbsNAS + cutout | 2.53 ± 0.02 | 4.1 | 0.5 |" in md
+    assert "| DARTS-V2 + cutout | 2.76 ± 0.09 | 3.4 | 1 |" in md and md.splitlines()[-1].startswith("| this run | – |")
+    r = train_network(tiny(epochs=2, max_steps_per_epoch=1), out_dir=tmp_path)
+    fig = T.training_figure(tmp_path)
+    assert [list(t.y) for t in fig.data][0] == pytest.approx(r.train_loss)
+    assert list(fig.data[2].y) == pytest.approx([h["test_acc"] for h in r.history])
