@@ -1248,6 +1248,43 @@ def _set_thread_parent(parent) -> None:
         pass
 
 
+_EAGER_FIGURE_WIDGET = None
+
+
+def _figure_widget(fig):
+    """``go.FigureWidget(fig)`` whose comm opens with the whole figure in its first message.
+
+    plotly's FigureWidget opens its comm with an empty figure and sends the traces and layout
+    as updates right after. anywidget (0.11) holds a model's messages until the widget's
+    4.9 MB ES module has been imported, while a view created meanwhile renders the model's
+    state as it is then: the empty figure, which later updates (restyles of traces the view
+    never got) do not repair. Seen in JupyterLab in headless Chromium on a busy machine
+    (tests/test_browser.py): 3 of 5 dashboard figures stayed empty. Opening the comm only
+    once the figure is complete leaves nothing for such a view to miss.
+    """
+    global _EAGER_FIGURE_WIDGET
+    if _EAGER_FIGURE_WIDGET is None:
+        from copy import deepcopy
+
+        import plotly.graph_objects as go
+
+        class EagerFigureWidget(go.FigureWidget):
+            def __init__(self, *args, **kwargs):
+                self._gn_defer_open = True
+                super().__init__(*args, **kwargs)
+                self._widget_layout = deepcopy(self._layout_obj._props)
+                self._widget_data = deepcopy(self._data)
+                self._gn_defer_open = False
+                self.open()
+
+            def open(self):
+                if not getattr(self, "_gn_defer_open", False):
+                    super().open()
+
+        _EAGER_FIGURE_WIDGET = EagerFigureWidget
+    return _EAGER_FIGURE_WIDGET(fig)
+
+
 class _LiveUI:
     """ipywidgets + plotly FigureWidgets of one dashboard (all calls under the dashboard's lock)."""
 
@@ -1293,9 +1330,9 @@ class _LiveUI:
                                      name="cifar10 test"))
         bench.update_layout(height=330, width=460, title="NB201 CIFAR-10 test acc of the derived cell (%)",
                             xaxis=dict(title="epoch"), margin=dict(l=50, r=20, t=60, b=40))
-        self.figs = {"edge": go.FigureWidget(edge), "heatmap": go.FigureWidget(heat),
-                     "curves": go.FigureWidget(curves), "cell": go.FigureWidget(cell),
-                     "benchmark": go.FigureWidget(bench)}
+        self.figs = {"edge": _figure_widget(edge), "heatmap": _figure_widget(heat),
+                     "curves": _figure_widget(curves), "cell": _figure_widget(cell),
+                     "benchmark": _figure_widget(bench)}
         self.bench_box = W.Box([self.figs["benchmark"]])
         # controls
         self.pause = W.Button(description="Pause", icon="pause", layout=W.Layout(width="110px"),
