@@ -90,7 +90,7 @@ t_start = time.perf_counter()
 
 SIZES = {
     # seeds per variant; overrides of make_config's profile preset; temperature factors of the sweep (gibbs2)
-    "smoke": dict(seeds=2, overrides=dict(max_steps_per_epoch=4), temperature_factors=[10]),
+    "smoke": dict(seeds=2, overrides=dict(max_steps_per_epoch=2), temperature_factors=[10]),
     "cpu": dict(seeds=2, overrides=dict(epochs=4, max_steps_per_epoch=8), temperature_factors=[0.1, 10]),
     "full": dict(seeds=3, overrides=dict(), temperature_factors=[0.1, 0.5, 2]),
 }
@@ -210,7 +210,7 @@ the profile's measured choice) but runs **4 epochs of 8 steps** (32 steps, 8 $\a
 cosine schedules compressed into those 4 epochs) with **2 seeds**. That is a *very* short search: the
 supernet has seen 2,048 images and the derived cell is decided by a handful of $\alpha$ steps, so read
 the `cpu` numbers as a demonstration of the method, not as evidence for or against it (the caveats are
-in `docs/notebooks/05_ablation.md`, with longer runs). `smoke` runs 2 epochs of 4 steps on 16×16 synthetic images
+in `docs/notebooks/05_ablation.md`, with longer runs). `smoke` runs 2 epochs of 2 steps on 16×16 synthetic images
 with a 4-channel supernet (and one temperature factor): it only shows that the code runs.
 """),
     code(r'''
