@@ -31,7 +31,7 @@ from .nasbench import TABLE3_COLUMNS, NB201Table
 __all__ = [
     "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
     "RunRow", "paper_table3", "run_row", "epoch_curve", "comparison_rows", "markdown_table",
-    "table3_figure", "epochs_figure", "headline",
+    "table3_figure", "epochs_figure", "headline", "edge_summary", "edge_summary_text",
 ]
 
 #: the six Table-3 column labels, in the paper's order
@@ -314,3 +314,58 @@ def headline(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None =
             "seconds": round(float(r.seconds), 1),
         }
     return out
+
+
+# ----------------------------------------------------------------------------- alpha per edge
+def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
+    """Per NB201 edge, the state of alpha after an epoch (default: the last one).
+
+    Each row: ``edge`` ("j→i"), ``op`` (the argmax, what the derived cell takes), ``prob``
+    (its softmax probability), ``alpha`` and ``std`` of that op (std ``None`` without a
+    posterior: DARTS, GDAS), the ``runner_up`` op, the ``gap`` alpha(op) - alpha(runner_up),
+    and ``z`` = gap / sqrt(std_op² + std_runner_up²): the gap in posterior standard deviations
+    (from the diagonal of the BFGS covariance, correlations ignored; ``None`` without std).
+    A small ``z`` (below ~1) means the posterior does not really prefer the chosen op.
+    """
+    from .spaces.nb201.arch import EDGES, OPS
+
+    if isinstance(run, RunRow):
+        epochs = run.epochs
+    else:
+        epochs = _read_run(run)[2]
+    if not epochs:
+        raise ValueError("the run has no epoch records")
+    record = epochs[epoch]
+    if record.get("alpha") is None:
+        raise ValueError("the run records no alpha (e.g. RSPS)")
+    alpha = np.asarray(record["alpha"][0], dtype=float)
+    probs = np.asarray(record["probs"][0], dtype=float) if record.get("probs") is not None else None
+    if probs is None:
+        e = np.exp(alpha - alpha.max(axis=1, keepdims=True))
+        probs = e / e.sum(axis=1, keepdims=True)
+    std = np.asarray(record["std"][0], dtype=float) if record.get("std") is not None else None
+    rows = []
+    for k, (i, j) in enumerate(EDGES):
+        order = np.argsort(-alpha[k], kind="stable")
+        a, b = int(order[0]), int(order[1])
+        gap = float(alpha[k, a] - alpha[k, b])
+        row = {"edge": f"{j}→{i}", "op": OPS[a], "prob": float(probs[k, a]), "alpha": float(alpha[k, a]),
+               "std": None, "runner_up": OPS[b], "gap": gap, "z": None}
+        if std is not None:
+            row["std"] = float(std[k, a])
+            scale = float(np.hypot(std[k, a], std[k, b]))
+            row["z"] = gap / scale if scale > 0 else float("inf")
+        rows.append(row)
+    return rows
+
+
+def edge_summary_text(run: Any, epoch: int = -1) -> str:
+    """:func:`edge_summary` as aligned text lines (for a notebook's output)."""
+    lines = [f"{'edge':5s} {'chosen op':13s} {'softmax':>7s} {'alpha':>7s} {'± std':>7s}  "
+             f"{'runner-up':13s} {'gap':>6s} {'gap/std':>7s}"]
+    for r in edge_summary(run, epoch):
+        std = f"{r['std']:7.3f}" if r["std"] is not None else f"{'-':>7s}"
+        z = f"{r['z']:7.2f}" if r["z"] is not None else f"{'-':>7s}"
+        lines.append(f"{r['edge']:5s} {r['op']:13s} {r['prob']:7.3f} {r['alpha']:7.3f} {std}  "
+                     f"{r['runner_up']:13s} {r['gap']:6.3f} {z}")
+    return "\n".join(lines)

@@ -69,6 +69,7 @@ device = "auto"  # "auto" picks CUDA when present
 ''', tags=["parameters"]),
     code(r"""
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -79,7 +80,7 @@ from IPython.display import display
 from gibbsnas_lite.nasbench import NB201Table, TABLE3_COLUMNS
 from gibbsnas_lite.notebooks import record
 from gibbsnas_lite.plots.cells import nb201_cell_figure
-from gibbsnas_lite.report import (comparison_rows, epochs_figure, headline, markdown_table, run_row,
+from gibbsnas_lite.report import (comparison_rows, edge_summary_text, epochs_figure, headline, markdown_table,
                                   table3_figure)
 from gibbsnas_lite.search import make_config
 from gibbsnas_lite.widgets import AlphaDashboard
@@ -209,6 +210,11 @@ Every run folder keeps `history.jsonl`, which `AlphaDashboard.replay` plays back
 
 Watch the error bars: they are the posterior std of each $\alpha$ entry. In the first α steps BFGS knows
 little curvature and $H$ is the identity scaled; as curvature pairs arrive, $H$ (and the std) adapts per entry.
+After the run, `edge_summary_text` prints the final state per edge: the chosen op (argmax of $\alpha$), its softmax
+weight, $\alpha \pm$ std, the runner-up and the **gap in posterior stds**,
+$(\alpha_{\text{op}} - \alpha_{\text{runner-up}})/\sqrt{\sigma_{\text{op}}^2 + \sigma_{\text{runner-up}}^2}$ (diagonal of
+$\tfrac{T}{N}H$, correlations ignored). A gap below ~1 std means the posterior hardly prefers the chosen op: another
+draw of $\alpha$ could derive another cell (notebook 07 samples that posterior).
 """),
     code(r"""
 dashboards, results = {}, {}
@@ -220,6 +226,7 @@ results["gibbs2"] = dashboards["gibbs2"].wait()
 print(dashboards["gibbs2"].status)
 print("derived cell:", results["gibbs2"].arch)
 print({k: round(v, 2) for k, v in table.table3_row(results["gibbs2"].arch).items()})
+print(edge_summary_text(results["gibbs2"]))
 """),
     md(r"""
 ### DARTS-V1 (`darts-v1`)
@@ -236,6 +243,7 @@ results["darts-v1"] = dashboards["darts-v1"].wait()
 print(dashboards["darts-v1"].status)
 print("derived cell:", results["darts-v1"].arch)
 print({k: round(v, 2) for k, v in table.table3_row(results["darts-v1"].arch).items()})
+print(edge_summary_text(results["darts-v1"]))
 """),
     md(r"""
 ### GDAS (`gdas`)
@@ -252,6 +260,7 @@ results["gdas"] = dashboards["gdas"].wait()
 print(dashboards["gdas"].status)
 print("derived cell:", results["gdas"].arch)
 print({k: round(v, 2) for k, v in table.table3_row(results["gdas"].arch).items()})
+print(edge_summary_text(results["gdas"]))
 """),
     md(r"""
 ## 5. What each search found, beside the paper's Table 3
@@ -311,6 +320,8 @@ for s, h in summary.items():
     numbers[f"{s}_imagenet16_test"] = h["imagenet16_test"]
     numbers[f"{s}_search_seconds"] = h["seconds"]
 record(**numbers)
+if run_root is None and profile == "smoke":  # CI: leave no temporary run folders behind
+    shutil.rmtree(root, ignore_errors=True)
 """),
 ]
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.nasbench import TABLE3_COLUMNS, NB201Table
-from gibbsnas_lite.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, epoch_curve, epochs_figure,
-                                  headline, markdown_table, paper_table3, run_row, table3_figure)
+from gibbsnas_lite.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, edge_summary, edge_summary_text,
+                                  epoch_curve, epochs_figure, headline, markdown_table, paper_table3, run_row,
+                                  table3_figure)
 from gibbsnas_lite.search import History, make_config
 from gibbsnas_lite.search.loop import SearchResult
 
@@ -164,3 +165,37 @@ def test_run_row_rejects_the_darts_space(tmp_path, table):
     (folder / "history.jsonl").write_text("")
     with pytest.raises(ValueError, match="nb201"):
         run_row(folder, table)
+
+
+def test_edge_summary(tmp_path):
+    run = _write_run(tmp_path / "g", "gibbs2", [SKIP, BEST_C10])
+    alpha = np.zeros((6, 5))
+    alpha[0] = [0.0, 0.0, 0.0, 2.0, 1.0]   # edge 0->1: nor_conv_3x3 over avg_pool by 1.0
+    alpha[5] = [0.5, 0.0, 0.0, 0.0, 0.0]   # edge 2->3: none over skip (stable order) by 0.5
+    std = np.full((6, 5), 0.5)
+    std[0, 3], std[0, 4] = 0.3, 0.4        # gap 1.0 / hypot(0.3, 0.4) = 2.0 stds
+    lines = (run / "history.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    last.update(alpha=[alpha.tolist()], std=[std.tolist()])
+    (run / "history.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    rows = edge_summary(run)
+    assert [r["edge"] for r in rows] == ["0→1", "0→2", "1→2", "0→3", "1→3", "2→3"]
+    r0 = rows[0]
+    assert (r0["op"], r0["runner_up"], r0["alpha"], r0["std"]) == ("nor_conv_3x3", "avg_pool_3x3", 2.0, 0.3)
+    assert r0["gap"] == pytest.approx(1.0) and r0["z"] == pytest.approx(2.0)
+    e = np.exp([0.0, 0.0, 0.0, 2.0, 1.0])
+    assert r0["prob"] == pytest.approx(e[3] / e.sum())  # softmax computed when probs are absent
+    assert (rows[5]["op"], rows[5]["runner_up"]) == ("none", "skip_connect")
+    assert rows[5]["z"] == pytest.approx(0.5 / np.hypot(0.5, 0.5))
+    assert rows[1]["gap"] == 0.0 and rows[1]["z"] == 0.0
+    text = edge_summary_text(run)
+    assert text.splitlines()[1].split() == ["0→1", "nor_conv_3x3", f"{e[3] / e.sum():.3f}", "2.000", "0.300",
+                                            "avg_pool_3x3", "1.000", "2.00"]
+    # no posterior (DARTS): no std, no z
+    last.pop("std")
+    (run / "history.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    assert edge_summary(run)[0]["std"] is None and edge_summary(run)[0]["z"] is None
+    assert edge_summary_text(run).splitlines()[1].split()[4] == "-"
+    # the first epoch's record holds no alpha here
+    with pytest.raises(ValueError, match="alpha"):
+        edge_summary(run, epoch=0)
