@@ -309,15 +309,20 @@ A.curves_figure(sweep_epochs, values=("accuracy", "train_loss", "alpha_spread"),
 ## What to take away
 
 * "Sample" and "mean" differ by one switch per block, and the 1st-order variants differ in $\alpha$
-  only. The runs above start from the same seed, supernet and batches, so any difference between a
-  variant and its mean twin is the noise's doing.
-* With few seeds and short searches, the spread *between seeds* of one variant is as large as the
-  differences *between variants*: a single-seed comparison says nothing, and even three seeds (the
-  paper's) leave wide error bars. The paper's Table 2 differences (≤ 0.27 points, DARTS space, 600-epoch
-  retraining) are far below what our `cpu` budget can resolve.
-* Whether sampling matters at all is decided by $T/N$: the temperature sweep shows the two ends (no
-  effect vs noise-driven search); the defaults sit where the noise is comparable to the differences
-  between ops early in the search.
+  only. Each variant and its twin start from the same seed, supernet and batches, so a difference
+  between them is the noise's doing.
+* Read the `alpha_spread` column next to the accuracy. A mean run can take a large early Newton step
+  on $\alpha$ and commit (in our `cpu` measurement both mean twins jumped to `avg_pool_3x3` on every edge
+  in the second epoch, the parameter-free op that fits best while the convolutions are untrained), while
+  the sampled runs' $\alpha$ stayed nearly tied. Then "sample beats mean" says that the noise kept the
+  search from committing early, not that it weighed the uncertainty of each op: a short search cannot
+  tell the two apart.
+* The yardstick is the spread between seeds of one variant: two or three seeds (the paper's) leave wide
+  error bars, and the paper's Table 2 differences (≤ 0.27 points, DARTS space, 600-epoch retraining) are
+  far below what a `cpu`-sized search can resolve.
+* Whether sampling matters at all is decided by $T/N$: the temperature sweep shows the range from
+  "almost the mean path" to "the noise is the search"; the defaults sit where the $\alpha$ noise is
+  comparable to the differences between ops early in the search.
 
 Measured numbers, longer runs and caveats: `docs/notebooks/05_ablation.md`.
 """),
