@@ -214,7 +214,9 @@ After the run, `edge_summary_text` prints the final state per edge: the chosen o
 weight, $\alpha \pm$ std, the runner-up and the **gap in posterior stds**,
 $(\alpha_{\text{op}} - \alpha_{\text{runner-up}})/\sqrt{\sigma_{\text{op}}^2 + \sigma_{\text{runner-up}}^2}$ (diagonal of
 $\tfrac{T}{N}H$, correlations ignored). A gap below ~1 std means the posterior hardly prefers the chosen op: another
-draw of $\alpha$ could derive another cell (notebook 07 samples that posterior).
+draw of $\alpha$ could derive another cell. The std shown is that of the *current* draw: the noise follows the cosine
+learning-rate schedule (`noise_follows_lr`), so its temperature, and with it the error bars, shrink towards the end of
+the search. Notebook 07 samples the posterior at the base temperature $T$ instead.
 """),
     code(r"""
 dashboards, results = {}, {}
@@ -290,6 +292,26 @@ search, for orientation only; hover a point for its cell).
 """),
     code(r"""
 epochs_figure({s: results[s] for s in strategies}, table).show()
+"""),
+    md(r"""
+**How to read it.** When we ran the `cpu` profile (seed 0; `docs/notebooks/04_nb201_search.md`), GibbsNAS-2nd
+derived a conv-heavy cell with 92.69 % CIFAR-10 test accuracy (the paper's GibbsNAS mean: 92.72), DARTS-V1 one
+with 91.44 %, and GDAS drifted to an all-pooling cell (49.10 %). Three things to take from such a run, and one
+not to:
+
+- **DARTS-V1's $\alpha$ hardly moves** in 128 steps (Adam at lr $3\cdot10^{-4}$: softmax weights 0.20-0.21,
+  gaps between the top two ops of ~0.01): its cell is decided by tiny early differences. The paper's 54.30 %
+  (the all-`skip_connect` cell, from NAS-Bench-201) is what 50 epochs of the same update do on CIFAR-10:
+  parameter-free ops take over, the collapse that the paper's Fig. 3 contrasts with GibbsNAS's steadily
+  improving derived cells.
+- **GDAS** trains one sampled path per step, so each op of an edge sees about a fifth of the steps; in a short
+  search the parameter-free ops (pooling, skip) look good first, and the derived cell can get *worse* epoch by
+  epoch (the figure above). On the full protocol it is the strongest one-shot row of Table 3.
+- **GibbsNAS**'s $\alpha$ moves by quasi-Newton draws, and its std says how sure each edge is: the gap table
+  printed after the search shows which choices are within about one posterior std of the runner-up.
+- **Not**: a ranking of the methods. This is one seed of a 128-step search on Fashion-MNIST; the `cpu` study in
+  `docs/search.md` (3 seeds, 384 steps) shows GibbsNAS landing anywhere from a cell with no path (10 %) to 93 %
+  from seed to seed. Table 3 needs the `full` profile, three seeds per method, on a GPU.
 """),
     md(r"""
 ## 6. Replay a run from its history
