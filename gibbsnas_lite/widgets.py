@@ -865,6 +865,7 @@ class AlphaDashboard:
                 self._timer = None
             if self._ui is not None:
                 self._draw()
+                self._ui.store_state()
             self._refresh_controls(finished=True)
 
     def overhead_fraction(self, total_seconds: float | None = None) -> float:
@@ -1365,6 +1366,20 @@ class _LiveUI:
             W.HBox([self.figs["cell"], self.bench_box]),
         ])
         self.sync_controls()
+
+    def store_state(self) -> None:
+        """Put each figure's whole current state into its widget model, for views made later.
+
+        plotly's FigureWidget front end (7.x, on anywidget) applies updates to the views that
+        exist but not to the model's stored figure, so a view made after them (one that took
+        long to load, a notebook opened again) showed the figure as first sent. Called when a
+        run ends: such a view then shows the final state.
+        """
+        from copy import deepcopy
+
+        for fig in self.figs.values():
+            fig._widget_layout = deepcopy(fig._layout_obj._props)
+            fig._widget_data = deepcopy(fig._data)
 
     # -- controls
     def rebuild_picker(self) -> None:

@@ -94,3 +94,21 @@ def test_dashboard_figures_open_complete(monkeypatch):
     titles = [((s["_widget_layout"].get("title") or {}).get("text")) for s in figs]
     assert "softmax(α), all edges" in titles and "derived cell" in titles
     assert not [m for m in rec.sent if m and "_widget_data" in (m.get("state") or {})]
+
+
+def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
+    """A view made after the run (plotly's front end keeps no updates in its model) gets the final state."""
+    from gibbsnas_lite.widgets import AlphaDashboard
+
+    import ipywidgets.widgets.widget as wmod
+
+    rec = _Recorder()
+    monkeypatch.setattr(wmod.comm, "create_comm", rec)
+    dash = AlphaDashboard(headless=False, min_interval=0, max_overhead=1.0)
+    dash.widget
+    alpha = [[0.1, 0.2, 0.3, 0.4, 0.5]] * 6
+    dash({"kind": "alpha", "epoch": 1, "step": 1, "global_step": 1, "alpha": alpha})
+    dash._finish(None, None)
+    edge = dash.figures["edge"]
+    assert [round(v, 6) for v in edge._widget_data[0]["y"]] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert any(m and "_widget_data" in (m.get("state") or {}) for m in rec.sent)
