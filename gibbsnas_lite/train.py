@@ -450,6 +450,8 @@ def train_network(
         raise ValueError("train_network needs a config (gibbsnas_lite.train.make_train_config) or resume=DIR")
     config.validate()
     device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as DARTS's train.py: fixed input sizes
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
