@@ -103,7 +103,6 @@ configs = {s: make_config(s, profile, seed=seed, **overrides) for s in strategie
 root = Path(run_root) if run_root else Path(tempfile.mkdtemp(prefix="nb04-"))
 run_dirs = {s: root / f"{s}-{profile}-s{seed}" for s in strategies}
 table = NB201Table.load()
-progress = profile != "smoke"  # tqdm bars for the longer runs
 
 for s, c in configs.items():
     print(f"{s:9s} {c.dataset}, C={c.channels} N={c.cells_per_stage}, {c.epochs} epochs, batch {c.batch_size}, "
@@ -199,7 +198,8 @@ hands it an event, and it shows
 figures update as the search goes, and **Pause** (the search waits at its next event; **Resume** continues it
 in memory) and **Stop** (the search returns after its last checkpoint; `dash.resume()` continues it later) act
 on it. `dash.wait()` in the next cell blocks until the end and returns the `SearchResult` (while it blocks, the
-buttons cannot act: click before running it). In a batch run (papermill, `gibbsnas-lite notebooks run`, CI) the
+buttons cannot act: click before running it). The dashboard's status line says where the search is; `echo=print`
+adds one text line per epoch (losses, derived cell, its benchmark accuracy). In a batch run (papermill, `gibbsnas-lite notebooks run`, CI) the
 dashboard is headless: `start` runs the search in the foreground and the cell shows one static figure.
 Every run folder keeps `history.jsonl`, which `AlphaDashboard.replay` plays back (section 6).
 """),
@@ -221,7 +221,7 @@ the search. Notebook 07 samples the posterior at the base temperature $T$ instea
     code(r"""
 dashboards, results = {}, {}
 dashboards["gibbs2"] = AlphaDashboard(space="nb201", title="GibbsNAS-2nd on NAS-Bench-201")
-dashboards["gibbs2"].start(configs["gibbs2"], out_dir=run_dirs["gibbs2"], progress=progress)
+dashboards["gibbs2"].start(configs["gibbs2"], out_dir=run_dirs["gibbs2"], echo=print)  # echo: a line per epoch
 """),
     code(r"""
 results["gibbs2"] = dashboards["gibbs2"].wait()
@@ -238,7 +238,7 @@ $3\cdot10^{-4}$, $\alpha$ moves little in a short search; watch the softmax bars
 """),
     code(r"""
 dashboards["darts-v1"] = AlphaDashboard(space="nb201", title="DARTS-V1 on NAS-Bench-201")
-dashboards["darts-v1"].start(configs["darts-v1"], out_dir=run_dirs["darts-v1"], progress=progress)
+dashboards["darts-v1"].start(configs["darts-v1"], out_dir=run_dirs["darts-v1"], echo=print)
 """),
     code(r"""
 results["darts-v1"] = dashboards["darts-v1"].wait()
@@ -255,7 +255,7 @@ backward: the cheapest of the three, but each op is trained on only about a fift
 """),
     code(r"""
 dashboards["gdas"] = AlphaDashboard(space="nb201", title="GDAS on NAS-Bench-201")
-dashboards["gdas"].start(configs["gdas"], out_dir=run_dirs["gdas"], progress=progress)
+dashboards["gdas"].start(configs["gdas"], out_dir=run_dirs["gdas"], echo=print)
 """),
     code(r"""
 results["gdas"] = dashboards["gdas"].wait()
@@ -278,7 +278,7 @@ protocol DARTS collapses onto parameter-free ops. "Optimal" is the best cell of 
 for s in strategies:  # any strategy left out of the cells above (a custom `strategies` list) runs here
     if s not in results:
         dashboards[s] = AlphaDashboard(space="nb201", title=f"{s} on NAS-Bench-201")
-        results[s] = dashboards[s].run(configs[s], out_dir=run_dirs[s], progress=progress)
+        results[s] = dashboards[s].run(configs[s], out_dir=run_dirs[s], echo=print)
 
 rows = comparison_rows({s: results[s] for s in strategies}, table)
 print(markdown_table(rows))
