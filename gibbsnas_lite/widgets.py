@@ -366,12 +366,16 @@ class AlphaDashboard:
     max_points: points per line kept in the live figures (older points thinned evenly).
     trailing: after a skipped redraw, redraw once the limits allow (from a timer thread), so
         the newest record shows even when no further event comes.
+    wait_for_view: live in a kernel, :meth:`start` lets its search thread wait (at most this
+        many seconds) until the page has drawn the dashboard's figure, so the first epochs are
+        not over before they can be seen; :meth:`wait` and :meth:`stop` end the wait, headless
+        runs never wait. ``None`` or 0: start at once.
     """
 
     def __init__(self, space: str = "nb201", update_every: int = 1, min_interval: float = 0.5,
                  max_overhead: float | None = 0.03, headless: bool | None = None, edge: int = 0,
                  fallback_std: str = "none", trace_window: int = 10, max_points: int = 1500,
-                 trailing: bool = True, title: str | None = None):
+                 trailing: bool = True, title: str | None = None, wait_for_view: float | None = 60.0):
         if space not in ("nb201", "darts", "auto"):
             raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
         if fallback_std not in ("none", "trace"):
@@ -391,6 +395,8 @@ class AlphaDashboard:
         self.max_points = int(max_points)
         self.trailing = bool(trailing)
         self.title = title
+        self.wait_for_view = float(wait_for_view or 0.0)
+        self.view_wait_seconds: float | None = None  # how long the last start() waited for the page
         if headless is None:
             self.headless, self.headless_reason = detect_headless()
         else:
@@ -425,6 +431,9 @@ class AlphaDashboard:
         self._error: BaseException | None = None
         self._status = "waiting for a search"
         self._cell_cache: dict[tuple[str, str], Any] = {}
+        self._view_gate = threading.Event()  # set: the search thread need not wait for the page
+        self._view_gate.set()
+        self._shown = threading.Event()  # the live widget was put in an output (_repr_mimebundle_)
 
     # ------------------------------------------------------------------ callback
     def __call__(self, event: dict[str, Any]) -> str | None:
@@ -726,6 +735,7 @@ class AlphaDashboard:
             self._stop = True
             self._pause = False
             self._go.set()
+            self._view_gate.set()
             self._status = "stop requested: the search stops at its next event"
             self._refresh_controls()
 
@@ -803,9 +813,19 @@ class AlphaDashboard:
         with self._lock:
             self._prepare(out_dir, resume, kwargs)
             parent = _cell_parent()
+            gate = bool(self.wait_for_view and self._ui is not None and not self._ui.rendered.is_set()
+                        and _in_kernel())
+            self.view_wait_seconds = None
+            if gate:
+                self._view_gate.clear()
+                self._status = "waiting for the page to draw the dashboard; the search starts then"
+                print(f"AlphaDashboard: the search starts once the page has drawn the dashboard "
+                      f"(at most {self.wait_for_view:.0f} s; dash.wait() starts it at once)")
 
             def main():
                 _set_thread_parent(parent)
+                if gate:
+                    self._await_view()
                 result, error = None, None
                 try:
                     result = run_search(config, out_dir=out_dir, resume=resume, callback=self, **kwargs)
@@ -818,12 +838,40 @@ class AlphaDashboard:
             self._refresh_controls()
         return self
 
+    def _await_view(self) -> None:
+        """In the search thread, before the search: wait until the page has drawn the figure.
+
+        The signal is plotly's front end reporting back after ``Plotly.newPlot`` (the view's
+        ``_js2py_layoutDelta``/``_js2py_traceDeltas``), which the kernel handles once the cell
+        that called :meth:`start` has ended. A dashboard not put in an output within 2 s (no
+        ``_repr_mimebundle_``: not the cell's last line, not displayed) is not waited for.
+        """
+        t0 = time.perf_counter()
+        if not self._shown.wait(2.0):
+            self._view_gate.set()
+            return
+        drawn = self._view_gate.wait(max(0.0, self.wait_for_view - (time.perf_counter() - t0)))
+        with self._lock:
+            self.view_wait_seconds = time.perf_counter() - t0
+            if self._status.startswith("waiting for the page"):
+                self._status = "running"
+            if not drawn:
+                self._note(f"the page had not drawn the dashboard after {self.wait_for_view:.0f} s; "
+                           f"the search started anyway")
+                print(f"AlphaDashboard: the page had not drawn the dashboard after {self.wait_for_view:.0f} s; "
+                      f"the search starts anyway")
+            self._view_gate.set()
+            self._refresh_controls()
+
     def wait(self, timeout: float | None = None):
         """Block until a background search ends; its ``SearchResult`` (re-raises its error).
 
         While ``wait`` blocks the kernel, the buttons cannot act; call it in a later cell, or
-        read :attr:`result` once the status line says the search finished.
+        read :attr:`result` once the status line says the search finished. (Blocked, the kernel
+        cannot hear from the page either: a search still waiting for the page to draw the
+        dashboard starts at once.)
         """
+        self._view_gate.set()
         thread = self._thread
         if thread is not None and thread.is_alive():
             if self._blocked and not self._go.is_set() and threading.current_thread() is threading.main_thread():
@@ -1019,15 +1067,25 @@ class AlphaDashboard:
             return self._ui.box
 
     @property
-    def figures(self) -> dict[str, Any]:
-        """The live ``go.FigureWidget``s by name: edge, heatmap, curves, cell, benchmark."""
+    def figure(self):
+        """The live ``go.FigureWidget`` (one per dashboard, all panels as subplots; None headless)."""
+        if self.widget is None:
+            return None
+        return self._ui.fig
+
+    @property
+    def panels(self) -> dict[str, Any]:
+        """The live figure's panels by name, each with ``.data`` (its traces) and ``.title``:
+        ``edge`` (α bars, softmax bars), ``alpha``, ``softmax``, ``heatmap``, ``curves`` (the
+        8 loss/accuracy lines), ``loss``, ``accuracy``, ``benchmark``, ``cell``. ``{}`` headless."""
         if self.widget is None:
             return {}
-        return dict(self._ui.figs)
+        return {name: self._ui.panel(name) for name in self._ui.PANEL_NAMES}
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         widget = self.widget
         if widget is not None:
+            self._shown.set()
             return widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
         with self._lock:
             if not self._entries:
@@ -1286,8 +1344,58 @@ def _figure_widget(fig):
     return _EAGER_FIGURE_WIDGET(fig)
 
 
+class _Panel:
+    """A read-only view of one panel of the dashboard's single figure: its traces and title
+    (looked up on each access, so it follows the figure)."""
+
+    def __init__(self, ui: "_LiveUI", name: str):
+        self._ui, self.name = ui, name
+
+    @property
+    def data(self) -> tuple:
+        fig = self._ui.fig
+        return tuple(fig.data[i] for i in self._ui.trace_indices(self.name))
+
+    @property
+    def title(self) -> str:
+        title = {"edge": "alpha", "curves": "loss"}.get(self.name, self.name)
+        return self._ui.fig.layout.annotations[self._ui.title_index[title]].text
+
+    @property
+    def visible(self) -> bool:
+        return any(t.visible is not False for t in self.data)
+
+    def __repr__(self) -> str:
+        return f"<panel {self.name}: {self.title!r}, {len(self.data)} trace(s)>"
+
+
+# The dashboard's panels in the one FigureWidget: (row, col) of the 3x3 grid, in the order of
+# make_subplots' subplot-title annotations (row by row).
+_PANELS = {"alpha": (1, 1), "softmax": (1, 2), "heatmap": (1, 3), "loss": (2, 1), "accuracy": (2, 2),
+           "benchmark": (2, 3), "cell": (3, 1)}
+_BENCH_TITLE = "NB201 CIFAR-10 test acc (%)"
+
+
 class _LiveUI:
-    """ipywidgets + plotly FigureWidgets of one dashboard (all calls under the dashboard's lock)."""
+    """ipywidgets controls + ONE plotly FigureWidget per dashboard (all calls under the dashboard's lock).
+
+    One figure, not five: every ``FigureWidget`` ships plotly's whole 4.9 MB JavaScript module to
+    the page (anywidget imports each model's ``_esm`` separately), and a page slow to load them
+    missed a short search (docs/browser_test.md). The panels are subplots of a 3x3 grid:
+
+    * row 1: α ± std of the picked edge (bars, error bars) | its softmax(α) | heat map of
+      softmax(α) over all edges x ops;
+    * row 2: loss | accuracy (per recorded step: lines, per epoch: markers) | NB201 CIFAR-10
+      test accuracy of the derived cell per epoch (hidden for DARTS);
+    * row 3 (whole width): the derived cell.
+
+    Trace order: 0 α bars, 1 softmax bars, 2 heat map, 3-10 curves, 11 benchmark, 12... cell.
+    Every redraw is one ``batch_update`` (one message) with full arrays; the heat map's ``z`` goes
+    as nested lists (plotly's front end turns a 2-D numpy buffer into a flat typed array, which
+    a heat map cannot draw: that was the empty heat map in the browser).
+    """
+
+    N_FIXED = 12  # traces before the cell's
 
     def __init__(self, dash: AlphaDashboard):
         import ipywidgets as W
@@ -1299,42 +1407,60 @@ class _LiveUI:
         self._cell_arch: tuple[str, str] | None = None
         self._cell_applied: list[dict] | None = None
         self._cell_ann: Any = None
+        self.rendered = threading.Event()  # set when a view in the page has drawn the figure
+        self.view_seconds: float | None = None
+        self._t_built = time.perf_counter()
         snap = dash._snapshot(dash._position)
-        # edge: alpha ± std and softmax side by side
-        edge = make_subplots(rows=1, cols=2, subplot_titles=("α ± std", "softmax(α)"), horizontal_spacing=0.12)
-        for col, tr in enumerate(dash._edge_traces(snap), start=1):
-            edge.add_trace(go.Bar(**{k: v for k, v in tr.items() if k != "type"}), row=1, col=col)
-        edge.update_yaxes(range=[0, 1], row=1, col=2)
-        edge.update_layout(height=330, width=560, showlegend=False, margin=dict(l=50, r=20, t=70, b=60),
-                           title=dict(text=dash._edge_title(snap), font=dict(size=12)))
-        # heat map of the picked edge's block
         layout = dash.layout or _layout_for("nb201")
-        heat = go.Figure(go.Heatmap(z=[[None] * len(layout.cols)] * len(layout.rows), x=list(layout.cols),
-                                    y=list(layout.rows), colorscale="Blues", zmin=0, zmax=1,
-                                    texttemplate="%{z:.2f}", colorbar=dict(title="softmax")))
-        heat.update_layout(height=330, width=460, margin=dict(l=90, r=20, t=70, b=40), title="softmax(α), all edges",
-                           yaxis=dict(autorange="reversed", type="category"), xaxis=dict(type="category", side="top"))
-        # curves: loss | accuracy
-        curves = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.1)
+        titles = [self._panel_title(name, snap) for name in _PANELS]
+        fig = make_subplots(rows=3, cols=3, specs=[[{}, {}, {}], [{}, {}, {}], [{"colspan": 3}, None, None]],
+                            subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.1,
+                            row_heights=[0.32, 0.3, 0.38])
+        self.refs = {}
+        for name, (row, col) in _PANELS.items():
+            sub = fig.get_subplot(row, col)
+            self.refs[name] = (sub.xaxis.plotly_name.replace("axis", ""), sub.yaxis.plotly_name.replace("axis", ""))
+        edge = dash._edge_traces(snap)
+        fig.add_trace(go.Bar(**{k: v for k, v in edge[0].items() if k != "type"}, showlegend=False), row=1, col=1)
+        fig.add_trace(go.Bar(**{k: v for k, v in edge[1].items() if k != "type"}, showlegend=False), row=1, col=2)
+        fig.update_yaxes(range=[0, 1], row=1, col=2)
+        dom_x = fig.layout[self.refs["heatmap"][0].replace("x", "xaxis")].domain
+        dom_y = fig.layout[self.refs["heatmap"][1].replace("y", "yaxis")].domain
+        fig.add_trace(go.Heatmap(z=[[None] * len(layout.cols)] * len(layout.rows), x=list(layout.cols),
+                                 y=list(layout.rows), colorscale="Blues", zmin=0, zmax=1, texttemplate="%{z:.2f}",
+                                 name="softmax(α)", hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
+                                 colorbar=dict(title="p", x=dom_x[1] + 0.01, y=(dom_y[0] + dom_y[1]) / 2,
+                                               len=dom_y[1] - dom_y[0], thickness=12)),
+                      row=1, col=3)
+        fig.update_yaxes(autorange="reversed", type="category", row=1, col=3)
+        fig.update_xaxes(type="category", tickangle=30, row=1, col=3)
         for tr in dash._curve_traces(snap, dash.max_points):
             col = 1 if tr["name"].split(" ")[0].endswith("loss") else 2
-            curves.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=1, col=col)
-        curves.update_layout(height=300, width=1020, margin=dict(l=50, r=20, t=40, b=40),
-                             legend=dict(orientation="h", y=-0.2))
-        curves.update_xaxes(title_text=snap["step_axis"])
-        # derived cell and benchmark accuracy
-        cell = go.Figure()
-        cell.update_layout(height=330, width=560, title="derived cell", plot_bgcolor="white",
-                           xaxis=dict(visible=False), yaxis=dict(visible=False),
-                           margin=dict(l=20, r=20, t=60, b=20))
-        bench = go.Figure(go.Scatter(x=[], y=[], mode="lines+markers", line=dict(color="#54a24b"),
-                                     name="cifar10 test"))
-        bench.update_layout(height=330, width=460, title="NB201 CIFAR-10 test acc of the derived cell (%)",
-                            xaxis=dict(title="epoch"), margin=dict(l=50, r=20, t=60, b=40))
-        self.figs = {"edge": _figure_widget(edge), "heatmap": _figure_widget(heat),
-                     "curves": _figure_widget(curves), "cell": _figure_widget(cell),
-                     "benchmark": _figure_widget(bench)}
-        self.bench_box = W.Box([self.figs["benchmark"]])
+            fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
+        fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
+        fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", line=dict(color="#54a24b"), name="cifar10 test",
+                                 showlegend=False, hovertemplate="epoch %{x}: %{y:.2f} %<extra></extra>"),
+                      row=2, col=3)
+        fig.update_xaxes(title_text="epoch", row=2, col=3)
+        fig.update_xaxes(visible=False, row=3, col=1)
+        fig.update_yaxes(visible=False, scaleanchor=self.refs["cell"][0], scaleratio=1, row=3, col=1)
+        # the curves' legend: in the empty left part of the (centred) cell drawing's row
+        cy = fig.layout[self.refs["cell"][1].replace("y", "yaxis")].domain
+        fig.update_layout(height=980, width=940, plot_bgcolor="white", barmode="group",
+                          title=dict(text=self._figure_title(snap), font=dict(size=14), x=0.01),
+                          margin=dict(l=60, r=60, t=90, b=20),
+                          legend=dict(x=0, y=cy[1], xanchor="left", yanchor="top", font=dict(size=10),
+                                      title=dict(text="curves (loss and accuracy)"),
+                                      bgcolor="rgba(255,255,255,0.75)"))
+        for ann in fig.layout.annotations:
+            ann.font.size = 12
+        assert len(fig.data) == self.N_FIXED, len(fig.data)
+        self.fig = _figure_widget(fig)
+        self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas",
+                                                       "_js2py_relayout"])
+        self.n_titles = len(self.fig.layout.annotations)
+        self.title_index = {name: i for i, name in enumerate(_PANELS)}
         # controls
         self.pause = W.Button(description="Pause", icon="pause", layout=W.Layout(width="110px"),
                               tooltip="pause the search at its next event (searches started with dash.start)")
@@ -1346,7 +1472,6 @@ class _LiveUI:
         self.rebuild_picker()
         self.picker.observe(self._on_pick, names="value")
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto"))
-        controls = [self.picker]
         self.slider = None
         if dash._replay:
             n = max(1, len(dash._entries))
@@ -1359,16 +1484,68 @@ class _LiveUI:
             controls = [self.play, self.slider, self.picker]
         else:
             controls = [self.pause, self.stop, self.picker]
-        self.box = W.VBox([
-            W.HBox(controls + [self.status], layout=W.Layout(align_items="center")),
-            W.HBox([self.figs["edge"], self.figs["heatmap"]]),
-            self.figs["curves"],
-            W.HBox([self.figs["cell"], self.bench_box]),
-        ])
+        self.box = W.VBox([W.HBox(controls + [self.status], layout=W.Layout(align_items="center")), self.fig])
         self.sync_controls()
 
+    # -- the panels
+    PANEL_NAMES = ("edge", "alpha", "softmax", "heatmap", "curves", "loss", "accuracy", "benchmark", "cell")
+
+    def trace_indices(self, name: str) -> list[int]:
+        """Indices into ``fig.data`` of a panel's traces."""
+        curves = range(3, self.N_FIXED - 1)
+        if name == "edge":
+            return [0, 1]
+        if name in ("alpha", "softmax", "heatmap"):
+            return [("alpha", "softmax", "heatmap").index(name)]
+        if name == "curves":
+            return list(curves)
+        if name in ("loss", "accuracy"):
+            suffix = "loss" if name == "loss" else "acc"
+            return [i for i in curves if self.fig.data[i].name.split(" ")[0].endswith(suffix)]
+        if name == "benchmark":
+            return [self.N_FIXED - 1]
+        if name == "cell":
+            return list(range(self.N_FIXED, len(self.fig.data)))
+        raise KeyError(f"no panel {name!r}; panels: {', '.join(self.PANEL_NAMES)}")
+
+    def panel(self, name: str) -> _Panel:
+        self.trace_indices(name)  # KeyError for an unknown name
+        return _Panel(self, name)
+
+    def _figure_title(self, snap: dict[str, Any]) -> str:
+        title = html.escape(self.dash.title or "GibbsNAS α dashboard")
+        src = snap["std_source"] or "no std for this method"
+        return f"{title} · {html.escape(snap['where'])}<br><sup>error bars: {html.escape(src)}</sup>"
+
+    def _panel_title(self, name: str, snap: dict[str, Any]) -> str:
+        edge = snap["edge"] or "edge"
+        if name == "alpha":
+            return f"{edge}: α ± std"
+        if name == "softmax":
+            return f"{edge}: softmax(α)"
+        if name == "heatmap":
+            return "softmax(α), all edges" + (f" · {snap['block']} cell" if snap["space"] == "darts" else "")
+        if name == "loss":
+            return "loss"
+        if name == "accuracy":
+            return "accuracy"
+        if name == "benchmark":
+            return _BENCH_TITLE if snap["space"] == "nb201" else ""
+        if name == "cell":
+            return f"derived cell · {snap['arch_source']}" if snap["arch"] else "derived cell (none yet)"
+        raise KeyError(name)
+
+    # -- the page
+    def _on_view_message(self, change) -> None:
+        """A view in the page drew the figure: after ``Plotly.newPlot`` plotly's front end sends
+        the full trace and layout deltas back (``_js2py_*Delta``); the kernel gets them once idle."""
+        if change.get("new") is not None and not self.rendered.is_set():
+            self.view_seconds = time.perf_counter() - self._t_built
+            self.rendered.set()
+            self.dash._view_gate.set()
+
     def store_state(self) -> None:
-        """Put each figure's whole current state into its widget model, for views made later.
+        """Put the figure's whole current state into its widget model, for views made later.
 
         plotly's FigureWidget front end (7.x, on anywidget) applies updates to the views that
         exist but not to the model's stored figure, so a view made after them (one that took
@@ -1377,9 +1554,8 @@ class _LiveUI:
         """
         from copy import deepcopy
 
-        for fig in self.figs.values():
-            fig._widget_layout = deepcopy(fig._layout_obj._props)
-            fig._widget_data = deepcopy(fig._data)
+        self.fig._widget_layout = deepcopy(self.fig._layout_obj._props)
+        self.fig._widget_data = deepcopy(self.fig._data)
 
     # -- controls
     def rebuild_picker(self) -> None:
@@ -1453,74 +1629,99 @@ class _LiveUI:
 
     # -- drawing
     def draw(self, snap: dict[str, Any]) -> None:
-        d = self.dash
-        edge, heat, curves = self.figs["edge"], self.figs["heatmap"], self.figs["curves"]
+        d, fig = self.dash, self.fig
+        cell = self._cell_update(snap)  # changes the number of cell traces outside the batch
         tr = d._edge_traces(snap)
-        with edge.batch_update():
-            edge.data[0].x, edge.data[0].y = tr[0]["x"], tr[0]["y"]
-            edge.data[0].error_y.array = tr[0]["error_y"]["array"]
-            edge.data[0].error_y.visible = tr[0]["error_y"]["visible"]
-            edge.data[1].x, edge.data[1].y = tr[1]["x"], tr[1]["y"]
-            edge.layout.title.text = d._edge_title(snap)
-        with heat.batch_update():
-            h = heat.data[0]
+        with fig.batch_update():
+            a, p, h = fig.data[0], fig.data[1], fig.data[2]
+            if tuple(a.x or ()) != tuple(tr[0]["x"]):
+                a.x, p.x = tr[0]["x"], tr[1]["x"]
+            a.y, p.y = tr[0]["y"], tr[1]["y"]
+            a.error_y.array = tr[0]["error_y"]["array"]
+            a.error_y.visible = tr[0]["error_y"]["visible"]
             if snap["heatmap"] is not None:
-                h.z = _or_none(snap["heatmap"])
+                z = np.asarray(snap["heatmap"], dtype=float)
+                h.z = np.where(np.isfinite(z), z, None).tolist()  # nested lists, not a 2-D buffer
             if tuple(h.y or ()) != tuple(snap["rows"]) or tuple(h.x or ()) != tuple(snap["ops"]):
                 h.x, h.y = list(snap["ops"]), list(snap["rows"])
-            title = "softmax(α), all edges" + (f" · {snap['block']} cell" if snap["space"] == "darts" else "")
-            if heat.layout.title.text != title:
-                heat.layout.title.text = title
-        with curves.batch_update():
-            for trace, spec in zip(curves.data, d._curve_traces(snap, d.max_points)):
+            for trace, spec in zip(fig.data[3:11], d._curve_traces(snap, d.max_points)):
                 trace.x, trace.y = spec["x"], spec["y"]
                 if "customdata" in spec:
                     trace.customdata = spec["customdata"]
-            if curves.layout.xaxis.title.text != snap["step_axis"]:
-                curves.update_xaxes(title_text=snap["step_axis"])
-        self._draw_cell(snap)
-        bench = self.figs["benchmark"]
-        x, y = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
-        with bench.batch_update():
-            bench.data[0].x, bench.data[0].y = x, y
-        show = None if snap["space"] == "nb201" else "none"
-        if self.bench_box.layout.display != show:
-            self.bench_box.layout.display = show
+            lx = self.refs["loss"][0].replace("x", "xaxis")
+            if fig.layout[lx].title.text != snap["step_axis"]:
+                fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
+                fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
+            bench = fig.data[11]
+            nb201 = snap["space"] == "nb201"
+            x, y = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
+            bench.x, bench.y = x, y
+            if bool(bench.visible is not False) != nb201:
+                bench.visible = nb201
+                fig.update_xaxes(visible=nb201, row=2, col=3)
+                fig.update_yaxes(visible=nb201, row=2, col=3)
+            texts = [self._panel_title(name, snap) for name in _PANELS]
+            # (reads inside a batch give the values from before it: compare, then assign)
+            if cell is None or not self._apply_cell(cell, texts):
+                anns = fig.layout.annotations
+                for i, text in enumerate(texts):
+                    if anns[i].text != text:
+                        anns[i].text = text
+            title = self._figure_title(snap)
+            if fig.layout.title.text != title:
+                fig.layout.title.text = title
         self.status.value = d._status_html()
         if self.slider is not None and d._position is None:
             self.set_slider(None)
 
-    def _draw_cell(self, snap: dict[str, Any]) -> None:
+    def _cell_update(self, snap: dict[str, Any]) -> tuple[list[dict], list] | None:
+        """The derived cell's new traces and annotations when it changed (None: unchanged).
+
+        A new trace structure (first cell, DARTS genotypes) replaces the cell's traces here, outside
+        the redraw's batch; the values are set in the batch by :meth:`_apply_cell`.
+        """
         key = (snap["arch"] or "", snap["block"] or "")
-        title = f"derived cell · {snap['arch_source']}" if snap["arch"] else "derived cell (none yet)"
-        fig = self.figs["cell"]
         if key == self._cell_arch:
-            if fig.layout.title.text != title:
-                fig.layout.title.text = title
-            return
+            return None
         new = self.dash._cell_spec(snap["arch"], snap["block"])
-        specs = [_live_trace(t) for t in new["data"]] if new is not None else []
-        anns = new["layout"].get("annotations", []) if new is not None else []
-        with fig.batch_update():
-            if self._cell_applied is not None and len(specs) == len(fig.data) and \
-                    all(a.get("type") == b.get("type") for a, b in zip(self._cell_applied, specs)):
-                # same trace layout: set only what changed (NB201: colour, dash, name, hover)
-                for trace, old, spec in zip(fig.data, self._cell_applied, specs):
-                    diff = {k: v for k, v in spec.items() if not _same(old.get(k), v)}
-                    if diff:
-                        trace.update(diff)
-            else:
-                fig.data = []
-                if specs:
-                    fig.add_traces(specs)
-            if anns != self._cell_ann:  # one assignment is cheaper than many small updates
-                fig.layout.annotations = anns
-                self._cell_ann = anns
-            fig.layout.title.text = title
-            if new is not None:
-                fig.layout.yaxis.scaleanchor = "x"
-        self._cell_applied = specs
+        xref, yref = self.refs["cell"]
+        specs = [dict(_live_trace(t), xaxis=xref, yaxis=yref) for t in new["data"]] if new is not None else []
+        anns = []
+        for ann in (new["layout"].get("annotations", []) if new is not None else []):
+            a = dict(ann, xref=xref, yref=yref)
+            if "axref" in a:
+                a.update(axref=xref, ayref=yref)
+            anns.append(a)
+        fig = self.fig
+        same = self._cell_applied is not None and len(specs) == len(fig.data) - self.N_FIXED and \
+            all(a.get("type") == b.get("type") for a, b in zip(self._cell_applied, specs))
+        if not same:
+            if len(fig.data) > self.N_FIXED:
+                fig.data = fig.data[: self.N_FIXED]
+            if specs:
+                fig.add_traces(specs)
+            self._cell_applied = specs
         self._cell_arch = key
+        return specs, anns
+
+    def _apply_cell(self, cell: tuple[list[dict], list], titles: list[str]) -> bool:
+        """Set the cell's values (in the redraw's batch); True when it set all annotations
+        (the panel titles ``titles`` included)."""
+        specs, anns = cell
+        fig = self.fig
+        # same trace layout: set only what changed (NB201: colour, dash, name, hover)
+        for trace, old, spec in zip(fig.data[self.N_FIXED:], self._cell_applied, specs):
+            diff = {k: v for k, v in spec.items() if not _same(old.get(k), v)}
+            if diff:
+                trace.update(diff)
+        self._cell_applied = specs
+        if _same_annotations(anns, self._cell_ann):
+            return False
+        # one assignment is cheaper than many small updates
+        current = [fig.layout.annotations[i].to_plotly_json() for i in range(self.n_titles)]
+        fig.layout.annotations = [dict(a, text=t) for a, t in zip(current, titles)] + anns
+        self._cell_ann = anns
+        return True
 
 
 def _live_trace(spec: dict) -> dict:
@@ -1563,6 +1764,12 @@ def _patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
     spec = {"data": data, "layout": layout}
     spec["layout"]["meta"] = {"arch": format_arch(ops)}
     return spec
+
+
+def _same_annotations(a: Any, b: Any) -> bool:
+    if a is None or b is None or len(a) != len(b):
+        return a is b
+    return all(x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x) for x, y in zip(a, b))
 
 
 def _same(a: Any, b: Any) -> bool:

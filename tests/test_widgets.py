@@ -54,7 +54,7 @@ def test_figures_show_the_events_numbers():
     for ev in events:
         assert dash(ev) is None
     last = events[-1]
-    f = dash.figures
+    f = dash.panels
     row = np.asarray(last["alpha"][0][0])
     np.testing.assert_allclose(f["edge"].data[0].y, row)  # bar heights = alpha of edge 0
     np.testing.assert_allclose(f["edge"].data[0].error_y.array, last["std"][0][0])  # error bars = std
@@ -70,12 +70,43 @@ def test_figures_show_the_events_numbers():
     from gibbsnas_lite.spaces.nb201.arch import derive_arch
     assert dash.state()["arch"] == derive_arch(np.asarray(last["alpha"][0]))
     dash(_epoch_event(0, like=last))
-    assert f["cell"].layout.title.text.endswith("derived at the end of epoch 1")
+    assert f["cell"].title.endswith("derived at the end of epoch 1")
     assert dash.state()["arch"] == ARCH
     assert [t.line.dash for t in f["cell"].data[:6]] == ["solid", "dash", "solid", "solid", "dash", "solid"]
     assert list(f["benchmark"].data[0].y) == [91.5] and list(f["benchmark"].data[0].x) == [1]
     epoch_loss = next(t for t in f["curves"].data if t.name == "train_loss (epoch)")
     assert list(epoch_loss.y) == [1.5] and list(epoch_loss.x) == [events[-1]["step"] + 1]
+
+
+def test_one_figure_widget_holds_all_panels():
+    """One plotly FigureWidget per dashboard (each ships plotly's 4.9 MB module to the page)."""
+    import plotly.graph_objects as go
+
+    dash = _live()
+    widgets = [w for w in dash.widget.children if isinstance(w, go.FigureWidget)]
+    assert widgets == [dash.figure]
+    fig = dash.figure
+    types = [t.type for t in fig.data]
+    assert types[:3] == ["bar", "bar", "heatmap"] and types[3:12] == ["scatter"] * 9 and len(types) == 12
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["edge 0→1: α ± std", "edge 0→1: softmax(α)", "softmax(α), all edges", "loss", "accuracy",
+                      "NB201 CIFAR-10 test acc (%)", "derived cell (none yet)"]
+    # every panel on its own axes
+    axes = {(t.xaxis, t.yaxis) for t in fig.data}
+    assert len(axes) == 6  # alpha, softmax, heat map, loss, accuracy, benchmark (the cell comes later)
+    last = _alpha_event(2)
+    dash(last)
+    dash(_epoch_event(0, like=last))
+    # the heat map's z goes to the page as nested lists (a 2-D numpy buffer arrives flat there)
+    z = fig.data[2].z
+    assert isinstance(z, (list, tuple)) and all(isinstance(row, (list, tuple)) for row in z)
+    np.testing.assert_allclose(np.asarray(z, float), last["probs"][0])
+    cell = dash.panels["cell"].data
+    assert len(cell) == 7 and {(t.xaxis, t.yaxis) for t in cell} == {("x7", "y7")}
+    arrows = [a for a in fig.layout.annotations if a.xref == "x7"]
+    assert len(arrows) == 12 and all(a.axref in (None, "x7") for a in arrows)
+    assert dash.panels["benchmark"].data[0].xaxis == "x6" and list(dash.panels["benchmark"].data[0].y) == [91.5]
+    assert fig.layout.yaxis7.scaleanchor == "x7"
 
 
 def test_edge_picker_changes_the_shown_edge():
@@ -85,10 +116,10 @@ def test_edge_picker_changes_the_shown_edge():
     picker = dash._ui.picker
     assert len(picker.options) == 6 and picker.options[4][0] == "edge 1→3"
     picker.value = 4  # what a click in the drop-down does
-    f = dash.figures
+    f = dash.panels
     np.testing.assert_allclose(f["edge"].data[0].y, ev["alpha"][0][4])
     np.testing.assert_allclose(f["edge"].data[0].error_y.array, ev["std"][0][4])
-    assert "edge 1→3" in f["edge"].layout.title.text
+    assert "edge 1→3" in f["edge"].title
     dash.edge = 2  # the property moves the picker too
     assert picker.value == 2
     np.testing.assert_allclose(f["edge"].data[0].y, ev["alpha"][0][2])
@@ -100,14 +131,14 @@ def test_no_std_gives_no_error_bars_or_a_labelled_trace_spread():
     dash = _live()
     for s in range(3):
         dash(_alpha_event(s, std=False))
-    bar = dash.figures["edge"].data[0]
+    bar = dash.panels["edge"].data[0]
     assert not bar.error_y.visible and dash.state()["std"] is None
     trace = _live(fallback_std="trace", trace_window=3)
     events = [_alpha_event(s, std=False) for s in range(5)]
     for ev in events:
         trace(ev)
     expected = np.std([ev["alpha"][0][0] for ev in events[-3:]], axis=0)
-    np.testing.assert_allclose(trace.figures["edge"].data[0].error_y.array, expected)
+    np.testing.assert_allclose(trace.panels["edge"].data[0].error_y.array, expected)
     assert "not a posterior" in trace.state()["std_source"]
 
 
@@ -118,10 +149,10 @@ def test_a_method_without_alpha_shows_epochs_and_its_arch():
               "benchmark": {"cifar10_test": 80.0 + epoch}, "seconds": 1.0})
     state = dash.state()
     assert state["alpha"] is None and state["arch"] == ARCH and state["step_axis"] == "epoch"
-    loss = next(t for t in dash.figures["curves"].data if t.name == "train_loss (epoch)")
+    loss = next(t for t in dash.panels["curves"].data if t.name == "train_loss (epoch)")
     assert list(loss.x) == [1, 2, 3] and list(loss.y) == [2.0, 1.0, 0.0]
-    assert list(dash.figures["benchmark"].data[0].y) == [80.0, 81.0, 82.0]
-    assert all(v is None for v in dash.figures["edge"].data[0].y)
+    assert list(dash.panels["benchmark"].data[0].y) == [80.0, 81.0, 82.0]
+    assert all(v is None for v in dash.panels["edge"].data[0].y)
     assert dash.final_figure() is not None
 
 
@@ -133,12 +164,12 @@ def test_min_interval_and_update_every_skip_redraws():
         dash(_alpha_event(s))
     assert dash.stats.redraws == redraws  # all skipped: called more often than min_interval
     assert dash.stats.skipped == 20
-    assert all(v is None for v in dash.figures["edge"].data[0].y)  # not redrawn yet: still empty
+    assert all(v is None for v in dash.panels["edge"].data[0].y)  # not redrawn yet: still empty
     last = _alpha_event(41)
     dash(last)
     dash(_epoch_event(0, like=last))  # epoch records are not held back by min_interval
-    np.testing.assert_allclose(dash.figures["edge"].data[0].y, last["alpha"][0][0])
-    assert len(dash.figures["curves"].data[0].y) == 21
+    np.testing.assert_allclose(dash.panels["edge"].data[0].y, last["alpha"][0][0])
+    assert len(dash.panels["curves"].data[0].y) == 21
 
     every = _live(update_every=5)
     base = every.stats.redraws
@@ -152,14 +183,14 @@ def test_a_skipped_redraw_is_made_up_later():
     events = [_alpha_event(s) for s in range(1, 6)]
     for ev in events:  # all within 0.3 s of the widget's first drawing: skipped
         dash(ev)
-    assert all(v is None for v in dash.figures["edge"].data[0].y)
+    assert all(v is None for v in dash.panels["edge"].data[0].y)
     deadline = time.time() + 20
     while dash.stats.trailing_seconds == 0 and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.05)
     with dash._lock:
-        np.testing.assert_allclose(dash.figures["edge"].data[0].y, events[-1]["alpha"][0][0])
-        assert len(dash.figures["curves"].data[0].y) == len(events)
+        np.testing.assert_allclose(dash.panels["edge"].data[0].y, events[-1]["alpha"][0][0])
+        assert len(dash.panels["curves"].data[0].y) == len(events)
 
 
 def test_adaptive_overhead_limit_skips_when_drawing_is_expensive():
@@ -214,7 +245,7 @@ def test_headless_creates_no_widgets_and_shows_a_small_static_figure():
         dash(_alpha_event(s, epoch=s // 100))
         if s % 100 == 99:
             dash(_epoch_event(s // 100, like=_alpha_event(s, epoch=s // 100)))
-    assert dash.widget is None and dash.figures == {}
+    assert dash.widget is None and dash.panels == {}
     assert len(_instances) == before  # no comm, no widget state
     bundle = dash._repr_mimebundle_()
     assert set(bundle) == {"application/vnd.plotly.v1+json", "text/html", "text/plain"}
@@ -248,7 +279,7 @@ def test_darts_space_blocks_picker_and_genotype():
     for ev in events:
         dash(ev)
     last = events[-1]
-    f = dash.figures
+    f = dash.panels
     assert len(dash._ui.picker.options) == 28 and dash._ui.picker.options[14][0] == "reduce c_{k-2}→0"
     np.testing.assert_allclose(f["edge"].data[0].y, last["alpha"][0][0])
     assert not f["edge"].data[0].error_y.visible  # DARTS has no posterior std
@@ -259,8 +290,15 @@ def test_darts_space_blocks_picker_and_genotype():
     dash(_epoch_event(0, arch=genotype, like=last, bench=None))
     assert dash.state()["arch"] == genotype
     assert len(f["cell"].data) == 8 + 4 + 1  # 8 op edges, 4 concat edges, the nodes
-    assert "reduce" in f["cell"].layout.title.text or dash.state()["block"] == "reduce"
-    assert dash._ui.bench_box.layout.display == "none"  # no benchmark table for DARTS
+    assert dash.state()["block"] == "reduce" and "reduce cell" in f["heatmap"].title
+    assert not f["benchmark"].visible and f["benchmark"].title == ""  # no benchmark table for DARTS
+    cell_x = f["cell"].data[0].xaxis
+    anns = [a for a in dash.figure.layout.annotations if a.xref == cell_x]
+    assert len(anns) >= 8 and all(a.yref == f["cell"].data[0].yaxis for a in anns)
+    genotype2 = format_genotype(derive_genotype(-np.asarray(last["alpha"][0]), -np.asarray(last["alpha"][1])))
+    dash(_epoch_event(1, arch=genotype2, like=last, bench=None))  # another genotype: cell redrawn
+    assert dash.state()["arch"] == genotype2
+    assert len(dash.figure.data) == 12 + len(f["cell"].data) and f["cell"].data[0].xaxis == cell_x
     fig = dash.final_figure()
     assert len(fig.data) > 10
     auto = AlphaDashboard(space="auto", headless=True)
@@ -287,12 +325,12 @@ def test_smoke_search_drives_the_dashboard(smoke_run):
         assert dash._timer is not None and dash._timer.is_alive()
         dash.flush()
     state = dash.state()
-    assert len(state["steps"]["x"]) == len(history.alpha) == len(dash.figures["curves"].data[0].y)
+    assert len(state["steps"]["x"]) == len(history.alpha) == len(dash.panels["curves"].data[0].y)
     last = history.epochs[-1]
-    np.testing.assert_allclose(dash.figures["edge"].data[0].y, last["alpha"][0][0])
-    np.testing.assert_allclose(dash.figures["edge"].data[0].error_y.array, last["std"][0][0])
+    np.testing.assert_allclose(dash.panels["edge"].data[0].y, last["alpha"][0][0])
+    np.testing.assert_allclose(dash.panels["edge"].data[0].error_y.array, last["std"][0][0])
     assert state["arch"] == result.arch
-    assert list(dash.figures["benchmark"].data[0].y) == [e["benchmark"]["cifar10_test"] for e in history.epochs]
+    assert list(dash.panels["benchmark"].data[0].y) == [e["benchmark"]["cifar10_test"] for e in history.epochs]
     assert dash.stats.calls == len(history.alpha) + len(history.epochs)
     # throttled: the callback (recording + redraws) is a small part of the search
     assert dash.overhead_fraction(result.seconds) < 0.10, dash.stats
@@ -306,14 +344,14 @@ def test_replay_reproduces_the_final_state(smoke_run):
     for key in ("alpha", "probs", "std", "heatmap", "arch", "where", "epochs"):
         assert again[key] == live[key], key
     assert again["steps"]["x"] == live["steps"]["x"]
-    np.testing.assert_allclose(replay.figures["edge"].data[0].y, dash.figures["edge"].data[0].y)
-    assert replay.figures["cell"].layout.title.text == dash.figures["cell"].layout.title.text
+    np.testing.assert_allclose(replay.panels["edge"].data[0].y, dash.panels["edge"].data[0].y)
+    assert replay.panels["cell"].title == dash.panels["cell"].title
     # the slider walks the recorded steps
     slider = replay._ui.slider
     assert slider.max == replay.n_records - 1 == len(result.history.alpha) + len(result.history.epochs) - 1
     slider.value = 0
-    np.testing.assert_allclose(replay.figures["edge"].data[0].y, result.history.alpha[0]["alpha"][0][0])
-    assert len(replay.figures["benchmark"].data[0].y) == 0
+    np.testing.assert_allclose(replay.panels["edge"].data[0].y, result.history.alpha[0]["alpha"][0][0])
+    assert len(replay.panels["benchmark"].data[0].y) == 0
     replay.position = None
     assert replay.state()["alpha"] == live["alpha"]
 
@@ -496,7 +534,8 @@ def test_buttons_work_in_a_real_kernel(tmp_path):
             "from gibbsnas_lite.widgets import AlphaDashboard\n"
             "cfg = make_config('gibbs2', 'smoke', epochs=4, train_limit=128)\n"
             "run_search(make_config('gibbs2', 'smoke', epochs=1, train_limit=64))  # imports")
-        run("dash = AlphaDashboard()\ndash.start(cfg, out_dir='bg')")
+        # no page draws the figure here: do not wait for one (wait_for_view=0)
+        run("dash = AlphaDashboard(wait_for_view=0)\ndash.start(cfg, out_dir='bg')")
         assert value("dash.headless") == "False"
         deadline = time.time() + 120
         while value("dash.n_records") in ("0", "1") and time.time() < deadline:

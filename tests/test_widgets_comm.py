@@ -81,6 +81,7 @@ def test_plotly_figure_widget_opens_empty(monkeypatch):
 
 
 def test_dashboard_figures_open_complete(monkeypatch):
+    """One FigureWidget per dashboard (one copy of plotly's module for the page), opened complete."""
     from gibbsnas_lite.widgets import AlphaDashboard
 
     import ipywidgets.widgets.widget as wmod
@@ -90,9 +91,13 @@ def test_dashboard_figures_open_complete(monkeypatch):
     dash = AlphaDashboard(headless=False)
     dash.widget
     figs = [s for s in rec.opened if "_widget_data" in s]
-    assert len(figs) == 5
-    titles = [((s["_widget_layout"].get("title") or {}).get("text")) for s in figs]
-    assert "softmax(α), all edges" in titles and "derived cell" in titles
+    assert len(figs) == 1
+    assert sum(1 for s in rec.opened if s.get("_esm")) == 1, "plotly's module is shipped once per dashboard"
+    state = figs[0]
+    assert [t["type"] for t in state["_widget_data"]][:3] == ["bar", "bar", "heatmap"]
+    assert len(state["_widget_data"]) == 12
+    titles = [a["text"] for a in state["_widget_layout"]["annotations"]]
+    assert "softmax(α), all edges" in titles and "derived cell (none yet)" in titles
     assert not [m for m in rec.sent if m and "_widget_data" in (m.get("state") or {})]
 
 
@@ -109,6 +114,99 @@ def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
     alpha = [[0.1, 0.2, 0.3, 0.4, 0.5]] * 6
     dash({"kind": "alpha", "epoch": 1, "step": 1, "global_step": 1, "alpha": alpha})
     dash._finish(None, None)
-    edge = dash.figures["edge"]
-    assert [round(v, 6) for v in edge._widget_data[0]["y"]] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    fig = dash.figure
+    assert [round(v, 6) for v in fig._widget_data[0]["y"]] == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert any(m and "_widget_data" in (m.get("state") or {}) for m in rec.sent)
+
+
+# --------------------------------------------------------------------------- waiting for the page
+def _view_drew(fig):
+    """What plotly's front end sends after ``Plotly.newPlot`` in a view (a comm message)."""
+    fig.set_state({"_js2py_layoutDelta": {"layout_delta": {}, "layout_edit_id": 0}})
+
+
+@pytest.fixture
+def in_kernel(monkeypatch):
+    import gibbsnas_lite.widgets as w
+
+    monkeypatch.setattr(w, "_in_kernel", lambda: True)
+
+
+def _tiny():
+    from gibbsnas_lite.search import make_config
+
+    return make_config("gibbs2", "smoke", epochs=1, train_limit=64)
+
+
+def test_start_waits_until_the_page_drew_the_dashboard(in_kernel, tmp_path, capsys):
+    import time
+
+    from gibbsnas_lite.widgets import AlphaDashboard
+
+    dash = AlphaDashboard(headless=False, wait_for_view=30)
+    dash._repr_mimebundle_()  # the cell's result: the dashboard goes into the output
+    dash.start(_tiny(), out_dir=tmp_path / "a")
+    assert "the search starts once the page has drawn the dashboard" in capsys.readouterr().out
+    time.sleep(1.0)
+    assert dash.running and dash.n_records == 0 and dash.status.startswith("waiting for the page")
+    assert not dash._ui.pause.disabled  # Pause can be clicked while it waits
+    _view_drew(dash.figure)
+    assert dash._ui.rendered.is_set() and dash._ui.view_seconds > 0
+    result = dash.wait(timeout=120)
+    assert result is not None and dash.n_records > 0 and "finished" in dash.status
+    assert 1.0 <= dash.view_wait_seconds < 30
+    # once drawn, a later start (resume, a second run) does not wait
+    dash.start(_tiny(), out_dir=tmp_path / "b")
+    dash.wait(timeout=120)
+    assert dash.view_wait_seconds is None
+
+
+def test_wait_stop_or_no_display_end_the_wait(in_kernel, tmp_path):
+    import time
+
+    from gibbsnas_lite.widgets import AlphaDashboard
+
+    dash = AlphaDashboard(headless=False, wait_for_view=60)
+    dash._repr_mimebundle_()
+    t0 = time.perf_counter()
+    dash.start(_tiny(), out_dir=tmp_path / "a")
+    dash.wait(timeout=120)  # the kernel is busy now and cannot hear from the page: start at once
+    assert dash.view_wait_seconds < 10 and time.perf_counter() - t0 < 50
+
+    stopped = AlphaDashboard(headless=False, wait_for_view=60)
+    stopped._repr_mimebundle_()
+    stopped.start(_tiny(), out_dir=tmp_path / "b")
+    time.sleep(0.5)
+    stopped.stop()
+    result = stopped.wait(timeout=120)
+    assert result.stopped_early and stopped.view_wait_seconds < 10
+
+    hidden = AlphaDashboard(headless=False, wait_for_view=60)  # never put in an output
+    hidden.start(_tiny(), out_dir=tmp_path / "c")
+    deadline = time.time() + 60
+    while hidden.n_records == 0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert hidden.n_records > 0 and hidden.view_wait_seconds is None
+    hidden.wait(timeout=120)
+
+
+def test_a_page_that_never_draws_delays_the_search_at_most_wait_for_view(in_kernel, tmp_path, capsys):
+    from gibbsnas_lite.widgets import AlphaDashboard
+
+    dash = AlphaDashboard(headless=False, wait_for_view=3)
+    dash._repr_mimebundle_()
+    dash.start(_tiny(), out_dir=tmp_path / "a")
+    while dash.view_wait_seconds is None and dash.running:
+        __import__("time").sleep(0.1)
+    assert 3 <= dash.view_wait_seconds < 10
+    dash._thread.join(120)
+    assert "had not drawn the dashboard after 3 s" in capsys.readouterr().out
+    assert dash.result is not None
+
+
+def test_headless_start_never_waits(in_kernel, tmp_path):
+    from gibbsnas_lite.widgets import AlphaDashboard
+
+    dash = AlphaDashboard(headless=True, wait_for_view=60)
+    dash.start(_tiny(), out_dir=tmp_path / "a")  # foreground, at once
+    assert dash.result is not None and dash.view_wait_seconds is None
