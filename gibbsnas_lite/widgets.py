@@ -397,6 +397,7 @@ class AlphaDashboard:
         self.title = title
         self.wait_for_view = float(wait_for_view or 0.0)
         self.view_wait_seconds: float | None = None  # how long the last start() waited for the page
+        self._view_wait_reason = ""
         if headless is None:
             self.headless, self.headless_reason = detect_headless()
         else:
@@ -853,6 +854,9 @@ class AlphaDashboard:
         drawn = self._view_gate.wait(max(0.0, self.wait_for_view - (time.perf_counter() - t0)))
         with self._lock:
             self.view_wait_seconds = time.perf_counter() - t0
+            self._view_wait_reason = ("the page had drawn the dashboard" if self._ui is not None
+                                      and self._ui.rendered.is_set() else "dash.wait() or Stop" if drawn
+                                      else "the page had not drawn it in time")
             if self._status.startswith("waiting for the page"):
                 self._status = "running"
             if not drawn:
@@ -905,6 +909,8 @@ class AlphaDashboard:
                 where = "stopped early" if result.stopped_early else "finished"
                 self._status = (f"{where}: {len(result.history.epochs)} epoch(s) in {result.seconds:.1f} s, "
                                 f"dashboard overhead {self.overhead_fraction(result.seconds):.1%}")
+                if self.view_wait_seconds is not None:
+                    self._status += f"; started {self.view_wait_seconds:.1f} s after start(): {self._view_wait_reason}"
             self._stop = self._pause = False
             self._events_from_thread = False
             self._go.set()
@@ -1457,6 +1463,11 @@ class _LiveUI:
             ann.font.size = 12
         assert len(fig.data) == self.N_FIXED, len(fig.data)
         self.fig = _figure_widget(fig)
+        if layout.space == "nb201":  # draw the cell template now (~0.1 s), not in the search's first redraws
+            try:
+                dash._cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
+            except Exception as err:  # drawn later then
+                dash._note(f"could not prepare the cell drawing: {err}")
         self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas",
                                                        "_js2py_relayout"])
         self.n_titles = len(self.fig.layout.annotations)

@@ -155,6 +155,7 @@ def test_start_waits_until_the_page_drew_the_dashboard(in_kernel, tmp_path, caps
     result = dash.wait(timeout=120)
     assert result is not None and dash.n_records > 0 and "finished" in dash.status
     assert 1.0 <= dash.view_wait_seconds < 30
+    assert "after start(): the page had drawn the dashboard" in dash.status
     # once drawn, a later start (resume, a second run) does not wait
     dash.start(_tiny(), out_dir=tmp_path / "b")
     dash.wait(timeout=120)
