@@ -2,13 +2,19 @@
 
 Starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, a temporary root holding a
 copy of the notebook with ``profile = "smoke"``), opens the notebook in Debian's Chromium
-through Playwright (``executable_path``, no browser download), runs all cells from the menu
-(Run > Run All Cells), and checks in the page itself that
+through Playwright (``executable_path``, no browser download), runs the cells from the Run
+menu, and checks in the page itself that
 
-* the dashboard appears as a live widget (ipywidgets + plotly ``FigureWidget``s): the
-  ``.js-plotly-plot`` divs render inside the widget box;
-* the plotted data change while the search runs (read from the plotly divs' ``.data``
-  several times: the update messages from the search thread reach the browser);
+* the dashboard appears as a live widget (ipywidgets + ONE plotly ``FigureWidget`` with all
+  panels as subplots): its ``.js-plotly-plot`` div renders inside the widget box;
+* a Pause click reaches the kernel while the search thread runs, and Resume continues it;
+* the plotted data change while the search runs (read from the plotly div's ``.data``
+  several times: the update messages from the search thread reach the browser): the α bars
+  change, the curves grow;
+* at the end every panel is drawn: the heat map holds 30 numbers, the derived cell its
+  traces and arrow/label annotations, the NB201 benchmark line its points;
+* the search started only once the page had drawn the dashboard (``dash.start`` waits for
+  the view's first messages back; the status line says so);
 * every cell ran and no cell has an error output; the status line says the search finished.
 
 Screenshots (during and after the run) and the JupyterLab log go to
@@ -17,7 +23,7 @@ path. docs/browser_test.md says what it checks, how to run it and how long it ta
 
 Without Chromium (``/usr/bin/chromium``, or ``$GIBBSNAS_CHROMIUM``) or the ``playwright``
 package the test is skipped - unless ``GIBBSNAS_REQUIRE_BROWSER=1`` (set by ``.ci/run``),
-where a missing browser is a failure.
+where a missing browser is a failure. ``GIBBSNAS_BROWSER_TESTS=0`` switches it off.
 
 JupyterLab is started detached from pytest (its parent exits at once), as a user starts it
 from a shell: the dashboard decides between live widgets and headless mode by itself (the
@@ -52,7 +58,8 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-d
                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
 VIEWPORT = {"width": 1400, "height": 1250}
 
-# Time limits (seconds); the whole test takes about a minute on 2 busy cores (docs/browser_test.md).
+# Time limits (seconds): bounds for a slow, busy machine; the whole test takes about a minute on
+# 2 shared cores (docs/browser_test.md).
 SERVER_START_S = 90
 KERNEL_IDLE_S = 90
 FIRST_PLOT_S = 120
@@ -276,10 +283,10 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
 
     Cells up to the one that starts the search run first (Run All Above, then that cell); the
     test clicks **Pause** as soon as the dashboard's button is there (the kernel is idle, the
-    search runs in its thread), waits until the plotly figures have rendered, reads them,
-    clicks **Resume** and reads them again as the search goes on, then runs the cells below.
-    (Chromium needs a while to load the FigureWidgets, 4.9 MB of JavaScript each, on a busy
-    machine; without the pause a short smoke search could end before they are on screen.)
+    search runs in its thread), waits until the plotly figure has rendered, reads it,
+    clicks **Resume** and reads it again as the search goes on, then runs the cells below.
+    (``dash.start`` itself lets the search wait until the page has drawn the figure; the
+    pause also checks that a click reaches the kernel while the search thread runs.)
     """
     from playwright.sync_api import sync_playwright
 
@@ -467,6 +474,9 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
     assert snaps[-1]["alpha"] != first["alpha"], "the α bars never changed"
     assert snaps[-1]["points"] > first["points"], "the loss/accuracy curves did not grow"
     assert "finished" in report["final_status"], f"the dashboard's status line says: {report['final_status']!r}"
+    # live, dash.start(...) let the search wait until the page had drawn the figure (the view's
+    # messages back to the kernel), so the page could not miss its first epochs
+    assert "the page had drawn the dashboard" in report["final_status"], report["final_status"]
     # every panel drawn in the page (these stayed empty before: docs/browser_test.md)
     panels = report["final_panels"]
     assert panels["heat_numbers"] == 30, f"the heat map (6 edges x 5 ops) shows {panels['heat_numbers']} numbers"
