@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--a-lr", type=float, default=None)
     search.add_argument("--temperature", type=float, default=None,
                         help="T of alpha's draws, Eq. 16, and of omega's unless --w-temperature (GibbsNAS)")
+    search.add_argument("--alpha-warmup-epochs", type=int, default=None,
+                        help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)")
     search.add_argument("--w-temperature", type=float, default=None,
                         help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)")
     search.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
@@ -141,7 +143,7 @@ def run_train_command(args) -> int:
 
 # Options that define a run; --resume takes them from the checkpoint instead.
 _RUN_OPTIONS = ("strategy", "space", "dataset", "profile", "seed", "epochs", "batch_size", "channels",
-                "cells_per_stage", "train_limit", "w_lr", "a_lr", "temperature", "w_temperature", "data_root", "out")
+                "cells_per_stage", "train_limit", "w_lr", "a_lr", "temperature", "w_temperature", "alpha_warmup_epochs", "data_root", "out")
 
 
 def run_search_command(args) -> int:
@@ -162,7 +164,7 @@ def run_search_command(args) -> int:
             device=args.device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
             channels=args.channels, cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
             w_lr=args.w_lr, a_lr=args.a_lr, temperature=args.temperature, w_temperature=args.w_temperature,
-            data_root=args.data_root,
+            alpha_warmup_epochs=args.alpha_warmup_epochs, data_root=args.data_root,
             download=args.download or None, amp=args.amp or None)
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
         result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)

@@ -8,6 +8,7 @@ Runs use a tiny smoke config (64 synthetic 8x8 images per search half, batches o
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from pathlib import Path
 
@@ -575,3 +576,27 @@ def test_gibbs_temperatures_reach_the_samplers_and_follow_the_schedule():
     assert s2.a_optimizer.param_groups[0]["temperature"] == 2.0
     with pytest.raises(ValueError, match="w_temperature"):
         make_config("gibbs2", "smoke", w_temperature=-1.0)
+
+
+def test_alpha_warmup_epochs_keep_alpha_fixed_then_release_it():
+    """alpha_warmup_epochs=k: the first k epochs train omega only (alpha bit-for-bit at its
+    initial value, omega moving); from epoch k on alpha moves. Out-of-range values are refused."""
+    config = make_config("gibbs2", "smoke", epochs=3, alpha_warmup_epochs=1, max_steps_per_epoch=2)
+    config.alpha_accum = 1
+    torch.manual_seed(0)
+    model = NB201SearchNetwork(C=4, N=1, num_classes=10, in_channels=3)
+    strategy = GibbsNAS(model, config, steps_per_epoch=2, search_sizes=(256, 256), order=2)
+    alpha0 = [a.detach().clone() for a in model.arch_parameters()]
+    w0 = [p.detach().clone() for p in model.weight_parameters()]
+    g = torch.Generator().manual_seed(1)
+    batch = lambda: (torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g))  # noqa: E731
+    for step in range(2):
+        out = strategy.step(batch(), batch(), epoch=0, step=step)
+        assert math.isfinite(out["valid_loss"])
+    assert all(torch.equal(a, b) for a, b in zip(model.arch_parameters(), alpha0))
+    assert not all(torch.equal(p, q) for p, q in zip(model.weight_parameters(), w0))
+    strategy.end_epoch(0)
+    strategy.step(batch(), batch(), epoch=1, step=0)
+    assert not all(torch.equal(a, b) for a, b in zip(model.arch_parameters(), alpha0))
+    with pytest.raises(ValueError, match="alpha_warmup_epochs"):
+        make_config("gibbs2", "smoke", epochs=3, alpha_warmup_epochs=3)

@@ -72,6 +72,7 @@ class SearchConfig:
     a_lr: float = 3e-4
     a_weight_decay: float = 1e-3
     alpha_accum: int = 1  # alpha step every k steps, gradients summed over k search-valid batches
+    alpha_warmup_epochs: int = 0  # GibbsNAS: omega only for the first k epochs (opt-in; the paper has none, docs/search.md)
     # GibbsNAS sampler knobs (see docs/samplers.md)
     temperature: float = 1.0  # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
     w_temperature: float | None = None  # T of omega's draws (Eq. 15); None: the same as temperature
@@ -106,6 +107,8 @@ class SearchConfig:
         for name in ("w_lr", "a_lr", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= int(self.alpha_warmup_epochs) < int(self.epochs):
+            raise ValueError(f"alpha_warmup_epochs must be in [0, epochs={self.epochs}), got {self.alpha_warmup_epochs!r}")
         if self.w_temperature is not None and not float(self.w_temperature) > 0:
             raise ValueError(f"w_temperature must be > 0 or None (the same as temperature), "
                              f"got {self.w_temperature!r}")

@@ -149,6 +149,11 @@ class GibbsNAS(Strategy):
         # 2. alpha_{t+1} | omega_t  (Eq. 16), gradient averaged over alpha_accum batches
         alphas = list(self.model.arch_parameters())
         xv, yv = valid_batch
+        if epoch < self.config.alpha_warmup_epochs:  # opt-in warm-up: alpha stays put, omega trains
+            with torch.no_grad():
+                v_loss, v_logits = self.forward_loss(xv, yv, where + " (valid, alpha warm-up)")
+            return {"train_loss": loss.item(), "train_acc": accuracy(logits, y),
+                    "valid_loss": v_loss.item(), "valid_acc": accuracy(v_logits, yv)}
         v_loss, v_logits = self.forward_loss(xv, yv, where + " (alpha)")
         last = torch.autograd.grad(v_loss, alphas)
         for acc, g in zip(self._accum, last):
