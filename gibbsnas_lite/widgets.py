@@ -1396,9 +1396,9 @@ class _LiveUI:
     * row 3 (whole width): the derived cell.
 
     Trace order: 0 α bars, 1 softmax bars, 2 heat map, 3-10 curves, 11 benchmark, 12... cell.
-    Every redraw is one ``batch_update`` (one message) with full arrays; the heat map's ``z`` goes
-    as nested lists (plotly's front end turns a 2-D numpy buffer into a flat typed array, which
-    a heat map cannot draw: that was the empty heat map in the browser).
+    Every redraw is one ``batch_update`` (one message) with full arrays and texts, so a view
+    that missed earlier updates catches up at the next redraw. The live :meth:`AlphaDashboard.start`
+    waits for :attr:`rendered` (the page drew the figure) before the search starts.
     """
 
     N_FIXED = 12  # traces before the cell's
@@ -1652,7 +1652,7 @@ class _LiveUI:
             a.error_y.visible = tr[0]["error_y"]["visible"]
             if snap["heatmap"] is not None:
                 z = np.asarray(snap["heatmap"], dtype=float)
-                h.z = np.where(np.isfinite(z), z, None).tolist()  # nested lists, not a 2-D buffer
+                h.z = np.where(np.isfinite(z), z, None).tolist()  # None (not NaN) for the page
             if tuple(h.y or ()) != tuple(snap["rows"]) or tuple(h.x or ()) != tuple(snap["ops"]):
                 h.x, h.y = list(snap["ops"]), list(snap["rows"])
             for trace, spec in zip(fig.data[3:11], d._curve_traces(snap, d.max_points)):

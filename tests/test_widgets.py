@@ -97,7 +97,7 @@ def test_one_figure_widget_holds_all_panels():
     last = _alpha_event(2)
     dash(last)
     dash(_epoch_event(0, like=last))
-    # the heat map's z goes to the page as nested lists (a 2-D numpy buffer arrives flat there)
+    # the heat map's z: nested lists (None where not finite: NaN is not valid JSON for the page)
     z = fig.data[2].z
     assert isinstance(z, (list, tuple)) and all(isinstance(row, (list, tuple)) for row in z)
     np.testing.assert_allclose(np.asarray(z, float), last["probs"][0])
