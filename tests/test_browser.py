@@ -298,7 +298,8 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
         try:
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+            page.on("pageerror", lambda e: errors.append({"t": round(time.monotonic() - t0, 1), "error": str(e)[:300],
+                                                          "stack": (getattr(e, "stack", "") or "")[:600]}))
             page.goto(url, wait_until="domcontentloaded", timeout=KERNEL_IDLE_S * 1000)
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=KERNEL_IDLE_S * 1000)
             page.wait_for_function(
