@@ -39,6 +39,11 @@ once, the kernel stays free, and the buttons act while the search runs:
   unfinished epoch, like a killed run (the checkpoint stays the last completed epoch's).
   Either way ``run_search(resume=out_dir)`` (or :meth:`resume`) continues the run later.
 
+Live in a kernel, the search thread of :meth:`AlphaDashboard.start` first waits (at most
+``wait_for_view`` s, default 60) until the page has drawn the dashboard's figure, so a short
+search is not over before it is on screen; ``wait()``, Stop, no display or headless mode
+skip the wait (``docs/browser_test.md``).
+
 When the dashboard is only a callback on the kernel's main thread, blocking would hang the
 kernel for good (nobody could click Resume), so there a pause request (from code, e.g.
 ``dash.pause()`` called in a wrapper callback) becomes "stop after this epoch's checkpoint";
