@@ -194,7 +194,8 @@ hands it an event, and it shows
 - the **derived cell** (argmax of the newest $\alpha$), drawn as above;
 - that cell's **NAS-Bench-201 CIFAR-10 test accuracy** after each epoch.
 
-`dash.start(config, out_dir=...)` runs the search in a **background thread**: the cell returns at once, the
+`dash.start(config, out_dir=...)` runs the search in a **background thread**: the cell returns at once (the
+search itself waits until the page has drawn the dashboard, at most a minute, so you see its first epochs), the
 figures update as the search goes, and **Pause** (the search waits at its next event; **Resume** continues it
 in memory) and **Stop** (the search returns after its last checkpoint; `dash.resume()` continues it later) act
 on it. `dash.wait()` in the next cell blocks until the end and returns the `SearchResult` (while it blocks, the
