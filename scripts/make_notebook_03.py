@@ -10,10 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_notebooks_01_02 import ROOT, code, md, notebook, params  # noqa: E402  (same cell helpers)
+from make_notebooks_01_02 import code, md, params, write_notebook  # noqa: E402  (the shared cell helpers)
 
 NB03 = [
     md(r"""
@@ -337,13 +335,7 @@ print(json.dumps(headline, indent=1))
 
 
 def main(argv: list[str]) -> int:
-    out = ROOT / "notebooks"
-    out.mkdir(exist_ok=True)
-    name = "03_bilevel_toy_darts_vs_gibbs.ipynb"
-    nb = notebook(NB03, prefix="03")
-    nbformat.validate(nb)
-    nbformat.write(nb, str(out / name))
-    print("wrote", out / name)
+    write_notebook(NB03, "03_bilevel_toy_darts_vs_gibbs.ipynb", prefix="03")
     return 0
 
 

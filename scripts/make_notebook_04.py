@@ -10,31 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_notebooks_01_02 import code, md, write_notebook  # noqa: E402  (the shared cell helpers)
 
-ROOT = Path(__file__).resolve().parent.parent
 NAME = "04_nb201_search_dashboard.ipynb"
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str, tags: list[str] | None = None):
-    cell = new_code_cell(text.strip("\n"))
-    if tags:
-        cell.metadata["tags"] = tags
-    return cell
-
-
-def notebook(cells, prefix: str) -> nbformat.NotebookNode:
-    for i, cell in enumerate(cells):
-        cell.id = f"{prefix}-{i:02d}"  # stable ids: regenerating gives no diff
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    return nb
 
 
 CELLS = [
@@ -350,12 +329,7 @@ if run_root is None and profile == "smoke":  # CI: leave no temporary run folder
 
 
 def main(argv: list[str]) -> int:
-    out = ROOT / "notebooks"
-    out.mkdir(exist_ok=True)
-    nb = notebook(CELLS, prefix="nb04")
-    nbformat.validate(nb)
-    nbformat.write(nb, str(out / NAME))
-    print("wrote", out / NAME)
+    write_notebook(CELLS, NAME, prefix="nb04")
     return 0
 
 

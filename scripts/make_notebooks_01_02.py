@@ -697,14 +697,19 @@ print(json.dumps(headline, indent=1))
 ]
 
 
-def main(argv: list[str]) -> int:
+def write_notebook(cells: list, name: str, prefix: str) -> None:
+    """Validate and write notebooks/<name> (no outputs; cell ids from ``prefix``): every generator's last step."""
     out = ROOT / "notebooks"
     out.mkdir(exist_ok=True)
+    nb = notebook(cells, prefix=prefix)
+    nbformat.validate(nb)
+    nbformat.write(nb, str(out / name))
+    print("wrote", out / name)
+
+
+def main(argv: list[str]) -> int:
     for name, cells in (("01_gibbs_sampling_quadratic.ipynb", NB01), ("02_laplace_bfgs_covariance.ipynb", NB02)):
-        nb = notebook(cells, prefix=name[:2])
-        nbformat.validate(nb)
-        nbformat.write(nb, str(out / name))
-        print("wrote", out / name)
+        write_notebook(cells, name, prefix=name[:2])
     return 0
 
 

@@ -33,3 +33,25 @@ def test_notebook_is_committed_clean_with_parameters(path):
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
+
+
+GENERATORS = sorted((ROOT / "scripts").glob("make_notebook*.py"))
+
+
+def test_committed_notebooks_are_what_their_generators_write(tmp_path):
+    """Each notebook is written by a scripts/make_notebook*.py; running them all in a copy of
+    scripts/ must give the committed files byte for byte (an edit in one place only fails here)."""
+    import shutil
+    import subprocess
+    import sys
+
+    assert GENERATORS, "no scripts/make_notebook*.py found"
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    for script in GENERATORS:
+        run = subprocess.run([sys.executable, str(tmp_path / "scripts" / script.name)], capture_output=True, text=True)
+        assert run.returncode == 0, f"{script.name} failed:\n{run.stderr[-2000:]}"
+    written = sorted(p.name for p in (tmp_path / "notebooks").glob("*.ipynb"))
+    assert written == [p.name for p in NOTEBOOKS], "generators and committed notebooks differ in names"
+    for path in NOTEBOOKS:
+        assert (tmp_path / "notebooks" / path.name).read_bytes() == path.read_bytes(), (
+            f"{path.name} differs from what its generator writes: edit the script, rerun it, commit both")
