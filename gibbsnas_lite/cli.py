@@ -109,6 +109,15 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _refuse_with_resume(args, options: tuple[str, ...], flags: tuple[str, ...]) -> None:
+    """--resume takes a run's settings from its checkpoint: name every run option that was given too."""
+    given = [n for n in options if getattr(args, n) is not None] + [n for n in flags if getattr(args, n)]
+    if given:
+        spelled = ", ".join("--" + ("cells" if n == "cells_per_stage" else n.replace("_", "-")) for n in given)
+        raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
+                         f"drop {spelled} (only --device and --no-progress go with --resume)")
+
+
 _TRAIN_OPTIONS = ("genotype", "dataset", "profile", "seed", "epochs", "batch_size", "channels", "layers", "lr",
                   "train_limit", "data_root", "out")
 
@@ -117,12 +126,7 @@ def run_train_command(args) -> int:
     from .train import TrainConfig, make_train_config, train_network
 
     if args.resume:
-        given = [name for name in _TRAIN_OPTIONS if getattr(args, name) is not None]
-        given += ["download"] if args.download else []
-        if given:
-            options = ", ".join("--" + n.replace("_", "-") for n in given)
-            raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
-                             f"drop {options} (only --device and --no-progress go with --resume)")
+        _refuse_with_resume(args, _TRAIN_OPTIONS, flags=("download",))
         device = TrainConfig(device=args.device) if args.device else None
         result = train_network(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
@@ -150,12 +154,7 @@ def run_search_command(args) -> int:
     from .search import SearchConfig, make_config, run_search
 
     if args.resume:
-        given = [name for name in _RUN_OPTIONS if getattr(args, name) is not None]
-        given += [name for name in ("download", "amp") if getattr(args, name)]
-        if given:
-            options = ", ".join("--" + ("cells" if n == "cells_per_stage" else n.replace("_", "-")) for n in given)
-            raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
-                             f"drop {options} (only --device and --no-progress go with --resume)")
+        _refuse_with_resume(args, _RUN_OPTIONS, flags=("download", "amp"))
         device = SearchConfig(device=args.device) if args.device else None
         result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:

@@ -51,9 +51,10 @@ import torch.nn.functional as F
 
 from .data import Augment, DeviceLoader, load_dataset
 from .search.base import NonFiniteLossError
-from .search.checkpoint import capture_rng, restore_rng, save_checkpoint, seed_everything
+from .search.checkpoint import capture_rng, read_checkpoint_file, restore_rng, save_checkpoint, seed_everything
 from .search.history import atomic_write_text
-from .search.loop import resolve_device
+from .search.config import _choice
+from .search.loop import _progress, resolve_device
 from .spaces.darts.genotypes import (GENOTYPES, Genotype, format_genotype, genotype_from_dict,
                                      genotype_to_dict, parse_genotype)
 from .spaces.darts.model import NetworkCIFAR, NetworkImageNet, count_parameters, resolve_genotype
@@ -188,11 +189,6 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown train config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**data)
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
 
 
 #: Profiles are presets of the same loop. ``full`` is :data:`DARTS_PROTOCOL`.
@@ -396,17 +392,7 @@ class TrainResult:
 # ------------------------------------------------------------------------------- checkpoints
 def load_train_checkpoint(path: str | Path, map_location=None) -> dict[str, Any]:
     """The payload of a training run's checkpoint (``path``: the run folder or the file)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier "
-                                "`gibbsnas-lite train`")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
-                         "it is corrupt or not a gibbsnas-lite checkpoint") from None
+    path, payload = read_checkpoint_file(path, map_location, made_by="`gibbsnas-lite train`")
     if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
         raise ValueError(f"{path} is not a gibbsnas-lite training checkpoint (a search run folder? "
                          "train its genotype with --genotype DIR instead of --resume DIR)")
@@ -549,14 +535,6 @@ def train_network(
     if out_dir is not None:
         atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
     return result
-
-
-def _progress(enabled: bool, total: int, initial: int, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
 
 
 def _epoch_line(config: TrainConfig, record: dict[str, Any]) -> str:

@@ -28,17 +28,24 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, map_location=None) -> dict[str, Any]:
+def read_checkpoint_file(path: Path, map_location=None, made_by: str = "search") -> tuple[Path, Any]:
+    """(file, payload) of ``path`` (a run folder or its checkpoint.pt), with the errors a user can act on;
+    ``made_by`` names the command whose run folder ``--resume`` takes. Callers check the payload's kind."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoint.pt"
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier search")
+        raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier {made_by}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # a truncated or foreign file
         raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
                          "it is corrupt or not a gibbsnas-lite checkpoint") from None
+    return path, payload
+
+
+def load_checkpoint(path: Path, map_location=None) -> dict[str, Any]:
+    path, payload = read_checkpoint_file(path, map_location)
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(payload, dict) or k not in payload]
     if missing:
         raise ValueError(f"{path} is not a gibbsnas-lite search checkpoint (missing {', '.join(missing)}); "
