@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)")
     search.add_argument("--w-temperature", type=float, default=None,
                         help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)")
+    search.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                        help="any SearchConfig field, e.g. --set image_size=16 --set clip_std=2 "
+                             "(VALUE is read as a Python literal: 16, 0.5, None, True; else a string)")
     search.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
     search.add_argument("--download", action="store_true", help="download CIFAR if missing")
     search.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
@@ -150,11 +153,32 @@ _RUN_OPTIONS = ("strategy", "space", "dataset", "profile", "seed", "epochs", "ba
                 "cells_per_stage", "train_limit", "w_lr", "a_lr", "temperature", "w_temperature", "alpha_warmup_epochs", "data_root", "out")
 
 
+def parse_settings(items: list[str]) -> dict:
+    """``["image_size=16", "alpha_max_step=None"]`` -> ``{"image_size": 16, "alpha_max_step": None}``.
+
+    Values are Python literals where they parse as one, else strings. Unknown keys are refused
+    by ``SearchConfig.from_dict`` with the list of known ones; a ``None`` leaves the value that
+    the profile and strategy set (as an omitted flag does).
+    """
+    import ast
+
+    settings = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set image_size=16)")
+        try:
+            settings[key.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            settings[key.strip()] = text
+    return settings
+
+
 def run_search_command(args) -> int:
     from .search import SearchConfig, make_config, run_search
 
     if args.resume:
-        _refuse_with_resume(args, _RUN_OPTIONS, flags=("download", "amp"))
+        _refuse_with_resume(args, _RUN_OPTIONS, flags=("download", "amp", "settings"))
         device = SearchConfig(device=args.device) if args.device else None
         result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
@@ -164,7 +188,7 @@ def run_search_command(args) -> int:
             channels=args.channels, cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
             w_lr=args.w_lr, a_lr=args.a_lr, temperature=args.temperature, w_temperature=args.w_temperature,
             alpha_warmup_epochs=args.alpha_warmup_epochs, data_root=args.data_root,
-            download=args.download or None, amp=args.amp or None)
+            download=args.download or None, amp=args.amp or None, **parse_settings(args.settings))
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
         result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)
     summary = result.summary()

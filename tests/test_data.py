@@ -274,6 +274,22 @@ def test_fashion_mnist_folder_roundtrip_pad_and_rgb(tmp_path):
         D.load_dataset("fashion-mnist", tmp_path / "fm")  # not the published content
 
 
+def test_fashion_mnist_size_16_is_2x2_means_padded_by_one(tmp_path):
+    trx, try_, tex, tey = _fmnist_parts()
+    F.write_fashion_mnist(tmp_path / "fm", trx, try_, tex, tey)
+    t16, _ = D.load_dataset("fashion-mnist", tmp_path / "fm", verify=False, size=16)
+    assert tuple(t16.images.shape) == (12, 1, 16, 16) and t16.images.dtype == torch.uint8
+    # numpy's own 2x2 block means, rounded half up, inside a one-pixel zero border
+    blocks = trx.reshape(12, 14, 2, 14, 2).astype(np.int64).sum(axis=(2, 4))
+    assert np.array_equal(t16.images[:, 0, 1:15, 1:15].numpy(), ((blocks + 2) // 4).astype(np.uint8))
+    assert int(t16.images[:, :, 0].sum()) == 0 and int(t16.images[:, :, :, 15].sum()) == 0
+    assert t16.augment.crop_padding == 2
+    t32, _ = D.load_dataset("fashion-mnist", tmp_path / "fm", verify=False, size=32)
+    assert tuple(t32.images.shape) == (12, 1, 32, 32)
+    with pytest.raises(ValueError, match="size 20 .*16, 28, 32"):
+        D.load_dataset("fashion-mnist", tmp_path / "fm", verify=False, size=20)
+
+
 def test_fashion_mnist_download_from_file_url(tmp_path):
     trx, try_, tex, tey = _fmnist_parts()
     mirror = F.write_fashion_mnist(tmp_path / "mirror", trx, try_, tex, tey)

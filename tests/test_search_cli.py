@@ -213,3 +213,20 @@ def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_
     if not torch.cuda.is_available():
         fails(search_cli(tmp_path / "b", "--device", "cuda"), "CUDA is not available")
         assert not (tmp_path / "b").exists()
+
+
+def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
+    from gibbsnas_lite.cli import parse_settings
+
+    assert parse_settings(["image_size=16", "alpha_h_max=2.5", "dataset=synthetic", "clip_std=None"]) == {
+        "image_size": 16, "alpha_h_max": 2.5, "dataset": "synthetic", "clip_std": None}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_settings(["image_size"])
+    out = tmp_path / "run"
+    assert main(["search", "--profile", "smoke", "--epochs", "1", "--set", "alpha_h_max=3.0", "--set",
+                 "alpha_max_step=0.2", "--out", str(out), "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["alpha_h_max"] == 3.0 and config["alpha_max_step"] == 0.2
+    capsys.readouterr()
+    assert main(["search", "--profile", "smoke", "--set", "alpha_hmax=3", "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown config key(s) alpha_hmax" in capsys.readouterr().err

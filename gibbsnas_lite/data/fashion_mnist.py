@@ -20,6 +20,11 @@ Images are 1×28×28 uint8 (0 = background). ``pad_to_32=True`` zero-pads 2 pixe
 side to 1×32×32 (the LeNet-5 convention for MNIST), so the 32×32 CIFAR protocol of the
 NAS-Bench-201 macro network (crop 32 with padding 4) applies unchanged; ``rgb=True``
 repeats the channel three times for networks whose stem expects 3 channels.
+
+``size=16`` halves the resolution (2×2 mean pooling to 14×14, then 1 pixel of zero padding to
+16×16; random crops pad by 2 instead of 4): the CPU search stage, where a step costs about a
+quarter of a 32×32 step (docs/search.md). ``size=32`` is ``pad_to_32=True``; ``size=28`` (or
+None) keeps the native images.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from .augment import Augment
 from .base import ImageDataset
 from .download import Opener, cache_dir, download_url
 from .errors import ChecksumError, DatasetError, DatasetNotFoundError
+
+IMAGE_SIZES = (16, 28, 32)
 from .formats import read_idx
 
 __all__ = ["load_fashion_mnist", "FASHION_MNIST_FILES", "FASHION_MNIST_URL", "FASHION_MNIST_MEAN",
@@ -134,12 +141,21 @@ def load_fashion_mnist(
     download: bool = False,
     *,
     pad_to_32: bool = False,
+    size: Optional[int] = None,
     rgb: bool = False,
     verify: bool = True,
     url: str = FASHION_MNIST_URL,
     opener: Optional[Opener] = None,
 ) -> Tuple[ImageDataset, ImageDataset]:
-    """(train, test) of Fashion-MNIST: 60,000 / 10,000 uint8 images, 1×28×28 (see module doc)."""
+    """(train, test) of Fashion-MNIST: 60,000 / 10,000 uint8 images, 1×28×28 (see module doc).
+
+    ``size``: 16, 28 or 32 (None: 28, or 32 with ``pad_to_32``); see the module doc.
+    """
+    if size is None:
+        size = 32 if pad_to_32 else 28
+    if size not in IMAGE_SIZES:
+        raise ValueError(f"Fashion-MNIST size {size!r} is not supported; choose one of {IMAGE_SIZES} "
+                         "(16: 2x2-pooled and padded, 28: native, 32: zero-padded)")
     folder = next((c for c in _candidates(root) if _has_all(c)), None)
     checksums = {f: md5s[1] for f, md5s in FASHION_MNIST_FILES.items()}
     prefix = "fashion-mnist"
@@ -171,7 +187,9 @@ def load_fashion_mnist(
         if y.size and y.max() > 9:
             raise DatasetError(f"{folder / lab_f}: labels outside 0..9.")
         imgs = torch.from_numpy(np.ascontiguousarray(x))[:, None]
-        if pad_to_32:
+        if size == 16:
+            imgs = _pad(_halve(imgs), 16)
+        elif size == 32:
             imgs = _pad(imgs, 32)
         if rgb:
             imgs = imgs.expand(-1, 3, -1, -1).contiguous()
@@ -185,10 +203,17 @@ def load_fashion_mnist(
                 mean=FASHION_MNIST_MEAN * c,
                 std=FASHION_MNIST_STD * c,
                 classes=FASHION_MNIST_CLASSES,
-                augment=Augment(crop_padding=4, flip=True),
+                augment=Augment(crop_padding=2 if size == 16 else 4, flip=True),
             )
         )
     return out[0], out[1]
+
+
+def _halve(imgs: torch.Tensor) -> torch.Tensor:
+    """2×2 mean pooling of uint8 images (N×C×28×28 -> N×C×14×14), rounded half up."""
+    n, c, h, w = imgs.shape
+    blocks = imgs.reshape(n, c, h // 2, 2, w // 2, 2).to(torch.int32).sum(dim=(3, 5))
+    return ((blocks + 2) // 4).to(torch.uint8)
 
 
 def _pad(imgs: torch.Tensor, size: int) -> torch.Tensor:

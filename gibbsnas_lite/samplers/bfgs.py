@@ -74,6 +74,19 @@ def bfgs_inverse_update(
     return (updated + updated.T) / 2, outcome
 
 
+def cap_eigenvalues(matrix: torch.Tensor, h_max: float) -> torch.Tensor:
+    """The symmetric ``matrix`` with its eigenvalues above ``h_max`` set to ``h_max``.
+
+    Eigenvectors are kept, so the capped H is still positive definite and its action on
+    directions of curvature above 1/h_max is unchanged.
+    """
+    values, vectors = torch.linalg.eigh(matrix)
+    if float(values[-1]) <= h_max:
+        return matrix
+    capped = (vectors * values.clamp(max=h_max)) @ vectors.T
+    return (capped + capped.T) / 2
+
+
 def cholesky_with_jitter(matrix: torch.Tensor) -> torch.Tensor:
     """Cholesky factor of a symmetric positive-definite ``matrix``.
 
@@ -155,6 +168,14 @@ class BFGSGaussian(Optimizer):
         ramp_steps: ... then the noise grows linearly to full over ``ramp_steps`` steps.
         clip_std: clamp each standardized noise coordinate z_i to ±clip_std (None: off).
         clip_ratio: cap the noise norm at clip_ratio × ‖η H g‖ (None: off).
+        h_max: cap on H's eigenvalues (None: off). After every BFGS update (and the N&W 6.20
+            initial scaling) the eigenvalues of H above ``h_max`` are set to ``h_max``, so the
+            Gaussian's covariance is at most (T/N) h_max I and the mean step at most
+            η h_max ‖g‖: a floor 1/h_max on the curvature that the Laplace approximation uses,
+            where a nearly flat loss (α early in a search, or along each edge's softmax-shift
+            direction) would otherwise give H ~ 1/λ. docs/search.md has the evidence.
+        max_step: trust radius of one draw (None: off): the whole move, mean step plus noise,
+            is scaled down to norm ``max_step`` when longer ("sampling clipping").
         pairs: ``"step"`` (default): curvature pairs from consecutive steps and from closures;
             ``"closure"``: only from ``step(closure)`` (same-batch pairs, paid for only on the
             steps that pass a closure).
@@ -179,6 +200,8 @@ class BFGSGaussian(Optimizer):
         ramp_steps: int = 0,
         clip_std: float | None = None,
         clip_ratio: float | None = None,
+        h_max: float | None = None,
+        max_step: float | None = None,
         seed: int | None = None,
     ):
         owner = type(self).__name__
@@ -195,6 +218,10 @@ class BFGSGaussian(Optimizer):
         check_count(owner, "warmup_steps", warmup_steps)
         check_count(owner, "ramp_steps", ramp_steps)
         check_clipping(owner, clip_std, clip_ratio)
+        if h_max is not None:
+            check_at_least(owner, "h_max (a number > 0 or None)", h_max, 0.0, strict=True)
+        if max_step is not None:
+            check_at_least(owner, "max_step (a number > 0 or None)", max_step, 0.0, strict=True)
         super().__init__(params, defaults)
 
         self._params = [p for group in self.param_groups for p in group["params"]]
@@ -207,6 +234,8 @@ class BFGSGaussian(Optimizer):
         self.pairs = pairs
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
         self.clip_std, self.clip_ratio = clip_std, clip_ratio
+        self.h_max = None if h_max is None else float(h_max)
+        self.max_step = None if max_step is None else float(max_step)
         self._sizes = [p.numel() for p in self._params]
         self._numel = sum(self._sizes)
         self._generator = make_generator(first.device, seed)
@@ -311,10 +340,11 @@ class BFGSGaussian(Optimizer):
                 ))
                 factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
                 noise_scales = [c * factor for c in noise_scales]
+        factor = self._trust_factor(state, directions, noise, noise_scales)
         for index, (group, p) in enumerate(self._grouped()):
-            p.add_(directions[index], alpha=-group["lr"])
+            p.add_(directions[index], alpha=-group["lr"] * factor)
             if noise is not None:
-                p.add_(noise[index].to(p.dtype), alpha=noise_scales[index])
+                p.add_(noise[index].to(p.dtype), alpha=noise_scales[index] * factor)
 
         if closure is not None and self.hessian == "bfgs":
             # The pair on the closure's own batch: y = ∇U_B(θ_{t+1}) - ∇U_B(θ_t) (oBFGS).
@@ -324,6 +354,23 @@ class BFGSGaussian(Optimizer):
             new_theta = torch.cat([p.detach().reshape(-1) for p in self._params])
             self._update_curvature(state, new_theta.double() - theta.double(), new_gradient.double() - gradient.double())
         return loss
+
+    def _trust_factor(self, state: dict, directions, noise, noise_scales) -> float:
+        """1, or max_step / ‖move‖ when the draw's move (mean step + noise) is longer than max_step."""
+        if self.max_step is None:
+            return 1.0
+        squared = 0.0
+        for index, (group, _) in enumerate(self._grouped()):
+            move = directions[index].double() * -group["lr"]
+            if noise is not None:
+                move = move + noise[index] * noise_scales[index]
+            squared += float(move.square().sum())
+        norm = math.sqrt(squared)
+        state["last_move_norm"] = norm
+        if norm <= self.max_step:
+            return 1.0
+        state["steps_clipped"] = state.get("steps_clipped", 0) + 1
+        return self.max_step / norm
 
     def _gradients(self) -> list[torch.Tensor]:
         """g = ∇L_mean + λθ per parameter, in the params' dtype (exactly SGD's weight decay)."""
@@ -342,7 +389,10 @@ class BFGSGaussian(Optimizer):
             if sy > 0 and yy > 0:  # N&W Eq. 6.20, at the first usable pair
                 inverse_hessian = (sy / yy) * torch.eye(self._numel, dtype=torch.float64, device=s.device)
                 state["initial_scale_set"] = True
-        state["inverse_hessian"], outcome = bfgs_inverse_update(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
+        updated, outcome = bfgs_inverse_update(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
+        if self.h_max is not None and (outcome != "skipped" or updated is not state["inverse_hessian"]):
+            updated = cap_eigenvalues(updated, self.h_max)
+        state["inverse_hessian"] = updated
         state[f"pairs_{outcome}"] += 1
 
     def _noise(self, state: dict) -> list[torch.Tensor] | None:

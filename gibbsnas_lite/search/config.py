@@ -81,6 +81,8 @@ class SearchConfig:
     warmup_steps: int = 0
     ramp_steps: int = 0
     clip_std: float | None = 3.0
+    alpha_h_max: float | None = None  # cap on the eigenvalues of alpha's BFGS H (BFGSGaussian h_max; docs/search.md)
+    alpha_max_step: float | None = None  # trust radius of one alpha draw (BFGSGaussian max_step)
     history_size: int = 5
     curvature_every: int = 1  # GibbsNAS 2nd order: same-batch omega curvature pair every k steps (gibbs.py)
     # GDAS

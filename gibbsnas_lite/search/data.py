@@ -55,7 +55,7 @@ def build_search_data(config, device: torch.device) -> SearchData:
         options = dict(size=config.image_size, num_train=max(2 * (config.train_limit or 1024), 64),
                        num_test=64)
     elif config.dataset == "fashion-mnist":
-        options = dict(pad_to_32=config.image_size == 32)
+        options = dict(size=config.image_size)
     protocol = "darts" if config.space == "darts" else "nb201"
     splits = search_splits(config.dataset, config.data_root, config.download, protocol=protocol,
                            seed=config.seed, **options)

@@ -74,7 +74,7 @@ class GibbsNAS(Strategy):
         self.a_optimizer = BFGSGaussian(
             model.arch_parameters(), lr=c.a_lr, weight_decay=c.a_weight_decay, pairs="closure",
             data_size=c.data_size or self.valid_size, seed=c.seed + 2, temperature=c.temperature,
-            **alpha_common)
+            h_max=c.alpha_h_max, max_step=c.alpha_max_step, **alpha_common)
         self.a_scheduler = cosine_lr(self.a_optimizer, c.epochs, c.a_lr * 0.01)
         self._accum = [torch.zeros_like(a) for a in model.arch_parameters()]
         self._accum_count = 0
