@@ -82,7 +82,7 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
     epochs = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()
               if line.strip() and json.loads(line).get("kind") == "epoch"]
     row: dict[str, Any] = {
-        "strategy": summary["strategy"], "seed": summary["seed"], "arch": summary["arch"],
+        "run": folder.name, "strategy": summary["strategy"], "seed": summary["seed"], "arch": summary["arch"],
         "benchmark": summary["benchmark"], "parameter_free_share": parameter_free_share(summary["arch"]),
         "parameterised_path": has_parameterised_path(summary["arch"]),
         "final_train_loss": summary.get("final", {}).get("train_loss"),

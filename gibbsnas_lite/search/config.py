@@ -3,7 +3,8 @@
 Profiles are presets, not separate code paths: the same loop runs all three.
 
 - ``smoke``: seconds on 2 CPU cores, synthetic data, a tiny supernet (C=4, N=1).
-- ``cpu``: minutes on 2 cores under 2 GB: Fashion-MNIST (padded to 32x32), reduced supernet.
+- ``cpu``: minutes on 2 cores under 2 GB: Fashion-MNIST at 16x16 (2x2-pooled), reduced supernet,
+  10 epochs x 64 steps: the stage of the seed study (docs/search.md), about 2 minutes per search.
 - ``full``: the paper's protocol on a GPU: CIFAR-10, C=16, N=5, 50 epochs, batch 64.
 
 Sources of the defaults:
@@ -136,11 +137,15 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(dataset="synthetic", channels=4, cells_per_stage=1, epochs=2, batch_size=32,
                   train_limit=256, image_size=16, alpha_every=2),
-    "cpu": dict(dataset="fashion-mnist", channels=8, cells_per_stage=1, epochs=6, batch_size=64,
-                train_limit=4096, image_size=32, alpha_every=10),
+    # The seed study's stage (docs/search.md): 16x16 images make a step ~4x cheaper than 32x32,
+    # which buys 10 epochs (640 steps, 160 alpha steps) for about 2 minutes of CPU per search.
+    "cpu": dict(dataset="fashion-mnist", channels=8, cells_per_stage=1, epochs=10, batch_size=64,
+                train_limit=4096, image_size=16, alpha_every=10),
     "full": dict(dataset="cifar10", channels=16, cells_per_stage=5, epochs=50, batch_size=64,
                  train_limit=None, image_size=32, alpha_every=20),
 }
+
+FULL_OVER_CPU_N = 25_000 / 4_096  # search-half sizes of the full (CIFAR-10) and cpu profiles
 
 # Per-strategy defaults on top of the profile (sources in the module docstring).
 STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -149,19 +154,25 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
     "gdas": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
     "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
     # GibbsNAS: paper's lr 0.1 for both (omega, 2nd order: the diagonal's cap), decays 1e-4,
-    # alpha batch 2048 = 32 x 64.
-    # Temperatures (measured in docs/search.md, temperature section and the CPU study's
-    # follow-up): the weights want a cooler chain than alpha (T_omega = 0.1), and the noise
-    # follows the cosine schedule (else the effective temperature grows ~50x by the end).
+    # alpha batch 2048 = 32 x 64. The sampler policies are this kit's, chosen by the seed
+    # studies in docs/search.md ("Why GibbsNAS lands on parameter-free cells"):
+    # - alpha_h_max = 10: H's eigenvalues capped (a curvature floor 0.1), else the nearly flat
+    #   alpha loss gives H ~ 100-5,000 and draws of std 0.3-0.7 per alpha step;
+    # - w_temperature = 0.01 (2nd order): a cool omega chain, the paper's remedy for "excessive
+    #   uncertainty of weights"; the noisy, under-trained supernet is what drifts to
+    #   parameter-free ops;
+    # - temperature = 10 for alpha (with the cap its draws stay <= sqrt(10 * 10 / 4096) = 0.16);
+    # - noise_follows_lr: the noise follows the cosine schedule (else the effective temperature
+    #   grows ~100x by the end).
     "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=1.0, w_temperature=0.1, noise_follows_lr=True),
+                   temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=10.0),
     "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=1.0, w_temperature=0.1, noise_follows_lr=True),
+                        temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=10.0),
     # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
     "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=1.0, noise_follows_lr=True),
+                   temperature=10.0, noise_follows_lr=True, alpha_h_max=10.0),
     "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=1.0, noise_follows_lr=True),
+                        temperature=10.0, noise_follows_lr=True, alpha_h_max=10.0),
 }
 
 
@@ -177,12 +188,12 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
         # GibbsNAS-2nd at 1.07x a DARTS-V1 step (1.56x at every step): docs/bench_search.md.
         values["curvature_every"] = 8
     if strategy.startswith("gibbs") and profile == "full":
-        # Same noise per draw as the measured cpu choice (T/N = 2.5e-4 for alpha, 2.5e-5 for
-        # omega at N = 4,096): N = 25,000 here, so T = 6 and T_omega = 0.6 (docs/search.md;
-        # an extrapolation, not yet measured on the full protocol).
-        values["temperature"] = 6.0
-        if strategy.startswith("gibbs2"):
-            values["w_temperature"] = 0.6
+        # Same noise per draw (T/N) as the cpu choice at N = 4,096: N = 25,000 here, so both
+        # temperatures x 25,000 / 4,096 (T = 61, T_omega = 0.061; docs/search.md; an
+        # extrapolation, not yet measured on the full protocol).
+        values["temperature"] = values["temperature"] * FULL_OVER_CPU_N
+        if values.get("w_temperature") is not None:
+            values["w_temperature"] = values["w_temperature"] * FULL_OVER_CPU_N
     if profile == "smoke":  # a few steps per epoch: accumulate alpha over fewer batches
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
     elif profile == "cpu":
