@@ -34,9 +34,12 @@ us, without training anything, how good each found cell really is.
 4. **Three searches**: `gibbs2` (GibbsNAS 2nd order, Algorithm 1), `darts-v1`, `gdas`.
 5. **What each found**: the derived cells' NAS-Bench-201 accuracies in the six columns of the
    paper's Table 3, next to the paper's rows; the accuracy of the derived cell epoch by epoch.
-6. **Replay** of a finished run from its `history.jsonl`.
+6. **One run is one draw**: your three searches as stars on the distribution of the same searches
+   over 5 seeds (the seed study shipped with the kit), and what that distribution does and does not
+   show about the paper's claim.
+7. **Replay** of a finished run from its `history.jsonl`.
 
-`profile`: `smoke` (seconds, synthetic data, CI), `cpu` (default: Fashion-MNIST, about 6 minutes
+`profile`: `smoke` (seconds, synthetic data, CI), `cpu` (default: Fashion-MNIST, about 5 minutes
 for the three searches on 2 free CPU cores), `full` (the paper's protocol: CIFAR-10, a GPU, hours).
 """),
     code(r'''
@@ -54,13 +57,14 @@ import time
 from pathlib import Path
 
 import torch
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from gibbsnas_lite.nasbench import NB201Table, TABLE3_COLUMNS
 from gibbsnas_lite.notebooks import record
 from gibbsnas_lite.plots.cells import nb201_cell_figure
 from gibbsnas_lite.report import (comparison_rows, edge_summary_text, epochs_figure, headline, markdown_table,
                                   table3_figure)
+from gibbsnas_lite import seed_study
 from gibbsnas_lite.search import make_config
 from gibbsnas_lite.widgets import AlphaDashboard
 
@@ -71,9 +75,9 @@ t_start = time.perf_counter()
 SEARCH = {
     # synthetic 16x16 images, C=4 N=1 supernet: 3 epochs x 4 steps of batch 32
     "smoke": dict(epochs=3, train_limit=128),
-    # Fashion-MNIST 32x32, C=8 N=1 supernet, N = 4,096 images per search half (the profile's):
-    # 4 epochs x 32 steps of batch 64 = 128 steps (the plain cpu profile: 6 x 64 = 384 steps)
-    "cpu": dict(epochs=4, max_steps_per_epoch=32),
+    # the cpu profile as it is, the stage of the shipped seed study (section 6): Fashion-MNIST 16x16,
+    # C=8 N=1 supernet, N = 4,096 images per search half, 10 epochs x 64 steps of batch 64
+    "cpu": dict(),
     # the paper's protocol: CIFAR-10 (downloaded once), C=16 N=5, 50 epochs x 390 steps
     "full": dict(download=True),
 }
@@ -130,7 +134,8 @@ only in how they update $\omega$ and $\alpha$ (same loop: `gibbsnas_lite.search.
   $\mathcal N(\omega - D\odot g,\ \tfrac{T_\omega}{N} D)$ (Eq. 15), then $\alpha$ is *drawn* from the BFGS
   Gaussian $\mathcal N(\alpha - \eta H g,\ \tfrac{T}{N} H)$ (Eq. 16), $H$ the BFGS inverse Hessian of the
   validation loss in $\alpha$. The mixed op is softmax($\alpha$) as in DARTS. Temperatures as measured in
-  `docs/search.md` ($T = 1$, $T_\omega = 0.1$ at $N = 4{,}096$; noise scaled with the cosine schedule).
+  `docs/search.md` ($T = 10$ for $\alpha$ with the eigenvalues of $H$ capped at 10, $T_\omega = 0.01$, at $N = 4{,}096$;
+  noise scaled with the cosine schedule).
 - **DARTS-V1** (`darts-v1`): SGD on $\omega$, Adam (lr $3\cdot 10^{-4}$) on $\alpha$, first-order
   (no unrolled step) — NAS-Bench-201's own DARTS configuration.
 - **GDAS** (`gdas`): one op per edge *sampled* by hard Gumbel-softmax each step (temperature 10 → 0.1),
@@ -141,20 +146,14 @@ only in how they update $\omega$ and $\alpha$ (same loop: `gibbsnas_lite.search.
 | profile | data | supernet | schedule | why |
 |---|---|---|---|---|
 | `smoke` | synthetic 16×16, 128 images per half | C=4, N=1 | 3 epochs × 4 steps | CI: seconds; 3 epochs so the curves have points |
-| `cpu` | Fashion-MNIST 32×32, 4,096 images per half | C=8, N=1 | **4 epochs × 32 steps** | see below |
+| `cpu` | Fashion-MNIST 16×16, 4,096 images per half | C=8, N=1 | 10 epochs × 64 steps | see below |
 | `full` | CIFAR-10, 25,000 per half | C=16, N=5 | 50 epochs × 390 steps | the paper's protocol (Table 3), one GPU |
 
-The plain `cpu` search profile is 6 epochs × 64 steps, about 6 minutes *per search* on this kind of machine
-(`docs/search.md`; GibbsNAS-2nd ≈ 1.2 s, DARTS-V1 ≈ 0.9 s, GDAS ≈ 0.3 s of CPU per step), too long for
-three searches in one sitting: 384 steps of each would be about 15 minutes. We cut the **number of steps** and keep
-everything that sets the scale of the sampler: the search halves stay at $N = 4{,}096$ images (so the noise
-$T/N$ of Eqs. 15-16 is the measured one — cutting `train_limit` instead would shrink $N$ and heat the chain),
-the batch stays at 64, and the cosine schedule still runs its whole course, in 4 epochs of 32 steps
-(`max_steps_per_epoch` reads the next 32 batches of the stream each epoch, so the 4 epochs see 2,048
-different images of each half). 128 steps × 2.4 s ≈ 5 minutes of CPU for the three searches, which leaves
-room under 10 minutes on a slower or busier 2-core machine (Binder). GibbsNAS then takes 32 $\alpha$ draws
-(one per 4 batches). This is a teaching budget: 128 steps decide little, the results are an anecdote of one
-seed, not Table 3. Set `SEARCH["cpu"] = {}` for the plain profile.
+The `cpu` profile is the **stage of the seed study** shipped with the kit (section 6, `docs/search.md`): the
+images are 2×2-averaged to 16×16 (a step costs about a quarter of a 32×32 step), which buys 10 epochs of 64
+steps, 640 steps and 160 $\alpha$ draws of GibbsNAS, for about 2 minutes of CPU per search. The notebook runs it
+unchanged, so your run is one draw of the distribution that section 6 shows: same data, supernet, schedule and
+defaults, another seed gives another point of it.
 
 **The search data in `cpu` is Fashion-MNIST, not CIFAR-10.** The benchmark accuracies below are those of the
 *cells* the searches derive — a transfer proxy, not a result of searching CIFAR-10.
@@ -214,7 +213,8 @@ print(edge_summary_text(results["gibbs2"]))
 ### DARTS-V1 (`darts-v1`)
 
 Same loop and data. No error bars here: DARTS keeps one point estimate of $\alpha$. With Adam at lr
-$3\cdot10^{-4}$, $\alpha$ moves little in a short search; watch the softmax bars stay close to 0.2.
+$3\cdot10^{-4}$, $\alpha$ moves little in 640 steps (at most $3\cdot10^{-4}$ per step and entry); watch the softmax
+bars stay close to 0.2.
 """),
     code(r"""
 dashboards["darts-v1"] = AlphaDashboard(space="nb201", title="DARTS-V1 on NAS-Bench-201")
@@ -274,27 +274,60 @@ search, for orientation only; hover a point for its cell).
 epochs_figure({s: results[s] for s in strategies}, table).show()
 """),
     md(r"""
-**How to read it.** When we ran the `cpu` profile (seed 0; `docs/notebooks/04_nb201_search.md`), GibbsNAS-2nd
-derived a conv-heavy cell with 92.69 % CIFAR-10 test accuracy (the paper's GibbsNAS mean: 92.72), DARTS-V1 one
-with 91.44 %, and GDAS drifted to an all-pooling cell (49.10 %). Three things to take from such a run, and one
-not to:
+## 6. One run is one draw: the seed study
 
-- **DARTS-V1's $\alpha$ hardly moves** in 128 steps (Adam at lr $3\cdot10^{-4}$: softmax weights 0.20-0.21,
-  gaps between the top two ops of ~0.01): its cell is decided by tiny early differences. The paper's 54.30 %
-  (the all-`skip_connect` cell, from NAS-Bench-201) is what 50 epochs of the same update do on CIFAR-10:
-  parameter-free ops take over, the collapse that the paper's Fig. 3 contrasts with GibbsNAS's steadily
-  improving derived cells.
-- **GDAS** trains one sampled path per step, so each op of an edge sees about a fifth of the steps; in a short
-  search the parameter-free ops (pooling, skip) look good first, and the derived cell can get *worse* epoch by
-  epoch (the figure above). On the full protocol it is the strongest one-shot row of Table 3.
-- **GibbsNAS**'s $\alpha$ moves by quasi-Newton draws, and its std says how sure each edge is: the gap table
-  printed after the search shows which choices are within about one posterior std of the runner-up.
-- **Not**: a ranking of the methods. This is one seed of a 128-step search on Fashion-MNIST; the `cpu` study in
-  `docs/search.md` (3 seeds, 384 steps) shows GibbsNAS landing anywhere from a cell with no path (10 %) to 93 %
-  from seed to seed. Table 3 needs the `full` profile, three seeds per method, on a GPU.
+A search is a random process: the initial weights, the order of the batches and (for GibbsNAS and GDAS) the
+draws change with the seed, and on this stage the same method can end on cells tens of points apart. So the
+kit ships a **seed study**: the `cpu` profile exactly as you just ran it, for GibbsNAS-2nd (`gibbs2`), its mean
+twin (`gibbs2-mean`), GibbsNAS-1st (`gibbs1`), DARTS-V1 and -V2, GDAS and RSPS, **5 seeds each**
+(`data/seed_study/cpu.json`; the command that made it is printed below and in `docs/search.md`). Below, every
+seed is a dot and your three runs are the stars: read your run against the spread, not alone.
+"""),
+    code(r"""
+study = seed_study.load()
+rows_study = study["runs"]
+print("study:", study["about"].get("stage"), "| git", study["about"].get("git"))
+print("made by:", study["about"].get("command"))
+live = {s: table.accuracy(results[s].arch, "cifar10", "test") for s in strategies}
+seed_study.strip_figure(rows_study, live=live).show()
+summary_study = seed_study.summarize(rows_study)
+display(Markdown(seed_study.markdown_table(summary_study)))
+for s in strategies:
+    mine = next((x for x in summary_study if x["strategy"] == s), None)
+    if mine is not None:
+        print(f"{s:9s} your run {live[s]:6.2f} | study: {mine['mean']:.2f} ± {mine['std']:.2f} over {mine['n']} seeds "
+              f"(min {mine['min']:.2f}, max {mine['max']:.2f}){'  <- this seed is in the study' if seed in mine['seeds'] else ''}")
 """),
     md(r"""
-## 6. Replay a run from its history
+**Over the search, over seeds.** The paper's Fig. 3 plots the accuracy of the cell each method would return
+after each search epoch: DARTS's falls as parameter-free ops (`skip_connect`, `none`, pooling) take over its
+cell, GibbsNAS's keeps improving. Here the same two curves per method, mean ± std over the 5 seeds of the study:
+the derived cell's NB201 accuracy (left) and the share of its 6 edges that carry no weights (right). A collapse
+shows as the right curve climbing while the left one falls.
+"""),
+    code(r"""
+seed_study.epochs_figure(rows_study).show()
+"""),
+    md(r"""
+**How to read it.**
+
+- **Which claims of the paper this stage reproduces.** Whether GibbsNAS's derived cells stay conv-heavy over the
+  search where a method that follows the $\alpha$ gradient drifts to parameter-free ops (Fig. 3), and how much the
+  draws (`gibbs2` vs `gibbs2-mean`, Table 2's question) and the $\omega$ sampler (`gibbs2` vs `gibbs1`) change the
+  outcome, with the spread over seeds. The table above and `docs/search.md` say what the study found.
+- **What needs the `full` profile on a GPU.** Table 3's numbers themselves (50 epochs on CIFAR-10, a 17-cell
+  supernet): in particular **DARTS-V1's collapse to the all-`skip_connect` cell (54.30 %)**. On this stage
+  DARTS-V1's Adam at lr $3\cdot10^{-4}$ moves $\alpha$ by a few hundredths in 640 steps, so its cell is read off
+  the first epochs' gradient signs and does not collapse; `docs/search.md` shows that even 10× and 30× larger
+  $\alpha$ learning rates do not make it collapse within this budget. So the gap between GibbsNAS and DARTS in
+  Table 3 (92.72 vs 54.30) is not something this stage can show.
+- **GDAS and RSPS** train one path per step, so in 640 steps each op is trained on a fraction of the data;
+  their cells are weaker here than on the full protocol.
+- **The search data is Fashion-MNIST**: the NB201 column is the CIFAR-10 accuracy of the derived *cell*, a
+  transfer proxy, not a CIFAR-10 search result.
+"""),
+    md(r"""
+## 7. Replay a run from its history
 
 Every run folder holds `history.jsonl`: one line per recorded $\alpha$ event (every `alpha_every` steps: $\alpha$,
 softmax, the GibbsNAS std) and one per epoch (losses, derived cell, its benchmark accuracies). `AlphaDashboard.replay`

@@ -74,7 +74,7 @@ SIZES = {
     # search: overrides of make_config("gibbs2", profile); samples: alpha draws; runs: table searches per
     # algorithm and dataset (seeds 0..runs-1)
     "smoke": dict(search=dict(train_limit=64, epochs=2), samples=2_000, runs=3),
-    # cpu: Fashion-MNIST, the cpu supernet (C=8, N=1), 4 epochs x 32 steps (the profile has 6 x 64)
+    # cpu: Fashion-MNIST 16x16, the cpu supernet (C=8, N=1), 4 epochs x 32 steps (the profile has 10 x 64)
     "cpu": dict(search=dict(epochs=4, max_steps_per_epoch=32), samples=20_000, runs=50),
     # full: the paper's protocol (CIFAR-10, C=16, N=5, 50 epochs); NAS-Bench-201's 500 runs per method
     "full": dict(search=dict(download=True), samples=100_000, runs=500),
@@ -90,7 +90,7 @@ print(profile, S)
 
 `make_config("gibbs2", profile)` is GibbsNAS 2nd order (Algorithm 1): $\omega$ drawn from the diagonal
 L-BFGS Gaussian (Eq. 15), $\alpha$ from the BFGS Gaussian (Eq. 16), both at the temperatures chosen in
-`docs/search.md` ($T = 1$ for $\alpha$ at $N = 4{,}096$ in `cpu`). In `cpu` the search data is
+`docs/search.md` ($T = 10$ for $\alpha$, $H$'s eigenvalues capped at 10, at $N = 4{,}096$ in `cpu`). In `cpu` the search data is
 **Fashion-MNIST**, not CIFAR-10: the benchmark accuracies below are those of the *cells* the search
 derives, a transfer proxy, not a CIFAR-10 search result.
 """),

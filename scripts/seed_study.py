@@ -36,11 +36,16 @@ def main() -> int:
     parser.add_argument("--save", default=None, help="write the rows here (JSON), e.g. data/seed_study/cpu.json")
     parser.add_argument("--command", default="", help="the command that made the runs, stored in the file")
     parser.add_argument("--stage", default="", help="a line describing the stage, stored in the file")
+    parser.add_argument("--by-run-name", action="store_true",
+                        help="group by run folder name without its -s<seed> suffix (candidate studies) instead of strategy")
     args = parser.parse_args()
     runs = []
     for folder in map(Path, args.folders):
         runs += [folder] if (folder / "summary.json").exists() else sorted(p for p in folder.iterdir() if p.is_dir())
     rows = S.collect(runs)
+    if args.by_run_name:
+        for r in rows:
+            r["strategy"] = r["run"].rsplit("-s", 1)[0]
     if not rows:
         print("no finished runs (summary.json) under", ", ".join(args.folders))
         return 1
