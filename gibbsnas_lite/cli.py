@@ -170,7 +170,10 @@ def parse_settings(items: list[str]) -> dict:
         try:
             settings[key.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            settings[key.strip()] = text
+            try:
+                settings[key.strip()] = float(text)  # inf, nan
+            except ValueError:
+                settings[key.strip()] = text
     return settings
 
 

@@ -94,7 +94,10 @@ def main() -> None:
         try:
             overrides[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            overrides[key] = value
+            try:
+                overrides[key] = float(value)  # inf, nan
+            except ValueError:
+                overrides[key] = value
     config = make_config(args.strategy, profile=args.profile, seed=args.seed, device="cpu", **overrides)
     records: list = []
     build = loop_module.build_strategy
