@@ -134,7 +134,7 @@ only in how they update $\omega$ and $\alpha$ (same loop: `gibbsnas_lite.search.
   $\mathcal N(\omega - D\odot g,\ \tfrac{T_\omega}{N} D)$ (Eq. 15), then $\alpha$ is *drawn* from the BFGS
   Gaussian $\mathcal N(\alpha - \eta H g,\ \tfrac{T}{N} H)$ (Eq. 16), $H$ the BFGS inverse Hessian of the
   validation loss in $\alpha$. The mixed op is softmax($\alpha$) as in DARTS. Temperatures as measured in
-  `docs/search.md` ($T = 10$ for $\alpha$ with the eigenvalues of $H$ capped at 10, $T_\omega = 0.01$, at $N = 4{,}096$;
+  `docs/search.md` ($T = 10$ for $\alpha$ with the eigenvalues of $H$ capped at 1, $T_\omega = 0.01$, at $N = 4{,}096$;
   noise scaled with the cosine schedule).
 - **DARTS-V1** (`darts-v1`): SGD on $\omega$, Adam (lr $3\cdot 10^{-4}$) on $\alpha$, first-order
   (no unrolled step) — NAS-Bench-201's own DARTS configuration.

@@ -90,7 +90,7 @@ print(profile, S)
 
 `make_config("gibbs2", profile)` is GibbsNAS 2nd order (Algorithm 1): $\omega$ drawn from the diagonal
 L-BFGS Gaussian (Eq. 15), $\alpha$ from the BFGS Gaussian (Eq. 16), both at the temperatures chosen in
-`docs/search.md` ($T = 10$ for $\alpha$, $H$'s eigenvalues capped at 10, at $N = 4{,}096$ in `cpu`). In `cpu` the search data is
+`docs/search.md` ($T = 10$ for $\alpha$, $H$'s eigenvalues capped at 1, at $N = 4{,}096$ in `cpu`). In `cpu` the search data is
 **Fashion-MNIST**, not CIFAR-10: the benchmark accuracies below are those of the *cells* the search
 derives, a transfer proxy, not a CIFAR-10 search result.
 """),

@@ -154,25 +154,26 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
     "gdas": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
     "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
     # GibbsNAS: paper's lr 0.1 for both (omega, 2nd order: the diagonal's cap), decays 1e-4,
-    # alpha batch 2048 = 32 x 64. The sampler policies are this kit's, chosen by the seed
-    # studies in docs/search.md ("Why GibbsNAS lands on parameter-free cells"):
-    # - alpha_h_max = 10: H's eigenvalues capped (a curvature floor 0.1), else the nearly flat
-    #   alpha loss gives H ~ 100-5,000 and draws of std 0.3-0.7 per alpha step;
+    # alpha batch 2048 = 32 x 64. The sampler policies are this kit's, chosen by the candidate
+    # study in docs/search.md ("Why GibbsNAS lands on parameter-free cells"):
+    # - alpha_h_max = 1: H's eigenvalues capped at 1, so a quasi-Newton alpha step is never longer
+    #   than the first-order step at the same lr (the rule the omega sampler's D <= w_lr already
+    #   follows); uncapped, the nearly flat alpha loss gives H ~ 100-5,000 and draws of 0.3-0.7;
     # - w_temperature = 0.01 (2nd order): a cool omega chain, the paper's remedy for "excessive
-    #   uncertainty of weights"; the noisy, under-trained supernet is what drifts to
+    #   uncertainty of weights"; the noisy, slower-trained supernet is what drifts to
     #   parameter-free ops;
-    # - temperature = 10 for alpha (with the cap its draws stay <= sqrt(10 * 10 / 4096) = 0.16);
+    # - temperature = 10 for alpha (with the cap, a draw's std is <= sqrt(10 / 4096) = 0.05);
     # - noise_follows_lr: the noise follows the cosine schedule (else the effective temperature
     #   grows ~100x by the end).
     "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=10.0),
+                   temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=1.0),
     "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=10.0),
+                        temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=1.0),
     # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
     "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=10.0, noise_follows_lr=True, alpha_h_max=10.0),
+                   temperature=10.0, noise_follows_lr=True, alpha_h_max=1.0),
     "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=10.0, noise_follows_lr=True, alpha_h_max=10.0),
+                        temperature=10.0, noise_follows_lr=True, alpha_h_max=1.0),
 }
 
 
