@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The CPU study: the `cpu` profile (NAS-Bench-201 space searched on Fashion-MNIST padded to
-# 32x32, reduced supernet) for GibbsNAS-2nd, GibbsNAS-1st, DARTS-V1 and GDAS, seed by seed
+# The CPU study: the `cpu` profile (NAS-Bench-201 space searched on Fashion-MNIST at 16x16,
+# reduced supernet, 10 epochs) for GibbsNAS-2nd, GibbsNAS-1st, DARTS-V1 and GDAS, seed by seed
 # (all strategies of seed 0 first), then a table of the derived architectures, their
 # NAS-Bench-201 CIFAR-10 test accuracy (a transfer proxy: the search data is Fashion-MNIST),
 # wall time and peak RSS. Results in docs/search.md.
 #
 #   scripts/run_cpu_study.sh                         # seeds 0 1 2, 2 runs at a time
+#   STRATEGIES="gibbs2 gibbs2-mean gibbs1 darts-v1 darts-v2 gdas rsps" SEEDS="0 1 2 3 4" \
+#     OUT=runs/seed-study scripts/run_cpu_study.sh      # the shipped seed study (then scripts/seed_study.py)
 #   SEEDS="0" scripts/run_cpu_study.sh               # one seed of each strategy
 #   EXTRA="--epochs 3 --train-limit 2048" scripts/run_cpu_study.sh   # options passed to every search
 #   scripts/run_cpu_study.sh --table-only            # only (re)print the table of finished runs
