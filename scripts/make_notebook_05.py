@@ -322,6 +322,12 @@ A.curves_figure(sweep_epochs, values=("accuracy", "train_loss", "alpha_spread"),
   error bars, and the paper's Table 2 differences (≤ 0.27 points, DARTS space, 600-epoch retraining) are
   far below what a `cpu`-sized search can resolve. Section 4b's per-seed differences, with their spread,
   are the number to quote for this stage, not one grid.
+* **What this stage reproduces, and what needs the `full` profile.** In the shipped study (section 4b) the
+  sampled GibbsNAS-2nd beats its mean twin on every seed, the direction of the paper's Table 2; the gap is
+  large here because the mean twin commits early to parameter-free ops on a barely trained supernet. The
+  paper's own setting (the DARTS space, cells retrained for 600 epochs, differences of a few tenths of a point)
+  and its 2nd-vs-1st-order ordering need the `full` profile on a GPU; on this stage the two orders are within
+  each other's spread.
 * Whether sampling matters at all is decided by $T/N$: the temperature sweep shows the range from
   "almost the mean path" to "the noise is the search"; the defaults sit where the $\alpha$ noise is
   comparable to the differences between ops early in the search.
