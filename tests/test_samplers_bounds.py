@@ -17,14 +17,6 @@ F64 = torch.float64
 EDGES, OPS = 3, 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_cap_eigenvalues_matches_numpy():
     g = torch.Generator().manual_seed(0)
     q, _ = torch.linalg.qr(torch.randn(8, 8, generator=g, dtype=F64))
