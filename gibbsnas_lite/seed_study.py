@@ -79,8 +79,8 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
     """One finished run folder (summary.json, history.jsonl, optional time.txt) -> one study row."""
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())
-    epochs = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines()
-              if line.strip() and json.loads(line).get("kind") == "epoch"]
+    records = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
     row: dict[str, Any] = {
         "run": folder.name, "strategy": summary["strategy"], "seed": summary["seed"], "arch": summary["arch"],
         "benchmark": summary["benchmark"], "parameter_free_share": parameter_free_share(summary["arch"]),

@@ -218,8 +218,9 @@ def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_
 def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
     from gibbsnas_lite.cli import parse_settings
 
-    assert parse_settings(["image_size=16", "alpha_h_max=2.5", "dataset=synthetic", "clip_std=None", "alpha_h_max=inf"]) == {
-        "image_size": 16, "alpha_h_max": float("inf"), "dataset": "synthetic", "clip_std": None}
+    assert parse_settings(["image_size=16", "alpha_max_step=2.5", "dataset=synthetic", "clip_std=None",
+                           "alpha_h_max=inf"]) == {
+        "image_size": 16, "alpha_max_step": 2.5, "dataset": "synthetic", "clip_std": None, "alpha_h_max": float("inf")}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings(["image_size"])
     out = tmp_path / "run"

@@ -43,9 +43,9 @@ from .augment import Augment
 from .base import ImageDataset
 from .download import Opener, cache_dir, download_url
 from .errors import ChecksumError, DatasetError, DatasetNotFoundError
-
-IMAGE_SIZES = (16, 28, 32)
 from .formats import read_idx
+
+IMAGE_SIZES = (16, 28, 32)  # load_fashion_mnist(size=...): pooled, native, padded
 
 __all__ = ["load_fashion_mnist", "FASHION_MNIST_FILES", "FASHION_MNIST_URL", "FASHION_MNIST_MEAN",
            "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR", "SUBSET_FILES", "find_subset_dir"]

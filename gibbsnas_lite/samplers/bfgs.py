@@ -390,7 +390,7 @@ class BFGSGaussian(Optimizer):
                 inverse_hessian = (sy / yy) * torch.eye(self._numel, dtype=torch.float64, device=s.device)
                 state["initial_scale_set"] = True
         updated, outcome = bfgs_inverse_update(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
-        if self.h_max is not None and (outcome != "skipped" or updated is not state["inverse_hessian"]):
+        if self.h_max is not None:  # unchanged when already under the cap (e.g. a skipped pair)
             updated = cap_eigenvalues(updated, self.h_max)
         state["inverse_hessian"] = updated
         state[f"pairs_{outcome}"] += 1
