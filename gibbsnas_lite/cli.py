@@ -5,6 +5,9 @@
     gibbsnas-lite search --space nb201 --dataset cifar10 --strategy gibbs2 --profile full --out runs/g2
     gibbsnas-lite search --resume runs/g2
 
+    gibbsnas-lite sweep --strategies gibbs2,darts-v1 --seeds 0-4 --profile cpu --workers 2 --out runs/sweep
+    gibbsnas-lite sweep --out runs/sweep        # finish (or re-read) the sweep recorded there
+
     gibbsnas-lite train --genotype DARTS_V2 --dataset cifar10 --profile full --out runs/train-v2 --download
     gibbsnas-lite train --resume runs/train-v2
 """
@@ -75,7 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the run in DIR from its checkpoint, with its saved settings")
     search.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_train_parser(commands)
+    _add_sweep_parser(commands)
     return parser
+
+
+def _add_sweep_parser(commands) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="many searches (strategies x datasets x seeds) on Ray, resumable; a results table",
+        description="Runs every trial (one `search` each, in OUT/trials/<name>) on a local Ray started here, "
+                    "or on a Ray cluster (--address or RAY_ADDRESS). Run the same command again after a kill: "
+                    "finished trials are kept, unfinished ones resume from their last epoch. Needs Ray: "
+                    "pip install -e '.[sweep]'. Guide: docs/sweeps.md.")
+    sweep.add_argument("--strategies", default=None, help=f"comma-separated, from {', '.join(STRATEGIES)}")
+    sweep.add_argument("--seeds", default=None, help="e.g. 0-4 or 0,1,2 (default: 0)")
+    sweep.add_argument("--datasets", default=None, help=f"comma-separated, from {', '.join(DATASETS)} "
+                                                        "(default: the profile's)")
+    sweep.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
+    sweep.add_argument("-o", "--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                       help="a SearchConfig field for every trial, e.g. -o epochs=3 (as `search --set`)")
+    sweep.add_argument("--file", default=None, help="a JSON or YAML sweep file (docs/sweeps.md) instead of the grid options")
+    sweep.add_argument("--out", default="runs/sweep", help="sweep folder (default: %(default)s)")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="trials at once on the local Ray (default: CPU cores // --threads)")
+    sweep.add_argument("--threads", type=int, default=1, help="torch threads (and Ray CPUs) per trial (default: 1)")
+    sweep.add_argument("--address", default=None, help="a running Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    sweep.add_argument("--gpus-per-trial", type=float, default=None, help="default: 1 where Ray sees GPUs, else 0")
+    sweep.add_argument("--retries", type=int, default=3, help="restarts of a trial whose worker died (default: 3)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_train_parser(commands) -> None:
@@ -204,6 +233,39 @@ def run_search_command(args) -> int:
     return 0
 
 
+def run_sweep_command(args) -> int:
+    from pathlib import Path
+
+    from .seed_study import markdown_table
+    from .sweep import grid, load_sweep_file, load_trials, run_sweep, summarize
+
+    grid_given = args.strategies or args.seeds or args.datasets or args.profile or args.settings
+    if args.file and grid_given:
+        raise ValueError("give either --file or the grid options (--strategies, --seeds, --datasets, --profile, -o)")
+    if args.file:
+        trials = load_sweep_file(args.file)
+    elif args.strategies:
+        trials = grid(args.strategies, args.seeds or "0", args.datasets, args.profile or "smoke",
+                      parse_settings(args.settings))
+    elif grid_given:
+        raise ValueError("--strategies is needed with --seeds/--datasets/--profile/-o (e.g. --strategies gibbs2,darts-v1)")
+    elif (Path(args.out) / "sweep.json").is_file():
+        trials = load_trials(args.out)
+    else:
+        raise ValueError(f"nothing to run: give --strategies (e.g. --strategies gibbs2,darts-v1 --seeds 0-2) or "
+                         f"--file, or --out a sweep folder ({args.out} holds none)")
+    sweep = run_sweep(trials, args.out, workers=args.workers, address=args.address, threads=args.threads,
+                      gpus_per_trial=args.gpus_per_trial, retries=args.retries, progress=not args.no_progress,
+                      echo=print)
+    for dataset in sorted({r["dataset"] for r in sweep.rows if r.get("status") == "ok" and r.get("benchmark")}):
+        print(f"\n{dataset}:\n{markdown_table(summarize(sweep.rows, dataset))}")
+    for row in sweep.failed:
+        print(f"failed: {row['name']}: {row['error']}")
+    print(f"\n{len(sweep.rows) - len(sweep.failed)} of {len(sweep.rows)} trials ok in {sweep.seconds:.1f} s; "
+          f"results: {sweep.folder / 'results.csv'}, {sweep.folder / 'results.json'}")
+    return 1 if sweep.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -216,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_search_command(args)
         except (ValueError, FileNotFoundError) as err:
             print(f"gibbsnas-lite search: error: {err}", file=sys.stderr)
+            return 2
+    if args.command == "sweep":
+        try:
+            return run_sweep_command(args)
+        except (ValueError, FileNotFoundError, ImportError) as err:
+            print(f"gibbsnas-lite sweep: error: {err}", file=sys.stderr)
             return 2
     if args.command == "train":
         try:
