@@ -357,3 +357,22 @@ def test_kernels_per_step_do_not_grow_with_the_number_of_tensors(use_closure):
     assert few == many, (few, many)
     ops, syncs = many
     assert ops <= (31 if use_closure else 26) and syncs == 1, many  # measured: 31 and 26
+
+
+def test_group_settings_changed_after_a_resume_are_used():
+    """load_state_dict replaces the param groups: a scheduler's lr/temperature after a resume must act."""
+    start, twin = make_net(), make_net()
+    kwargs = dict(data_size=1000, mode="mean", history_size=3, h_max=0.5)
+    straight = DiagLBFGSGaussian(param_groups(start), **kwargs)
+    run(start, straight, 3, use_closure=True)
+    resumed = DiagLBFGSGaussian(param_groups(twin), **kwargs)
+    twin.load_state_dict(start.state_dict())
+    resumed.load_state_dict(copy.deepcopy(straight.state_dict()))  # a copy, as a checkpoint file gives
+    for sampler in (straight, resumed):
+        sampler.param_groups[1]["lr"] = 0.01  # what CosineAnnealingLR does, epoch by epoch
+    before = [p.detach().clone() for p in twin.parameters()]
+    run(start, straight, 2, use_closure=True, seed=3)
+    run(twin, resumed, 2, use_closure=True, seed=3)
+    assert all(torch.equal(p, q) for p, q in zip(start.parameters(), twin.parameters()))
+    last = list(twin.parameters())[-1]
+    assert 0 < float((last.detach() - before[-1]).abs().max()) < 0.01  # the small lr was used

@@ -168,12 +168,10 @@ class DiagLBFGSGaussian(Optimizer):
                              f"got {sorted({str(p.dtype) for p in self._params})}")
         self._sizes = [p.numel() for p in self._params]
         self._numel = sum(self._sizes)
-        self._group_ranges = []  # (group, start, end) of each group's slice of the flat vector
-        start = 0
+        self._ranges, start = [], 0  # each param group's slice of the flat vector
         for group in self.param_groups:
-            end = start + sum(p.numel() for p in group["params"])
-            self._group_ranges.append((group, start, end))
-            start = end
+            self._ranges.append((start, start + sum(p.numel() for p in group["params"])))
+            start = self._ranges[-1][1]
         self.data_size = float(data_size)
         self.mode, self.diag, self.history_size = mode, diag, history_size
         self.pairs = pairs
@@ -255,11 +253,15 @@ class DiagLBFGSGaussian(Optimizer):
     def variance(self) -> list[torch.Tensor]:
         """(T/N) D for each parameter: the variance of the next draw at full noise."""
         variance = self._diagonal(self._flat_state())
-        for group, start, end in self._group_ranges:
+        for group, (start, end) in self._groups():
             variance[start:end].mul_(group["temperature"] / self.data_size)
         return self._unflatten(variance)
 
     # ------------------------------------------------------------------ step
+    def _groups(self):
+        """(group, its slice) pairs; the groups looked up now (load_state_dict replaces them)."""
+        return zip(self.param_groups, self._ranges)
+
     def _unflatten(self, flat: torch.Tensor) -> list[torch.Tensor]:
         return [chunk.view_as(p) for chunk, p in zip(flat.split(self._sizes), self._params)]
 
@@ -279,7 +281,7 @@ class DiagLBFGSGaussian(Optimizer):
         if check and not math.isfinite(gradient.sum()):  # NaN/Inf reach the sum (2 kernels, 1 sync)
             check_finite_grads(type(self).__name__, self._params)  # finds the parameter and raises
         theta = self._flat_param()
-        for group, start, end in self._group_ranges:
+        for group, (start, end) in self._groups():
             if group["weight_decay"]:
                 gradient[start:end].add_(theta[start:end], alpha=group["weight_decay"])
         return theta, gradient, complete
@@ -358,14 +360,14 @@ class DiagLBFGSGaussian(Optimizer):
         diagonal = self._diagonal(state)
 
         mean_step = diagonal.mul(gradient)
-        for group, start, end in self._group_ranges:
+        for group, (start, end) in self._groups():
             mean_step[start:end].mul_(group["lr"])
         noise = None
         scale = warmup_scale(state["step"], self.warmup_steps, self.ramp_steps)
         if self.mode == "sample" and scale > 0.0:
             noise = standard_normal(theta.shape, theta.dtype, theta.device, self._generator, self.clip_std)
             noise.mul_(diagonal.sqrt_())
-            for group, start, end in self._group_ranges:
+            for group, (start, end) in self._groups():
                 noise[start:end].mul_(scale * (group["temperature"] / self.data_size) ** 0.5)
         if not complete:  # parameters without a gradient stay where they are
             moving = torch.cat([torch.full((p.numel(),), float(p.grad is not None), dtype=theta.dtype,

@@ -42,7 +42,19 @@ from __future__ import annotations
 import torch
 
 from ..samplers import BFGSGaussian, DiagLBFGSGaussian
-from .base import Strategy, accuracy, cosine_lr
+from .base import Strategy, cosine_lr
+
+
+def metrics(loss, logits, y, v_loss, v_logits, yv) -> dict[str, float]:
+    """The step's losses and top-1 accuracies (as ``base.accuracy``), fetched with one host sync."""
+    def correct(logits, targets):
+        if targets.dim() == logits.dim():  # class probabilities
+            targets = targets.argmax(dim=1)
+        return (logits.argmax(dim=1) == targets).float().mean()
+
+    values = torch.stack([loss.detach().double(), correct(logits, y).double(),
+                          v_loss.detach().double(), correct(v_logits, yv).double()]).tolist()
+    return dict(zip(("train_loss", "train_acc", "valid_loss", "valid_acc"), values))
 
 
 class GibbsNAS(Strategy):
@@ -96,24 +108,25 @@ class GibbsNAS(Strategy):
         self._accum_count = state["accum_count"]
 
     # --- omega | alpha (Eq. 15) ------------------------------------------------------
-    def _weight_grads(self, x, y, where, scale: float | None = None):
+    def _weight_grads(self, x, y, where, scale: torch.Tensor | None = None):
         """Loss on (x, y); ``.grad`` of the trainable weights set to its (clipped) gradient.
 
-        ``scale=None`` clips by ``grad_clip`` and returns the factor used; a given ``scale``
-        multiplies the gradient by it instead (the second gradient of a curvature pair).
+        ``scale=None`` clips by ``grad_clip`` and returns the factor used (a tensor: clipping
+        through ``clip_grad_norm_``'s foreach path, a few kernels and no host sync); a given
+        ``scale`` multiplies the gradient by it instead (the second gradient of a curvature pair).
         """
         weights = [w for w in self.model.weight_parameters() if w.requires_grad]
         loss, logits = self.forward_loss(x, y, where)
         if not weights:  # frozen weights (e.g. an alpha-only search on fixed weights)
-            return loss, logits, 1.0
+            return loss, logits, None
         grads = torch.autograd.grad(loss, weights)
-        if scale is None:
-            scale = 1.0
-            if self.config.grad_clip and self.config.grad_clip > 0:
-                norm = float(torch.sqrt(sum(g.double().square().sum() for g in grads)))
-                scale = min(1.0, self.config.grad_clip / (norm + 1e-6))
         for w, g in zip(weights, grads):
-            w.grad = g if scale == 1.0 else g * scale
+            w.grad = g
+        if scale is not None:
+            torch._foreach_mul_(list(grads), scale)
+        elif self.config.grad_clip and self.config.grad_clip > 0:
+            norm = torch.nn.utils.clip_grad_norm_(weights, self.config.grad_clip, foreach=True)
+            scale = (self.config.grad_clip / (norm + 1e-6)).clamp(max=1.0)  # the factor it applied
         return loss, logits, scale
 
     def _omega_step(self, x, y, where, global_step):
@@ -152,8 +165,7 @@ class GibbsNAS(Strategy):
         if epoch < self.config.alpha_warmup_epochs:  # opt-in warm-up: alpha stays put, omega trains
             with torch.no_grad():
                 v_loss, v_logits = self.forward_loss(xv, yv, where + " (valid, alpha warm-up)")
-            return {"train_loss": loss.item(), "train_acc": accuracy(logits, y),
-                    "valid_loss": v_loss.item(), "valid_acc": accuracy(v_logits, yv)}
+            return metrics(loss, logits, y, v_loss, v_logits, yv)
         v_loss, v_logits = self.forward_loss(xv, yv, where + " (alpha)")
         last = torch.autograd.grad(v_loss, alphas)
         for acc, g in zip(self._accum, last):
@@ -182,8 +194,7 @@ class GibbsNAS(Strategy):
             for acc in self._accum:
                 acc.zero_()
             self._accum_count = 0
-        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y),
-                "valid_loss": v_loss.item(), "valid_acc": accuracy(v_logits, yv)}
+        return metrics(loss, logits, y, v_loss, v_logits, yv)
 
     def end_epoch(self, epoch):
         self.w_scheduler.step()
