@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names of the PyPI packages (the torch build differs on purpose: GPU vs CPU).
-CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch"}
+CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "ray-core": "ray"}
 NOT_PACKAGES = {"python", "pip"}
 
 
@@ -15,9 +15,9 @@ def _split(spec: str) -> tuple[str, str]:
     return m.group(1).lower(), m.group(2).replace(" ", "")
 
 
-def pyproject_requirements() -> dict[str, str]:
+def pyproject_requirements(extras=("test",)) -> dict[str, str]:
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = list(meta["dependencies"]) + list(meta["optional-dependencies"]["test"])
+    specs = list(meta["dependencies"]) + [s for e in extras for s in meta["optional-dependencies"][e]]
     return dict(_split(s) for s in specs)
 
 
@@ -42,10 +42,12 @@ def conda_requirements(path: Path) -> dict[str, str]:
 
 
 def test_conda_environment_matches_pyproject():
-    assert conda_requirements(ROOT / "environment.yml") == pyproject_requirements()
+    # the local environment can run sweeps (GPU machines, clusters)
+    assert conda_requirements(ROOT / "environment.yml") == pyproject_requirements(("test", "sweep"))
 
 
 def test_binder_environment_matches_pyproject():
+    # Binder runs the notebooks, which work without Ray (the sweep section says how to add it)
     assert conda_requirements(ROOT / "binder" / "environment.yml") == pyproject_requirements()
 
 

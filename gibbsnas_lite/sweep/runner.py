@@ -33,6 +33,7 @@ from .trials import Trial, check_unique
 
 SWEEP_FILE = "sweep.json"
 TRIAL_FILE = "trial.json"
+STARTS_FILE = "starts.json"
 TRIALS = "trials"
 LOCK = ".lock"
 INSTALL_HINT = "pip install -e '.[sweep]' (or pip install 'ray>=2.9')"
@@ -69,6 +70,7 @@ def run_trial(trial: Trial | dict, folder: str | Path, threads: int | None = 1) 
             if not results.summary_is_complete(folder):
                 _search(trial, folder, threads)
             row = results.row_from_folder(folder, trial)
+            row["starts"] = _read_starts(folder)
         except Exception as err:  # the trial's error, reported in its row; the sweep goes on
             row = results.failed_row(trial, err)
         row.update(_peak_memory())
@@ -80,13 +82,24 @@ def _search(trial: Trial, folder: Path, threads: int | None) -> None:
     import torch
 
     from ..search import make_config, run_search
+    from ..search.checkpoint import load_checkpoint
 
     if threads:
         torch.set_num_threads(threads)
-    if (folder / CHECKPOINT).exists():
+    resume = (folder / CHECKPOINT).exists()
+    first_epoch = load_checkpoint(folder, map_location="cpu")["epoch"] + 1 if resume else 0
+    starts = _read_starts(folder) + [first_epoch]
+    atomic_write_text(folder / STARTS_FILE, json.dumps(starts) + "\n")
+    if resume:
         run_search(resume=folder)
     else:
         run_search(make_config(**trial.config_args()), out_dir=folder)
+
+
+def _read_starts(folder: Path) -> list[int]:
+    """The epoch each start of this trial began at: [0] for one go, [0, 3] after a kill in epoch 4."""
+    path = folder / STARTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
 
 
 @contextmanager
