@@ -141,6 +141,22 @@ def test_without_ray_the_sweep_says_how_to_install_it(tmp_path, monkeypatch, cap
     assert "not installed: pip install -e '.[sweep]'" in capsys.readouterr().err
 
 
+def test_without_ray_a_serial_fallback_gives_the_same_rows(tmp_path, monkeypatch):
+    from gibbsnas_lite.sweep import run_sweep
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    said = []
+    trials = grid("gibbs2,rsps", seeds=0, overrides={"epochs": 1})
+    sweep = run_sweep(trials, tmp_path / "s", without_ray="serial", progress=False, echo=said.append)
+    assert "not installed" in said[0] and "one after another" in said[0]
+    for trial, row in zip(trials, sweep.rows):
+        timed = ("peak_rss_mb", "search_seconds")
+        ref = run_trial(trial, tmp_path / "ref" / trial.name)
+        assert {k: v for k, v in row.items() if k not in timed} == {k: v for k, v in ref.items() if k not in timed}
+    with pytest.raises(ValueError, match="without_ray='maybe'"):
+        run_sweep(trials, tmp_path / "s", without_ray="maybe")
+
+
 def test_cli_sweep_argument_errors(tmp_path, capsys):
     assert cli_main(["sweep", "--out", str(tmp_path / "none")]) == 2
     assert "nothing to run: give --strategies" in capsys.readouterr().err

@@ -198,13 +198,19 @@ def run_sweep(
     retries: int = 3,
     progress: bool = True,
     echo: Callable[[str], Any] | None = None,
+    without_ray: str = "error",
 ) -> SweepResult:
     """Run every trial not yet finished in ``out_dir`` on Ray; return (and write) one row per trial.
 
     ``workers``: trials at once on the local Ray (default: the CPU count // ``threads``);
     ignored with ``address`` (the cluster's resources decide). ``gpus_per_trial``: default 1
     where Ray sees a GPU, else 0. ``retries``: how often Ray restarts a trial whose worker died.
+    ``without_ray``: what to do when Ray is not installed: ``"error"`` (an ImportError that says
+    how to install it) or ``"serial"`` (say so, then run the trials one after another in this
+    process with the same :func:`run_trial`, e.g. on Binder; same folders, same rows).
     """
+    if without_ray not in ("error", "serial"):
+        raise ValueError(f"without_ray={without_ray!r}; choose 'error' or 'serial'")
     start = time.perf_counter()
     trials = check_unique(list(trials))
     if not trials:
@@ -218,10 +224,31 @@ def run_sweep(
     if rows and len(pending) < len(trials):
         say(f"{len(trials) - len(pending)} of {len(trials)} trials finished already: not run again")
     if pending:
-        _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries, progress, say)
+        try:
+            import_ray()
+        except ImportError as err:
+            if without_ray == "error":
+                raise
+            say(f"{err}\nRunning the {len(pending)} trials one after another in this process instead.")
+            _run_here(pending, out_dir, rows, trials, threads, progress, say)
+        else:
+            _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries,
+                        progress, say)
     ordered = [rows[t.name] for t in trials]
     results.write_results(out_dir, ordered)
     return SweepResult(out_dir, ordered, time.perf_counter() - start, [t.name for t in pending])
+
+
+def _run_here(pending, out_dir, rows, trials, threads, progress, say):
+    bar = _progress(progress, len(pending))
+    for trial in pending:
+        rows[trial.name] = row = run_trial(trial, trial_folder(out_dir, trial), threads)
+        results.write_results(out_dir, [rows[t.name] for t in trials if rows[t.name] is not None])
+        if bar is not None:
+            bar.update(1)
+        say(_trial_line(row))
+    if bar is not None:
+        bar.close()
 
 
 def _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries, progress, say):
