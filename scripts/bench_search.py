@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import platform
 import resource
@@ -65,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64, help="batch size (paper: 64)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--steps", type=int, default=32, help="timed rounds (rounded up to whole alpha_accum cycles)")
+    p.add_argument("--steps", type=int, default=32,
+                   help="timed rounds (rounded up to whole cycles of alpha and omega-pair steps; 0: no timing)")
     p.add_argument("--warmup", type=int, default=4, help="untimed rounds first")
     p.add_argument("--alpha-accum", type=int, default=32, help="GibbsNAS alpha accumulation (paper: 2048/64 = 32)")
     p.add_argument("--data-size", type=int, default=25000, help="N of each search half (NB201 CIFAR-10: 25000)")
@@ -78,20 +80,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--breakdown", action="store_true", help="time and count ops inside the optimizer steps")
     p.add_argument("--breakdown-steps", type=int, default=0,
                    help="rounds of the breakdown pass (default: one alpha_accum cycle)")
+    p.add_argument("--count", action="store_true",
+                   help="count ops (kernel launches) and host syncs per step over a whole cycle (also with --breakdown)")
     p.add_argument("--memory", action="store_true", help="peak memory per strategy (one subprocess each)")
     p.add_argument("--memory-steps", type=int, default=3)
     p.add_argument("--default-malloc", action="store_true",
                    help="CPU memory: keep glibc's default heap (RSS then includes fragmentation)")
-    p.add_argument("--proto-flat", action="store_true",
-                   help="add 'gibbs2-flat': GibbsNAS-2nd with a flat-vector omega sampler (a proposal; see "
-                        "FlatDiagSecantGaussian)")
     p.add_argument("--json", default=None, help="write all numbers to this JSON file")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     sep = ";" if ";" in args.strategies else ","
     args.strategies = [s.strip() for s in args.strategies.split(sep) if s.strip()]
-    if args.proto_flat and "gibbs2-flat" not in args.strategies:
-        args.strategies.append("gibbs2-flat")
     if args.amp and args.device != "cuda":
         print("note: --amp only acts on CUDA (bf16 autocast); ignored on CPU", file=sys.stderr)
     return args
@@ -115,10 +114,23 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name, extra
 
 
+VARIANTS = ("cl", "compile")  # "gibbs2+cl": channels_last model and batches; "+compile": torch.compile
+
+
+def split_variants(spec: str) -> tuple[str, set[str]]:
+    """``"gibbs2+cl:curvature_every=8"`` -> ("gibbs2:curvature_every=8", {"cl"})."""
+    name, colon, rest = spec.partition(":")
+    base, *flags = name.split("+")
+    unknown = set(flags) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"bench_search: unknown variant(s) {sorted(unknown)} in {spec!r}; known: {VARIANTS}")
+    return base + colon + rest, set(flags)
+
+
 def make_config(spec: str, args):
     from gibbsnas_lite.search import make_config as mk
 
-    strategy, extra = split_spec(spec)
+    strategy, extra = split_spec(split_variants(spec)[0])
     overrides: dict[str, Any] = dict(dataset="synthetic", channels=args.channels, cells_per_stage=args.cells,
                                      batch_size=args.batch, image_size=args.image_size, device=args.device,
                                      seed=args.seed, amp=bool(args.amp))
@@ -144,27 +156,44 @@ def make_batches(args, device: torch.device):
     return out
 
 
+def channels_last_batches(batches):
+    return [tuple((x.contiguous(memory_format=torch.channels_last), y) for x, y in pair) for pair in batches]
+
+
 def build_all(args, device: torch.device):
-    """One seeded supernet, deep-copied per strategy; each strategy with its own optimizers."""
+    """One seeded supernet, deep-copied per strategy; each strategy with its own optimizers.
+
+    Variants: ``+cl`` puts the model (and, in the timing, the batches) in ``torch.channels_last``;
+    ``+compile`` wraps the model in ``torch.compile`` (its first steps compile).
+    """
     from gibbsnas_lite.search.loop import build_model, build_strategy
 
     torch.manual_seed(args.seed)
     base = build_model(make_config(REFERENCE, args), 10, args.in_channels)
     strategies = {}
     for name in args.strategies:
-        config = make_config(name.replace("gibbs2-flat", "gibbs2"), args)
+        config = make_config(name, args)
+        flags = split_variants(name)[1]
         model = copy.deepcopy(base).to(device)
+        if "cl" in flags:
+            model = model.to(memory_format=torch.channels_last)
         strategy = build_strategy(config, model, steps_per_epoch=10_000, sizes=(args.data_size, args.data_size))
+        if "compile" in flags:
+            model.compile()
         strategy.fixed_valid_batch = None
-        if name.startswith("gibbs2-flat"):
-            use_flat_prototype(strategy)
+        strategy.channels_last = "cl" in flags
         strategies[name] = strategy
     return strategies
 
 
-def rounds_for(args) -> int:
-    accum = max(1, args.alpha_accum)
-    return -(-args.steps // accum) * accum if any(s.startswith("gibbs") for s in args.strategies) else args.steps
+def batches_for(strategy, batches, cl_batches):
+    return cl_batches if getattr(strategy, "channels_last", False) else batches
+
+
+def rounds_for(args, strategies: dict) -> int:
+    """``--steps`` rounded up to whole cycles of every strategy (so the mean includes the alpha steps)."""
+    cycle = math.lcm(*(cycle_length(s) for s in strategies.values()))
+    return -(-args.steps // cycle) * cycle
 
 
 def code_fingerprint() -> dict[str, str]:
@@ -212,20 +241,22 @@ def env_info(args) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- timing
-def time_steps(strategies: dict, batches, rounds: int, warmup: int, device: torch.device):
+def time_steps(strategies: dict, batches, cl_batches, rounds: int, warmup: int, device: torch.device):
     """Round-robin: per round, every strategy does one step (order rotated each round).
 
     Returns wall times, process CPU times (on a shared CPU with one torch thread the CPU time
-    is not inflated by waiting for a core, so its ratios are the steadier ones) and losses.
+    is not inflated by waiting for a core, so its ratios are the steadier ones), losses, and
+    the wall times of the warm-up rounds (a compiled model compiles in its first steps).
     """
     names = list(strategies)
     times: dict[str, list[float]] = {n: [] for n in names}
     cpu_times: dict[str, list[float]] = {n: [] for n in names}
     losses: dict[str, list[float]] = {n: [] for n in names}
+    warmup_times: dict[str, list[float]] = {n: [] for n in names}
     for r in range(warmup + rounds):
-        train, valid = batches[r % len(batches)]
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
+            train, valid = batches_for(strategies[name], batches, cl_batches)[r % len(batches)]
             sync(device)
             t0, c0 = time.perf_counter(), time.process_time()
             metrics = strategies[name].step(train, valid, epoch=0, step=r)
@@ -235,7 +266,9 @@ def time_steps(strategies: dict, batches, rounds: int, warmup: int, device: torc
                 times[name].append(dt)
                 cpu_times[name].append(dc)
                 losses[name].append(float(metrics["train_loss"]))
-    return times, cpu_times, losses
+            else:
+                warmup_times[name].append(dt)
+    return times, cpu_times, losses, warmup_times
 
 
 def summarize(times: dict[str, list[float]], cpu_times: dict[str, list[float]],
@@ -258,7 +291,12 @@ def summarize(times: dict[str, list[float]], cpu_times: dict[str, list[float]],
 
 # ----------------------------------------------------------------------------- breakdown
 class _OpCounter:
-    """Counts non-view aten ops (about one kernel launch each on a GPU) and host syncs while active."""
+    """Counts non-view aten ops (about one kernel launch each on a GPU) and host syncs while active.
+
+    Syncs: ``aten::_local_scalar_dense`` (``.item()``, ``float(t)``, ``bool(t)``) and calls of
+    ``Tensor.tolist``/``Tensor.numpy`` (on CUDA one device-to-host copy each; on a CPU tensor they
+    read memory without an aten op, so they are counted here by wrapping them).
+    """
 
     def __init__(self):
         from torch.utils._python_dispatch import TorchDispatchMode
@@ -279,8 +317,22 @@ class _OpCounter:
     @contextmanager
     def active(self):
         self.ops = self.syncs = 0
-        with self.mode_cls():
-            yield self
+        originals = {name: getattr(torch.Tensor, name) for name in ("tolist", "numpy")}
+
+        def counted(original):
+            def fetch(tensor, *a, **k):
+                self.syncs += 1
+                return original(tensor, *a, **k)
+            return fetch
+
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, counted(original))
+        try:
+            with self.mode_cls():
+                yield self
+        finally:
+            for name, original in originals.items():
+                setattr(torch.Tensor, name, original)
 
 
 def _wrap_timed(obj, attr: str, sink: list, device: torch.device, counter_sink: list | None = None):
@@ -305,8 +357,8 @@ def _wrap_timed(obj, attr: str, sink: list, device: torch.device, counter_sink: 
     return original
 
 
-def breakdown(strategies: dict, batches, rounds: int, device: torch.device, offset: int) -> dict[str, Any]:
-    """Optimizer-step times (synchronized) and op/sync counts per strategy."""
+def breakdown(strategies: dict, batches, cl_batches, rounds: int, device: torch.device, offset: int) -> dict[str, Any]:
+    """Optimizer-step times (synchronized) per strategy."""
     out: dict[str, Any] = {}
     names = list(strategies)
     sinks = {n: {"w": [], "a": [], "step": []} for n in names}
@@ -318,9 +370,9 @@ def breakdown(strategies: dict, batches, rounds: int, device: torch.device, offs
             originals.append((s.a_optimizer, "step", _wrap_timed(s.a_optimizer, "step", sinks[n]["a"], device)))
     try:
         for r in range(rounds):
-            train, valid = batches[(offset + r) % len(batches)]
             shift = r % len(names)
             for n in names[shift:] + names[:shift]:
+                train, valid = batches_for(strategies[n], batches, cl_batches)[(offset + r) % len(batches)]
                 sync(device)
                 t0 = time.perf_counter()
                 strategies[n].step(train, valid, epoch=0, step=offset + r)
@@ -340,173 +392,96 @@ def breakdown(strategies: dict, batches, rounds: int, device: torch.device, offs
             "w_share_of_step": w_total / step_total if step_total else 0.0,
             "a_share_of_step": a_total / step_total if step_total else 0.0,
         }
-    # op and sync counts: one full step, and one call of each optimizer step (alpha: a real one)
-    for n in names:
-        s = strategies[n]
-        counts: dict[str, list] = {"w": [], "a": []}
-        saved = [(s.w_optimizer, "step", _wrap_timed(s.w_optimizer, "step", None, device, counts["w"]))]
-        if hasattr(s, "a_optimizer"):
-            saved.append((s.a_optimizer, "step", _wrap_timed(s.a_optimizer, "step", None, device, counts["a"])))
-        accum = s.config.alpha_accum if n.startswith("gibbs") else 1
-        full_ops, passes = [], []
-        forwards = [0]
-        hook = s.model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
-        try:
-            for k in range(accum):
+    return out
+
+
+@contextmanager
+def foreach_optimizers(strategy, enabled: bool):
+    """``foreach=True`` in the torch.optim optimizers' groups (SGD, Adam), as they run on CUDA;
+    on a CPU tensor torch.optim loops over the tensors (about 5 ops each for SGD)."""
+    groups = [] if not enabled else [
+        g for name in ("w_optimizer", "a_optimizer")
+        if type(getattr(strategy, name, None)).__module__.startswith("torch.optim")
+        for g in getattr(strategy, name).param_groups if "foreach" in g]
+    saved = [g["foreach"] for g in groups]
+    for g in groups:
+        g["foreach"] = True
+    try:
+        yield
+    finally:
+        for g, value in zip(groups, saved):
+            g["foreach"] = value
+
+
+def cycle_length(strategy) -> int:
+    """Steps after which a strategy's step pattern repeats: the alpha cycle (GibbsNAS: alpha moves
+    every alpha_accum steps, the omega curvature pair every curvature_every steps)."""
+    if not strategy.name.startswith("gibbs"):
+        return 1
+    return math.lcm(int(strategy.config.alpha_accum), int(strategy.config.curvature_every))
+
+
+def count_cycle(strategy, batches, start: int = 10_000, as_cuda: bool = False, steps: int | None = None) -> dict:
+    """Non-view aten ops (~ GPU kernel launches) and host syncs per step over one whole cycle,
+    and those of the last omega and alpha optimizer steps; ``as_cuda``: torch.optim with foreach.
+
+    ``start`` is a multiple of every cycle length, so the cycle holds each kind of step in its
+    proportion (at the full profile: 32 steps, 4 with the omega pair, 1 with the alpha move).
+    """
+    device = next(strategy.model.parameters()).device
+    counts: dict[str, list] = {"w": [], "a": []}
+    saved = [(strategy.w_optimizer, "step", _wrap_timed(strategy.w_optimizer, "step", None, device, counts["w"]))]
+    if hasattr(strategy, "a_optimizer"):
+        saved.append((strategy.a_optimizer, "step",
+                      _wrap_timed(strategy.a_optimizer, "step", None, device, counts["a"])))
+    steps = steps or cycle_length(strategy)
+    per_step, passes = [], []
+    forwards = [0]
+    hook = strategy.model.register_forward_pre_hook(lambda *_: forwards.__setitem__(0, forwards[0] + 1))
+    try:
+        with foreach_optimizers(strategy, as_cuda):
+            for k in range(steps):
                 train, valid = batches[k % len(batches)]
                 counter = _OpCounter()
                 forwards[0] = 0
                 with counter.active():
-                    s.step(train, valid, epoch=0, step=10_000 + k)
-                full_ops.append((counter.ops, counter.syncs))
+                    strategy.step(train, valid, epoch=0, step=start + k)
+                per_step.append((counter.ops, counter.syncs))
                 passes.append(forwards[0])
-        finally:
-            hook.remove()
-            for obj, attr, original in saved:
-                setattr(obj, attr, original)
-        out[n]["forwards_per_step_mean"] = statistics.fmean(passes)
-        out[n]["forwards_per_step_max"] = max(passes)
-        out[n]["ops_per_step_min"] = min(o for o, _ in full_ops)
-        out[n]["ops_per_step_max"] = max(o for o, _ in full_ops)
-        out[n]["syncs_per_step_min"] = min(c for _, c in full_ops)
-        out[n]["syncs_per_step_max"] = max(c for _, c in full_ops)
-        if counts["w"]:
-            out[n]["w_step_ops"], out[n]["w_step_syncs"] = counts["w"][-1]
-        if counts["a"]:
-            out[n]["a_step_ops"], out[n]["a_step_syncs"] = counts["a"][-1]
+    finally:
+        hook.remove()
+        for obj, attr, original in saved:
+            setattr(obj, attr, original)
+    ops, syncs = [o for o, _ in per_step], [c for _, c in per_step]
+    out = {"steps": steps, "as_cuda": as_cuda, "forwards_per_step_mean": statistics.fmean(passes),
+           "forwards_per_step_max": max(passes),
+           "ops_per_step_mean": statistics.fmean(ops), "ops_per_step_min": min(ops), "ops_per_step_max": max(ops),
+           "syncs_per_step_mean": statistics.fmean(syncs), "syncs_per_step_min": min(syncs),
+           "syncs_per_step_max": max(syncs)}
+    if counts["w"]:
+        out["w_step_ops"], out["w_step_syncs"] = counts["w"][-1]
+    if counts["a"]:
+        out["a_step_ops"], out["a_step_syncs"] = counts["a"][-1]
     return out
 
 
-# ----------------------------------------------------------------------------- proposal
-class FlatDiagSecantGaussian(torch.optim.Optimizer):
-    """PROTOTYPE (a measured proposal, not the library's sampler): ``DiagLBFGSGaussian`` with
-    ``diag="secant"`` computed on one flat vector instead of tensor by tensor.
-
-    Same arithmetic as the library's sampler (``check_flat_prototype`` compares the weights after
-    a few mean-mode steps, with consecutive-step pairs and with same-batch closure pairs):
-    ``g = grad + wd * theta``; pairs ``s = theta - theta_prev``, ``y = g - g_prev`` (from
-    consecutive steps with ``pairs="step"``, from the closure's second call with ``step(closure)``)
-    in a ring of ``history_size``; ``D = clamp(sum s^2 / sum s y, h_min, h_max)`` (h_max where
-    sum s y <= 0 or before the first pair); ``theta -= lr * D * g`` plus, in sample mode,
-    ``sqrt(T/N) sqrt(D) z`` (z clamped at +-clip_std). Differences: one finite check for all
-    gradients, about 30 kernels per step instead of about 36 per tensor (NB201 C=16, N=5 has 201
-    weight tensors), and the noise is one draw of the flat vector (so a seed gives other draws
-    than the library's). Warm-up/ramp and clip_ratio are left out of the prototype.
-    """
-
-    def __init__(self, params, lr=1.0, *, data_size, weight_decay=1e-4, temperature=1.0, mode="sample",
-                 history_size=5, h_min=1e-4, h_max=0.1, clip_std=None, pairs="step", seed=0, **_ignored):
-        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, temperature=temperature))
-        self.params = [p for g in self.param_groups for p in g["params"]]
-        self.sizes = [p.numel() for p in self.params]
-        self.data_size, self.mode, self.history_size = float(data_size), mode, history_size
-        self.h_min, self.h_max, self.clip_std, self.pairs = h_min, h_max, clip_std, pairs
-        first = self.params[0]
-        self.generator = torch.Generator(device=first.device).manual_seed(seed)
-        numel = sum(self.sizes)
-        self.s_hist = torch.zeros(history_size, numel, dtype=first.dtype, device=first.device)
-        self.y_hist = torch.zeros_like(self.s_hist)
-        self.prev = None  # (theta, g) waiting for the other half of a pair
-        self.count = 0
-
-    def _flat(self):
-        theta = torch.cat([p.detach().reshape(-1) for p in self.params])
-        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self.params])
-        return theta, grad.add_(theta, alpha=self.param_groups[0]["weight_decay"])
-
-    def _store(self, theta, g):
-        slot = self.count % self.history_size
-        torch.sub(theta, self.prev[0], out=self.s_hist[slot])
-        torch.sub(g, self.prev[1], out=self.y_hist[slot])
-        self.count += 1
-        self.prev = None
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        group = self.param_groups[0]
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        theta, g = self._flat()
-        if not bool(torch.isfinite(g).all()):
-            raise ValueError("FlatDiagSecantGaussian: non-finite gradient; nothing was changed")
-        if self.prev is not None:
-            self._store(theta, g)
-        if closure is not None or self.pairs == "step":
-            self.prev = (theta, g)
-        k = min(self.count, self.history_size)
-        if k == 0:
-            diagonal = torch.full_like(g, self.h_max)
-        else:
-            s, y = self.s_hist[:k], self.y_hist[:k]
-            curvature, squares = (s * y).sum(0), (s * s).sum(0)
-            diagonal = torch.where(curvature > 0, squares / curvature.clamp_min(torch.finfo(g.dtype).tiny),
-                                   self.h_max).clamp_(self.h_min, self.h_max)
-        move = diagonal.mul(g).mul_(group["lr"])
-        if self.mode == "sample":
-            z = torch.randn(g.shape, dtype=g.dtype, device=g.device, generator=self.generator)
-            if self.clip_std is not None:
-                z.clamp_(-self.clip_std, self.clip_std)
-            move.sub_(z.mul_(diagonal.sqrt_()), alpha=(group["temperature"] / self.data_size) ** 0.5)
-        torch._foreach_sub_(self.params, [c.view_as(p) for c, p in zip(move.split(self.sizes), self.params)])
-        if closure is not None:
-            with torch.enable_grad():
-                closure()
-            self._store(*self._flat())
-        return loss
-
-
-def use_flat_prototype(strategy) -> None:
-    """Swap a GibbsNAS-2nd strategy's omega sampler for the flat prototype (same settings and schedule)."""
-    old = strategy.w_optimizer
-    group = old.param_groups[0]
-    new = FlatDiagSecantGaussian(strategy.model.weight_parameters(), lr=group["lr"], data_size=old.data_size,
-                                 weight_decay=group["weight_decay"], temperature=group["temperature"],
-                                 mode=old.mode, history_size=old.history_size, h_min=old.h_min, h_max=old.h_max,
-                                 clip_std=old.clip_std, pairs=getattr(old, "pairs", "step"),
-                                 seed=strategy.config.seed + 1)
-    scheduler = strategy.w_scheduler  # same schedule, now driving the prototype
-    scheduler.optimizer = new
-    for g_new, g_old in zip(new.param_groups, old.param_groups):
-        g_new.update({k: v for k, v in g_old.items() if k != "params"})
-    strategy.w_optimizer = new
-    strategy.name = "gibbs2-flat"
-
-
-def check_flat_prototype(args, device: torch.device, steps: int = 6) -> float:
-    """Max |difference| of the weights after ``steps`` mean-mode steps, library sampler vs prototype,
-    over both pair sources (consecutive steps; same-batch closure pairs)."""
-    import inspect
-
-    from gibbsnas_lite.samplers import DiagLBFGSGaussian
-
-    has_pairs = "pairs" in inspect.signature(DiagLBFGSGaussian).parameters
-    worst = 0.0
-    for use_closure in (False, True) if has_pairs else (False,):
-        torch.manual_seed(args.seed)
-        net = torch.nn.Sequential(torch.nn.Linear(20, 30), torch.nn.Tanh(), torch.nn.Linear(30, 5)).to(device)
-        twin = copy.deepcopy(net)
-        extra = {"pairs": "closure"} if use_closure else {}
-        ref = DiagLBFGSGaussian(net.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3, **extra)
-        proto = FlatDiagSecantGaussian(twin.parameters(), lr=0.5, data_size=1000, mode="mean", history_size=3,
-                                       h_min=ref.h_min, h_max=ref.h_max, **extra)
-        g = torch.Generator().manual_seed(args.seed)
-        for _ in range(steps):
-            x, y = torch.randn(64, 20, generator=g).to(device), torch.randint(0, 5, (64,), generator=g).to(device)
-            for model, opt in ((net, ref), (twin, proto)):
-                def closure(model=model, opt=opt):
-                    opt.zero_grad()
-                    loss = torch.nn.functional.cross_entropy(model(x), y)
-                    loss.backward()
-                    return loss
-                if use_closure:
-                    opt.step(closure)
-                else:
-                    closure()
-                    opt.step()
-        worst = max(worst, max(float((a - b).detach().abs().max()) for a, b in zip(net.parameters(), twin.parameters())))
-    return worst
+def count_all(strategies: dict, batches, cl_batches) -> dict[str, Any]:
+    """count_cycle for every strategy, as run on this device and with torch.optim's foreach (as on
+    CUDA); ratios of the mean ops and syncs per step to DARTS-V1's."""
+    out: dict[str, Any] = {}
+    for as_cuda in (False, True):
+        key = "as_cuda" if as_cuda else "as_run"
+        for name, strategy in strategies.items():
+            out.setdefault(name, {})[key] = count_cycle(strategy, batches_for(strategy, batches, cl_batches),
+                                                         as_cuda=as_cuda)
+    for name in out:
+        for key in ("as_run", "as_cuda"):
+            ref = out.get(REFERENCE, {}).get(key)
+            if ref:
+                row = out[name][key]
+                row["ops_ratio"] = row["ops_per_step_mean"] / ref["ops_per_step_mean"]
+                row["syncs_ratio"] = row["syncs_per_step_mean"] / max(ref["syncs_per_step_mean"], 1e-9)
+    return out
 
 
 # ----------------------------------------------------------------------------- memory
@@ -537,9 +512,6 @@ def _peak_rss_bytes(reset_worked: bool) -> int:
 
 def _state_bytes(optimizer) -> int:
     total = 0
-    for name in ("s_hist", "y_hist"):  # the flat prototype keeps its history outside ``state``
-        if torch.is_tensor(getattr(optimizer, name, None)):
-            total += getattr(optimizer, name).numel() * getattr(optimizer, name).element_size()
     for state in optimizer.state.values():
         for value in state.values():
             if torch.is_tensor(value):
@@ -564,6 +536,7 @@ def memory_child(args) -> dict[str, Any]:
         out["peak_rss_before_steps_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         reset_worked = _reset_peak_rss()
         before = _rss_bytes()
+    batches = batches_for(strategy, batches, channels_last_batches(batches))
     for k in range(max(1, args.memory_steps)):
         train, valid = batches[k % len(batches)]
         strategy.step(train, valid, epoch=0, step=k)
@@ -624,31 +597,46 @@ def print_report(result: dict[str, Any]) -> None:
           f"{result['rounds']} timed rounds after {a['warmup']} warm-up rounds")
     print("# env: " + ", ".join(f"{k} {v}" for k, v in result["env"].items()))
     nan = float("nan")
-    print("# wall = wall-clock per step (the GPU number); cpu = process CPU time per step (on a shared CPU, "
-          "the steadier one); x v1 = ratio to darts-v1")
-    width = max(12, *(len(n) for n in result["time"]))
-    print(f"{'strategy':<{width}} {'wall med':>9} {'wall mean':>9} {'x v1 med':>8} {'x v1 mean':>9} "
-          f"{'cpu med':>8} {'cpu mean':>8} {'x v1 med':>8} {'x v1 mean':>9} {'img/s':>7}")
-    for name, r in result["time"].items():
-        print(f"{name:<{width}} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r.get('ratio_median', nan):8.3f} "
-              f"{r.get('ratio_mean', nan):9.3f} {r['cpu_median_s']:8.4f} {r['cpu_mean_s']:8.4f} "
-              f"{r.get('cpu_ratio_median', nan):8.3f} {r.get('cpu_ratio_mean', nan):9.3f} {r['images_per_s']:7.1f}")
-    if "flat_prototype_max_abs_diff" in result:
-        print(f"# gibbs2-flat = a PROTOTYPE omega sampler (bench_search.FlatDiagSecantGaussian); mean-mode weights "
-              f"match DiagLBFGSGaussian to {result['flat_prototype_max_abs_diff']:.2g} after 6 steps")
+    width = max(12, *(len(n) for n in result["args"]["strategies"]))
+    if "time" in result:
+        print("# wall = wall-clock per step (the GPU number); cpu = process CPU time per step (on a shared CPU, "
+              "the steadier one); x v1 = ratio to darts-v1; first = wall time of the first (warm-up) step")
+        print(f"{'strategy':<{width}} {'wall med':>9} {'wall mean':>9} {'x v1 med':>8} {'x v1 mean':>9} "
+              f"{'cpu med':>8} {'cpu mean':>8} {'x v1 med':>8} {'x v1 mean':>9} {'img/s':>7} {'first':>8}")
+        for name, r in result["time"].items():
+            first = (result.get("warmup_times", {}).get(name) or [nan])[0]
+            print(f"{name:<{width}} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r.get('ratio_median', nan):8.3f} "
+                  f"{r.get('ratio_mean', nan):9.3f} {r['cpu_median_s']:8.4f} {r['cpu_mean_s']:8.4f} "
+                  f"{r.get('cpu_ratio_median', nan):8.3f} {r.get('cpu_ratio_mean', nan):9.3f} "
+                  f"{r['images_per_s']:7.1f} {first:8.2f}")
+    if "agreement" in result:
+        print("# agreement: max |difference| to a float64 forward/backward / max |float64| (eager float32 | variant)")
+        for name, rows in result["agreement"].items():
+            print(f"{name:<{width}} " + "  ".join(
+                f"{part} {rows['float32_eager'][part]:.2e} | {rows['variant'][part]:.2e}" for part in rows["variant"]))
     if "breakdown" in result:
         print("# breakdown: optimizer steps (synchronized; a step(closure) includes the closure's forward/backward "
-              "passes), share of step time, supernet forward passes per step (mean over an alpha_accum cycle), "
-              "non-view aten ops and host syncs per step and per optimizer step")
-        print(f"{'strategy':<{width}} {'fwd/step':>8} {'w-step s':>9} {'w share':>8} {'a-step s':>9} {'a calls':>7} {'a share':>8} "
-              f"{'ops/step':>13} {'syncs/step':>11} {'w ops/sync':>11} {'a ops/sync':>11}")
+              "passes) and their share of the step time")
+        print(f"{'strategy':<{width}} {'w-step s':>9} {'w share':>8} {'a-step s':>9} {'a calls':>7} {'a share':>8}")
         for name, b in result["breakdown"].items():
-            ops = f"{b['ops_per_step_min']}-{b['ops_per_step_max']}"
-            syncs = f"{b['syncs_per_step_min']}-{b['syncs_per_step_max']}"
-            w = f"{b.get('w_step_ops', '-')}/{b.get('w_step_syncs', '-')}"
-            al = f"{b.get('a_step_ops', '-')}/{b.get('a_step_syncs', '-')}"
-            print(f"{name:<{width}} {b['forwards_per_step_mean']:8.3f} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
-                  f"{b['a_step_calls']:7d} {b['a_share_of_step']:8.1%} {ops:>13} {syncs:>11} {w:>11} {al:>11}")
+            print(f"{name:<{width}} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
+                  f"{b['a_step_calls']:7d} {b['a_share_of_step']:8.1%}")
+    if "counts" in result:
+        print("# counts per step over a whole cycle (GibbsNAS: alpha_accum steps, with the omega pairs and one alpha "
+              "move): non-view aten ops (~ GPU kernel launches) and host syncs; as run here, and with torch.optim's "
+              "foreach (as on CUDA); x v1 = mean over the cycle / darts-v1's")
+        print(f"{'strategy':<{width}} {'steps':>5} {'fwd/step':>8} {'ops mean':>9} {'min-max':>13} {'x v1':>6} "
+              f"{'cuda ops':>9} {'x v1':>6} {'syncs mean':>10} {'min-max':>7} {'x v1':>6} {'w ops/sync':>11} "
+              f"{'a ops/sync':>11}")
+        for name, c in result["counts"].items():
+            r, g = c["as_run"], c["as_cuda"]
+            print(f"{name:<{width}} {r['steps']:5d} {r['forwards_per_step_mean']:8.3f} {r['ops_per_step_mean']:9.1f} "
+                  f"{str(r['ops_per_step_min']) + '-' + str(r['ops_per_step_max']):>13} {r.get('ops_ratio', nan):6.3f} "
+                  f"{g['ops_per_step_mean']:9.1f} {g.get('ops_ratio', nan):6.3f} {g['syncs_per_step_mean']:10.2f} "
+                  f"{str(g['syncs_per_step_min']) + '-' + str(g['syncs_per_step_max']):>7} "
+                  f"{g.get('syncs_ratio', nan):6.3f} "
+                  f"{str(g.get('w_step_ops', '-')) + '/' + str(g.get('w_step_syncs', '-')):>11} "
+                  f"{str(g.get('a_step_ops', '-')) + '/' + str(g.get('a_step_syncs', '-')):>11}")
     if "memory" in result:
         kind = next(iter(result["memory"].values()))["kind"]
         print(f"# memory ({kind}; delta over the state before the first step; MiB)")
@@ -660,25 +648,69 @@ def print_report(result: dict[str, Any]) -> None:
                   f"{mib(m['optimizer_state_bytes']):>10} {mib(m['weight_bytes']):>8}")
 
 
+def agreement(strategies: dict, batches, args, device: torch.device) -> dict[str, Any]:
+    """For each ``+cl``/``+compile`` strategy: one forward/backward of its model (as it is after the
+    timing) on a train batch, against the same weights run eagerly in float32 and in float64.
+
+    Max |difference| to float64 relative to max |float64|, of the loss, the alpha gradient and the
+    weight gradients: the variant is within float32 noise when its errors are of the size of the
+    eager float32 ones (at initialization the alpha gradient is a small difference of large sums,
+    docs/bench_nb201_supernet.md).
+    """
+    import torch.nn.functional as F
+
+    from gibbsnas_lite.search.base import logits_of
+    from gibbsnas_lite.search.loop import build_model
+
+    def gradients(model, x, y):
+        model.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(logits_of(model(x)).float() if x.dtype != torch.float64 else logits_of(model(x)), y)
+        loss.backward()
+        flat = [torch.cat([p.grad.reshape(-1) for p in params if p.grad is not None])
+                for params in (model.arch_parameters(), model.weight_parameters())]
+        return [loss.detach().reshape(1)] + flat
+
+    out: dict[str, Any] = {}
+    (x, y), _ = batches[0]
+    for name, strategy in strategies.items():
+        flags = split_variants(name)[1]
+        if not flags:
+            continue
+        eager = build_model(make_config(REFERENCE, args), 10, args.in_channels).to(device)
+        eager.load_state_dict(strategy.model.state_dict())
+        reference = gradients(copy.deepcopy(eager).double(), x.double(), y)
+        x_variant = x.contiguous(memory_format=torch.channels_last) if "cl" in flags else x
+        rows = {"float32_eager": gradients(eager, x, y), "variant": gradients(strategy.model, x_variant, y)}
+        out[name] = {key: {part: float((got.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+                           for part, got, ref in zip(("loss", "alpha_grad", "weight_grad"), values, reference)}
+                     for key, values in rows.items()}
+    return out
+
+
 def run(args) -> dict[str, Any]:
     device = torch.device(args.device)
     env = env_info(args)  # before the run: the code fingerprint of what is about to be timed
     batches = make_batches(args, device)
+    cl_batches = channels_last_batches(batches)
     strategies = build_all(args, device)
-    rounds = rounds_for(args)
-    times, cpu_times, losses = time_steps(strategies, batches, rounds, args.warmup, device)
-    result: dict[str, Any] = {"args": vars(args).copy(), "env": env, "rounds": rounds,
-                              "time": summarize(times, cpu_times, args.batch), "raw_times": times,
-                              "raw_cpu_times": cpu_times,
-                              "last_train_loss": {n: l[-1] for n, l in losses.items()}}
-    for name, ls in losses.items():
-        if not all(map(lambda v: v == v and abs(v) != float("inf"), ls)):
-            raise RuntimeError(f"{name}: non-finite training loss during the benchmark")
-    if any(n.startswith("gibbs2-flat") for n in strategies):
-        result["flat_prototype_max_abs_diff"] = check_flat_prototype(args, device)
+    rounds = rounds_for(args, strategies) if args.steps > 0 else 0
+    result: dict[str, Any] = {"args": vars(args).copy(), "env": env, "rounds": rounds}
+    if rounds:
+        times, cpu_times, losses, warmup_times = time_steps(strategies, batches, cl_batches, rounds, args.warmup,
+                                                            device)
+        result.update({"time": summarize(times, cpu_times, args.batch), "raw_times": times,
+                       "raw_cpu_times": cpu_times, "warmup_times": warmup_times,
+                       "last_train_loss": {n: l[-1] for n, l in losses.items()}})
+        for name, ls in losses.items():
+            if not all(map(lambda v: v == v and abs(v) != float("inf"), ls)):
+                raise RuntimeError(f"{name}: non-finite training loss during the benchmark")
+    if any(split_variants(n)[1] for n in strategies):
+        result["agreement"] = agreement(strategies, batches, args, device)
     if args.breakdown:
         n = args.breakdown_steps or max(1, args.alpha_accum)
-        result["breakdown"] = breakdown(strategies, batches, n, device, offset=args.warmup + rounds)
+        result["breakdown"] = breakdown(strategies, batches, cl_batches, n, device, offset=args.warmup + rounds)
+    if args.breakdown or args.count:
+        result["counts"] = count_all(strategies, batches, cl_batches)
     if args.memory:
         result["memory"] = measure_memory(args)
     return result
