@@ -66,7 +66,8 @@ def test_committed_notebooks_are_what_their_generators_write(tmp_path):
 PAPER_NUMBERS = {"39.77", "54.30", "92.72", "97.20", "97.47"}
 
 
-@pytest.mark.parametrize("name", ["04_nb201_search_dashboard.ipynb", "05_ablation_sample_mean_order.ipynb"])
+@pytest.mark.parametrize("name", ["04_nb201_search_dashboard.ipynb", "05_ablation_sample_mean_order.ipynb",
+                                  "08_sweeps_on_ray.ipynb"])
 def test_search_notebooks_state_no_run_results_in_prose(name):
     import re
 
