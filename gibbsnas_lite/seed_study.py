@@ -2,13 +2,13 @@
 
 One search is one draw: on the CPU stage the same strategy ends on cells 10 to 30 points
 apart from one seed to the next (docs/search.md). This module turns a folder of finished runs
-(``scripts/run_cpu_study.sh``) into a small JSON file that ships with the kit
+(a sweep's ``trials/`` folder, ``gibbsnas-lite sweep``; or the older ``scripts/run_cpu_study.sh``) into a small JSON file that ships with the kit
 (``data/seed_study/``), and draws it, so that a notebook can show the distribution beside the
 learner's own live run without rerunning the study.
 
 A row per run: strategy, seed, the derived arch, its NAS-Bench-201 accuracies, per epoch the
 derived cell's CIFAR-10 test accuracy and its share of parameter-free ops (the paper's Fig. 3),
-CPU seconds and peak memory (from the run's ``time.txt``).
+CPU seconds and peak memory (from a sweep trial's ``trial.json``, or the run's ``time.txt``).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def has_parameterised_path(arch: str) -> bool:
 
 # ----------------------------------------------------------------------------- rows from runs
 def run_row(folder: str | os.PathLike) -> dict[str, Any]:
-    """One finished run folder (summary.json, history.jsonl, optional time.txt) -> one study row."""
+    """One finished run folder (summary.json, history.jsonl; trial.json or time.txt) -> one study row."""
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())
     records = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
@@ -90,8 +90,14 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
                     "parameter_free_share": parameter_free_share(r["arch"]), "arch": r["arch"]} for r in epochs],
         "cpu_seconds": None, "wall_seconds": summary.get("seconds"), "peak_rss_mb": None,
     }
+    trial = folder / "trial.json"  # a sweep's trial (gibbsnas_lite.sweep): its process's measurements
     timing = folder / "time.txt"  # /usr/bin/time -f "%e %M %U %S" (scripts/run_cpu_study.sh)
-    if timing.exists():
+    if trial.exists():
+        measured = json.loads(trial.read_text())
+        row["wall_seconds"] = measured.get("search_seconds")
+        row["peak_rss_mb"] = measured.get("peak_rss_mb")
+        row["cpu_seconds"] = measured.get("cpu_seconds")
+    elif timing.exists():
         fields = timing.read_text().split()
         if len(fields) >= 4:
             row["wall_seconds"] = float(fields[0])

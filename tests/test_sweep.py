@@ -99,8 +99,14 @@ def test_run_trial_row_matches_run_search(tmp_path):
     assert row["cifar10_test"] == plain.benchmark["cifar10_test"] and row["benchmark"] == plain.benchmark
     assert [e["arch"] for e in row["epochs"]] == [e["arch"] for e in plain.history.epochs]
     assert row["search_seconds"] == pytest.approx(sum(e["seconds"] for e in plain.history.epochs), rel=0.5)
-    assert row["peak_rss_mb"] > 50
+    assert row["peak_rss_mb"] > 50 and 0 < row["cpu_seconds"] < 600
     assert json.loads((tmp_path / "t" / "trial.json").read_text())["arch"] == plain.arch
+    # seed_study reads a sweep trial's folder as one of its rows, with the trial's measurements
+    from gibbsnas_lite import seed_study
+
+    study_row = seed_study.run_row(tmp_path / "t")
+    assert study_row["arch"] == plain.arch and study_row["cpu_seconds"] == row["cpu_seconds"]
+    assert study_row["peak_rss_mb"] == row["peak_rss_mb"]
     # a second call reads the finished folder back without searching again
     mtime = (tmp_path / "t" / "summary.json").stat().st_mtime_ns
     assert run_trial(trial, tmp_path / "t")["arch"] == plain.arch
@@ -150,7 +156,7 @@ def test_without_ray_a_serial_fallback_gives_the_same_rows(tmp_path, monkeypatch
     sweep = run_sweep(trials, tmp_path / "s", without_ray="serial", progress=False, echo=said.append)
     assert "not installed" in said[0] and "one after another" in said[0]
     for trial, row in zip(trials, sweep.rows):
-        timed = ("peak_rss_mb", "search_seconds")
+        timed = ("peak_rss_mb", "search_seconds", "cpu_seconds")
         ref = run_trial(trial, tmp_path / "ref" / trial.name)
         assert {k: v for k, v in row.items() if k not in timed} == {k: v for k, v in ref.items() if k not in timed}
     with pytest.raises(ValueError, match="without_ray='maybe'"):

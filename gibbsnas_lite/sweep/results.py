@@ -22,8 +22,8 @@ from .trials import Trial
 
 BENCHMARK_KEYS = ("cifar10_valid", "cifar10_test", "cifar100_test", "ImageNet16-120_test")
 CSV_COLUMNS = ("name", "status", "strategy", "dataset", "seed", "profile", "space", "arch", *BENCHMARK_KEYS,
-               "parameterised_path", "parameter_free_share", "epochs_done", "search_seconds", "peak_rss_mb",
-               "peak_gpu_mb", "error")
+               "parameterised_path", "parameter_free_share", "epochs_done", "search_seconds", "cpu_seconds",
+               "peak_rss_mb", "peak_gpu_mb", "error")
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
@@ -74,7 +74,7 @@ def _base_row(trial: Trial) -> dict[str, Any]:
             "seed": trial.seed, "profile": trial.profile, "space": trial.overrides.get("space", "nb201"),
             "overrides": dict(trial.overrides), "arch": None, "benchmark": {}, **{k: None for k in BENCHMARK_KEYS},
             "parameterised_path": None, "parameter_free_share": None, "epochs_done": 0, "search_seconds": None,
-            "peak_rss_mb": None, "peak_gpu_mb": None, "error": None, "epochs": []}
+            "cpu_seconds": None, "peak_rss_mb": None, "peak_gpu_mb": None, "error": None, "epochs": []}
 
 
 def write_results(folder: Path, rows: Sequence[Mapping[str, Any]]) -> None:

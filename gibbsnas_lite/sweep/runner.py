@@ -66,6 +66,7 @@ def run_trial(trial: Trial | dict, folder: str | Path, threads: int | None = 1) 
     folder.mkdir(parents=True, exist_ok=True)
     with _folder_lock(folder):
         _reset_peak_memory()
+        cpu_start = _cpu_seconds()
         try:
             if not results.summary_is_complete(folder):
                 _search(trial, folder, threads)
@@ -73,7 +74,7 @@ def run_trial(trial: Trial | dict, folder: str | Path, threads: int | None = 1) 
             row["starts"] = _read_starts(folder)
         except Exception as err:  # the trial's error, reported in its row; the sweep goes on
             row = results.failed_row(trial, err)
-        row.update(_peak_memory())
+        row.update(_peak_memory(), cpu_seconds=round(_cpu_seconds() - cpu_start, 2))
         atomic_write_text(folder / TRIAL_FILE, json.dumps(row, indent=1, default=float) + "\n")
     return row
 
@@ -122,6 +123,14 @@ def _reset_peak_memory() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (a trial's share: the difference)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _peak_memory() -> dict[str, float | None]:
