@@ -50,6 +50,8 @@ from typing import Any
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the package from the tree
+
 DEFAULT_STRATEGIES = "gibbs2,gibbs1,darts-v1,darts-v2,gdas"
 REFERENCE = "darts-v1"
 
@@ -84,6 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="count ops (kernel launches) and host syncs per step over a whole cycle (also with --breakdown)")
     p.add_argument("--memory", action="store_true", help="peak memory per strategy (one subprocess each)")
     p.add_argument("--memory-steps", type=int, default=3)
+    p.add_argument("--memory-strategies", default=None,
+                   help="';'-separated subset of --strategies for --memory (default: all of them)")
     p.add_argument("--default-malloc", action="store_true",
                    help="CPU memory: keep glibc's default heap (RSS then includes fragmentation)")
     p.add_argument("--json", default=None, help="write all numbers to this JSON file")
@@ -469,11 +473,14 @@ def count_all(strategies: dict, batches, cl_batches) -> dict[str, Any]:
     """count_cycle for every strategy, as run on this device and with torch.optim's foreach (as on
     CUDA); ratios of the mean ops and syncs per step to DARTS-V1's."""
     out: dict[str, Any] = {}
-    for as_cuda in (False, True):
+    on_cuda = next(iter(strategies.values())).device.type == "cuda"
+    for as_cuda in (False,) if on_cuda else (False, True):  # on CUDA, as run is as on CUDA
         key = "as_cuda" if as_cuda else "as_run"
         for name, strategy in strategies.items():
             out.setdefault(name, {})[key] = count_cycle(strategy, batches_for(strategy, batches, cl_batches),
                                                          as_cuda=as_cuda)
+            if on_cuda:
+                out[name]["as_cuda"] = out[name]["as_run"]
     for name in out:
         for key in ("as_run", "as_cuda"):
             ref = out.get(REFERENCE, {}).get(key)
@@ -562,7 +569,9 @@ def memory_child(args) -> dict[str, Any]:
 def measure_memory(args) -> dict[str, Any]:
     results = {}
     script = os.path.abspath(__file__)
-    for name in args.strategies:
+    names = args.strategies if not args.memory_strategies else \
+        [n for n in args.memory_strategies.replace(",", ";").split(";") if n.strip()]
+    for name in names:
         cmd = [sys.executable, script, "--memory-child", name, "--channels", str(args.channels),
                "--cells", str(args.cells), "--batch", str(args.batch), "--image-size", str(args.image_size),
                "--in-channels", str(args.in_channels), "--device", args.device, "--threads", str(args.threads),
