@@ -130,10 +130,11 @@ def goal_rows(result: dict, goal: float, label: str) -> dict:
 def loop_config(sz, **extra):
     from gibbsnas_lite.search import make_config
 
+    alpha_every = min(sz["alpha_every"], sz["loop_steps"] or sz["alpha_every"])  # alpha records in each epoch
     return make_config("gibbs2", "full", dataset="synthetic", channels=sz["channels"], cells_per_stage=sz["cells"],
                        batch_size=sz["batch"], image_size=sz["image_size"], train_limit=sz["train_limit"],
                        device=sz["device"], alpha_accum=sz["alpha_accum"], max_steps_per_epoch=sz["loop_steps"],
-                       alpha_every=sz["alpha_every"], seed=0, epochs=2, **extra)
+                       alpha_every=alpha_every, seed=0, epochs=2, **extra)
 
 
 def child_search(out_dir: str) -> int:

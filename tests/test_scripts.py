@@ -94,14 +94,18 @@ def test_gpu_check_exits_3_on_a_missed_goal_and_2_without_cuda(tmp_path):
     assert gpu_check.main(["--out", str(tmp_path)]) == 2
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: scripts/gpu_check.sh runs the full check")
-def test_gpu_check_full_size_on_cuda(tmp_path):
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (the CUDA and bf16 paths of the check)")
+def test_gpu_check_cuda_paths_at_full_size_few_steps(tmp_path):
+    """The full check's code on CUDA with few steps (about a minute); scripts/gpu_check.sh runs all of it."""
     import gpu_check
 
-    status = gpu_check.main(["--out", str(tmp_path)])
+    status = gpu_check.main(["--out", str(tmp_path), "--strategies", "gibbs2;darts-v1", "--steps", "2",
+                             "--fp32-steps", "2", "--warmup", "1", "--loop-steps", "5", "--skip-memory"])
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["ok"], report.get("error")
-    assert status in (0, 3)  # 3: the goal was missed (reported, not a defect of the code)
+    assert status in (0, 3)  # 3: the goal was missed over these few steps (reported, not a defect)
+    assert report["sizes"]["channels"] == 16 and report["resume"]["epochs"] == 2
+    assert report["bench_bf16"]["counts"]["gibbs2"]["as_run"]["w_step_ops"] < 60  # foreach on CUDA
 
 
 def test_sweep_temperature_tiny(tmp_path, capsys):
