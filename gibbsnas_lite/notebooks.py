@@ -5,6 +5,11 @@ Every notebook in ``notebooks/`` has a cell tagged ``parameters`` holding at lea
 order, writes the executed copies to an output folder and a summary table (what ran, how
 long, the headline numbers each notebook recorded with :func:`record`).
 
+Headline numbers travel without a visible cell: :func:`record` only notes them in the kernel;
+the runner appends one cell of its own to the copy it executes (:data:`HEADLINE_TAG`), which
+prints them once, reads them back, and takes that cell out again, so the executed copy keeps
+the numbers in its metadata (``metadata.gibbsnas.headline``) and ends where the notebook ends.
+
 Used by ``make run`` and ``gibbsnas-lite notebooks run``; the tests call
 :func:`execute_notebook` once per notebook in the smoke profile.
 """
@@ -14,6 +19,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +27,8 @@ from typing import Any, Iterable, Mapping
 
 PROFILES = ("smoke", "cpu", "full")
 HEADLINE_MARKER = "GIBBSNAS_HEADLINE "
+HEADLINE_TAG = "gibbsnas-headline"  # the runner's own appended cell
+_RECORDED: dict = {}  # what record() noted in this kernel
 _NAME_RE = re.compile(r"^(\d\d)_.*\.ipynb$")
 
 
@@ -28,16 +36,75 @@ class NotebookError(RuntimeError):
     """A notebook failed; the message names the notebook, the cell and the error."""
 
 
-def record(**numbers: Any) -> dict:
-    """Record a notebook's headline numbers (call it in the notebook's last cell).
+def record(**numbers: Any) -> None:
+    """Note a notebook's headline numbers for the batch runner; prints nothing.
 
-    Prints one marker line that :func:`run_notebooks` reads back from the executed copy,
-    so the batch summary can show e.g. the derived architecture and its accuracy.
-    Values must be JSON-serialisable (numbers, strings, lists, dicts).
+    Call it in a notebook cell (the course keeps it in one collapsed cell tagged
+    ``headline``); later calls add to / overwrite earlier keys. Values must be
+    JSON-serialisable (numbers, strings, lists, dicts); a value that is not fails here.
     """
-    line = json.dumps(numbers, sort_keys=True, default=float)
-    print(HEADLINE_MARKER + line)
-    return numbers
+    json.dumps(numbers, default=float)  # fail in the cell that recorded it, not at the end
+    _RECORDED.update(numbers)
+
+
+def recorded() -> dict:
+    """A copy of everything :func:`record` noted in this process."""
+    return dict(_RECORDED)
+
+
+def emit_headline() -> None:
+    """Print the recorded numbers as one marker line (the runner's appended cell calls it)."""
+    print(HEADLINE_MARKER + json.dumps(_RECORDED, sort_keys=True, default=float))
+
+
+def _headline_cell():
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(
+        "from gibbsnas_lite.notebooks import emit_headline\nemit_headline()"
+    )
+    cell.metadata["tags"] = [HEADLINE_TAG]
+    return cell
+
+
+def _with_headline_cell(path: Path, tmp_dir: Path) -> Path:
+    """A copy of the notebook at ``path`` with the runner's headline cell appended."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.append(_headline_cell())
+    copy = Path(tmp_dir) / Path(path).name
+    nbformat.write(nb, str(copy))
+    return copy
+
+
+def _take_out_headline_cell(executed_path: Path) -> dict:
+    """Read the marker from the runner's cell, remove that cell, keep the numbers in metadata."""
+    import nbformat
+
+    nb = nbformat.read(str(executed_path), as_version=4)
+    headline: dict = {}
+    kept = []
+    for cell in nb.cells:
+        if HEADLINE_TAG in cell.get("metadata", {}).get("tags", []):
+            headline.update(_markers(cell))
+        else:
+            kept.append(cell)
+    nb.cells = kept
+    nb.metadata.setdefault("gibbsnas", {})["headline"] = headline
+    nbformat.write(nb, str(executed_path))
+    return headline
+
+
+def _markers(cell) -> dict:
+    found: dict = {}
+    for out in cell.get("outputs", []):
+        text = out.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        for line in text.splitlines():
+            if line.startswith(HEADLINE_MARKER):
+                found.update(json.loads(line[len(HEADLINE_MARKER):]))
+    return found
 
 
 def find_notebook_dir(start: Path | None = None) -> Path:
@@ -72,16 +139,14 @@ def list_notebooks(notebook_dir: Path, only: Iterable[str] | None = None) -> lis
 
 
 def read_headline(executed_path: Path) -> dict:
-    """The numbers a notebook recorded with :func:`record` (last one wins)."""
+    """The numbers a notebook recorded with :func:`record`, from its executed copy."""
     nb = json.loads(Path(executed_path).read_text())
-    headline: dict = {}
+    stored = nb.get("metadata", {}).get("gibbsnas", {}).get("headline")
+    if stored is not None:
+        return dict(stored)
+    headline: dict = {}  # a copy executed some other way: marker lines in any output
     for cell in nb.get("cells", []):
-        for out in cell.get("outputs", []):
-            text = out.get("text", "")
-            text = "".join(text) if isinstance(text, list) else text
-            for line in text.splitlines():
-                if line.startswith(HEADLINE_MARKER):
-                    headline.update(json.loads(line[len(HEADLINE_MARKER):]))
+        headline.update(_markers(cell))
     return headline
 
 
@@ -106,9 +171,10 @@ def execute_notebook(
     # the kernel inherits this: the dashboard keeps no multi-MB widget state in executed copies
     previous = os.environ.get("GIBBSNAS_HEADLESS")
     os.environ["GIBBSNAS_HEADLESS"] = "1"
+    tmp = tempfile.TemporaryDirectory(prefix="gibbsnas-nb-")
     try:
         pm.execute_notebook(
-            str(path),
+            str(_with_headline_cell(Path(path), Path(tmp.name))),
             str(out_path),
             parameters=params,
             kernel_name=kernel_name,
@@ -117,17 +183,22 @@ def execute_notebook(
         )
     except pm.PapermillExecutionError as err:
         source = _cell_source(out_path, err.exec_count)
+        try:
+            _take_out_headline_cell(out_path)
+        except (OSError, ValueError):
+            pass
         raise NotebookError(
             f"{Path(path).name}: cell {err.cell_index} (execution {err.exec_count}) failed with "
             f"{err.ename}: {err.evalue}\n--- cell source ---\n{source}\n"
             f"--- executed copy (with the traceback): {out_path}"
         ) from None
     finally:
+        tmp.cleanup()
         if previous is None:
             os.environ.pop("GIBBSNAS_HEADLESS", None)
         else:
             os.environ["GIBBSNAS_HEADLESS"] = previous
-    return read_headline(out_path)
+    return _take_out_headline_cell(out_path)
 
 
 def _cell_source(executed_path: Path, exec_count: int | None) -> str:

@@ -54,6 +54,27 @@ def test_run_records_headline_and_summary(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert [s["notebook"] for s in summary] == ["01_ok.ipynb", "02_bad.ipynb"]
     assert "answer=42" in (out / "summary.md").read_text()
+    # the runner's own cell is gone from the executed copy: it ends where the notebook ends
+    executed = nbformat.read(str(out / "01_ok.ipynb"), as_version=4)
+    assert [c.source for c in executed.cells][-1].endswith("record(profile=profile, answer=6 * 7)")
+    assert executed.cells[-1].outputs == []  # record() prints nothing in front of the learner
+    assert executed.metadata["gibbsnas"]["headline"] == {"profile": "smoke", "answer": 42}
+
+
+def test_record_is_silent_and_checks_values(capsys):
+    from gibbsnas_lite import notebooks
+
+    notebooks._RECORDED.clear()
+    assert notebooks.record(a=1, b=[0.5, "x"]) is None
+    notebooks.record(a=2)
+    assert capsys.readouterr().out == ""
+    assert notebooks.recorded() == {"a": 2, "b": [0.5, "x"]}
+    notebooks.emit_headline()
+    line = capsys.readouterr().out.strip()
+    assert line == notebooks.HEADLINE_MARKER + '{"a": 2, "b": [0.5, "x"]}'
+    with pytest.raises(TypeError):
+        notebooks.record(bad=object())
+    notebooks._RECORDED.clear()
 
 
 def test_cli_notebooks_run_exit_codes(tmp_path, capsys):

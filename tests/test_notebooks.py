@@ -37,26 +37,57 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 2
 
 
-GENERATORS = sorted((ROOT / "scripts").glob("make_notebook*.py"))
+# Each notebook is a jupytext pair (notebooks/jupytext.toml): NN_name.md (MyST markdown, the reviewed text)
+# and NN_name.ipynb (what Jupyter opens and the runner executes). Editing either in JupyterLab keeps them
+# in step; an edit made to one file only, outside Jupyter, fails here until `jupytext --sync` is run.
+TEXT_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.md"))
 
 
-def test_committed_notebooks_are_what_their_generators_write(tmp_path):
-    """Each notebook is written by a scripts/make_notebook*.py; running them all in a copy of
-    scripts/ must give the committed files byte for byte (an edit in one place only fails here)."""
-    import shutil
-    import subprocess
-    import sys
+def _cells(nb):
+    """What a pair must agree on: each cell's type, source and metadata (tags, collapsed state)."""
+    return [(c.cell_type, c.source, dict(c.metadata)) for c in nb.cells]
 
-    assert GENERATORS, "no scripts/make_notebook*.py found"
-    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
-    for script in GENERATORS:
-        run = subprocess.run([sys.executable, str(tmp_path / "scripts" / script.name)], capture_output=True, text=True)
-        assert run.returncode == 0, f"{script.name} failed:\n{run.stderr[-2000:]}"
-    written = sorted(p.name for p in (tmp_path / "notebooks").glob("*.ipynb"))
-    assert written == [p.name for p in NOTEBOOKS], "generators and committed notebooks differ in names"
+
+def test_every_notebook_has_a_text_source():
+    assert [p.stem for p in TEXT_SOURCES] == [p.stem for p in NOTEBOOKS]
+    config = (ROOT / "notebooks" / "jupytext.toml").read_text()
+    assert 'formats = "ipynb,md:myst"' in config
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_and_its_text_source_are_in_sync(path):
+    jupytext = pytest.importorskip("jupytext")
+    text = jupytext.read(str(path.with_suffix(".md")))
+    nb = nbformat.read(str(path), as_version=4)
+    assert text.metadata["jupytext"]["text_representation"]["format_name"] == "myst"
+    assert _cells(text) == _cells(nb), (
+        f"{path.name} and {path.stem}.md differ: run `.venv/bin/jupytext --sync notebooks/{path.stem}.md` "
+        "(the newer file wins) and commit both")
+    assert text.metadata["kernelspec"] == nb.metadata["kernelspec"]
+
+
+def test_sync_test_sees_an_edit_in_one_file_only(tmp_path):
+    jupytext = pytest.importorskip("jupytext")
+    path = NOTEBOOKS[0]
+    text = jupytext.read(str(path.with_suffix(".md")))
+    text.cells[0].source += "\nOne more sentence."
+    assert _cells(text) != _cells(nbformat.read(str(path), as_version=4))
+
+
+def test_no_generator_scripts_left():
+    assert not sorted((ROOT / "scripts").glob("make_notebook*.py")), "the notebooks' sources are notebooks/*.md"
+
+
+def test_learner_sees_no_plumbing():
+    """The headline numbers are recorded in one collapsed cell tagged `headline`; nothing prints JSON."""
     for path in NOTEBOOKS:
-        assert (tmp_path / "notebooks" / path.name).read_bytes() == path.read_bytes(), (
-            f"{path.name} differs from what its generator writes: edit the script, rerun it, commit both")
+        nb = nbformat.read(str(path), as_version=4)
+        recording = [c for c in nb.cells if c.cell_type == "code" and "record(" in c.source]
+        assert len(recording) == 1, path.name
+        assert recording[0].metadata.get("tags") == ["headline"], path.name
+        assert recording[0].metadata.get("jupyter", {}).get("source_hidden") is True, path.name
+        assert not any("print(json.dumps" in c.source for c in nb.cells if c.cell_type == "code"), path.name
+        assert "SPEC §" not in "\n".join(c.source for c in nb.cells), path.name
 
 
 # The paper's numbers that the prose of the search notebooks may cite (Table 3: DARTS-V1 39.77 / 54.30,
