@@ -291,3 +291,46 @@ def test_sweep_survives_sigkill_of_a_worker_and_of_the_driver(tmp_path, referenc
     resumed = [r["starts"] for r in rows.values() if len(r["starts"]) > 1]
     assert resumed and any(starts[-1] >= 1 for starts in resumed), [r["starts"] for r in rows.values()]
     assert all(r["starts"][0] == 0 and r["starts"] == sorted(r["starts"]) for r in rows.values())
+
+
+def _stop_cluster(temp_dir: str) -> None:
+    """Kill the processes of the cluster whose session lives in ``temp_dir`` (and their children), and no
+    other Ray: `ray stop` would stop every Ray instance on the machine."""
+    import psutil
+
+    roots = [p for p in psutil.process_iter(["cmdline"]) if temp_dir in " ".join(p.info["cmdline"] or [])]
+    procs = {p.pid: p for root in roots for p in [root, *root.children(recursive=True)]}
+    for proc in procs.values():
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(list(procs.values()), timeout=30)
+
+
+@pytest.mark.slow
+def test_sweep_on_a_running_cluster_by_address(tmp_path, reference):
+    """`ray start --head` on 127.0.0.1 (a one-machine cluster), then the sweep with --address."""
+    import tempfile
+
+    _need_ray()
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = "6391"
+    temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
+    # one shared token for the cluster and the driver (Ray >= 2.59 authenticates; docs/sweeps.md)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex()}
+    start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port,
+                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
+                            "--temp-dir", temp_dir], capture_output=True, text=True, timeout=180, env=env)
+    try:
+        assert start.returncode == 0, start.stdout + start.stderr
+        name = next(iter(reference))
+        out = subprocess.run([sys.executable, "-m", "gibbsnas_lite.cli", "sweep", "--address", f"127.0.0.1:{port}",
+                              "--strategies", name.split("-synthetic")[0], "--seeds", "0", "-o", f"epochs={EPOCHS}",
+                              "--out", str(tmp_path / "s"), "--no-progress"],
+                             capture_output=True, text=True, timeout=300, env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        row = sweep_results.load_results(tmp_path / "s")[0]
+        _same(row, reference[row["name"]], tmp_path / "s" / "trials" / row["name"])
+    finally:
+        _stop_cluster(temp_dir)
