@@ -1,4 +1,9 @@
 #!/usr/bin/env bash
+# Superseded by `gibbsnas-lite sweep` (docs/sweeps.md), which now makes the shipped seed study:
+#   gibbsnas-lite sweep --strategies gibbs2,gibbs2-mean,gibbs1,darts-v1,darts-v2,gdas,rsps --seeds 0-4 \
+#       --profile cpu --workers 2 --out runs/seed-study-sweep
+# This script stays because the older measurements in docs/search.md name it.
+#
 # The CPU study: the `cpu` profile (NAS-Bench-201 space searched on Fashion-MNIST at 16x16,
 # reduced supernet, 10 epochs) for GibbsNAS-2nd, GibbsNAS-1st, DARTS-V1 and GDAS, seed by seed
 # (all strategies of seed 0 first), then a table of the derived architectures, their

@@ -1,10 +1,10 @@
 """Collect finished search runs into a shipped seed-study file and print its tables.
 
-    # the study (docs/search.md, "The seed study"): 7 strategies x 5 seeds of the cpu profile
-    STRATEGIES="gibbs2 gibbs2-mean gibbs1 darts-v1 darts-v2 gdas rsps" SEEDS="0 1 2 3 4" \\
-        OUT=runs/seed-study scripts/run_cpu_study.sh
-    .venv/bin/python scripts/seed_study.py runs/seed-study --save data/seed_study/cpu.json \\
-        --command 'STRATEGIES=... scripts/run_cpu_study.sh'
+    # the study (docs/search.md, "The seed study"): 7 strategies x 5 seeds of the cpu profile, on Ray
+    gibbsnas-lite sweep --strategies gibbs2,gibbs2-mean,gibbs1,darts-v1,darts-v2,gdas,rsps --seeds 0-4 \\
+        --profile cpu --workers 2 --out runs/seed-study-sweep
+    .venv/bin/python scripts/seed_study.py runs/seed-study-sweep/trials --save data/seed_study/cpu.json \\
+        --command 'gibbsnas-lite sweep ...'
 
 Prints the per-strategy summary (mean ± std, min, max, cells without a parameterised path, CPU
 seconds, peak RSS), the per-seed cells, the sample-vs-mean and GibbsNAS-vs-DARTS gaps, and the
