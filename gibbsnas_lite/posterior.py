@@ -496,7 +496,7 @@ def disagreement_example(margin: float = 0.5, spread: float = 3.0, sure: float =
     Edge 0: ``none`` has the largest mean (1.0) and no variance; ``skip_connect`` has mean
     ``margin`` and the other three 0, each with std ``spread``, independent. Then
     P(none wins) = Φ((1 - margin)/spread)·Φ(1/spread)³ ≈ 0.14 at the defaults, while
-    skip_connect wins ≈ 0.28 of the draws: the most probable op is not the argmax of the mean.
+    skip_connect wins ≈ 0.256 of the draws: the most probable op is not the argmax of the mean.
     The other edges are sure (their first op leads by ``sure`` with std 1), so the modal
     cell is the argmax cell with edge 0 switched to skip_connect.
     """
