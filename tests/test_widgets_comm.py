@@ -127,9 +127,10 @@ def _view_drew(fig):
 
 @pytest.fixture
 def in_kernel(monkeypatch):
-    import gibbsnas_lite.widgets as w
+    from gibbsnas_lite.dashboard import control, headless
 
-    monkeypatch.setattr(w, "_in_kernel", lambda: True)
+    monkeypatch.setattr(control, "_in_kernel", lambda: True)  # start(): wait for the page
+    monkeypatch.setattr(headless, "_in_kernel", lambda: True)  # detect_headless()
 
 
 def _tiny():

@@ -1,0 +1,396 @@
+"""The record of a search's events, and its replay.
+
+:class:`EventRecord` turns ``run_search`` callback events (``alpha`` records and ``epoch``
+ends) into entries, keeps the picked edge and the replay position, and builds the snapshot
+that the figures draw (:meth:`EventRecord.state`). :meth:`EventRecord.replay` feeds a finished
+run's ``history.jsonl`` through the same path. The helpers read alpha's blocks (NAS-Bench-201:
+one 6x5 block; DARTS: normal and reduce 14x8) and label their rows and columns.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Names of alpha's blocks (cell types), rows (edges) and columns (ops)."""
+
+    space: str
+    blocks: tuple[str, ...]
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+
+    def edge_labels(self) -> list[str]:
+        if len(self.blocks) == 1:
+            return [f"edge {r}" for r in self.rows]
+        return [f"{b} {r}" for b in self.blocks for r in self.rows]
+
+
+def _layout_for(space: str) -> _Layout:
+    from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
+    from ..spaces.nb201.arch import OPS
+
+    if space == "nb201":
+        return _Layout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
+    if space == "darts":
+        return _Layout("darts", ("normal", "reduce"), tuple(DARTS_ROW_LABELS), tuple(DARTS_PRIMITIVES))
+    raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
+
+
+def _layout_from_shape(blocks: list[np.ndarray]) -> _Layout:
+    shapes = [b.shape for b in blocks]
+    if shapes == [(6, 5)]:
+        return _layout_for("nb201")
+    if shapes == [(14, 8), (14, 8)]:
+        return _layout_for("darts")
+    rows, cols = shapes[0]
+    names = ("normal", "reduce") if len(blocks) == 2 else tuple(f"block {k}" for k in range(len(blocks)))
+    return _Layout("generic", names, tuple(f"edge {e}" for e in range(rows)), tuple(f"op {k}" for k in range(cols)))
+
+
+def _blocks(value: Any) -> list[np.ndarray] | None:
+    """An event's alpha/probs/std (list of edges x ops arrays, or one array) as float arrays."""
+    if value is None:
+        return None
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        value = [value] if value.ndim == 2 else list(value)
+    elif isinstance(value, (list, tuple)) and value and not isinstance(value[0], (list, tuple, np.ndarray)):
+        raise ValueError("alpha must be a list of (edges x ops) blocks")
+    elif isinstance(value, (list, tuple)) and value and np.ndim(value[0]) == 1:
+        value = [value]  # a single block given as a nested list
+    out = []
+    for block in value:
+        if hasattr(block, "detach"):
+            block = block.detach().cpu().numpy()
+        a = np.asarray(block, dtype=np.float64)
+        if a.ndim != 2:
+            raise ValueError(f"each alpha block must be 2-D (edges x ops), got shape {a.shape}")
+        out.append(a)
+    return out or None
+
+
+def _softmax(a: np.ndarray) -> np.ndarray:
+    z = a - a.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _number(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _decimate(n: int, max_points: int) -> np.ndarray | None:
+    """Indices keeping at most ``max_points`` of ``n`` (first and last kept); None: keep all."""
+    if n <= max_points or max_points < 2:
+        return None
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a line with a finite y (NaN is not valid JSON for the front end)."""
+    keep = np.isfinite(y)
+    return (x, y) if keep.all() else (x[keep], y[keep])
+
+
+def _or_none(a: Any) -> Any:
+    """An array for a figure: as is when finite, else a nested list with None for NaN/inf."""
+    if a is None:
+        return None
+    arr = np.asarray(a, dtype=float)
+    if np.isfinite(arr).all():
+        return arr
+    return np.where(np.isfinite(arr), arr, None).tolist()
+
+
+def _jsonable(obj: Any, digits: int = 5) -> Any:
+    """Plain JSON types (numpy arrays -> lists, floats rounded) for a small static figure."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v, digits) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist(), digits)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return round(f, digits) if math.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass
+class _Entry:
+    kind: str  # "alpha" | "epoch"
+    key: tuple[int, int, int]
+    epoch: int
+    step: int | None
+    alpha: list[np.ndarray] | None
+    probs: list[np.ndarray] | None
+    std: list[np.ndarray] | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    x: float | None = None  # epoch entries: position on the step axis
+    arch: str | None = None
+    benchmark: dict[str, float] = field(default_factory=dict)
+    seconds: float | None = None
+
+
+@dataclass
+class DashboardStats:
+    """What the dashboard cost: callback calls, redraws and the seconds they took."""
+
+    calls: int = 0
+    redraws: int = 0
+    skipped: int = 0
+    callback_seconds: float = 0.0
+    draw_seconds: float = 0.0
+    max_draw_seconds: float = 0.0
+    paused_seconds: float = 0.0
+    trailing_seconds: float = 0.0  # redraws done after the callback returned (see ``trailing``)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _history_events(history: Any) -> list[dict[str, Any]]:
+    """A History's records as callback events, in the order a live run emits them."""
+    events = [{"kind": "alpha", **r} for r in history.alpha] + [{"kind": "epoch", **r} for r in history.epochs]
+
+    def key(ev):
+        return (int(ev.get("epoch", 0)), 0 if ev["kind"] == "alpha" else 1, int(ev.get("step") or 0))
+
+    return sorted(events, key=key)
+
+
+class EventRecord:
+    """Mixin of :class:`~gibbsnas_lite.widgets.AlphaDashboard`: what it remembers of a search."""
+
+    # ------------------------------------------------------------------ recording
+    def _ingest(self, event: dict[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind not in ("alpha", "epoch"):
+            return
+        epoch = int(event.get("epoch", 0))
+        step = int(event["step"]) if kind == "alpha" else None
+        key = (epoch, 0, step) if kind == "alpha" else (epoch, 1, 0)
+        if self._entries and key <= self._entries[-1].key:
+            # A new run (steps start over) or a resume from an earlier checkpoint: drop what
+            # comes at or after this point, as History.rewrite does with the file.
+            cut = next(i for i, e in enumerate(self._entries) if e.key >= key)
+            del self._entries[cut:]
+            if cut == 0:
+                self._notes.clear()
+        alpha = _blocks(event.get("alpha"))
+        probs = _blocks(event.get("probs"))
+        std = _blocks(event.get("std"))
+        if alpha is not None:
+            if probs is None:
+                probs = [_softmax(a) for a in alpha]
+            if self.layout is None or [len(self.layout.blocks)] + [len(self.layout.rows), len(self.layout.cols)] \
+                    != [len(alpha), *alpha[0].shape]:
+                shaped = _layout_from_shape(alpha)
+                if self.layout is not None and self.layout.space != shaped.space:
+                    self._note(f"alpha has shape {[tuple(a.shape) for a in alpha]}, not {self.layout.space}'s; "
+                               f"showing it as {shaped.space}")
+                self.layout = shaped
+                self._edge = min(self._edge, len(shaped.blocks) * len(shaped.rows) - 1)
+                if self._ui is not None:
+                    self._ui.rebuild_picker()
+            if std is not None and [s.shape for s in std] != [a.shape for a in alpha]:
+                std = None
+        entry = _Entry(kind, key, epoch, step, alpha, probs, std)
+        if kind == "alpha":
+            entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items()
+                             if (f := _number(v)) is not None}
+        else:
+            entry.metrics = {k: f for k in _METRICS if (f := _number(event.get(k))) is not None}
+            last_alpha = next((e for e in reversed(self._entries) if e.kind == "alpha"), None)
+            entry.x = float(last_alpha.step + 1) if last_alpha is not None else float(epoch + 1)
+            entry.arch = event.get("arch")
+            entry.benchmark = {k: f for k, v in (event.get("benchmark") or {}).items()
+                               if (f := _number(v)) is not None}
+            entry.seconds = _number(event.get("seconds"))
+        self._entries.append(entry)
+
+    def _note(self, text: str) -> None:
+        if text not in self._notes:
+            self._notes.append(text)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def n_records(self) -> int:
+        """Number of recorded events (alpha and epoch records)."""
+        return len(self._entries)
+
+    @property
+    def position(self) -> int | None:
+        """Index of the shown record (replay); ``None`` follows the newest one."""
+        return self._position
+
+    @position.setter
+    def position(self, value: int | None) -> None:
+        with self._lock:
+            if value is not None:
+                n = len(self._entries)
+                value = int(value)
+                if not -n <= value < n:
+                    raise IndexError(f"position {value} out of range for {n} records")
+                value %= n
+            self._position = value
+            if self._ui is not None:
+                self._ui.set_slider(value)
+                self._draw()
+
+    @property
+    def edge(self) -> int:
+        """The edge shown in detail (index into :meth:`edge_labels`)."""
+        return self._edge
+
+    @edge.setter
+    def edge(self, value: int) -> None:
+        with self._lock:
+            n = len(self.edge_labels())
+            value = int(value)
+            if not 0 <= value < n:
+                raise IndexError(f"edge {value} out of range; there are {n} edges: {self.edge_labels()}")
+            self._edge = value
+            if self._ui is not None:
+                if self._ui.picker.value != value:
+                    self._ui.picker.value = value  # its observer redraws
+                else:
+                    self._draw()
+
+    def edge_labels(self) -> list[str]:
+        return (self.layout or _layout_for("nb201")).edge_labels()
+
+    def _edge_block_row(self) -> tuple[int, int]:
+        nrows = len((self.layout or _layout_for("nb201")).rows)
+        return divmod(self._edge, nrows)
+
+    def state(self, position: int | None = None) -> dict[str, Any]:
+        """What the dashboard shows at ``position`` (default: the shown one), as plain data.
+
+        Keys: ``n_records``, ``position``, ``edge`` (label), ``ops``, ``alpha``/``probs``/``std``
+        (the edge's rows; std None without one), ``std_source``, ``heatmap`` (softmax of the
+        edge's block), ``steps`` (x and the step metrics), ``epochs`` (x, epoch, metrics,
+        cifar10_test), ``arch`` and ``arch_source``, ``where`` (epoch/step label).
+        """
+        with self._lock:
+            snap = self._snapshot(self._position if position is None else position)
+        out = dict(snap)
+        for key in ("alpha", "probs", "std", "heatmap"):
+            if out.get(key) is not None:
+                out[key] = np.asarray(out[key]).tolist()
+        out["steps"] = {k: np.asarray(v).tolist() for k, v in snap["steps"].items()}
+        out["epochs"] = {k: np.asarray(v).tolist() for k, v in snap["epochs"].items()}
+        return out
+
+    def _snapshot(self, position: int | None) -> dict[str, Any]:
+        entries = self._entries if position is None else self._entries[: position + 1]
+        layout = self.layout or _layout_for("nb201")
+        block, row = self._edge_block_row()
+        snap: dict[str, Any] = {
+            "n_records": len(self._entries), "position": position, "space": layout.space,
+            "edge": layout.edge_labels()[self._edge] if self._edge < len(layout.edge_labels()) else None,
+            "block": layout.blocks[block] if block < len(layout.blocks) else None,
+            "ops": list(layout.cols), "rows": list(layout.rows),
+            "alpha": None, "probs": None, "std": None, "std_source": None, "heatmap": None,
+            "arch": None, "arch_source": None, "where": "no records yet",
+        }
+        last = entries[-1] if entries else None
+        if last is not None:
+            snap["where"] = (f"epoch {last.epoch + 1}, step {last.step + 1}" if last.kind == "alpha"
+                             else f"end of epoch {last.epoch + 1}")
+        with_alpha = [e for e in entries if e.alpha is not None]
+        cur = with_alpha[-1] if with_alpha else None
+        if cur is not None and block < len(cur.alpha) and row < cur.alpha[block].shape[0]:
+            snap["alpha"] = cur.alpha[block][row]
+            snap["probs"] = cur.probs[block][row]
+            snap["heatmap"] = cur.probs[block]
+            if cur.std is not None:
+                snap["std"], snap["std_source"] = cur.std[block][row], "posterior std (BFGS covariance)"
+            elif self.fallback_std == "trace" and len(with_alpha) >= 2:
+                window = np.stack([e.alpha[block][row] for e in with_alpha[-self.trace_window:]])
+                snap["std"] = window.std(axis=0)
+                snap["std_source"] = f"spread of alpha over the last {len(window)} records (not a posterior)"
+        # step curves (alpha events) and epoch curves
+        steps = [e for e in entries if e.kind == "alpha"]
+        snap["steps"] = {"x": np.array([e.step + 1 for e in steps], dtype=float)}
+        for k in _METRICS:
+            snap["steps"][k] = np.array([e.metrics.get(k, np.nan) for e in steps], dtype=float)
+        epochs = [e for e in entries if e.kind == "epoch"]
+        snap["epochs"] = {"x": np.array([e.x for e in epochs], dtype=float),
+                          "epoch": np.array([e.epoch + 1 for e in epochs], dtype=float)}
+        for k in _METRICS:
+            snap["epochs"][k] = np.array([e.metrics.get(k, np.nan) for e in epochs], dtype=float)
+        snap["epochs"]["cifar10_test"] = np.array([e.benchmark.get("cifar10_test", np.nan) for e in epochs],
+                                                  dtype=float)
+        snap["step_axis"] = "step" if steps else "epoch"
+        # the derived cell: the newest of (epoch record's arch, argmax of the newest alpha)
+        last_epoch = epochs[-1] if epochs else None
+        if cur is not None and (last_epoch is None or cur.key > last_epoch.key or not last_epoch.arch):
+            snap["arch"] = self._derive(cur.alpha)
+            if snap["arch"]:
+                snap["arch_source"] = (f"argmax of alpha at step {cur.step + 1}" if cur.kind == "alpha"
+                                       else f"argmax of alpha, epoch {cur.epoch + 1}")
+        if snap["arch"] is None and last_epoch is not None and last_epoch.arch:
+            snap["arch"], snap["arch_source"] = last_epoch.arch, f"derived at the end of epoch {last_epoch.epoch + 1}"
+        return snap
+
+    def _derive(self, alpha: list[np.ndarray]) -> str | None:
+        space = self.layout.space if self.layout else None
+        try:
+            if space == "nb201":
+                from ..spaces.nb201.arch import derive_arch
+
+                return derive_arch(alpha[0])
+            if space == "darts":
+                from ..spaces.darts.genotypes import derive_genotype, format_genotype
+
+                return format_genotype(derive_genotype(alpha[0], alpha[1]))
+        except Exception as err:
+            self._note(f"could not derive a cell from alpha: {err}")
+        return None
+
+    @classmethod
+    def replay(cls, source: Any, space: str = "auto", **kwargs) -> "AlphaDashboard":
+        """A dashboard over a finished (or killed) run's history, with a slider over its records.
+
+        ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``.
+        ``dash.position = k`` (or the slider) shows the state after record k; the last record
+        reproduces the final state of the live dashboard (alpha, std, curves, cell).
+        """
+        from ..search.history import History
+
+        if hasattr(source, "history") and not isinstance(source, (str, Path)):
+            history = source.history
+        elif isinstance(source, History):
+            history = source
+        else:
+            history = History.load(Path(source))
+        dash = cls(space=space, **kwargs)
+        dash._replay = True
+        for event in _history_events(history):
+            try:
+                dash._ingest(event)
+            except Exception as err:
+                dash._note(f"skipped a record: {err}")
+        if not dash._entries:
+            dash._note("the history holds no records")
+        dash._status = f"replay of {len(dash._entries)} records"
+        return dash
