@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_search.py --channels 8 --cells 1 --batch 64 --steps 32 --warmup 4
     .venv/bin/python scripts/bench_search.py --device cuda --channels 16 --cells 5 --steps 200 --amp
+    .venv/bin/python scripts/bench_search.py -C 16 -N 5 --batch 2 --steps 0 --count   # launches only
 
 What it measures (all in one run, so the ratios are fair on a shared machine):
 
@@ -16,11 +17,17 @@ What it measures (all in one run, so the ratios are fair on a shared machine):
   whole number of ``alpha_accum`` cycles (``--steps`` is rounded up to one) includes it. The
   ratio that matters for GPU-days is the mean's.
 * **Where the time goes** (``--breakdown``): a second, shorter pass with timers (and CUDA syncs)
-  around the omega optimizer/sampler step and the alpha optimizer/sampler step, and a count of
-  the aten operators (each one a kernel launch on a GPU) and of host-device syncs
-  (``aten::_local_scalar_dense``: ``.item()``, ``float(t)``, ``bool(t)``) inside one step and
-  inside each optimizer step. On a CPU the sampler's cost is hidden by slow convolutions; on a
+  around the omega optimizer/sampler step and the alpha optimizer/sampler step.
+* **Launches and syncs** (``--count``, also with ``--breakdown``): the non-view aten ops (about
+  one kernel launch each on a GPU) and the host syncs (``aten::_local_scalar_dense``:
+  ``.item()``, ``float(t)``, ``bool(t)``; and ``Tensor.tolist``/``numpy``) per step over a whole
+  cycle of each strategy (GibbsNAS: lcm(alpha_accum, curvature_every) steps), and inside its
+  last omega and alpha optimizer steps; as run here and with torch.optim's foreach path (as on
+  CUDA); ratios to DARTS-V1. On a CPU the sampler's cost is hidden by slow convolutions; on a
   GPU every launch and every sync costs microseconds, so these counts predict the GPU overhead.
+* **Variants**: ``gibbs2+cl`` (model and batches in ``torch.channels_last``), ``gibbs2+compile``
+  (``model.compile()``; the first steps compile: see the ``first`` column), each with a check of
+  its gradients against the same weights run eagerly in float32 and in float64.
 * **Memory** (``--memory``): each strategy in a fresh subprocess; CPU: the peak RSS reached
   during the steps (the kernel's ``VmHWM``, reset through ``/proc/self/clear_refs`` just before
   the first step; falls back to ``ru_maxrss``) minus the RSS just before the first step
