@@ -96,4 +96,19 @@ def a_darts_v1_run():
     return problem, B.run(problem, "darts-v1", 0, steps=30)
 
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {"np", "torch", "B"}]
+# The answers as the notebooks' exercise cells name them: tests/test_notebooks.py fills each
+# `name = None` line with the expression here (``_S`` is this module, imported in the kernel) and each
+# `return None  # your code` with a call of the function of the same name above, runs the notebook
+# and expects every check in it to say "right".
+my_derive = derive_arch
+
+NOTEBOOK_ANSWERS = {
+    "01": {"prediction_ess": "_S.ess_per_sweep_095", "prediction_inflation": "_S.stationary_inflation(0.1)"},
+    "02": {"prediction_trace_ratio": "_S.stationary_inflation(0.25)", "answer_pd": "_S.noisy_pair_keeps_pd"},
+    "03": {"gap": "_S.discretization_gap(problem, runs['darts-v1'])"},
+    "04": {"prediction_none": "_S.none_edge_probability"},
+    "05": {"alpha_std": "_S.alpha_noise_std", "answer_mean_mode": "_S.mean_mode_step"},
+    "06": {"prediction_skips": "_S.skips_after_bias(alpha_normal, alpha_reduce)"},
+    "07": {"p_skip": "_S.skip_win_probability(1.0, num_samples=100_000)", "prediction_factor": "_S.error_bar_scaling"},
+    "08": {"prediction_trials": "_S.trial_count", "answer_rerun": "_S.rerun_after_kill"},
+}

@@ -1,5 +1,8 @@
-"""Every course notebook runs headless in the smoke profile (one test per notebook)."""
+"""Every course notebook runs headless in the smoke profile (one test per notebook), its exercises
+answered by the hidden reference solutions; the notebooks and their text sources are in sync."""
 import json
+import re
+import sys
 
 import nbformat
 from pathlib import Path
@@ -12,11 +15,66 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = list_notebooks(ROOT / "notebooks") if (ROOT / "notebooks").is_dir() else []
 
 
+TESTS = Path(__file__).resolve().parent
+_ANSWER_RE = re.compile(r"^(\w+) = None(\s*#.*)?$", flags=re.M)
+_DEF_RE = re.compile(r"^def (\w+)\((.*)\):", flags=re.M)
+
+
+def with_reference_answers(path: Path, out_dir: Path) -> tuple[Path, int]:
+    """A copy of the notebook whose exercises are answered with tests/exercise_solutions.py.
+
+    ``name = None`` lines become the reference expression of NOTEBOOK_ANSWERS, a function's
+    ``return None  # your code`` a call of the reference function of the same name. Returns the
+    copy's path and the number of check calls in it (each must then say "right")."""
+    sys.path.insert(0, str(TESTS))
+    import exercise_solutions as S
+
+    answers = S.NOTEBOOK_ANSWERS[path.name[:2]]
+    nb = nbformat.read(str(path), as_version=4)
+    checks = 0
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "gibbsnas_lite.exercises" in c.source)
+    for cell in nb.cells[first:]:
+        if cell.cell_type != "code":
+            continue
+        src = _ANSWER_RE.sub(lambda m: f"{m.group(1)} = {answers.pop(m.group(1))}", cell.source)
+        fn = _DEF_RE.search(src)
+        if fn and "return None  # your code" in src:
+            args = ", ".join(a.split("=")[0].strip() for a in fn.group(2).split(",") if a.strip())
+            src = src.replace("return None  # your code", f"return _S.{fn.group(1)}({args})")
+        checks += len(re.findall(r"^check_\w+\(", src, flags=re.M))
+        cell.source = src
+    assert not answers, f"{path.name}: no exercise cell for {sorted(answers)}"
+    nb.cells.insert(first, nbformat.v4.new_code_cell(
+        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport exercise_solutions as _S"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy = out_dir / path.name
+    nbformat.write(nb, str(copy))
+    return copy, checks
+
+
+def _verdicts(executed: Path) -> list[str]:
+    nb = nbformat.read(str(executed), as_version=4)
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("data", {}).get("text/plain", "") if out.get("output_type") == "execute_result" else ""
+            if text.startswith("[") and "] " in text and ("right" in text or "not yet" in text or "no answer" in text):
+                found.append(text)
+    return found
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_profile(path, tmp_path):
-    headline = execute_notebook(path, tmp_path / path.name, profile="smoke")
+    """Each notebook runs with its exercises answered by the hidden reference solutions; every check
+    in it must say "right" (a broken exercise, or a check that no longer fits the notebook, fails here)."""
+    filled, checks = with_reference_answers(path, tmp_path / "notebooks")
+    assert checks >= 2, f"{path.name} has fewer than two checked exercises"
+    headline = execute_notebook(filled, tmp_path / "executed" / path.name, profile="smoke")
     assert headline, f"{path.name} recorded no headline numbers (call gibbsnas_lite.notebooks.record)"
+    verdicts = _verdicts(tmp_path / "executed" / path.name)
+    assert len(verdicts) == checks, verdicts
+    assert all(v.startswith("[✓ right]") for v in verdicts), verdicts
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
