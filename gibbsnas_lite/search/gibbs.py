@@ -125,7 +125,8 @@ class GibbsNAS(Strategy):
         if scale is not None:
             torch._foreach_mul_(list(grads), scale)
         elif self.config.grad_clip and self.config.grad_clip > 0:
-            norm = torch.nn.utils.clip_grad_norm_(weights, self.config.grad_clip, foreach=True)
+            # foreach=None: the foreach kernels on CUDA (on the CPU too in recent torch); no host sync
+            norm = torch.nn.utils.clip_grad_norm_(weights, self.config.grad_clip, foreach=None)
             scale = (self.config.grad_clip / (norm + 1e-6)).clamp(max=1.0)  # the factor it applied
         return loss, logits, scale
 
