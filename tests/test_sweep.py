@@ -227,14 +227,23 @@ def _epochs_done(folder: Path) -> int:
     return sum('"kind": "epoch"' in line for line in path.read_text().splitlines())
 
 
-def _trial_workers():
+def _trial_workers(driver: subprocess.Popen) -> list[int]:
+    """Pids of the trial workers under this test's driver (its local Ray is its child), never another
+    sweep's on the same machine."""
     import psutil
 
+    try:
+        procs = psutil.Process(driver.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
     found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmd = proc.info["cmdline"] or []
+    for proc in procs:
+        try:
+            cmd = proc.cmdline()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
         if cmd and cmd[0].startswith("ray::_ray_trial"):
-            found.append(proc.info["pid"])
+            found.append(proc.pid)
     return found
 
 
@@ -247,9 +256,18 @@ def _start_driver(out: Path) -> subprocess.Popen:
 
 
 def _kill_driver(proc: subprocess.Popen):
+    import psutil
+
+    family = psutil.Process(proc.pid).children(recursive=True)  # its Ray, before they are orphaned
+    workers = [p for p in family if p.pid in set(_trial_workers(proc))]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    _wait(lambda: not _trial_workers(), timeout=60, what="the killed driver's workers to exit")
+    # the trials die with the driver (no second writer when the sweep restarts) ...
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert not alive, f"trial workers of the killed driver still alive after 60 s: {alive}"
+    # ... and Ray's agents follow within a minute or two on a busy machine; the test does not wait for them
+    for leftover in psutil.wait_procs(family, timeout=5)[1]:
+        leftover.kill()
 
 
 @pytest.mark.slow
@@ -264,7 +282,7 @@ def test_sweep_survives_sigkill_of_a_worker_and_of_the_driver(tmp_path, referenc
     driver = _start_driver(tmp_path)
     # (1) SIGKILL a worker in the middle of a trial: at least 2 of its epochs are checkpointed
     def mid_trial():
-        workers = _trial_workers()
+        workers = _trial_workers(driver)
         return workers if workers and any(2 <= _epochs_done(f) < EPOCHS for f in folders) else None
     os.kill(_wait(mid_trial, what="a trial in its middle epochs")[0], signal.SIGKILL)
     # (2) SIGKILL the driver while a trial is half done, after at least one trial has finished
@@ -276,7 +294,7 @@ def test_sweep_survives_sigkill_of_a_worker_and_of_the_driver(tmp_path, referenc
     assert 1 <= len(finished_before) < len(folders)
     # (3) start again and SIGKILL the driver as soon as a trial runs, before its first checkpoint
     driver = _start_driver(tmp_path)
-    _wait(_trial_workers, what="a trial worker of the second driver")
+    _wait(lambda: _trial_workers(driver), what="a trial worker of the second driver")
     _kill_driver(driver)
     # the same command again finishes the grid
     driver = _start_driver(tmp_path)
