@@ -186,7 +186,7 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
     values.update(STRATEGY_DEFAULTS[strategy])
     if strategy.startswith("gibbs2") and profile != "smoke":
         # The same-batch omega pair costs one extra forward/backward; every 8th step keeps
-        # GibbsNAS-2nd at 1.07x a DARTS-V1 step (1.56x at every step): docs/bench_search.md.
+        # GibbsNAS-2nd at 1.07x a DARTS-V1 step at full size: docs/bench_search.md.
         values["curvature_every"] = 8
     if strategy.startswith("gibbs") and profile == "full":
         # Same noise per draw (T/N) as the cpu choice at N = 4,096: N = 25,000 here, so both
