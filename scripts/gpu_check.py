@@ -67,6 +67,9 @@ def parse_args(argv=None):
                    help="steps per epoch of the loop check (default: all 390 of a CIFAR-10 search half; tiny: 3)")
     p.add_argument("--strategies", default=";".join(STRATEGIES),
                    help="bench_search strategy specs, ';'- or ','-separated (default: %(default)s)")
+    p.add_argument("--bf16-extra", default=None,
+                   help="variants added to the bf16 run only (default on CUDA: gibbs2+cl;darts-v1+cl, channels_last; "
+                        "none at --tiny); '' for none")
     p.add_argument("--goal", type=float, default=GOAL, help="GibbsNAS-2nd / DARTS-V1 per step (default %(default)s)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-loop", action="store_true")
@@ -93,10 +96,12 @@ def say(msg: str) -> None:
 
 # ----------------------------------------------------------------------------- 1-3. bench
 def bench(args, sz, out: Path, amp: bool, steps: int, memory: bool) -> dict:
+    extra = args.bf16_extra if args.bf16_extra is not None else ("" if args.tiny else "gibbs2+cl;darts-v1+cl")
+    strategies = args.strategies + (";" + extra if amp and extra else "")
     argv = ["--device", sz["device"], "-C", str(sz["channels"]), "-N", str(sz["cells"]),
             "--batch", str(sz["batch"]), "--image-size", str(sz["image_size"]),
             "--steps", str(steps), "--warmup", str(sz["warmup"]),
-            "--alpha-accum", str(sz["alpha_accum"]), "--strategies", args.strategies, "--count"]
+            "--alpha-accum", str(sz["alpha_accum"]), "--strategies", strategies, "--count"]
     if amp:
         argv.append("--amp")
     if memory:
@@ -236,6 +241,33 @@ def verdict(goals: dict, tiny: bool) -> int:
     return 0 if goals and all(g["met"] for g in goals.values()) else 3
 
 
+def write_report(out: Path, report: dict) -> None:
+    """gpu_check.json, rewritten after every part (atomically), so a run stopped by a time limit
+    still leaves what it measured."""
+    tmp = out / "gpu_check.json.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(report, fh, indent=1, default=float)
+    os.replace(tmp, out / "gpu_check.json")
+
+
+def run_part(name: str, report: dict, out: Path, fn) -> bool:
+    """Runs one part; a failure is reported and the next part still runs (one GPU session, many answers)."""
+    t0 = time.perf_counter()
+    try:
+        fn()
+        ok = True
+    except Exception as err:  # noqa: BLE001 - report every failure and exit non-zero
+        traceback.print_exc()
+        report.setdefault("errors", {})[name] = f"{type(err).__name__}: {err}"
+        say(f"gpu_check: part {name} FAILED: {report['errors'][name]}")
+        ok = False
+    report["seconds"][name] = time.perf_counter() - t0
+    if torch.cuda.is_available():
+        report["peak_gpu_memory_bytes_this_process"] = torch.cuda.max_memory_allocated()
+    write_report(out, report)
+    return ok
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child_search:
@@ -243,7 +275,7 @@ def main(argv=None) -> int:
     sz = sizes(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"tiny": args.tiny, "sizes": sz, "goal": args.goal, "ok": False, "env": {}}
+    report: dict = {"tiny": args.tiny, "sizes": sz, "goal": args.goal, "ok": False, "env": {}, "seconds": {}}
     say(f"gpu_check: torch {torch.__version__}, cuda available {torch.cuda.is_available()}"
         + (f", {torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}"
            if torch.cuda.is_available() else ""))
@@ -253,44 +285,41 @@ def main(argv=None) -> int:
     if sz["device"] == "cpu":
         torch.set_num_threads(1)
     say(f"sizes: {sz}")
-    status, started = 0, time.perf_counter()
-    seconds = report["seconds"] = {}
-    try:
-        for amp, steps in ((True, sz["steps"]), (False, sz["fp32_steps"])):
-            label = "bf16" if amp else "fp32"
+    started = time.perf_counter()
+    oks = []
+    for amp, steps in ((True, sz["steps"]), (False, sz["fp32_steps"])):
+        label = "bf16" if amp else "fp32"
+
+        def part(amp=amp, steps=steps, label=label):
             say(f"== {'1' if amp else '2'}. step time, {'bf16 autocast' if amp else 'float32'} ==")
-            t0 = time.perf_counter()
             result = bench(args, sz, out, amp=amp, steps=steps, memory=amp and not args.skip_memory)
-            seconds[f"bench_{label}"] = time.perf_counter() - t0
             report[f"bench_{label}"] = {k: result.get(k) for k in ("time", "counts", "memory", "env", "rounds")}
             if "gibbs2" in result["time"] and "darts-v1" in result["time"]:
                 report.setdefault("goals", {})[label] = goal_rows(result, args.goal, label)
-        if "memory" in report["bench_bf16"] and report["bench_bf16"]["memory"]:
-            say("== 3. peak memory: in the bf16 report above ==")
-        if not args.skip_loop:
+            if amp and result.get("memory"):
+                say("== 3. peak memory: in the bf16 report above ==")
+
+        oks.append(run_part(f"bench_{label}", report, out, part))
+    if not args.skip_loop:
+        def loop():
             say("== 4. the search loop (run_search, full profile) with a kill and a resume ==")
-            t0 = time.perf_counter()
             part_loop(sz, out, report)
-            seconds["loop"] = time.perf_counter() - t0
-        report["ok"] = True
+
+        oks.append(run_part("loop", report, out, loop))
+    report["ok"] = all(oks)
+    if not report["ok"]:
+        status = 1
+        say(f"gpu_check: FAILED parts: {report.get('errors')}")
+    else:
         status = verdict(report.get("goals", {}), args.tiny)
         if status:
             say(f"gpu_check: everything ran, but the goal was missed: {report['goals']}")
         else:
             say("gpu_check: OK" + (" (the goal is not enforced at --tiny)" if args.tiny else ""))
-    except Exception as err:  # noqa: BLE001 - report every failure and exit non-zero
-        traceback.print_exc()
-        report["error"] = f"{type(err).__name__}: {err}"
-        say(f"gpu_check: FAILED: {report['error']}")
-        status = 1
-    finally:
-        seconds["total"] = time.perf_counter() - started
-        report["exit_status"] = status
-        if torch.cuda.is_available() and sz["device"] == "cuda":
-            report["peak_gpu_memory_bytes_this_process"] = torch.cuda.max_memory_allocated()
-        with open(out / "gpu_check.json", "w") as fh:
-            json.dump(report, fh, indent=1, default=float)
-        say(f"gpu_check: {seconds['total']:.0f}s in all; report {out / 'gpu_check.json'}")
+    report["seconds"]["total"] = time.perf_counter() - started
+    report["exit_status"] = status
+    write_report(out, report)
+    say(f"gpu_check: {report['seconds']['total']:.0f}s in all; report {out / 'gpu_check.json'}")
     return status
 
 
