@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from . import __version__
-from .notebooks import PROFILES
+from .course.notebooks import PROFILES
 from .search.config import DATASETS, DEVICES, SPACES, STRATEGIES
 from .search.config import PROFILES as SEARCH_PROFILES
 
@@ -236,7 +236,7 @@ def run_search_command(args) -> int:
 def run_sweep_command(args) -> int:
     from pathlib import Path
 
-    from .seed_study import markdown_table
+    from .course.seed_study import markdown_table
     from .sweep import grid, load_sweep_file, load_trials, run_sweep, summarize
 
     grid_given = args.strategies or args.seeds or args.datasets or args.profile or args.settings
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "notebooks" and args.notebooks_command == "run":
-        from .notebooks import main_run
+        from .course.notebooks import main_run
 
         return main_run(args)
     if args.command == "search":

@@ -1,6 +1,6 @@
 """The seed study behind docs/notebooks/03_bilevel_toy.md: every method on many toy instances.
 
-Runs ``gibbsnas_lite.bilevel_toy.run`` for each method and seed, appends one JSON line per run to
+Runs ``gibbsnas_lite.course.bilevel_toy.run`` for each method and seed, appends one JSON line per run to
 ``--out`` (method, settings, seed, the three derived ops, tail frequencies, final losses) and prints,
 per method, how many seeds derive the right op under each reading rule.
 
@@ -22,8 +22,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from gibbsnas_lite import bilevel_toy as B  # noqa: E402
-from gibbsnas_lite.notebooks import parse_parameters  # noqa: E402
+from gibbsnas_lite.course import bilevel_toy as B  # noqa: E402
+from gibbsnas_lite.course.notebooks import parse_parameters  # noqa: E402
 
 
 def seed_range(text: str) -> range:

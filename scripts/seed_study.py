@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gibbsnas_lite import seed_study as S  # noqa: E402
+from gibbsnas_lite.course import seed_study as S  # noqa: E402
 
 
 def git_commit() -> str:

@@ -1,6 +1,6 @@
 """Reference solutions of the notebooks' exercises, kept out of the notebooks.
 
-tests/test_exercises.py feeds each one to its check in gibbsnas_lite.exercises (it must be
+tests/test_exercises.py feeds each one to its check in gibbsnas_lite.course.exercises (it must be
 called right) and a wrong answer (it must be called wrong). A learner who wants to compare
 can read this file after trying.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gibbsnas_lite import bilevel_toy as B
+from gibbsnas_lite.course import bilevel_toy as B
 
 
 # 01 · Gibbs sampling
@@ -76,7 +76,7 @@ def count_skips(genotype):
 
 # 07 · the architecture posterior
 def skip_win_probability(margin=0.5, num_samples=400_000, seed=0):
-    from gibbsnas_lite import posterior as P
+    from gibbsnas_lite.course import posterior as P
 
     mean, cov = P.disagreement_example(margin=margin)
     edge0 = P.sample_alphas(mean, cov, num_samples, seed=seed)[:, 0]

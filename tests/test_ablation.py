@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from gibbsnas_lite import ablation as A
+from gibbsnas_lite.course import ablation as A
 from gibbsnas_lite.search import History, SearchResult, make_config
 from gibbsnas_lite.search.loop import benchmark_accuracies
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gibbsnas_lite import bilevel_toy as B
+from gibbsnas_lite.course import bilevel_toy as B
 
 STEPS = 300  # the notebook's and the docs' budget
 SEEDS = range(6)
@@ -150,7 +150,7 @@ def test_summarize_counts_and_bad_arguments(problems):
 
 
 def test_figures_build(problems, darts_runs, gibbs_runs):
-    from gibbsnas_lite.plots import bilevel as PB
+    from gibbsnas_lite.course.plots import bilevel as PB
 
     land = B.landscape(problems[0], n=21)
     assert len(PB.landscape_figure(land, [darts_runs[0], gibbs_runs[0]]).data) >= 5

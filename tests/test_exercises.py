@@ -8,7 +8,7 @@ import nbformat
 import pytest
 import torch
 
-from gibbsnas_lite import exercises as E
+from gibbsnas_lite.course import exercises as E
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))

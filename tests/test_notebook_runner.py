@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from gibbsnas_lite import cli
-from gibbsnas_lite.notebooks import (
+from gibbsnas_lite.course.notebooks import (
     NotebookError,
     list_notebooks,
     parse_parameters,
@@ -42,7 +42,7 @@ def test_run_records_headline_and_summary(tmp_path):
     books = tmp_path / "nb"
     books.mkdir()
     _write_notebook(books / "01_ok.ipynb",
-                    "from gibbsnas_lite.notebooks import record\nrecord(profile=profile, answer=6 * 7)")
+                    "from gibbsnas_lite.course.notebooks import record\nrecord(profile=profile, answer=6 * 7)")
     _write_notebook(books / "02_bad.ipynb", "x = 1\nraise RuntimeError('boom in cell')")
     out = tmp_path / "out"
     runs = run_notebooks(out, profile="smoke", notebook_dir=books, echo=lambda *_: None)
@@ -62,7 +62,7 @@ def test_run_records_headline_and_summary(tmp_path):
 
 
 def test_record_is_silent_and_checks_values(capsys):
-    from gibbsnas_lite import notebooks
+    from gibbsnas_lite.course import notebooks
 
     notebooks._RECORDED.clear()
     assert notebooks.record(a=1, b=[0.5, "x"]) is None
@@ -81,7 +81,7 @@ def test_cli_notebooks_run_exit_codes(tmp_path, capsys):
     books = tmp_path / "nb"
     books.mkdir()
     _write_notebook(books / "01_ok.ipynb",
-                    "from gibbsnas_lite.notebooks import record\nrecord(k=k)")
+                    "from gibbsnas_lite.course.notebooks import record\nrecord(k=k)")
     rc = cli.main(["notebooks", "run", "--notebooks", str(books), "--out", str(tmp_path / "o"),
                    "--profile", "smoke", "-p", "k=3"])
     assert rc == 0
@@ -91,7 +91,7 @@ def test_cli_notebooks_run_exit_codes(tmp_path, capsys):
 
 
 def test_unknown_profile_is_refused(tmp_path):
-    from gibbsnas_lite.notebooks import execute_notebook
+    from gibbsnas_lite.course.notebooks import execute_notebook
 
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         execute_notebook(tmp_path / "x.ipynb", tmp_path / "y.ipynb", profile="fast")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gibbsnas_lite.notebooks import execute_notebook, list_notebooks
+from gibbsnas_lite.course.notebooks import execute_notebook, list_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = list_notebooks(ROOT / "notebooks") if (ROOT / "notebooks").is_dir() else []
@@ -32,7 +32,7 @@ def with_reference_answers(path: Path, out_dir: Path) -> tuple[Path, int]:
     answers = S.NOTEBOOK_ANSWERS[path.name[:2]]
     nb = nbformat.read(str(path), as_version=4)
     checks = 0
-    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "gibbsnas_lite.exercises" in c.source)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "gibbsnas_lite.course.exercises" in c.source)
     for cell in nb.cells[first:]:
         if cell.cell_type != "code":
             continue
@@ -71,7 +71,7 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path):
     filled, checks = with_reference_answers(path, tmp_path / "notebooks")
     assert checks >= 2, f"{path.name} has fewer than two checked exercises"
     headline = execute_notebook(filled, tmp_path / "executed" / path.name, profile="smoke")
-    assert headline, f"{path.name} recorded no headline numbers (call gibbsnas_lite.notebooks.record)"
+    assert headline, f"{path.name} recorded no headline numbers (call gibbsnas_lite.course.notebooks.record)"
     verdicts = _verdicts(tmp_path / "executed" / path.name)
     assert len(verdicts) == checks, verdicts
     assert all(v.startswith("[✓ right]") for v in verdicts), verdicts

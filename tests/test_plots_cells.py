@@ -7,7 +7,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from gibbsnas_lite.plots.cells import (
+from gibbsnas_lite.course.plots.cells import (
     DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS, alpha_heatmap, darts_cell_figure,
     nb201_cell_figure, row_softmax,
 )

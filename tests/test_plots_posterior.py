@@ -4,8 +4,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from gibbsnas_lite import toys as T
-from gibbsnas_lite.plots import posterior as P
+from gibbsnas_lite.course import toys as T
+from gibbsnas_lite.course.plots import posterior as P
 
 
 @pytest.mark.parametrize("k", [1.0, 2.0, 3.0])

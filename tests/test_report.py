@@ -1,4 +1,4 @@
-"""gibbsnas_lite.report: run rows with NAS-Bench-201 accuracies, the paper's Table 3, figures."""
+"""gibbsnas_lite.course.report: run rows with NAS-Bench-201 accuracies, the paper's Table 3, figures."""
 import json
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.nasbench import TABLE3_COLUMNS, NB201Table
-from gibbsnas_lite.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, edge_summary, edge_summary_text,
+from gibbsnas_lite.course.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, edge_summary, edge_summary_text,
                                   epoch_curve, epochs_figure, headline, markdown_table, paper_table3, run_row,
                                   table3_figure)
 from gibbsnas_lite.search import History, make_config

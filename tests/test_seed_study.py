@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from gibbsnas_lite import seed_study as S
+from gibbsnas_lite.course import seed_study as S
 from gibbsnas_lite.nasbench import NB201Table
 
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"

@@ -102,7 +102,7 @@ def test_run_trial_row_matches_run_search(tmp_path):
     assert row["peak_rss_mb"] > 50 and 0 < row["cpu_seconds"] < 600
     assert json.loads((tmp_path / "t" / "trial.json").read_text())["arch"] == plain.arch
     # seed_study reads a sweep trial's folder as one of its rows, with the trial's measurements
-    from gibbsnas_lite import seed_study
+    from gibbsnas_lite.course import seed_study
 
     study_row = seed_study.run_row(tmp_path / "t")
     assert study_row["arch"] == plain.arch and study_row["cpu_seconds"] == row["cpu_seconds"]

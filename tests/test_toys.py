@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from gibbsnas_lite import toys as T
+from gibbsnas_lite.course import toys as T
 
 
 # ----------------------------------------------------------------------------- Gaussian

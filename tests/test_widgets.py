@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from gibbsnas_lite.plots.cells import nb201_cell_figure
-from gibbsnas_lite.widgets import AlphaDashboard, _batch_program, _patch_nb201, detect_headless
+from gibbsnas_lite.course.plots.cells import nb201_cell_figure
+from gibbsnas_lite.course.widgets import AlphaDashboard, _batch_program, _patch_nb201, detect_headless
 
 ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
@@ -423,7 +423,7 @@ def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
     _, _, run_dir = smoke_run
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("from gibbsnas_lite.widgets import AlphaDashboard\n"
+        nbformat.v4.new_code_cell("from gibbsnas_lite.course.widgets import AlphaDashboard\n"
                                   "from gibbsnas_lite.search import History\n"
                                   "dash = AlphaDashboard()\n"
                                   "display(dash)"),
@@ -531,7 +531,7 @@ def test_buttons_work_in_a_real_kernel(tmp_path):
         kc.wait_for_ready(timeout=120)
         run("import torch; torch.set_num_threads(1)\n"
             "from gibbsnas_lite.search import make_config, run_search\n"
-            "from gibbsnas_lite.widgets import AlphaDashboard\n"
+            "from gibbsnas_lite.course.widgets import AlphaDashboard\n"
             "cfg = make_config('gibbs2', 'smoke', epochs=4, train_limit=128)\n"
             "run_search(make_config('gibbs2', 'smoke', epochs=1, train_limit=64))  # imports")
         # no page draws the figure here: do not wait for one (wait_for_view=0)

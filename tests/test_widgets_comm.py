@@ -53,7 +53,7 @@ def _plain(monkeypatch):
 
 
 def test_eager_figure_widget_sends_the_figure_in_comm_open(monkeypatch):
-    from gibbsnas_lite.widgets import _figure_widget
+    from gibbsnas_lite.course.widgets import _figure_widget
 
     fig, rec = _figure_opens(monkeypatch, lambda: _figure_widget(_plain(monkeypatch)))
     figure_states = [s for s in rec.opened if "_widget_data" in s]
@@ -82,7 +82,7 @@ def test_plotly_figure_widget_opens_empty(monkeypatch):
 
 def test_dashboard_figures_open_complete(monkeypatch):
     """One FigureWidget per dashboard (one copy of plotly's module for the page), opened complete."""
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     import ipywidgets.widgets.widget as wmod
 
@@ -103,7 +103,7 @@ def test_dashboard_figures_open_complete(monkeypatch):
 
 def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
     """A view made after the run (plotly's front end keeps no updates in its model) gets the final state."""
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     import ipywidgets.widgets.widget as wmod
 
@@ -127,7 +127,7 @@ def _view_drew(fig):
 
 @pytest.fixture
 def in_kernel(monkeypatch):
-    from gibbsnas_lite.dashboard import control, headless
+    from gibbsnas_lite.course.dashboard import control, headless
 
     monkeypatch.setattr(control, "_in_kernel", lambda: True)  # start(): wait for the page
     monkeypatch.setattr(headless, "_in_kernel", lambda: True)  # detect_headless()
@@ -142,7 +142,7 @@ def _tiny():
 def test_start_waits_until_the_page_drew_the_dashboard(in_kernel, tmp_path, capsys):
     import time
 
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     dash = AlphaDashboard(headless=False, wait_for_view=30)
     dash._repr_mimebundle_()  # the cell's result: the dashboard goes into the output
@@ -166,7 +166,7 @@ def test_start_waits_until_the_page_drew_the_dashboard(in_kernel, tmp_path, caps
 def test_wait_stop_or_no_display_end_the_wait(in_kernel, tmp_path):
     import time
 
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     dash = AlphaDashboard(headless=False, wait_for_view=60)
     dash._repr_mimebundle_()
@@ -193,7 +193,7 @@ def test_wait_stop_or_no_display_end_the_wait(in_kernel, tmp_path):
 
 
 def test_a_page_that_never_draws_delays_the_search_at_most_wait_for_view(in_kernel, tmp_path, capsys):
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     dash = AlphaDashboard(headless=False, wait_for_view=3)
     dash._repr_mimebundle_()
@@ -207,7 +207,7 @@ def test_a_page_that_never_draws_delays_the_search_at_most_wait_for_view(in_kern
 
 
 def test_headless_start_never_waits(in_kernel, tmp_path):
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     dash = AlphaDashboard(headless=True, wait_for_view=60)
     dash.start(_tiny(), out_dir=tmp_path / "a")  # foreground, at once

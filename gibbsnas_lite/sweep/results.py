@@ -3,7 +3,7 @@
 A row holds what the paper's tables compare (strategy, dataset, seed, the derived cell and
 its NAS-Bench-201 accuracies) and what a user pays (search seconds, peak memory), plus, per
 epoch, the derived cell's benchmark accuracy and its share of parameter-free edges: the
-curves of the paper's Fig. 3. Rows have the fields of :mod:`gibbsnas_lite.seed_study`, so
+curves of the paper's Fig. 3. Rows have the fields of :mod:`gibbsnas_lite.course.seed_study`, so
 its summaries and figures apply to a sweep as they do to the shipped study.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from ..search.history import atomic_write_text
 from ..search.loop import HISTORY, SUMMARY
-from .. import seed_study
+from ..course import seed_study
 from .trials import Trial
 
 BENCHMARK_KEYS = ("cifar10_valid", "cifar10_test", "cifar100_test", "ImageNet16-120_test")

@@ -460,7 +460,7 @@ def _patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
     label per edge, in the same order; layout ``meta.arch``.
     """
     from ..plots.cells import OP_COLORS
-    from ..spaces.nb201.arch import EDGES, format_arch, parse_arch
+    from ...spaces.nb201.arch import EDGES, format_arch, parse_arch
 
     ops = parse_arch(arch)
     data = [dict(tr) for tr in template["data"]]  # shallow copies: only edited keys are replaced

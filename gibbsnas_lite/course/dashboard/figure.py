@@ -2,7 +2,7 @@
 
 :class:`DashboardView` throttles redraws (``min_interval``, ``update_every``, ``max_overhead``,
 a trailing redraw), builds the traces of the current snapshot, and shows either the live widget
-(:mod:`gibbsnas_lite.dashboard.live`) or, headless, a small static figure (:meth:`DashboardView.final_figure`).
+(:mod:`gibbsnas_lite.course.dashboard.live`) or, headless, a small static figure (:meth:`DashboardView.final_figure`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
 
 
 class DashboardView:
-    """Mixin of :class:`~gibbsnas_lite.widgets.AlphaDashboard`: its figure, controls and throttling."""
+    """Mixin of :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`: its figure, controls and throttling."""
 
     # ------------------------------------------------------------------ drawing
     def _should_draw(self, force: bool, epoch: bool = False) -> bool:
@@ -225,7 +225,7 @@ class DashboardView:
                 self._cell_cache[("<nb201 template>", "")] = template
             spec = _patch_nb201(template["spec"], template["arch"], arch)
         elif space == "darts":
-            from ..spaces.darts.genotypes import parse_genotype
+            from ...spaces.darts.genotypes import parse_genotype
 
             which = block if block in ("normal", "reduce") else "normal"
             spec = cells.darts_cell_figure(parse_genotype(arch, steps=None), which=which).to_plotly_json()

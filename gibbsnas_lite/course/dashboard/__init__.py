@@ -6,6 +6,6 @@
 * :mod:`.live`     - the live widget (one plotly FigureWidget and the ipywidgets controls);
 * :mod:`.headless` - whether a widget front end is there at all.
 
-:class:`gibbsnas_lite.widgets.AlphaDashboard` puts them together (one class made of the
+:class:`gibbsnas_lite.course.widgets.AlphaDashboard` puts them together (one class made of the
 three mixins ``EventRecord``, ``RunControl`` and ``DashboardView``); import it from there.
 """

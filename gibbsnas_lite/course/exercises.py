@@ -157,7 +157,7 @@ def check_stationary_inflation(answer: Any, eta: float = 0.1) -> Feedback:
 
 def check_bfgs_update(fn: Any) -> Feedback:
     """02, exercise 1: ``fn(H, s, y) -> H_plus``, the BFGS inverse update (Nocedal & Wright Eq. 6.17)."""
-    from .samplers.bfgs import bfgs_inverse_update
+    from ..samplers.bfgs import bfgs_inverse_update
 
     gen = torch.Generator().manual_seed(0)
     cases = []
@@ -210,7 +210,7 @@ def check_discretization_gap(answer: Any, problem: Any, run: Any) -> Feedback:
 
 def check_none_edge_probability(answer: Any) -> Feedback:
     """04, exercise 1: P(a cell derived from a random α has at least one `none` edge)."""
-    from .spaces.nb201.arch import NUM_EDGES, OPS
+    from ..spaces.nb201.arch import NUM_EDGES, OPS
 
     p_none = 1.0 / len(OPS)
     truth = 1.0 - (1.0 - p_none) ** NUM_EDGES
@@ -223,7 +223,7 @@ def check_none_edge_probability(answer: Any) -> Feedback:
 
 def check_derive_arch(fn: Any) -> Feedback:
     """04, exercise 2: ``fn(alpha) -> arch string``, NAS-Bench-201's argmax rule on a (6, 5) α."""
-    from .spaces.nb201.arch import derive_arch, parse_arch
+    from ..spaces.nb201.arch import derive_arch, parse_arch
 
     gen = torch.Generator().manual_seed(2)
     alphas = [torch.randn(6, 5, generator=gen) for _ in range(6)]
@@ -268,7 +268,7 @@ def check_mean_mode_step(answer: Any) -> Feedback:
 
 def check_skips_after_bias(answer: Any, alpha_normal: Any, alpha_reduce: Any, bias: float = 3.0) -> Feedback:
     """06, exercise 1: skip_connect ops in the normal cell derived after adding ``bias`` to skip's α column."""
-    from .spaces.darts.genotypes import PRIMITIVES, derive_genotype
+    from ..spaces.darts.genotypes import PRIMITIVES, derive_genotype
 
     a = np.array(alpha_normal, dtype=float, copy=True)
     a[:, PRIMITIVES.index("skip_connect")] += bias
@@ -282,7 +282,7 @@ def check_skips_after_bias(answer: Any, alpha_normal: Any, alpha_reduce: Any, bi
 
 def check_count_skips(fn: Any) -> Feedback:
     """06, exercise 2: ``fn(genotype) -> number of skip_connect`` in the normal cell."""
-    from .spaces.darts.genotypes import NUM_EDGES, PRIMITIVES, derive_genotype
+    from ..spaces.darts.genotypes import NUM_EDGES, PRIMITIVES, derive_genotype
 
     gen = torch.Generator().manual_seed(3)
     skip = PRIMITIVES.index("skip_connect")
@@ -323,7 +323,7 @@ def check_error_bar_scaling(answer: Any) -> Feedback:
 def check_trial_count(answer: Any, strategies: str = "gibbs2,darts-v1,gdas", seeds: str = "0-4",
                       datasets: str = "cifar10,cifar100") -> Feedback:
     """08, exercise 1: the number of trials in a grid."""
-    from .sweep import grid
+    from ..sweep import grid
 
     truth = float(len(grid(strategies, seeds, datasets=datasets)))
     return _numeric("08 · exercise 1", answer, truth, 0.0,

@@ -69,7 +69,7 @@ PAPER_CITATION = ("Xue, Wang, Yan, Hu, Yang, Sun: Rethinking Bi-Level Optimizati
 def make_grid(strategies: Sequence[str] = VARIANTS, seeds: Sequence[int] = (0, 1), profile: str = "smoke",
               **overrides: Any) -> list:
     """One :class:`SearchConfig` per (strategy, seed): ``make_config(strategy, profile, seed=, **overrides)``."""
-    from .search import make_config
+    from ..search import make_config
 
     return [make_config(s, profile, seed=int(seed), **overrides) for s in strategies for seed in seeds]
 
@@ -82,7 +82,7 @@ def temperature_grid(factors: Sequence[float], strategy: str = "gibbs2", profile
     change of them; the ratio T_omega / T stays the default's. ``extra["temperature_factor"]``
     records the factor.
     """
-    from .search import make_config
+    from ..search import make_config
 
     base = make_config(strategy, profile, seed=int(seed), **overrides)
     configs = []
@@ -123,7 +123,7 @@ def run_grid(configs: Iterable, out_dir: str | Path | None = None, progress: boo
     import dataclasses
 
     if run is None:
-        from .search import run_search as run
+        from ..search import run_search as run
     configs = list(configs)
     done = [(_key(r.config), r) for r in reuse]
     bar = None
@@ -162,7 +162,7 @@ def load_result(folder: str | Path):
     """A finished run folder (``summary.json`` + ``history.jsonl``) as a :class:`SearchResult` (no model)."""
     import json
 
-    from .search import History, SearchConfig, SearchResult
+    from ..search import History, SearchConfig, SearchResult
 
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())

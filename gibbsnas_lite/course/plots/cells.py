@@ -21,10 +21,10 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ..spaces.nb201.arch import EDGES as NB201_EDGES
-from ..spaces.nb201.arch import NUM_EDGES as NB201_NUM_EDGES
-from ..spaces.nb201.arch import OPS as NB201_OPS
-from ..spaces.nb201.arch import format_arch, parse_arch
+from ...spaces.nb201.arch import EDGES as NB201_EDGES
+from ...spaces.nb201.arch import NUM_EDGES as NB201_NUM_EDGES
+from ...spaces.nb201.arch import OPS as NB201_OPS
+from ...spaces.nb201.arch import format_arch, parse_arch
 
 __all__ = [
     "OP_COLORS", "NB201_ROW_LABELS", "DARTS_PRIMITIVES", "DARTS_ROW_LABELS",
@@ -185,7 +185,7 @@ def nb201_cell_figure(arch_or_ops: str | Sequence[str] | int, title: str | None 
     if none_style not in ("dashed", "hidden"):
         raise ValueError(f"unknown none_style {none_style!r}; valid: dashed, hidden")
     if isinstance(arch_or_ops, (int, np.integer)) and not isinstance(arch_or_ops, bool):
-        from ..nasbench import NB201Table
+        from ...nasbench import NB201Table
 
         arch = NB201Table.load().arch(arch_or_ops)
     elif isinstance(arch_or_ops, str):

@@ -35,7 +35,7 @@ class _Layout:
 
 def _layout_for(space: str) -> _Layout:
     from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
-    from ..spaces.nb201.arch import OPS
+    from ...spaces.nb201.arch import OPS
 
     if space == "nb201":
         return _Layout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
@@ -178,7 +178,7 @@ def _history_events(history: Any) -> list[dict[str, Any]]:
 
 
 class EventRecord:
-    """Mixin of :class:`~gibbsnas_lite.widgets.AlphaDashboard`: what it remembers of a search."""
+    """Mixin of :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`: what it remembers of a search."""
 
     # ------------------------------------------------------------------ recording
     def _ingest(self, event: dict[str, Any]) -> None:
@@ -356,11 +356,11 @@ class EventRecord:
         space = self.layout.space if self.layout else None
         try:
             if space == "nb201":
-                from ..spaces.nb201.arch import derive_arch
+                from ...spaces.nb201.arch import derive_arch
 
                 return derive_arch(alpha[0])
             if space == "darts":
-                from ..spaces.darts.genotypes import derive_genotype, format_genotype
+                from ...spaces.darts.genotypes import derive_genotype, format_genotype
 
                 return format_genotype(derive_genotype(alpha[0], alpha[1]))
         except Exception as err:
@@ -375,7 +375,7 @@ class EventRecord:
         ``dash.position = k`` (or the slider) shows the state after record k; the last record
         reproduces the final state of the live dashboard (alpha, std, curves, cell).
         """
-        from ..search.history import History
+        from ...search.history import History
 
         if hasattr(source, "history") and not isinstance(source, (str, Path)):
             history = source.history

@@ -1,7 +1,7 @@
 """The live alpha dashboard: watch a search's architecture weights while it runs.
 
     from gibbsnas_lite.search import make_config
-    from gibbsnas_lite.widgets import AlphaDashboard
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     dash = AlphaDashboard(space="nb201")
     dash.start(make_config("gibbs2", "cpu"), out_dir="runs/demo")   # background; shows the dashboard
@@ -67,7 +67,7 @@ skip the first two limits, pauses and stops all three). A skipped redraw is made
 timer once the limits allow, so the newest record always ends up on screen. Numbers
 measured on a smoke search are in ``docs/dashboard.md``.
 
-Where each part lives (:mod:`gibbsnas_lite.dashboard`): the record of the events and the
+Where each part lives (:mod:`gibbsnas_lite.course.dashboard`): the record of the events and the
 replay in ``dashboard/record.py`` (``EventRecord``), the background run control in
 ``dashboard/control.py`` (``RunControl``), the figure, its controls and the throttling in
 ``dashboard/figure.py`` (``DashboardView``) and ``dashboard/live.py`` (the live widget), and

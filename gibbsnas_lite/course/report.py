@@ -7,7 +7,7 @@ Table 3 (:data:`~gibbsnas_lite.nasbench.TABLE3_COLUMNS`). This module turns sear
 :class:`~gibbsnas_lite.search.SearchResult` or a run folder) into such rows, puts the paper's
 rows beside them, and draws both::
 
-    from gibbsnas_lite.report import comparison_rows, table3_figure, epochs_figure
+    from gibbsnas_lite.course.report import comparison_rows, table3_figure, epochs_figure
     rows = comparison_rows({"gibbs2": result_g, "darts-v1": "runs/darts-v1"})
     table3_figure(rows).show()
     epochs_figure({"gibbs2": result_g, "darts-v1": "runs/darts-v1"}).show()
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .nasbench import TABLE3_COLUMNS, NB201Table
+from ..nasbench import TABLE3_COLUMNS, NB201Table
 
 __all__ = [
     "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
@@ -87,7 +87,7 @@ def paper_table3(block: str = "all") -> dict[str, dict[str, tuple[float, float |
         for name, cells in PAPER_TABLE3_ONESHOT.items():
             out[name] = {label: (float(m), float(s)) for label, (m, s) in zip(LABELS, cells)}
     if block in ("all", "table"):
-        from .table_search.runner import PAPER_TABLE3
+        from ..table_search.runner import PAPER_TABLE3
 
         for name, per_dataset in PAPER_TABLE3.items():
             row: dict[str, tuple[float, float | None]] = {}
@@ -135,7 +135,7 @@ def _read_run(run: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], floa
         out_dir = getattr(run, "out_dir", None)
         return (run.config.to_dict(), run.arch, list(run.history.epochs), float(getattr(run, "seconds", 0.0)),
                 str(out_dir) if out_dir is not None else None)
-    from .search.history import History
+    from ..search.history import History
 
     folder = Path(run)
     if not folder.is_dir():
@@ -327,7 +327,7 @@ def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
     (from the diagonal of the BFGS covariance, correlations ignored; ``None`` without std).
     A small ``z`` (below ~1) means the posterior does not really prefer the chosen op.
     """
-    from .spaces.nb201.arch import EDGES, OPS
+    from ..spaces.nb201.arch import EDGES, OPS
 
     if isinstance(run, RunRow):
         epochs = run.epochs

@@ -2,7 +2,7 @@
 
 Without one (papermill, nbconvert, pytest, a plain script) the dashboard creates no widgets and
 only records events (see :func:`detect_headless`). Part of the dashboard split by what it does
-(:mod:`gibbsnas_lite.widgets` puts the parts together).
+(:mod:`gibbsnas_lite.course.widgets` puts the parts together).
 """
 from __future__ import annotations
 

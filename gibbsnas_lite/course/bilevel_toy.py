@@ -51,7 +51,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from .samplers import BFGSGaussian, DiagLBFGSGaussian
+from ..samplers import BFGSGaussian, DiagLBFGSGaussian
 
 OPS = ("none", "skip", "linear")
 RIGHT_OP = "linear"

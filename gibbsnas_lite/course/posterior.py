@@ -53,7 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from .spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, derive_arch, parse_arch
+from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, derive_arch, parse_arch
 
 __all__ = [
     "ACCURACY_COLUMNS", "RULES", "AlphaGaussian", "ArchPosterior", "Choice",
@@ -259,8 +259,8 @@ def gaussian_from_run(run_dir: str | Path, temperature: float | None = None,
     recorded per-entry std (std² = (T_final/N) H_ii), since the checkpoint does not store the
     sampler's data size.
     """
-    from .search.checkpoint import load_checkpoint
-    from .search.config import SearchConfig
+    from ..search.checkpoint import load_checkpoint
+    from ..search.config import SearchConfig
 
     ckpt = load_checkpoint(Path(run_dir), map_location=map_location)
     config = SearchConfig.from_dict(ckpt["config"])
@@ -331,7 +331,7 @@ class ArchPosterior:
     @property
     def marginal_arch(self) -> str:
         """The cell made of each edge's most probable op."""
-        from .spaces.nb201.arch import format_arch
+        from ..spaces.nb201.arch import format_arch
 
         return format_arch(OPS[k] for k in self.win_probs.argmax(axis=1))
 
@@ -370,7 +370,7 @@ class ArchPosterior:
 
 
 def _canonical(arch: str) -> str:
-    from .spaces.nb201.arch import format_arch
+    from ..spaces.nb201.arch import format_arch
 
     return format_arch(parse_arch(arch))
 

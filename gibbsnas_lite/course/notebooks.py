@@ -61,7 +61,7 @@ def _headline_cell():
     import nbformat
 
     cell = nbformat.v4.new_code_cell(
-        "from gibbsnas_lite.notebooks import emit_headline\nemit_headline()"
+        "from gibbsnas_lite.course.notebooks import emit_headline\nemit_headline()"
     )
     cell.metadata["tags"] = [HEADLINE_TAG]
     return cell
@@ -112,7 +112,7 @@ def find_notebook_dir(start: Path | None = None) -> Path:
     candidates = []
     if start is not None:
         candidates.append(Path(start))
-    candidates += [Path.cwd() / "notebooks", Path(__file__).resolve().parent.parent / "notebooks"]
+    candidates += [Path.cwd() / "notebooks", Path(__file__).resolve().parents[2] / "notebooks"]
     for path in candidates:
         if path.is_dir() and any(path.glob("*.ipynb")):
             return path

@@ -3,7 +3,7 @@
 Every function returns a ``plotly.graph_objects`` object and never calls
 ``show()``, so it is safe headless (papermill, tests).  Inputs may be torch
 tensors (any device), numpy arrays or lists.  A "Gaussian" argument is a
-:class:`gibbsnas_lite.toys.GaussianPosterior` or a ``(mean, cov)`` pair.
+:class:`gibbsnas_lite.course.toys.GaussianPosterior` or a ``(mean, cov)`` pair.
 
 The k-σ ellipse of ``N(μ, Σ)`` is ``{x : (x−μ)ᵀ Σ⁻¹ (x−μ) = k²}``; for a 2-D
 Gaussian it holds a fraction ``1 − exp(−k²/2)`` of the mass (39 % for k = 1,
@@ -412,7 +412,7 @@ def conditional_figure(
     import torch
     from plotly.subplots import make_subplots
 
-    from gibbsnas_lite.toys import GaussianPosterior
+    from gibbsnas_lite.course.toys import GaussianPosterior
 
     if not isinstance(target, GaussianPosterior):
         mean, cov = _mean_cov(target)
@@ -453,7 +453,7 @@ def conditional_figure(
 def pd_policy_figure(results: Mapping[str, Mapping[str, Any]], *, floor: float = 1e-3, title: str | None = None) -> go.Figure:
     """Smallest eigenvalue of the BFGS estimate per pair, one line per positive-definite policy.
 
-    ``results`` is the output of :func:`gibbsnas_lite.toys.compare_pd_policies`.  The
+    ``results`` is the output of :func:`gibbsnas_lite.course.toys.compare_pd_policies`.  The
     y axis is a signed log, ``sign(λ)·log10(1 + |λ|/floor)``, so that both tiny positive
     and large negative eigenvalues are visible; below 0 the estimate is not a covariance.
     Pairs with ``sᵀy <= 0`` are marked on the x axis.

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .search.history import atomic_write_text
+from ..search.history import atomic_write_text
 
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
 CONVOLUTIONS = ("nor_conv_1x1", "nor_conv_3x3")
@@ -122,7 +122,7 @@ def save(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, **about: An
 # ----------------------------------------------------------------------------- the shipped study
 def find_study(name: str = "cpu") -> Path:
     """The shipped study ``data/seed_study/<name>.json`` (repository checkout, then installed data files)."""
-    candidates = [Path(__file__).resolve().parent.parent / "data" / _FOLDER,
+    candidates = [Path(__file__).resolve().parents[2] / "data" / _FOLDER,
                   Path(sys.prefix) / "share" / "gibbsnas-lite" / _FOLDER]
     user_base = getattr(site, "USER_BASE", None)
     if user_base:

@@ -3,7 +3,7 @@
 :class:`RunControl` runs ``run_search`` in a thread (:meth:`RunControl.start`) so the kernel
 stays free and the dashboard's buttons act while the search runs; a pause blocks the search
 thread between two steps, a stop makes the next callback return ``"stop"`` (the module
-docstring of :mod:`gibbsnas_lite.widgets` explains why, and what happens on the main thread).
+docstring of :mod:`gibbsnas_lite.course.widgets` explains why, and what happens on the main thread).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .headless import _in_kernel
 
 
 class RunControl:
-    """Mixin of :class:`~gibbsnas_lite.widgets.AlphaDashboard`: the search it runs and how to steer it."""
+    """Mixin of :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`: the search it runs and how to steer it."""
 
     def _decide(self, event: dict[str, Any]) -> str | None:
         kind = event.get("kind")
@@ -142,7 +142,7 @@ class RunControl:
 
     def run(self, config=None, out_dir: str | Path | None = None, resume: str | Path | None = None, **kwargs):
         """``run_search(config, out_dir, resume, callback=self, **kwargs)`` in this thread; its result."""
-        from ..search import run_search
+        from ...search import run_search
 
         with self._lock:
             self._prepare(out_dir, resume, kwargs)
@@ -169,7 +169,7 @@ class RunControl:
         if not background:
             self.run(config, out_dir=out_dir, resume=resume, **kwargs)
             return self
-        from ..search import run_search
+        from ...search import run_search
 
         self.widget  # build the widgets first (the first FigureWidget imports a lot) - not in the race
         with self._lock:

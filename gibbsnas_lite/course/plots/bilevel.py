@@ -1,7 +1,7 @@
-"""Plotly figures for the bi-level toy (notebook 03, :mod:`gibbsnas_lite.bilevel_toy`).
+"""Plotly figures for the bi-level toy (notebook 03, :mod:`gibbsnas_lite.course.bilevel_toy`).
 
-Every function takes the toy's plain data (:class:`~gibbsnas_lite.bilevel_toy.ToyRun`, the dicts of
-:func:`~gibbsnas_lite.bilevel_toy.landscape` and :func:`~gibbsnas_lite.bilevel_toy.summarize`) and
+Every function takes the toy's plain data (:class:`~gibbsnas_lite.course.bilevel_toy.ToyRun`, the dicts of
+:func:`~gibbsnas_lite.course.bilevel_toy.landscape` and :func:`~gibbsnas_lite.course.bilevel_toy.summarize`) and
 returns a ``plotly.graph_objects.Figure`` without showing it (safe headless).
 """
 from __future__ import annotations
