@@ -1,6 +1,6 @@
 """Prepared GPU check of the search engine (run through scripts/gpu_check.sh).
 
-    scripts/gpu_check.sh                 # the check: full NB201 supernet on one CUDA GPU (< 8 min on an H100)
+    scripts/gpu_check.sh                 # the check: full NB201 supernet on one CUDA GPU (~7 min on an H200)
     scripts/gpu_check.sh --tiny          # the same code at a tiny size on the CPU (tests/test_scripts.py)
     GPU_CHECK_TINY=1 scripts/gpu_check.sh
 
@@ -17,10 +17,14 @@ gpu_check.json (everything below), bench-bf16.json, bench-fp32.json and the run 
    the same, over one cycle.
 3. **Peak GPU memory** of each strategy (``torch.cuda.max_memory_allocated``, a fresh process each).
 4. **The real loop.** ``run_search`` with the ``full`` profile (float32, its default) on
-   synthetic CIFAR-shaped data (25,000 images per search half on the GPU: 390 steps per epoch,
-   as CIFAR-10), 2 epochs, GibbsNAS-2nd; then the same run in a subprocess that is killed
+   synthetic CIFAR-shaped data (25,000 images per search half on the GPU, as CIFAR-10), 2 epochs of
+   60 steps (``--loop-steps``), GibbsNAS-2nd; then the same run in a subprocess that is killed
    (SIGKILL) in the middle of its 2nd epoch and resumed to 2 epochs. The extrapolated 50-epoch
-   search time = 50 x the 2nd epoch's time (the 1st includes the warm-up).
+   search time = 50 x the 2nd epoch's time x 390 / 60 (390 steps per CIFAR-10 epoch; the 1st epoch
+   includes the warm-up).
+
+Every part runs even when an earlier one failed, and gpu_check.json is rewritten after each part,
+so a run stopped by a time limit keeps what it measured.
 
 Exit status: 0 when everything ran and the goal was met; 1 on any error, non-finite loss or
 failed check; 3 when everything ran but the goal was missed: GibbsNAS-2nd <= GOAL (1.10) x
@@ -60,11 +64,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true", default=os.environ.get("GPU_CHECK_TINY", "") not in ("", "0"),
                    help="tiny size on the CPU (also GPU_CHECK_TINY=1)")
-    p.add_argument("--steps", type=int, default=None, help="timed rounds of the bf16 run (default 64; tiny: 2)")
+    p.add_argument("--steps", type=int, default=None, help="timed rounds of the bf16 run (default 32; tiny: 2)")
     p.add_argument("--fp32-steps", type=int, default=None, help="timed rounds of the float32 run (default 32; tiny: 2)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed rounds (default 8; tiny: 1)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed rounds (default 4; tiny: 1)")
     p.add_argument("--loop-steps", type=int, default=None,
-                   help="steps per epoch of the loop check (default: all 390 of a CIFAR-10 search half; tiny: 3)")
+                   help="steps per epoch of the loop check (default 60, extrapolated to the 390 of a CIFAR-10 search half; tiny: 3)")
     p.add_argument("--strategies", default=";".join(STRATEGIES),
                    help="bench_search strategy specs, ';'- or ','-separated (default: %(default)s)")
     p.add_argument("--bf16-extra", default=None,
@@ -84,10 +88,12 @@ def sizes(args) -> dict:
                     steps=args.steps or 2, fp32_steps=args.fp32_steps or 2,
                     warmup=1 if args.warmup is None else args.warmup,
                     loop_steps=args.loop_steps or 3, train_limit=64, alpha_every=1, kill_timeout=300)
+    # sized from the first run on an H200 (docs/bench_search.md): 64 bf16 rounds with the memory part took
+    # 279 s, 32 float32 rounds 104 s, and a 390-step epoch ~56 s: the whole check at these defaults ~7 min
     return dict(device="cuda", channels=16, cells=5, batch=64, image_size=32, alpha_accum=32,
-                steps=args.steps or 64, fp32_steps=args.fp32_steps or 32,
-                warmup=8 if args.warmup is None else args.warmup,
-                loop_steps=args.loop_steps, train_limit=25_000, alpha_every=20, kill_timeout=900)
+                steps=args.steps or 32, fp32_steps=args.fp32_steps or 32,
+                warmup=4 if args.warmup is None else args.warmup,
+                loop_steps=args.loop_steps or 60, train_limit=25_000, alpha_every=20, kill_timeout=900)
 
 
 def say(msg: str) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepared GPU check of the search engine, one command for a maintainer with one CUDA GPU
-# (< 8 minutes on one H100/H200): the full NB201 supernet (C=16, N=5, batch 64) on
+# (~7 minutes on one H200): the full NB201 supernet (C=16, N=5, batch 64) on
 # CIFAR-shaped data on the GPU; every strategy's step time in bf16 autocast and in float32
 # (one interleaved run each, ratios to DARTS-V1, kernel launches and host syncs per step),
 # peak GPU memory, a 2-epoch full-profile search with a real kill (SIGKILL) and resume, the
