@@ -76,7 +76,7 @@ def count_skips(genotype):
 
 # 07 · the architecture posterior
 def skip_win_probability(margin=0.5, num_samples=400_000, seed=0):
-    from gibbsnas_lite.course import posterior as P
+    from gibbsnas_lite.course import arch_posterior as P
 
     mean, cov = P.disagreement_example(margin=margin)
     edge0 = P.sample_alphas(mean, cov, num_samples, seed=seed)[:, 0]

@@ -9,8 +9,8 @@ import pytest
 
 from gibbsnas_lite.nasbench import NUM_ARCHS, NB201Table
 from gibbsnas_lite.table_search import (
-    ALGORITHMS, PAPER_TABLE3, SearchResult, anytime_curves, anytime_figure, bohb, format_table3,
-    mutate, random_search, regularized_evolution, reinforce, run_many, run_search, summarize,
+    ALGORITHMS, PAPER_TABLE3, TableSearchResult, anytime_curves, anytime_figure, bohb, format_table3,
+    mutate, random_search, regularized_evolution, reinforce, run_many, run_table_search, summarize,
     table3_block,
 )
 
@@ -21,7 +21,7 @@ def t() -> NB201Table:
 
 
 def _mean_valid(alg: str, budget: float, seeds: range, **kw) -> float:
-    return float(np.mean([run_search(alg, "cifar10", budget, s, **kw).valid for s in seeds]))
+    return float(np.mean([run_table_search(alg, "cifar10", budget, s, **kw).valid for s in seeds]))
 
 
 # ----------------------------------------------------------------------------- RS
@@ -141,37 +141,37 @@ def test_bohb_queries_most_cells_at_12_epochs_and_promotes_the_best(t):
 # ----------------------------------------------------------------------------- all
 @pytest.mark.parametrize("alg", list(ALGORITHMS))
 def test_each_algorithm_is_deterministic_per_seed(alg, t):
-    a = run_search(alg, "cifar100", 20, 7, table=t)
-    b = run_search(alg, "cifar100", 20, 7, table=t)
-    c = run_search(alg, "cifar100", 20, 8, table=t)
+    a = run_table_search(alg, "cifar100", 20, 7, table=t)
+    b = run_table_search(alg, "cifar100", 20, 7, table=t)
+    c = run_table_search(alg, "cifar100", 20, 8, table=t)
     np.testing.assert_array_equal(a.archs, b.archs)
     np.testing.assert_array_equal(a.observed, b.observed)
     assert a.arch == b.arch and a.test == b.test
     assert not np.array_equal(a.archs[: min(a.n_queries, c.n_queries)], c.archs[: min(a.n_queries, c.n_queries)])
-    assert isinstance(a, SearchResult) and a.algorithm == alg and a.cost_used <= 20
+    assert isinstance(a, TableSearchResult) and a.algorithm == alg and a.cost_used <= 20
     assert len(a.incumbent_valid) == len(a.incumbent_test) == a.n_queries
 
 
 def test_bad_inputs_raise_value_errors_naming_the_value(t):
     with pytest.raises(ValueError, match="'SMASH'"):
-        run_search("SMASH", "cifar10", 10)
+        run_table_search("SMASH", "cifar10", 10)
     with pytest.raises(ValueError, match="'mnist'"):
-        run_search("RS", "mnist", 10)
+        run_table_search("RS", "mnist", 10)
     for bad in (0, -5, float("nan"), float("inf"), True, "10"):
         with pytest.raises(ValueError, match="budget"):
-            run_search("REA", "cifar10", bad, table=t)
+            run_table_search("REA", "cifar10", bad, table=t)
     with pytest.raises(ValueError, match=r"-5"):
-        run_search("REA", "cifar10", -5, table=t)
+        run_table_search("REA", "cifar10", -5, table=t)
     with pytest.raises(ValueError, match="less than one query"):
-        run_search("RS", "cifar10", 0.5, table=t)  # one 200-epoch query costs 1
+        run_table_search("RS", "cifar10", 0.5, table=t)  # one 200-epoch query costs 1
     with pytest.raises(ValueError, match="fidelity 50"):
-        run_search("RS", "cifar10", 10, fidelity=50, table=t)
+        run_table_search("RS", "cifar10", 10, fidelity=50, table=t)
     with pytest.raises(ValueError, match="seed"):
-        run_search("RS", "cifar10", 10, seed=-1, table=t)
+        run_table_search("RS", "cifar10", 10, seed=-1, table=t)
     with pytest.raises(ValueError, match="sample_size"):
-        run_search("REA", "cifar10", 10, sample_size=0, table=t)
+        run_table_search("REA", "cifar10", 10, sample_size=0, table=t)
     with pytest.raises(ValueError, match="REA.*unexpected keyword"):
-        run_search("REA", "cifar10", 10, learning_rate=0.1, table=t)
+        run_table_search("REA", "cifar10", 10, learning_rate=0.1, table=t)
     with pytest.raises(ValueError, match="'nope'"):
         run_many(["RS", "nope"], "cifar10", 10, 2, table=t)
     with pytest.raises(ValueError, match="'svhn'"):
@@ -222,6 +222,6 @@ def test_script_prints_the_block_and_writes_json_and_figure(tmp_path, capsys):
 
 
 def test_result_arrays_are_read_only(t):
-    r = run_search("RS", "cifar10", 5, 0, table=t)
+    r = run_table_search("RS", "cifar10", 5, 0, table=t)
     with pytest.raises(ValueError):
         r.archs[0] = 1

@@ -4,8 +4,8 @@ The non-weight-sharing block of GibbsNAS Table 3 (numbers from NAS-Bench-201), r
 shipped tables (:class:`gibbsnas_lite.nasbench.NB201Table`): no training, every "evaluation"
 is a look-up, so a search takes milliseconds::
 
-    >>> from gibbsnas_lite.table_search import run_search, run_many, summarize
-    >>> r = run_search("REA", "cifar10", budget=100, seed=0)   # 100 full evaluations
+    >>> from gibbsnas_lite.table_search import run_table_search, run_many, summarize
+    >>> r = run_table_search("REA", "cifar10", budget=100, seed=0)   # 100 full evaluations
     >>> r.arch, r.valid, r.test                                # found cell, its valid / test %
     >>> r.incumbent_valid                                      # anytime curve, per query
     >>> runs = run_many(["RS", "REA"], "cifar100", budget=100, seeds=10)
@@ -25,7 +25,7 @@ Protocol (see ``docs/table_search.md``):
 * Seeded and deterministic: each run uses only ``numpy.random.default_rng(seed)``.
 """
 from ._common import (
-    FIDELITIES, HIGH, LOW, SEARCH_DATASETS, SEARCH_SPLIT, TEST_SPLIT, Oracle, SearchResult,
+    FIDELITIES, HIGH, LOW, SEARCH_DATASETS, SEARCH_SPLIT, TEST_SPLIT, Oracle, TableSearchResult,
 )
 from .search_bohb import TPEModel, bohb
 from .search_rea import mutate, regularized_evolution
@@ -34,13 +34,13 @@ from .search_rs import random_search
 from .search_reinforce import reinforce
 from .runner import (
     ALGORITHMS, PAPER_TABLE3, TABLE3_DATASETS, Stat, format_table3, get_algorithm, run_many,
-    run_search, summarize, table3_block,
+    run_table_search, summarize, table3_block,
 )
 
 __all__ = [
     "ALGORITHMS", "FIDELITIES", "HIGH", "LOW", "PAPER_TABLE3", "SEARCH_DATASETS", "SEARCH_SPLIT",
-    "TABLE3_DATASETS", "TEST_SPLIT", "Oracle", "SearchResult", "Stat", "TPEModel",
+    "TABLE3_DATASETS", "TEST_SPLIT", "Oracle", "TableSearchResult", "Stat", "TPEModel",
     "anytime_curves", "anytime_figure", "bohb", "format_table3", "get_algorithm", "mutate",
-    "random_search", "regularized_evolution", "reinforce", "run_many", "run_search",
+    "random_search", "regularized_evolution", "reinforce", "run_many", "run_table_search",
     "summarize", "table3_block",
 ]

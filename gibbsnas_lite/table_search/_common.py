@@ -142,7 +142,7 @@ class Oracle:
 
 # ----------------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class SearchResult:
+class TableSearchResult:
     """One seeded run of a table-based search.
 
     Per query ``q`` (arrays of length ``n_queries``, in query order):
@@ -229,11 +229,11 @@ class SearchResult:
                 f"valid {self.valid:.2f} test {self.test:.2f}")
 
     def __repr__(self) -> str:
-        return f"SearchResult({self.summary()})"
+        return f"TableSearchResult({self.summary()})"
 
 
 def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params: dict[str, Any],
-                extras: dict[str, Any] | None = None) -> SearchResult:
+                extras: dict[str, Any] | None = None) -> TableSearchResult:
     t, ds = oracle.table, oracle.dataset
     vd, vs = SEARCH_SPLIT[ds]
     td, ts = TEST_SPLIT[ds]
@@ -251,7 +251,7 @@ def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params
         final = int(inc[-1])
     else:  # unreachable through the public functions (they refuse budgets below one query)
         raise ValueError("the search made no query")
-    result = SearchResult(
+    result = TableSearchResult(
         algorithm=algorithm, dataset=ds, seed=seed, budget=float(budget), params=dict(params),
         valid_split=(vd, vs), test_split=(td, ts),
         archs=np.asarray(oracle.archs, dtype=np.int64), fidelities=fid,
@@ -291,5 +291,5 @@ def random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 __all__ = [
     "HIGH", "LOW", "FIDELITIES", "SEARCH_SPLIT", "TEST_SPLIT", "SEARCH_DATASETS", "NUM_ARCHS",
-    "NUM_EDGES", "NUM_OPS", "OPS", "Oracle", "OutOfBudget", "SearchResult",
+    "NUM_EDGES", "NUM_OPS", "OPS", "Oracle", "OutOfBudget", "TableSearchResult",
 ]

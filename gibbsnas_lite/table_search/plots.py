@@ -6,7 +6,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ._common import SearchResult
+from ._common import TableSearchResult
 
 __all__ = ["anytime_curves", "anytime_figure"]
 
@@ -14,9 +14,9 @@ _COLORS = {"RS": "#7f7f7f", "REA": "#d62728", "REINFORCE": "#1f77b4", "BOHB": "#
 _PALETTE = ("#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e")
 
 
-def anytime_curves(results: Sequence[SearchResult], grid: Sequence[float] | np.ndarray | None = None,
+def anytime_curves(results: Sequence[TableSearchResult], grid: Sequence[float] | np.ndarray | None = None,
                    metric: str = "valid", x: str = "cost") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, mean, std) over runs of :meth:`SearchResult.curve_at`; NaN where no run has
+    """(grid, mean, std) over runs of :meth:`TableSearchResult.curve_at`; NaN where no run has
     queried yet; the mean at a grid point uses the runs that have."""
     if not results:
         raise ValueError("no results")
@@ -35,12 +35,12 @@ def anytime_curves(results: Sequence[SearchResult], grid: Sequence[float] | np.n
     return grid, mean, std
 
 
-def anytime_figure(runs: dict[str, Sequence[SearchResult]], metric: str = "valid", x: str = "cost",
+def anytime_figure(runs: dict[str, Sequence[TableSearchResult]], metric: str = "valid", x: str = "cost",
                    grid: Sequence[float] | np.ndarray | None = None, title: str | None = None,
                    optimum: float | None = None) -> go.Figure:
     """Best-so-far accuracy (``metric``: "valid" / "test" of the incumbent, or "signal") against
     the budget (``x``: "cost" in full evaluations, or "queries"), one line per algorithm with a
-    mean ± std band over its runs. ``runs``: ``{name: [SearchResult, ...]}`` (e.g.
+    mean ± std band over its runs. ``runs``: ``{name: [TableSearchResult, ...]}`` (e.g.
     :func:`run_many`'s output). ``optimum``: draw the table's best as a dotted line."""
     if not runs:
         raise ValueError("no runs to plot")

@@ -7,19 +7,19 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..nasbench import NB201Table
-from ._common import SearchResult, check_budget, check_dataset, check_seed
+from ._common import TableSearchResult, check_budget, check_dataset, check_seed
 from .search_bohb import bohb
 from .search_rea import regularized_evolution
 from .search_rs import random_search
 from .search_reinforce import reinforce
 
 __all__ = [
-    "ALGORITHMS", "TABLE3_DATASETS", "PAPER_TABLE3", "Stat", "get_algorithm", "run_search",
+    "ALGORITHMS", "TABLE3_DATASETS", "PAPER_TABLE3", "Stat", "get_algorithm", "run_table_search",
     "run_many", "summarize", "table3_block", "format_table3",
 ]
 
 #: name -> search function; names as in GibbsNAS Table 3.
-ALGORITHMS: dict[str, Callable[..., SearchResult]] = {
+ALGORITHMS: dict[str, Callable[..., TableSearchResult]] = {
     "RS": random_search,
     "REA": regularized_evolution,
     "REINFORCE": reinforce,
@@ -46,7 +46,7 @@ PAPER_TABLE3: dict[str, dict[str, tuple[tuple[float, float], tuple[float, float]
 }
 
 
-def get_algorithm(name: Any) -> tuple[str, Callable[..., SearchResult]]:
+def get_algorithm(name: Any) -> tuple[str, Callable[..., TableSearchResult]]:
     """(canonical name, function) of an algorithm name (case-insensitive aliases allowed)."""
     if isinstance(name, str):
         key = name if name in ALGORITHMS else _ALIASES.get(name.lower())
@@ -57,8 +57,8 @@ def get_algorithm(name: Any) -> tuple[str, Callable[..., SearchResult]]:
     raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(ALGORITHMS)}")
 
 
-def run_search(algorithm: str, dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-               table: NB201Table | None = None, **params: Any) -> SearchResult:
+def run_table_search(algorithm: str, dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
+               table: NB201Table | None = None, **params: Any) -> TableSearchResult:
     """Run one algorithm by name (``"RS"``, ``"REA"``, ``"REINFORCE"``, ``"BOHB"``).
 
     ``params`` go to the algorithm (e.g. ``fidelity=12``, ``sample_size=3``, ``eta=3``);
@@ -74,8 +74,8 @@ def run_search(algorithm: str, dataset: str = "cifar10", budget: float = 100, se
 def run_many(algorithms: Iterable[str] | str = tuple(ALGORITHMS), dataset: str = "cifar10",
              budget: float = 100, seeds: int | Sequence[int] = 10, *,
              table: NB201Table | None = None,
-             params: dict[str, dict[str, Any]] | None = None) -> dict[str, list[SearchResult]]:
-    """Each algorithm for each seed: ``{name: [SearchResult per seed]}``.
+             params: dict[str, dict[str, Any]] | None = None) -> dict[str, list[TableSearchResult]]:
+    """Each algorithm for each seed: ``{name: [TableSearchResult per seed]}``.
 
     ``seeds``: a count K (seeds 0..K-1) or explicit seeds. ``params``: per-algorithm keyword
     arguments, e.g. ``{"REA": {"sample_size": 3}}``.
@@ -100,7 +100,7 @@ def run_many(algorithms: Iterable[str] | str = tuple(ALGORITHMS), dataset: str =
         get_algorithm(key)
     by_name = {get_algorithm(k)[0]: v for k, v in params.items()}
     table = NB201Table.load() if table is None else table
-    return {n: [run_search(n, dataset, budget, s, table=table, **by_name.get(n, {})) for s in seed_list]
+    return {n: [run_table_search(n, dataset, budget, s, table=table, **by_name.get(n, {})) for s in seed_list]
             for n in names}
 
 
@@ -115,7 +115,7 @@ class Stat:
         return f"{self.mean:{spec}}±{self.std:{spec}}"
 
 
-def summarize(results: Sequence[SearchResult]) -> dict[str, Stat]:
+def summarize(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
     """Mean ± std (population std, ddof=0) over runs of the found cell's valid / test accuracy,
     the queries made and the cost spent: ``{"valid", "test", "queries", "cost"}``."""
     if not results:

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, LOW, NUM_EDGES, NUM_OPS, OutOfBudget, SearchResult, check_float, check_int,
+    HIGH, LOW, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_float, check_int,
     make_result, random_codes, start,
 )
 
@@ -106,7 +106,7 @@ def bohb(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *, eta: f
          n_low: int | None = None, n_full: int | None = None, top_n_percent: float = 15,
          num_samples: int = 4, random_fraction: float = 0.0, min_bandwidth: float = 0.3,
          min_points_in_model: int | None = None, avoid_repeats: bool = True,
-         table: NB201Table | None = None) -> SearchResult:
+         table: NB201Table | None = None) -> TableSearchResult:
     """BOHB-style two-fidelity search with ``budget`` full evaluations; see the module docstring.
 
     ``extras``: ``"brackets"`` (list of (kind, n_queried_low, n_queried_high)) and

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, SearchResult, check_fidelity, check_int, make_result,
+    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_fidelity, check_int, make_result,
     random_codes, start,
 )
 
@@ -36,7 +36,7 @@ def mutate(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def regularized_evolution(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
                           population_size: int = 10, sample_size: int = 10, fidelity: int = HIGH,
-                          table: NB201Table | None = None) -> SearchResult:
+                          table: NB201Table | None = None) -> TableSearchResult:
     """REA with ``budget`` full evaluations; see the module docstring."""
     fidelity = check_fidelity(fidelity)
     population_size = check_int("population_size", population_size, 1)

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, SearchResult, check_fidelity, check_float,
+    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_fidelity, check_float,
     make_result, start,
 )
 
@@ -37,7 +37,7 @@ def softmax_rows(theta: np.ndarray) -> np.ndarray:
 
 def reinforce(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
               learning_rate: float = 0.01, ema_momentum: float = 0.9, fidelity: int = HIGH,
-              table: NB201Table | None = None) -> SearchResult:
+              table: NB201Table | None = None) -> TableSearchResult:
     """REINFORCE with ``budget`` full evaluations; see the module docstring."""
     fidelity = check_fidelity(fidelity)
     lr = check_float("learning_rate", learning_rate, 0.0, np.inf, low_open=True, high_open=True)

@@ -9,13 +9,13 @@ without replacement a budget of 15,625 full evaluations provably finds the table
 from __future__ import annotations
 
 from ..nasbench import NUM_ARCHS, NB201Table
-from ._common import HIGH, OutOfBudget, SearchResult, check_fidelity, make_result, start
+from ._common import HIGH, OutOfBudget, TableSearchResult, check_fidelity, make_result, start
 
 __all__ = ["random_search"]
 
 
 def random_search(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-                  fidelity: int = HIGH, table: NB201Table | None = None) -> SearchResult:
+                  fidelity: int = HIGH, table: NB201Table | None = None) -> TableSearchResult:
     """Random search with ``budget`` full evaluations; see the module docstring.
 
     ``fidelity``: 200 (query the final table) or 12 (the 12-epoch table; each query costs 0.06).

@@ -1,1 +1,1 @@
-"""Plotly figures. Submodules: `posterior` (toy posteriors, covariance ellipses), `cells` (cells, alpha heat maps)."""
+"""Plotly figures. Submodules: `toy_posterior` (toy Gaussian posteriors, covariance ellipses), `cells` (cells, alpha heat maps)."""

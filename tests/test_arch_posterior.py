@@ -1,11 +1,11 @@
-"""The architecture posterior (gibbsnas_lite.course.posterior): draws, derived cells, win probabilities, choices."""
+"""The architecture posterior (gibbsnas_lite.course.arch_posterior): draws, derived cells, win probabilities, choices."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from gibbsnas_lite.course import posterior as P
+from gibbsnas_lite.course import arch_posterior as P
 from gibbsnas_lite.nasbench import NB201Table
 from gibbsnas_lite.spaces.nb201 import OPS, derive_arch, format_arch
 
