@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.course import seed_study as S
+from gibbsnas_lite.course.plots import seed_study as SP
 from gibbsnas_lite.nasbench import NB201Table
 
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -83,9 +84,9 @@ def test_collect_summarize_save_load(tmp_path):
     loaded = S.load(path)
     assert loaded["about"] == {"command": "test"} and loaded["runs"] == json.loads(json.dumps(rows))
     assert "| gibbs2 | 3 | 92.17 ± 1.04 |" in S.markdown_table(S.summarize(rows))
-    fig = S.strip_figure(rows, live={"gibbs2": 92.0})
+    fig = SP.strip_figure(rows, live={"gibbs2": 92.0})
     assert [t.type for t in fig.data] == ["box", "box", "scatter"] and list(fig.data[-1].y) == [92.0]
-    assert len(S.epochs_figure(rows).data) == 8  # 2 strategies x 2 panels x (band + line)
+    assert len(SP.epochs_figure(rows).data) == 8  # 2 strategies x 2 panels x (band + line)
 
 
 def test_a_real_run_folder_becomes_a_row(tmp_path):

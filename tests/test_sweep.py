@@ -21,6 +21,7 @@ import pytest
 
 from gibbsnas_lite.cli import main as cli_main
 from gibbsnas_lite.sweep import Trial, grid, load_sweep_file, parse_seeds, run_trial
+from gibbsnas_lite.course.plots import sweep as sweep_plots
 from gibbsnas_lite.sweep import results as sweep_results
 from gibbsnas_lite.sweep import runner
 
@@ -134,9 +135,9 @@ def test_results_files(tmp_path):
     summary = sweep_results.summarize(rows)
     assert [s["strategy"] for s in summary] == ["gibbs2", "rsps"]
     assert summary[0]["mean"] == rows[0]["cifar10_test"]
-    fig = sweep_results.strip_figure(rows)
+    fig = sweep_plots.strip_figure(rows)
     assert [t.name for t in fig.data] == ["gibbs2", "rsps"]
-    assert len(sweep_results.epochs_figure(rows).data) == 8  # 2 strategies x (band + line) x 2 panels
+    assert len(sweep_plots.epochs_figure(rows).data) == 8  # 2 strategies x (band + line) x 2 panels
 
 
 def test_without_ray_the_sweep_says_how_to_install_it(tmp_path, monkeypatch, capsys):

@@ -4,7 +4,8 @@ A row holds what the paper's tables compare (strategy, dataset, seed, the derive
 its NAS-Bench-201 accuracies) and what a user pays (search seconds, peak memory), plus, per
 epoch, the derived cell's benchmark accuracy and its share of parameter-free edges: the
 curves of the paper's Fig. 3. Rows have the fields of :mod:`gibbsnas_lite.course.seed_study`, so
-its summaries and figures apply to a sweep as they do to the shipped study.
+its summaries (:mod:`.stats`) and figures (:mod:`gibbsnas_lite.course.plots.sweep`) apply to a sweep
+as they do to the shipped study.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Any, Mapping, Sequence
 
 from ..search.history import atomic_write_text
 from ..search.loop import HISTORY, SUMMARY
-from ..course import seed_study
+from ..spaces.nb201.cell_stats import has_parameterised_path, parameter_free_share
+from . import stats
 from .trials import Trial
 
 BENCHMARK_KEYS = ("cifar10_valid", "cifar10_test", "cifar100_test", "ImageNet16-120_test")
@@ -50,11 +52,11 @@ def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
         benchmark=summary.get("benchmark") or {}, epochs_done=summary["epochs_done"],
         # the sum of the epochs' own times: the same for a trial that ran in one go or in pieces
         search_seconds=round(sum(float(r.get("seconds", 0.0)) for r in epochs), 3),
-        parameterised_path=seed_study.has_parameterised_path(arch) if nb201 else None,
-        parameter_free_share=seed_study.parameter_free_share(arch) if nb201 else None,
+        parameterised_path=has_parameterised_path(arch) if nb201 else None,
+        parameter_free_share=parameter_free_share(arch) if nb201 else None,
         epochs=[{"epoch": r["epoch"], "arch": r["arch"],
-                 seed_study.METRIC: (r.get("benchmark") or {}).get(seed_study.METRIC),
-                 "parameter_free_share": seed_study.parameter_free_share(r["arch"]) if nb201 else None}
+                 stats.METRIC: (r.get("benchmark") or {}).get(stats.METRIC),
+                 "parameter_free_share": parameter_free_share(r["arch"]) if nb201 else None}
                 for r in epochs],
     )
     row.update({k: row["benchmark"].get(k) for k in BENCHMARK_KEYS})
@@ -97,14 +99,16 @@ def load_results(folder: str | Path) -> list[dict[str, Any]]:
     return json.loads(path.read_text())["trials"]
 
 
-# ----------------------------------------------------------------------------- summaries and figures
+# ----------------------------------------------------------------------------- summaries
 def ok_rows(rows: Sequence[Mapping[str, Any]], dataset: str | None = None) -> list[Mapping[str, Any]]:
     """Finished NB201 rows (those with a benchmark accuracy), of one dataset if given."""
     return [r for r in rows if r.get("status") == "ok" and r.get("benchmark")
             and (dataset is None or r["dataset"] == dataset)]
 
 
-def _one_dataset(rows, dataset):
+def one_dataset(rows: Sequence[Mapping[str, Any]],
+                dataset: str | None = None) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The finished rows of the one dataset the sweep searched on (or of ``dataset``), and its name."""
     mine = ok_rows(rows, dataset)
     datasets = sorted({r["dataset"] for r in mine})
     if len(datasets) > 1:
@@ -113,18 +117,5 @@ def _one_dataset(rows, dataset):
 
 
 def summarize(rows: Sequence[Mapping[str, Any]], dataset: str | None = None) -> list[dict[str, Any]]:
-    """Per strategy: n, mean ± std, min, max of the NB201 CIFAR-10 test accuracy (seed_study.summarize)."""
-    return seed_study.summarize(_one_dataset(rows, dataset)[0])
-
-
-def strip_figure(rows: Sequence[Mapping[str, Any]], dataset: str | None = None):
-    """Per strategy, every seed as a dot with a box: the derived cells' NB201 CIFAR-10 test accuracy."""
-    mine, name = _one_dataset(rows, dataset)
-    return seed_study.strip_figure(mine, title=f"Sweep on {name}: NB201 CIFAR-10 test accuracy of the derived cell, "
-                                                 "one dot per seed")
-
-
-def epochs_figure(rows: Sequence[Mapping[str, Any]], dataset: str | None = None):
-    """Per epoch, mean ± std over seeds of the derived cell's accuracy and parameter-free share (Fig. 3)."""
-    mine, name = _one_dataset(rows, dataset)
-    return seed_study.epochs_figure(mine, title=f"Sweep on {name}, mean ± std over seeds: the paper's Fig. 3")
+    """Per strategy: n, mean ± std, min, max of the NB201 CIFAR-10 test accuracy (:func:`.stats.summarize`)."""
+    return stats.summarize(one_dataset(rows, dataset)[0])

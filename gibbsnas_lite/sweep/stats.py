@@ -1,0 +1,69 @@
+"""Statistics over study rows (one row per finished search, as ``sweep.results`` and
+``course.seed_study`` write them): per-strategy summaries, paired gaps, per-epoch curves.
+
+The row fields read here: ``strategy``, ``seed``, ``benchmark`` ({metric: accuracy}),
+``parameterised_path``, ``parameter_free_share``, ``cpu_seconds``, ``peak_rss_mb`` and
+``epochs`` ([{epoch, metric..., parameter_free_share}]).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+METRIC = "cifar10_test"
+ORDER = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean", "darts-v1", "darts-v2", "gdas", "rsps")
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def strategies_in(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    names = {r["strategy"] for r in rows}
+    return [s for s in ORDER if s in names] + sorted(names - set(ORDER))
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], metric: str = METRIC) -> list[dict[str, Any]]:
+    """Per strategy: n, mean, std (sample, n-1), min, max of ``metric``; cells without a
+    parameterised path; mean parameter-free share; mean CPU seconds; largest peak RSS."""
+    out = []
+    for strategy in strategies_in(rows):
+        mine = [r for r in rows if r["strategy"] == strategy]
+        values = [float(r["benchmark"][metric]) for r in mine]
+        mean, std = _mean_std(values)
+        cpu = [r["cpu_seconds"] for r in mine if r.get("cpu_seconds") is not None]
+        rss = [r["peak_rss_mb"] for r in mine if r.get("peak_rss_mb") is not None]
+        out.append({
+            "strategy": strategy, "n": len(mine), "mean": mean, "std": std, "min": min(values), "max": max(values),
+            "no_path": sum(not r["parameterised_path"] for r in mine),
+            "parameter_free_share": sum(r["parameter_free_share"] for r in mine) / len(mine),
+            "cpu_seconds": sum(cpu) / len(cpu) if cpu else None, "peak_rss_mb": max(rss) if rss else None,
+            "seeds": sorted(r["seed"] for r in mine),
+        })
+    return out
+
+
+def gap(rows: Sequence[Mapping[str, Any]], a: str, b: str, metric: str = METRIC) -> dict[str, float]:
+    """Mean of ``a`` minus mean of ``b``, and the std of the per-seed differences over the seeds both have."""
+    by = {(r["strategy"], r["seed"]): float(r["benchmark"][metric]) for r in rows}
+    seeds = sorted({s for (name, s) in by if name == a} & {s for (name, s) in by if name == b})
+    diffs = [by[(a, s)] - by[(b, s)] for s in seeds]
+    mean, std = _mean_std(diffs) if diffs else (float("nan"), float("nan"))
+    return {"mean": mean, "std": std, "n": len(diffs)}
+
+
+def epoch_curves(rows: Sequence[Mapping[str, Any]], value: str = METRIC) -> dict[str, dict[str, list[float]]]:
+    """Per strategy, per epoch: mean and std over seeds of ``value`` (``cifar10_test`` or ``parameter_free_share``)."""
+    curves = {}
+    for strategy in strategies_in(rows):
+        runs = [r["epochs"] for r in rows if r["strategy"] == strategy and r["epochs"]]
+        length = min(len(e) for e in runs) if runs else 0
+        means, stds = [], []
+        for i in range(length):
+            mean, std = _mean_std([float(e[i][value]) for e in runs])
+            means.append(mean)
+            stds.append(std)
+        curves[strategy] = {"epoch": list(range(1, length + 1)), "mean": means, "std": stds}
+    return curves
