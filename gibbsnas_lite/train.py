@@ -79,7 +79,6 @@ __all__ = [
     "parse_genotype_arg",
     "table1_markdown",
     "train_network",
-    "training_figure",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -565,36 +564,6 @@ def genotype_json(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------- presentation
-def training_figure(history: Any, title: str | None = None):
-    """Plotly figure of a training run: train loss (left axis), train and test accuracy (right).
-
-    ``history``: a :class:`TrainResult`, its ``history`` list, or a run folder.
-    """
-    import plotly.graph_objects as go
-
-    if isinstance(history, TrainResult):
-        history = history.history
-    elif isinstance(history, (str, Path)):
-        path = Path(history)
-        path = path / HISTORY if path.is_dir() else path
-        history = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    epochs = [r["epoch"] + 1 for r in history]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=epochs, y=[r["train_loss"] for r in history], name="train loss",
-                             mode="lines+markers", line=dict(color="#d62728")))
-    fig.add_trace(go.Scatter(x=epochs, y=[r["train_acc"] for r in history], name="train acc (%)",
-                             mode="lines+markers", yaxis="y2", line=dict(color="#1f77b4", dash="dot")))
-    tested = [r for r in history if r.get("test_acc") is not None]
-    fig.add_trace(go.Scatter(x=[r["epoch"] + 1 for r in tested], y=[r["test_acc"] for r in tested],
-                             name="test acc (%)", mode="lines+markers", yaxis="y2", line=dict(color="#1f77b4")))
-    fig.update_layout(
-        title=title or "training the evaluation network", xaxis=dict(title="epoch", dtick=1),
-        yaxis=dict(title="train loss (incl. 0.4 x auxiliary)"),
-        yaxis2=dict(title="accuracy (%)", overlaying="y", side="right", range=[0, 100]),
-        legend=dict(orientation="h", y=-0.2), height=380, margin=dict(l=60, r=60, t=60, b=40))
-    return fig
-
-
 def table1_markdown(extra: dict[str, Any] | None = None) -> str:
     """:data:`PAPER_TABLE1_DARTS_SPACE` as a markdown table; ``extra`` (``method``, ``error``,
     ``params_m``...) is appended as a last row (e.g. this run, clearly labelled)."""

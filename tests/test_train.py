@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gibbsnas_lite import train as T
+from gibbsnas_lite.course.plots import training as TP
 from gibbsnas_lite.cli import main
 from gibbsnas_lite.spaces.darts import DARTS_V2, count_parameters, format_genotype, genotype_to_dict
 from gibbsnas_lite.train import (DARTS_PROTOCOL, NonFiniteLossError, build_network, drop_path_at, full_command,
@@ -186,6 +187,6 @@ def test_table1_and_figure(tmp_path):
     assert "| GibbsNAS + cutout | 2.53 ± 0.02 | 4.1 | 0.5 |" in md
     assert "| DARTS-V2 + cutout | 2.76 ± 0.09 | 3.4 | 1 |" in md and md.splitlines()[-1].startswith("| this run | – |")
     r = train_network(tiny(epochs=2, max_steps_per_epoch=1), out_dir=tmp_path)
-    fig = T.training_figure(tmp_path)
+    fig = TP.training_figure(tmp_path)
     assert [list(t.y) for t in fig.data][0] == pytest.approx(r.train_loss)
     assert list(fig.data[2].y) == pytest.approx([h["test_acc"] for h in r.history])
