@@ -22,9 +22,10 @@ import time
 
 import numpy as np
 
+from gibbsnas_lite.course.plots.table_search import anytime_figure
 from gibbsnas_lite.nasbench import NB201Table
 from gibbsnas_lite.table_search import (
-    ALGORITHMS, TABLE3_DATASETS, anytime_figure, format_table3, run_many, summarize,
+    ALGORITHMS, TABLE3_DATASETS, format_table3, run_many, summarize,
 )
 
 

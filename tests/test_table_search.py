@@ -7,9 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from gibbsnas_lite.course.plots.table_search import anytime_figure
 from gibbsnas_lite.nasbench import NUM_ARCHS, NB201Table
 from gibbsnas_lite.table_search import (
-    ALGORITHMS, PAPER_TABLE3, TableSearchResult, anytime_curves, anytime_figure, bohb, format_table3,
+    ALGORITHMS, PAPER_TABLE3, TableSearchResult, anytime_curves, bohb, format_table3,
     mutate, random_search, regularized_evolution, reinforce, run_many, run_table_search, summarize,
     table3_block,
 )

@@ -6,10 +6,12 @@ is a look-up, so a search takes milliseconds::
 
     >>> from gibbsnas_lite.table_search import run_table_search, run_many, summarize
     >>> r = run_table_search("REA", "cifar10", budget=100, seed=0)   # 100 full evaluations
-    >>> r.arch, r.valid, r.test                                # found cell, its valid / test %
-    >>> r.incumbent_valid                                      # anytime curve, per query
+    >>> r.arch, r.valid, r.test                                      # found cell, its valid / test %
+    >>> r.incumbent_valid                                            # anytime curve, per query
     >>> runs = run_many(["RS", "REA"], "cifar100", budget=100, seeds=10)
-    >>> summarize(runs["REA"])["test"]                         # Stat(mean, std, n)
+    >>> summarize(runs["REA"])["test"]                               # Stat(mean, std, n)
+
+The figure of the anytime curves is :func:`gibbsnas_lite.course.plots.table_search.anytime_figure`.
 
 Protocol (see ``docs/table_search.md``):
 
@@ -29,18 +31,17 @@ from ._common import (
 )
 from .search_bohb import TPEModel, bohb
 from .search_rea import mutate, regularized_evolution
-from .plots import anytime_curves, anytime_figure
 from .search_rs import random_search
 from .search_reinforce import reinforce
 from .runner import (
-    ALGORITHMS, PAPER_TABLE3, TABLE3_DATASETS, Stat, format_table3, get_algorithm, run_many,
+    ALGORITHMS, PAPER_TABLE3, TABLE3_DATASETS, Stat, anytime_curves, format_table3, get_algorithm, run_many,
     run_table_search, summarize, table3_block,
 )
 
 __all__ = [
     "ALGORITHMS", "FIDELITIES", "HIGH", "LOW", "PAPER_TABLE3", "SEARCH_DATASETS", "SEARCH_SPLIT",
     "TABLE3_DATASETS", "TEST_SPLIT", "Oracle", "TableSearchResult", "Stat", "TPEModel",
-    "anytime_curves", "anytime_figure", "bohb", "format_table3", "get_algorithm", "mutate",
+    "anytime_curves", "bohb", "format_table3", "get_algorithm", "mutate",
     "random_search", "regularized_evolution", "reinforce", "run_many", "run_table_search",
     "summarize", "table3_block",
 ]

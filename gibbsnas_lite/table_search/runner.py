@@ -15,7 +15,7 @@ from .search_reinforce import reinforce
 
 __all__ = [
     "ALGORITHMS", "TABLE3_DATASETS", "PAPER_TABLE3", "Stat", "get_algorithm", "run_table_search",
-    "run_many", "summarize", "table3_block", "format_table3",
+    "run_many", "summarize", "table3_block", "format_table3", "anytime_curves",
 ]
 
 #: name -> search function; names as in GibbsNAS Table 3.
@@ -165,3 +165,24 @@ def format_table3(block: dict[str, dict[str, dict[str, Stat]]], *, paper: bool =
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def anytime_curves(results: Sequence[TableSearchResult], grid: Sequence[float] | np.ndarray | None = None,
+                   metric: str = "valid", x: str = "cost") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, mean, std) over runs of :meth:`TableSearchResult.curve_at`; NaN where no run has
+    queried yet; the mean at a grid point uses the runs that have."""
+    if not results:
+        raise ValueError("no results")
+    if grid is None:
+        top = max((r.cost_used if x == "cost" else r.n_queries) for r in results)
+        grid = np.linspace(0.0, top, 201)[1:]
+    grid = np.asarray(grid, dtype=float)
+    ys = np.stack([r.curve_at(grid, metric, x) for r in results])
+    have = ~np.isnan(ys)
+    n = have.sum(axis=0)
+    mean = np.full(grid.shape, np.nan)
+    std = np.full(grid.shape, np.nan)
+    ok = n > 0
+    mean[ok] = np.nansum(ys[:, ok], axis=0) / n[ok]
+    std[ok] = np.sqrt(np.nansum((ys[:, ok] - mean[ok]) ** 2, axis=0) / n[ok])
+    return grid, mean, std

@@ -1,4 +1,5 @@
-"""Plotly figure of the anytime curves: best-so-far accuracy vs budget, mean ± std per algorithm."""
+"""Plotly figure of the table searches' anytime curves (:mod:`gibbsnas_lite.table_search`): best-so-far
+accuracy vs budget, mean ± std per algorithm."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,33 +7,12 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ._common import TableSearchResult
+from ...table_search import TableSearchResult, anytime_curves
 
-__all__ = ["anytime_curves", "anytime_figure"]
+__all__ = ["anytime_figure"]
 
 _COLORS = {"RS": "#7f7f7f", "REA": "#d62728", "REINFORCE": "#1f77b4", "BOHB": "#2ca02c"}
 _PALETTE = ("#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e")
-
-
-def anytime_curves(results: Sequence[TableSearchResult], grid: Sequence[float] | np.ndarray | None = None,
-                   metric: str = "valid", x: str = "cost") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(grid, mean, std) over runs of :meth:`TableSearchResult.curve_at`; NaN where no run has
-    queried yet; the mean at a grid point uses the runs that have."""
-    if not results:
-        raise ValueError("no results")
-    if grid is None:
-        top = max((r.cost_used if x == "cost" else r.n_queries) for r in results)
-        grid = np.linspace(0.0, top, 201)[1:]
-    grid = np.asarray(grid, dtype=float)
-    ys = np.stack([r.curve_at(grid, metric, x) for r in results])
-    have = ~np.isnan(ys)
-    n = have.sum(axis=0)
-    mean = np.full(grid.shape, np.nan)
-    std = np.full(grid.shape, np.nan)
-    ok = n > 0
-    mean[ok] = np.nansum(ys[:, ok], axis=0) / n[ok]
-    std[ok] = np.sqrt(np.nansum((ys[:, ok] - mean[ok]) ** 2, axis=0) / n[ok])
-    return grid, mean, std
 
 
 def anytime_figure(runs: dict[str, Sequence[TableSearchResult]], metric: str = "valid", x: str = "cost",
