@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gibbsnas_lite.course import ablation as A
+from gibbsnas_lite.course.plots import ablation as AP
 from gibbsnas_lite.search import History, SearchResult, make_config
 from gibbsnas_lite.search.loop import benchmark_accuracies
 
@@ -158,9 +159,9 @@ def test_smoke_grid_runs_all_four_variants(tmp_path):
         "sample_minus_mean_2nd", "sample_minus_mean_1st"}
     assert head["sample_minus_mean_1st"] == pytest.approx(head["gibbs1_mean"] - head["gibbs1-mean_mean"], abs=0.011)
     assert all(head[f"{s}_n"] == 1 and head[f"{s}_std"] is None for s in A.VARIANTS)
-    box = A.accuracy_box_figure(rows)
+    box = AP.accuracy_box_figure(rows)
     assert len(box.data) == 4 and list(box.data[0].y) == [rows[0]["accuracy"]]
-    curves = A.curves_figure(table)
+    curves = AP.curves_figure(table)
     assert len(curves.data) == 4 * 2 * 2  # 4 variants x (band + line) x 2 panels
 
     # restartable: finished folders are read back, a killed one (no summary) is resumed

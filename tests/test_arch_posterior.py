@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gibbsnas_lite.course import arch_posterior as P
+from gibbsnas_lite.course.plots import arch_posterior as PP
 from gibbsnas_lite.nasbench import NB201Table
 from gibbsnas_lite.spaces.nb201 import OPS, derive_arch, format_arch
 
@@ -197,13 +198,13 @@ def test_temperature_sweep_concentrates_when_cold(table):
 def test_figures_build_headless(table):
     mean, cov = P.disagreement_example()
     post = P.architecture_posterior(P.sample_alphas(mean, cov, 2000, seed=0), table=table, mean=mean)
-    fig = P.accuracy_histogram_figure(post, marks={"argmax": post.mean_arch, "modal": post.modal_arch},
+    fig = PP.accuracy_histogram_figure(post, marks={"argmax": post.mean_arch, "modal": post.modal_arch},
                                       optimum=94.37)
     hist = fig.data[0]
     assert hist.type == "histogram" and hist.histfunc == "sum" and len(hist.x) == post.num_distinct
     assert sum(hist.y) == 2000 and np.array_equal(hist.x, post.accuracies["cifar10_test"])
     assert len(fig.layout.shapes) == 4  # argmax, modal, optimum, posterior mean
-    heat = P.win_probability_figure(post)
+    heat = PP.win_probability_figure(post)
     assert np.allclose(np.asarray(heat.data[0].z), post.win_probs)
     assert [t.name for t in heat.data[1:]] == ["argmax of mean", "modal cell"]
 

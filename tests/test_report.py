@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.nasbench import TABLE3_COLUMNS, NB201Table
+from gibbsnas_lite.course.plots.report import epochs_figure, table3_figure
 from gibbsnas_lite.course.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, edge_summary, edge_summary_text,
-                                  epoch_curve, epochs_figure, headline, markdown_table, paper_table3, run_row,
-                                  table3_figure)
+                                         epoch_curve, headline, markdown_table, paper_table3, run_row)
 from gibbsnas_lite.search import History, make_config
 from gibbsnas_lite.search.loop import SearchResult
 

@@ -5,9 +5,10 @@ A one-shot search on NAS-Bench-201 ends with one cell (an arch string); the benc
 own 200-epoch training on CIFAR-10, CIFAR-100 and ImageNet16-120: the six columns of GibbsNAS
 Table 3 (:data:`~gibbsnas_lite.nasbench.TABLE3_COLUMNS`). This module turns search runs (a
 :class:`~gibbsnas_lite.search.SearchResult` or a run folder) into such rows, puts the paper's
-rows beside them, and draws both::
+rows beside them; :mod:`gibbsnas_lite.course.plots.report` draws both::
 
-    from gibbsnas_lite.course.report import comparison_rows, table3_figure, epochs_figure
+    from gibbsnas_lite.course.report import comparison_rows
+    from gibbsnas_lite.course.plots.report import table3_figure, epochs_figure
     rows = comparison_rows({"gibbs2": result_g, "darts-v1": "runs/darts-v1"})
     table3_figure(rows).show()
     epochs_figure({"gibbs2": result_g, "darts-v1": "runs/darts-v1"}).show()
@@ -31,7 +32,7 @@ from ..nasbench import TABLE3_COLUMNS, NB201Table
 __all__ = [
     "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
     "RunRow", "paper_table3", "run_row", "epoch_curve", "comparison_rows", "markdown_table",
-    "table3_figure", "epochs_figure", "headline", "edge_summary", "edge_summary_text",
+    "headline", "edge_summary", "edge_summary_text",
 ]
 
 #: the six Table-3 column labels, in the paper's order
@@ -243,62 +244,6 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], arch: bool = True) -> str:
         cells += [_fmt(row["values"].get(label)) for label in LABELS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
-    """A plotly ``go.Table`` of :func:`comparison_rows`: one line per method, Table 3's columns."""
-    import plotly.graph_objects as go
-
-    header = ["method", "cell (arch string)"] + list(LABELS)
-    ours = [not str(r["method"]).endswith("(paper)") for r in rows]
-    columns = [[r["method"] for r in rows], [r.get("arch", "") for r in rows]]
-    columns += [[_fmt(r["values"].get(label)) for r in rows] for label in LABELS]
-    fill = [["#eef4fb" if o else "white" for o in ours]] * len(header)
-    fig = go.Figure(go.Table(
-        columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
-        header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#dde3ea", align="left",
-                    font=dict(size=11)),
-        cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=24)))
-    fig.update_layout(title=title or "NAS-Bench-201 accuracy (%) of the derived cells, beside the paper's Table 3",
-                      height=110 + 28 * len(rows), margin=dict(l=10, r=10, t=50, b=10))
-    return fig
-
-
-_COLORS = {"gibbs2": "#1f77b4", "gibbs2-mean": "#aec7e8", "gibbs1": "#17becf", "gibbs1-mean": "#9edae5",
-           "darts-v1": "#d62728", "darts-v2": "#ff9896", "gdas": "#2ca02c", "rsps": "#7f7f7f"}
-
-
-def epochs_figure(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None,
-                  column: str = "CIFAR-10 test", paper: bool = True, title: str | None = None):
-    """The derived cell's benchmark accuracy after each search epoch, one line per run; the
-    paper's mean for the same strategy as a dotted line (a CIFAR-10 search, for orientation)."""
-    import plotly.graph_objects as go
-
-    table = table or NB201Table.load()
-    rows = _rows(runs, table)
-    fig = go.Figure()
-    paper_rows = paper_table3("oneshot")
-    drawn: set[str] = set()
-    for r in rows:
-        color = _COLORS.get(r.strategy)
-        x, y, archs = epoch_curve(r, table, column)
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines+markers", name=f"{r.name} (seed {r.seed})", line=dict(color=color),
-            customdata=archs, hovertemplate="epoch %{x}<br>%{y:.2f} %<br>%{customdata}<extra>" + r.name + "</extra>"))
-        name = STRATEGY_PAPER_ROW.get(r.strategy)
-        if paper and name in paper_rows and name not in drawn and len(x):
-            drawn.add(name)
-            mean = paper_rows[name][column][0]
-            fig.add_trace(go.Scatter(x=[1, max(int(x.max()), 1)], y=[mean, mean], mode="lines",
-                                     name=f"{name} (paper, CIFAR-10 search)",
-                                     line=dict(color=color, dash="dot", width=1.5), hoverinfo="name+y"))
-    best = table.best(*TABLE3_COLUMNS[LABELS.index(column)][1:]).accuracy
-    fig.add_hline(y=best, line=dict(color="black", dash="dash", width=1),
-                  annotation_text=f"optimum {best:.2f}", annotation_position="bottom right")
-    fig.update_layout(title=title or f"Derived cell's NAS-Bench-201 {column} accuracy after each search epoch",
-                      xaxis_title="search epoch", yaxis_title=f"{column} accuracy (%)", height=420,
-                      hovermode="closest", legend=dict(orientation="h", y=-0.2))
-    return fig
 
 
 def headline(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None) -> dict[str, Any]:
