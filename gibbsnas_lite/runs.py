@@ -1,0 +1,204 @@
+"""Run folders: the one place for what every run (search, training, sweep, course) writes.
+
+- file names: :data:`CHECKPOINT`, :data:`HISTORY`, :data:`SUMMARY`, :data:`CONFIG`;
+- atomic writes (temporary file in the same folder, fsync, rename; a killed run never leaves a
+  half-written file): :func:`atomic_write_text`, :func:`atomic_write_json`,
+  :func:`atomic_torch_save` (checkpoints), and :func:`read_checkpoint_file`;
+- random-number-generator state: :func:`seed_everything`, :func:`capture_rng`, :func:`restore_rng`;
+- :data:`PROFILES` (smoke, cpu, full: the presets of every command) and :func:`choice`;
+- :func:`resolve_device`;
+- :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
+  only torch and numpy);
+- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses).
+
+torch and numpy are imported where they are used, so the course layer can use the text
+helpers without them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any, ClassVar
+
+__all__ = [
+    "CHECKPOINT", "CONFIG", "HISTORY", "SUMMARY", "PROFILES", "ConfigDict", "NullProgress",
+    "atomic_torch_save", "atomic_write_json", "atomic_write_text", "capture_rng", "choice", "progress",
+    "read_checkpoint_file", "resolve_device", "restore_rng", "seed_everything",
+]
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.jsonl"
+SUMMARY = "summary.json"
+CONFIG = "config.json"
+
+#: The presets every command offers: ``smoke`` (seconds, synthetic data), ``cpu`` (minutes on
+#: 2 cores), ``full`` (the paper's protocol, a GPU).
+PROFILES = ("smoke", "cpu", "full")
+
+
+# ------------------------------------------------------------------------------- atomic writes
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    tmp = _tmp_path(path)
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2, default=float) -> None:
+    """``json.dumps(obj, indent=indent, default=default)`` written with :func:`atomic_write_text`."""
+    atomic_write_text(path, json.dumps(obj, indent=indent, default=default))
+
+
+def atomic_torch_save(path: str | Path, payload: Any) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    A run killed while saving leaves the previous checkpoint intact.
+    """
+    import torch
+
+    path = Path(path)
+    tmp = _tmp_path(path)
+    with open(tmp, "wb") as fh:
+        torch.save(payload, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_checkpoint_file(path: str | Path, map_location=None, made_by: str = "search") -> tuple[Path, Any]:
+    """(file, payload) of ``path`` (a run folder or its checkpoint.pt), with the errors a user can act on;
+    ``made_by`` names the command whose run folder ``--resume`` takes. Callers check the payload's kind."""
+    import torch
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}; --resume takes the run folder of an earlier {made_by}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
+                         "it is corrupt or not a gibbsnas-lite checkpoint") from None
+    return path, payload
+
+
+# ------------------------------------------------------------------------------- random state
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (all devices)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def capture_rng() -> dict[str, Any]:
+    """The generators' states, as a checkpoint stores them (``torch``, ``python``, ``numpy``, ``cuda``)."""
+    import numpy as np
+    import torch
+
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Put back the states of :func:`capture_rng` (``cuda`` only where CUDA is available)."""
+    import numpy as np
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def resolve_device(name: str):
+    """``torch.device`` of ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"`` (an error without CUDA)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
+    return torch.device(name)
+
+
+# ------------------------------------------------------------------------------- configs
+def choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (the message lists them)."""
+    if value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+class ConfigDict:
+    """Mixin for a run's config dataclass: ``to_dict`` and ``from_dict`` (unknown keys are an error
+    that lists the known ones). ``config_noun`` names the config in that error."""
+
+    config_noun: ClassVar[str] = "config"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.config_noun} key(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+
+# ------------------------------------------------------------------------------- progress
+class NullProgress:
+    """A progress bar that shows nothing (disabled, or tqdm not installed)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_description(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "NullProgress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def progress(enabled: bool, total: int | None, initial: int = 0, desc: str | None = None, **options: Any):
+    """A ``tqdm.auto`` bar (``options``: ``unit``, ``leave``...) when ``enabled`` and tqdm is
+    importable; otherwise a :class:`NullProgress` with the same ``update/set_postfix/close``."""
+    if not enabled:
+        return NullProgress()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return NullProgress()
+    return tqdm(total=total, initial=initial, desc=desc, **options)
