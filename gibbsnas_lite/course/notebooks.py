@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-PROFILES = ("smoke", "cpu", "full")
+from ..runs import PROFILES, atomic_write_text
+
 HEADLINE_MARKER = "GIBBSNAS_HEADLINE "
 HEADLINE_TAG = "gibbsnas-headline"  # the runner's own appended cell
 _RECORDED: dict = {}  # what record() noted in this kernel
@@ -258,12 +259,12 @@ def run_notebooks(
 
 def _write_summary(out_dir: Path, runs: list[NotebookRun]) -> None:
     payload = json.dumps([asdict(r) for r in runs], indent=2, default=float)
-    _atomic_write(out_dir / "summary.json", payload)
+    atomic_write_text(out_dir / "summary.json", payload)
     lines = ["| notebook | profile | status | seconds | headline |", "|---|---|---|---|---|"]
     for r in runs:
         head = ", ".join(f"{k}={_short(v)}" for k, v in r.headline.items())
         lines.append(f"| {r.notebook} | {r.profile} | {'ok' if r.ok else 'FAILED'} | {r.seconds:.1f} | {head} |")
-    _atomic_write(out_dir / "summary.md", "\n".join(lines) + "\n")
+    atomic_write_text(out_dir / "summary.md", "\n".join(lines) + "\n")
 
 
 def _short(value: Any) -> str:
@@ -271,12 +272,6 @@ def _short(value: Any) -> str:
         return f"{value:.4g}"
     text = json.dumps(value, default=float) if not isinstance(value, str) else value
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def parse_parameters(pairs: Iterable[str]) -> dict:
