@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from . import __version__
-from .course.notebooks import PROFILES
+from .runs import PROFILES
 from .search.config import DATASETS, DEVICES, SPACES, STRATEGIES
 from .search.config import PROFILES as SEARCH_PROFILES
 
