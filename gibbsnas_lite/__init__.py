@@ -1,20 +1,33 @@
 """gibbsnas-lite: GibbsNAS (Xue et al., AAAI 2021) as a small, readable, notebook-first kit.
 
-The core (one idea a module; no plotly, nothing from course/):
+Two layers (docs/architecture.md). The core needs only torch and numpy (``pip install .``;
+tqdm draws progress bars when present) and imports nothing from ``course/``:
     samplers      BFGS Gaussian sampler for alpha (Eq. 16), diagonal L-BFGS Gaussian sampler for omega (Eq. 15)
     spaces        NAS-Bench-201 and DARTS search spaces (ops, cells, supernets, derived networks)
     nasbench      the NAS-Bench-201 lookup table shipped in data/
     data          datasets and the device loader
-    search        Algorithm 1 and the baselines (DARTS-V1/V2, GDAS, RSPS) on one resumable loop
+    search        Algorithm 1 and the baselines (DARTS-V1/V2, GDAS, RSPS) on one resumable loop;
+                  the strategy registry
     train         the DARTS evaluation protocol: train a genotype from scratch
+    runs          run folders: atomic writes, checkpoint files, RNG capture, progress, profiles
     table_search  random search, REA, REINFORCE, BOHB-style on the benchmark table
-    sweep         many searches on Ray: trials, runner, results, row statistics
-    cli           the `gibbsnas-lite` command line
+    sweep         many searches on Ray: trials, runner, results, row statistics (the [sweep] extra)
 
-The course layer (``course/``, what the notebooks teach with; built on the core):
-    toys, bilevel_toy, arch_posterior, report, ablation, seed_study, exercises,
-    notebooks (headless batch runs), widgets + dashboard (the live alpha dashboard),
-    plots (every plotly figure, one module per subject)
+The course layer (``course/``, the [course] extra: what the notebooks teach with, built on the core):
+    toys          target posteriors, exact Gibbs, the sampler driver, diagnostics
+    bilevel_toy   a one-edge NAS toy with a known answer (notebook 03)
+    arch_posterior  draws from the final alpha Gaussian -> cells -> accuracies (notebook 07)
+    report        Table-3 rows of searched cells beside the paper's (notebook 04)
+    ablation      sample/mean x 1st/2nd order, temperature sweep (notebook 05)
+    seed_study    many searches as distributions: rows from run folders, the shipped study
+    exercises     the check_... helpers of the notebooks' exercises
+    notebooks     headless batch runs of the course notebooks (papermill)
+    widgets       the live alpha dashboard's public API; dashboard: its parts
+    dashboard     record and replay, background run control, figure, live view, headless detection
+    plots         every plotly figure, one module per subject
+
+At the top, above both:
+    cli           the `gibbsnas-lite` command line (imports course modules only when a command needs them)
 """
 
 __version__ = "0.1.0"
