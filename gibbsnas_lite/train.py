@@ -35,7 +35,6 @@ the device, no worker processes).
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -50,11 +49,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import Augment, DeviceLoader, load_dataset
+from .runs import (CHECKPOINT, CONFIG, HISTORY, PROFILES, SUMMARY, ConfigDict, atomic_torch_save, atomic_write_text,
+                   capture_rng, choice, progress as progress_bar, read_checkpoint_file, resolve_device, restore_rng,
+                   seed_everything)
 from .search.base import NonFiniteLossError
-from .search.checkpoint import capture_rng, read_checkpoint_file, restore_rng, save_checkpoint, seed_everything
-from .search.history import atomic_write_text
-from .search.config import _choice
-from .search.loop import _progress, resolve_device
 from .spaces.darts.genotypes import (GENOTYPES, Genotype, format_genotype, genotype_from_dict,
                                      genotype_to_dict, parse_genotype)
 from .spaces.darts.model import NetworkCIFAR, NetworkImageNet, count_parameters, resolve_genotype
@@ -81,10 +79,6 @@ __all__ = [
     "train_network",
 ]
 
-CHECKPOINT = "checkpoint.pt"
-HISTORY = "history.jsonl"
-SUMMARY = "summary.json"
-PROFILES = ("smoke", "cpu", "full")
 DATASETS = ("cifar10", "cifar100", "fashion-mnist", "synthetic")
 NETWORKS = ("cifar", "imagenet")
 CHECKPOINT_KIND = "gibbsnas-lite train"
@@ -121,12 +115,14 @@ PAPER_TABLE1_DARTS_SPACE: tuple[dict[str, Any], ...] = (
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ConfigDict):
     """Everything a training run needs; stored in its checkpoint and summary.
 
     ``genotype`` is kept as text (a name from ``GENOTYPES`` or the one-line form of
     :func:`~gibbsnas_lite.spaces.darts.genotypes.format_genotype`), so the config is JSON.
     """
+
+    config_noun = "train config"  # in from_dict's unknown-key error
 
     genotype: str = "DARTS_V2"
     dataset: str = "cifar10"
@@ -160,10 +156,10 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "TrainConfig":
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("profile", self.profile, PROFILES)
-        _choice("device", self.device, ("auto", "cpu", "cuda"))
-        _choice("network", self.network, NETWORKS)
+        choice("dataset", self.dataset, DATASETS)
+        choice("profile", self.profile, PROFILES)
+        choice("device", self.device, ("auto", "cpu", "cuda"))
+        choice("network", self.network, NETWORKS)
         for name in ("epochs", "batch_size", "channels", "layers", "test_batch_size", "eval_every"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -177,17 +173,6 @@ class TrainConfig:
             raise ValueError(f"cutout must be >= 0, got {self.cutout!r}")
         parse_genotype_arg(self.genotype)
         return self
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown train config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
 
 
 #: Profiles are presets of the same loop. ``full`` is :data:`DARTS_PROTOCOL`.
@@ -209,7 +194,7 @@ def make_train_config(profile: str = "full", genotype: Any = "DARTS_V2", **overr
     ``genotype``: a :class:`Genotype`, a name (``"DARTS_V2"``), a one-line or ``Genotype(...)``
     string, a JSON object (``genotype_to_dict``), or a search run folder / its summary.json.
     """
-    _choice("profile", profile, PROFILES)
+    choice("profile", profile, PROFILES)
     values: dict[str, Any] = dict(PROFILE_PRESETS[profile], profile=profile, genotype=genotype_argument(genotype))
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(values).validate()
@@ -440,7 +425,7 @@ def train_network(
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+        atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
 
     seed_everything(config.seed)
     data = _build_data(config, device)
@@ -471,8 +456,9 @@ def train_network(
     say = echo or (lambda _msg: None)
     genotype_text = format_genotype(parse_genotype_arg(config.genotype))
     stopped = False
-    bar = _progress(progress, total=config.epochs * data.steps_per_epoch,
-                    initial=start_epoch * data.steps_per_epoch, desc=f"train {config.dataset}")
+    bar = progress_bar(progress, total=config.epochs * data.steps_per_epoch,
+                       initial=start_epoch * data.steps_per_epoch, desc=f"train {config.dataset}", unit="step",
+                       leave=False)
     model.train()
     try:
         for epoch in range(start_epoch, config.epochs):
@@ -500,8 +486,7 @@ def train_network(
                 loss_sum += float(loss.detach()) * n
                 correct += int((logits.detach().argmax(1) == y).sum())
                 seen += n
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
             scheduler.step()
             record: dict[str, Any] = {
                 "epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
@@ -513,7 +498,7 @@ def train_network(
             record["seconds"] = time.perf_counter() - epoch_start
             history.append(record)
             if out_dir is not None:
-                save_checkpoint(out_dir / CHECKPOINT, {
+                atomic_torch_save(out_dir / CHECKPOINT, {
                     "kind": CHECKPOINT_KIND, "config": config.to_dict(), "epoch": epoch,
                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "data": data.train.state_dict(),
@@ -526,8 +511,7 @@ def train_network(
                 stopped = True
                 break
     finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     result = TrainResult(config, genotype_text, params, history, out_dir, time.perf_counter() - start_time,
                          stopped, model)

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional, Union
 
+from ..runs import progress as progress_bar
 from .errors import ChecksumError, DatasetNotFoundError
 
 __all__ = [
@@ -117,7 +118,7 @@ def download_url(
                 + ". Then call again (download=False is enough)."
             ) from exc
         total = _content_length(src)
-        bar = _progress_bar(total, dest.name) if progress else None
+        bar = progress_bar(progress, total, desc=dest.name, unit="B", unit_scale=True)
         try:
             with os.fdopen(fd, "wb") as out:
                 fd = -1
@@ -127,8 +128,7 @@ def download_url(
                         break
                     out.write(chunk)
                     h.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
+                    bar.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:
@@ -137,8 +137,7 @@ def download_url(
                 f"Retry, or place the file at {dest} by hand."
             ) from exc
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
             close = getattr(src, "close", None)
             if close is not None:
                 close()
@@ -168,14 +167,6 @@ def _content_length(src) -> Optional[int]:
         return int(n) if n is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _progress_bar(total: Optional[int], desc: str):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        return None
-    return tqdm(total=total, unit="B", unit_scale=True, desc=desc)
 
 
 def copy_atomic(src: PathLike, dest: PathLike) -> Path:

@@ -8,6 +8,7 @@ strategy runs under the same budget, data and bookkeeping.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -123,6 +124,53 @@ class Strategy:
 
 def cosine_lr(optimizer, epochs: int, eta_min: float):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs), eta_min=eta_min)
+
+
+def weights_sgd(model: torch.nn.Module, config):
+    """(optimizer, schedule) of omega as DARTS trains it: SGD at ``w_lr`` with momentum ``w_momentum``
+    (Nesterov when > 0) and weight decay ``w_weight_decay``, cosine to ``w_lr_min`` over the epochs."""
+    c = config
+    optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
+                                weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
+    return optimizer, cosine_lr(optimizer, c.epochs, c.w_lr_min)
+
+
+def advance_schedules(*schedulers) -> None:
+    """Step per-epoch learning-rate schedules at the end of an epoch.
+
+    torch warns "Detected call of ``lr_scheduler.step()`` before ``optimizer.step()``" at a
+    schedule's first step when its optimizer has not stepped yet: the symptom of a per-step
+    schedule called before the optimizer. Here every schedule is per epoch and must advance
+    even when its block did not move in that epoch: GibbsNAS's alpha during
+    ``alpha_warmup_epochs``, or while its gradient accumulates over more batches than the
+    first epoch has (``alpha_accum`` > steps per epoch); the call order within a step is
+    optimizer first everywhere. So that one message is a false alarm and is not shown; the
+    schedules' values are the same either way.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
+                                category=UserWarning)
+        for scheduler in schedulers:
+            scheduler.step()
+
+
+class SgdAdamStrategy(Strategy):
+    """omega by SGD with a cosine schedule (:func:`weights_sgd`), alpha by Adam at ``a_lr`` with
+    betas (0.5, 0.999) and weight decay ``a_weight_decay``: the optimizers of NAS-Bench-201's
+    DARTS and GDAS configs (sources in :mod:`gibbsnas_lite.search.config`), shared by
+    DARTS-V1/V2 and GDAS. Subclasses write :meth:`step`."""
+
+    def __init__(self, model, config, steps_per_epoch, search_sizes):
+        super().__init__(model, config, steps_per_epoch, search_sizes)
+        self.w_optimizer, self.w_scheduler = weights_sgd(model, config)
+        self.a_optimizer = torch.optim.Adam(model.arch_parameters(), lr=config.a_lr, betas=(0.5, 0.999),
+                                            weight_decay=config.a_weight_decay)
+
+    def optimizers(self):
+        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler, "a_optimizer": self.a_optimizer}
+
+    def end_epoch(self, epoch):
+        advance_schedules(self.w_scheduler)
 
 
 def finite_or_none(value: float) -> float | None:

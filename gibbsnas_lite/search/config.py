@@ -31,19 +31,20 @@ Sources of the defaults:
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-STRATEGIES = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean", "darts-v1", "darts-v2", "gdas", "rsps")
+from ..runs import PROFILES, ConfigDict, choice
+from .registry import REGISTRY, strategy_names
+
+STRATEGIES = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
 SPACES = ("nb201", "darts")
 DATASETS = ("synthetic", "fashion-mnist", "cifar10", "cifar100", "ImageNet16-120")
-PROFILES = ("smoke", "cpu", "full")
 DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
-class SearchConfig:
+class SearchConfig(ConfigDict):
     """Everything a search run needs; stored in its checkpoint and summary."""
 
     strategy: str = "gibbs2"
@@ -98,11 +99,11 @@ class SearchConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "SearchConfig":
-        _choice("strategy", self.strategy, STRATEGIES)
-        _choice("space", self.space, SPACES)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("profile", self.profile, PROFILES)
-        _choice("device", self.device, DEVICES)
+        choice("strategy", self.strategy, STRATEGIES)
+        choice("space", self.space, SPACES)
+        choice("dataset", self.dataset, DATASETS)
+        choice("profile", self.profile, PROFILES)
+        choice("device", self.device, DEVICES)
         for name in ("epochs", "batch_size", "channels", "cells_per_stage", "alpha_accum", "alpha_every",
                      "curvature_every"):
             if int(getattr(self, name)) < 1:
@@ -116,22 +117,6 @@ class SearchConfig:
             raise ValueError(f"w_temperature must be > 0 or None (the same as temperature), "
                              f"got {self.w_temperature!r}")
         return self
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SearchConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
 
 
 PROFILE_PRESETS: dict[str, dict[str, Any]] = {
@@ -147,48 +132,24 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
 
 FULL_OVER_CPU_N = 25_000 / 4_096  # search-half sizes of the full (CIFAR-10) and cpu profiles
 
-# Per-strategy defaults on top of the profile (sources in the module docstring).
-STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "darts-v1": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
-    "darts-v2": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
-    "gdas": dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3),
-    "rsps": dict(w_lr=0.025, w_weight_decay=5e-4),
-    # GibbsNAS: paper's lr 0.1 for both (omega, 2nd order: the diagonal's cap), decays 1e-4,
-    # alpha batch 2048 = 32 x 64. The sampler policies are this kit's, chosen by the candidate
-    # study in docs/search.md ("Why GibbsNAS lands on parameter-free cells"):
-    # - alpha_h_max = 1: H's eigenvalues capped at 1, so a quasi-Newton alpha step is never longer
-    #   than the first-order step at the same lr (the rule the omega sampler's D <= w_lr already
-    #   follows); uncapped, the nearly flat alpha loss gives H ~ 100-5,000 and draws of 0.3-0.7;
-    # - w_temperature = 0.01 (2nd order): a cool omega chain, the paper's remedy for "excessive
-    #   uncertainty of weights"; the noisy, slower-trained supernet is what drifts to
-    #   parameter-free ops;
-    # - temperature = 10 for alpha (with the cap, a draw's std is <= sqrt(10 / 4096) = 0.05);
-    # - noise_follows_lr: the noise follows the cosine schedule (else the effective temperature
-    #   grows ~100x by the end).
-    "gibbs2": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=1.0),
-    "gibbs2-mean": dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=1.0),
-    # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
-    "gibbs1": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                   temperature=10.0, noise_follows_lr=True, alpha_h_max=1.0),
-    "gibbs1-mean": dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-                        temperature=10.0, noise_follows_lr=True, alpha_h_max=1.0),
-}
+#: Per-strategy defaults on top of the profile (sources in the module docstring): each entry's
+#: ``defaults`` in :mod:`gibbsnas_lite.search.registry`.
+STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {name: dict(spec.defaults) for name, spec in REGISTRY.items()}
 
 
 def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: Any) -> SearchConfig:
     """A config from a profile preset, the strategy's defaults, then explicit overrides."""
-    _choice("strategy", strategy, STRATEGIES)
-    _choice("profile", profile, PROFILES)
+    choice("strategy", strategy, STRATEGIES)
+    choice("profile", profile, PROFILES)
     values: dict[str, Any] = dict(strategy=strategy, profile=profile)
     values.update(PROFILE_PRESETS[profile])
     values.update(STRATEGY_DEFAULTS[strategy])
-    if strategy.startswith("gibbs2") and profile != "smoke":
+    spec = REGISTRY[strategy]
+    if spec.family == "gibbs" and spec.order == 2 and profile != "smoke":
         # The same-batch omega pair costs one extra forward/backward; every 8th step keeps
         # GibbsNAS-2nd at 1.07x a DARTS-V1 step at full size: docs/bench_search.md.
         values["curvature_every"] = 8
-    if strategy.startswith("gibbs") and profile == "full":
+    if spec.family == "gibbs" and profile == "full":
         # Same noise per draw (T/N) as the cpu choice at N = 4,096: N = 25,000 here, so both
         # temperatures x 25,000 / 4,096 (T = 61, T_omega = 0.061; docs/search.md; an
         # extrapolation, not yet measured on the full protocol).

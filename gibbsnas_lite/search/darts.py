@@ -16,25 +16,13 @@ from __future__ import annotations
 
 import torch
 
-from .base import Strategy, accuracy, cosine_lr
+from .base import SgdAdamStrategy, accuracy
 
 
-class DartsV1(Strategy):
+class DartsV1(SgdAdamStrategy):
     """First-order DARTS: alpha by Adam on the search-valid gradient, omega by SGD."""
 
     name = "darts-v1"
-
-    def __init__(self, model, config, steps_per_epoch, search_sizes):
-        super().__init__(model, config, steps_per_epoch, search_sizes)
-        c = config
-        self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
-                                           weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
-        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
-        self.a_optimizer = torch.optim.Adam(model.arch_parameters(), lr=c.a_lr, betas=(0.5, 0.999),
-                                            weight_decay=c.a_weight_decay)
-
-    def optimizers(self):
-        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler, "a_optimizer": self.a_optimizer}
 
     def alpha_gradient(self, train_batch, valid_batch, where: str) -> tuple[float, float]:
         x, y = valid_batch
@@ -57,9 +45,6 @@ class DartsV1(Strategy):
         self.clip_weights_grad()
         self.w_optimizer.step()
         return {"train_loss": loss.item(), "train_acc": accuracy(logits, y), "valid_loss": v_loss, "valid_acc": v_acc}
-
-    def end_epoch(self, epoch):
-        self.w_scheduler.step()
 
 
 class DartsV2(DartsV1):

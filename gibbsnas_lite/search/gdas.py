@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Strategy, accuracy, cosine_lr
+from .base import SgdAdamStrategy, accuracy
 
 
 def gumbel_hard_weights(alpha: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
@@ -26,20 +26,10 @@ def gumbel_hard_weights(alpha: torch.Tensor, tau: float, generator: torch.Genera
     return one_hot - probs.detach() + probs
 
 
-class GDAS(Strategy):
+class GDAS(SgdAdamStrategy):
+    """GDAS with DARTS's optimizers (:class:`~gibbsnas_lite.search.base.SgdAdamStrategy`)."""
+
     name = "gdas"
-
-    def __init__(self, model, config, steps_per_epoch, search_sizes):
-        super().__init__(model, config, steps_per_epoch, search_sizes)
-        c = config
-        self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
-                                           weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
-        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
-        self.a_optimizer = torch.optim.Adam(model.arch_parameters(), lr=c.a_lr, betas=(0.5, 0.999),
-                                            weight_decay=c.a_weight_decay)
-
-    def optimizers(self):
-        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler, "a_optimizer": self.a_optimizer}
 
     def tau(self, epoch: int) -> float:
         c = self.config
@@ -71,6 +61,3 @@ class GDAS(Strategy):
         self.a_optimizer.step()
         return {"train_loss": loss.item(), "train_acc": accuracy(logits, y),
                 "valid_loss": v_loss.item(), "valid_acc": accuracy(v_logits, yv), "tau": tau}
-
-    def end_epoch(self, epoch):
-        self.w_scheduler.step()

@@ -42,7 +42,7 @@ from __future__ import annotations
 import torch
 
 from ..samplers import BFGSGaussian, DiagLBFGSGaussian
-from .base import Strategy, cosine_lr
+from .base import Strategy, advance_schedules, cosine_lr, weights_sgd
 
 
 def metrics(loss, logits, y, v_loss, v_logits, yv) -> dict[str, float]:
@@ -77,10 +77,8 @@ class GibbsNAS(Strategy):
                 weight_decay=c.w_weight_decay, data_size=c.data_size or self.train_size,
                 history_size=c.history_size, seed=c.seed + 1, temperature=w_temperature, **common)
             self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min / c.w_lr)
-        else:
-            self.w_optimizer = torch.optim.SGD(weights, lr=c.w_lr, momentum=c.w_momentum,
-                                               weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
-            self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
+        else:  # SGD as DARTS's
+            self.w_optimizer, self.w_scheduler = weights_sgd(model, c)
         alpha_common = dict(common, warmup_steps=max(0, c.warmup_steps // c.alpha_accum),
                             ramp_steps=max(0, c.ramp_steps // c.alpha_accum))
         self.a_optimizer = BFGSGaussian(
@@ -198,8 +196,7 @@ class GibbsNAS(Strategy):
         return metrics(loss, logits, y, v_loss, v_logits, yv)
 
     def end_epoch(self, epoch):
-        self.w_scheduler.step()
-        self.a_scheduler.step()
+        advance_schedules(self.w_scheduler, self.a_scheduler)  # alpha may not have moved yet (its docstring)
         if self.config.noise_follows_lr:
             self._follow_schedule()
 

@@ -8,20 +8,12 @@ unfinished epoch never survive.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from ..runs import HISTORY, atomic_write_text
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+__all__ = ["History", "atomic_write_text"]
 
 
 class History:
@@ -76,7 +68,7 @@ class History:
         """Read a ``history.jsonl`` written by a search (for plots and replay)."""
         path = Path(path)
         if path.is_dir():
-            path = path / "history.jsonl"
+            path = path / HISTORY
         if not path.exists():
             raise FileNotFoundError(f"no search history at {path}; pass a run folder or its history.jsonl")
         history = cls(None)

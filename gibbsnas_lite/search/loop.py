@@ -24,14 +24,14 @@ from typing import Any, Callable
 
 import torch
 
-from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint, seed_everything
+from ..runs import (CHECKPOINT, CONFIG, HISTORY, SUMMARY, atomic_torch_save, atomic_write_text, capture_rng,
+                    progress as progress_bar, resolve_device, restore_rng, seed_everything)
+from . import registry
+from .checkpoint import load_checkpoint
 from .config import SearchConfig
-from .history import History, atomic_write_text
+from .history import History
 
 Callback = Callable[[dict[str, Any]], Any]
-CHECKPOINT = "checkpoint.pt"
-SUMMARY = "summary.json"
-HISTORY = "history.jsonl"
 
 
 class StopSearch(Exception):
@@ -62,14 +62,6 @@ class SearchResult:
         }
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
-    return torch.device(name)
-
-
 def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> torch.nn.Module:
     if config.space == "nb201":
         from ..spaces.nb201.model_search import NB201SearchNetwork
@@ -87,18 +79,8 @@ def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> tor
 
 
 def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tuple[int, int]):
-    from .darts import DartsV1, DartsV2
-    from .gdas import GDAS
-    from .gibbs import GibbsNAS
-    from .rsps import RSPS
-
-    name = config.strategy
-    if name.startswith("gibbs"):
-        order = int(name[5])
-        mode = "mean" if name.endswith("-mean") else "sample"
-        return GibbsNAS(model, config, steps_per_epoch, sizes, order=order, mode=mode)
-    cls = {"darts-v1": DartsV1, "darts-v2": DartsV2, "gdas": GDAS, "rsps": RSPS}[name]
-    return cls(model, config, steps_per_epoch, sizes)
+    """The strategy object of ``config.strategy`` (:mod:`gibbsnas_lite.search.registry`)."""
+    return registry.build(config, model, steps_per_epoch, sizes)
 
 
 def benchmark_accuracies(config: SearchConfig, arch: str) -> dict[str, float]:
@@ -148,7 +130,7 @@ def run_search(
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / "config.json", json.dumps(config.to_dict(), indent=2))
+        atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
 
     seed_everything(config.seed)
     data = build_search_data(config, device)
@@ -178,8 +160,9 @@ def run_search(
     say = echo or (lambda _msg: None)
     stopped = False
     arch = history.epochs[-1]["arch"] if history.epochs else strategy.derive()
-    bar = _progress(progress, total=config.epochs * data.steps_per_epoch, initial=start_epoch * data.steps_per_epoch,
-                    desc=f"{config.strategy} {config.space}/{config.dataset}")
+    bar = progress_bar(progress, total=config.epochs * data.steps_per_epoch,
+                       initial=start_epoch * data.steps_per_epoch,
+                       desc=f"{config.strategy} {config.space}/{config.dataset}", unit="step", leave=False)
     try:
         for epoch in range(start_epoch, config.epochs):
             model.train()
@@ -190,8 +173,7 @@ def run_search(
                 for key, value in metrics.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
                 global_step = epoch * data.steps_per_epoch + step
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
                 if strategy.uses_alpha and (global_step + 1) % config.alpha_every == 0:
                     record = {"epoch": epoch, "step": global_step, **strategy.alpha_state()}
                     history.log_alpha(record)
@@ -205,7 +187,7 @@ def run_search(
                       "seconds": time.perf_counter() - epoch_start, **strategy.alpha_state()}
             history.log_epoch(record)
             if out_dir is not None:
-                save_checkpoint(out_dir / CHECKPOINT, {
+                atomic_torch_save(out_dir / CHECKPOINT, {
                     "config": config.to_dict(), "epoch": epoch, "model": model.state_dict(),
                     "strategy": strategy.state_dict(), "data": data.state_dict(),
                     "history": history.state_dict(), "rng": capture_rng(), "arch": arch,
@@ -218,8 +200,7 @@ def run_search(
     except StopSearch:
         stopped = True
     finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     result = SearchResult(config, arch, history, out_dir, benchmark_accuracies(config, arch), stopped,
                           time.perf_counter() - start_time, strategy, model)
@@ -232,14 +213,6 @@ def _notify(callback: Callback | None, event: dict[str, Any]) -> bool:
     if callback is None:
         return False
     return callback(event) == "stop"
-
-
-def _progress(enabled: bool, total: int, initial: int, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", leave=False)
 
 
 def _epoch_line(config: SearchConfig, record: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, format_arch
-from .base import Strategy, accuracy, cosine_lr, logits_of
+from .base import Strategy, accuracy, advance_schedules, logits_of, weights_sgd
 
 
 class RSPS(Strategy):
@@ -23,10 +23,7 @@ class RSPS(Strategy):
         super().__init__(model, config, steps_per_epoch, search_sizes)
         if config.space != "nb201":
             raise ValueError("rsps is implemented for the nb201 space; use --space nb201")
-        c = config
-        self.w_optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
-                                           weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
-        self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min)
+        self.w_optimizer, self.w_scheduler = weights_sgd(model, config)
         self.last_selection: list[tuple[str, float]] = []
 
     def optimizers(self):
@@ -45,7 +42,7 @@ class RSPS(Strategy):
         return {"train_loss": loss.item(), "train_acc": accuracy(logits, y)}
 
     def end_epoch(self, epoch):
-        self.w_scheduler.step()
+        advance_schedules(self.w_scheduler)
 
     @torch.no_grad()
     def derive(self) -> str:

@@ -16,8 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..search.history import atomic_write_text
-from ..search.loop import HISTORY, SUMMARY
+from ..runs import HISTORY, SUMMARY, atomic_write_text
 from ..spaces.nb201.cell_stats import has_parameterised_path, parameter_free_share
 from . import stats
 from .trials import Trial

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..search.history import atomic_write_text
-from ..search.loop import CHECKPOINT
+from ..runs import CHECKPOINT, atomic_write_text, progress as progress_bar
 from . import results
 from .trials import Trial, check_unique
 
@@ -249,15 +248,13 @@ def run_sweep(
 
 
 def _run_here(pending, out_dir, rows, trials, threads, progress, say):
-    bar = _progress(progress, len(pending))
+    bar = progress_bar(progress, len(pending), desc="sweep", unit="trial")
     for trial in pending:
         rows[trial.name] = row = run_trial(trial, trial_folder(out_dir, trial), threads)
         results.write_results(out_dir, [rows[t.name] for t in trials if rows[t.name] is not None])
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
         say(_trial_line(row))
-    if bar is not None:
-        bar.close()
+    bar.close()
 
 
 def _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries, progress, say):
@@ -271,7 +268,7 @@ def _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_
         task = ray.remote(_ray_trial).options(num_cpus=threads, num_gpus=gpus_per_trial, max_retries=retries,
                                               retry_exceptions=False)
         refs = {task.remote(t.to_dict(), str(trial_folder(out_dir, t)), threads): t for t in pending}
-        bar = _progress(progress, len(pending))
+        bar = progress_bar(progress, len(pending), desc="sweep", unit="trial")
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
@@ -282,11 +279,9 @@ def _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_
                     row = results.failed_row(trial, err)
                 rows[trial.name] = row
                 results.write_results(out_dir, [rows[t.name] for t in trials if rows[t.name] is not None])
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
                 say(_trial_line(row))
-        if bar is not None:
-            bar.close()
+        bar.close()
     finally:
         if started_here:
             ray.shutdown()
@@ -304,14 +299,6 @@ def _init_ray(ray, address, workers, threads):
     if workers < 1:
         raise ValueError(f"workers={workers}: a sweep needs at least one worker")
     ray.init(num_cpus=workers * max(1, threads), **common)
-
-
-def _progress(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="sweep", unit="trial")
 
 
 def _trial_line(row: dict[str, Any]) -> str:
