@@ -43,6 +43,20 @@ def check_group(owner: str, group: dict) -> None:
     check_at_least(owner, "temperature", group["temperature"], 0.0)
 
 
+def check_sampler_args(owner: str, defaults: dict, *, data_size, mode, pairs, warmup_steps, ramp_steps,
+                       clip_std, clip_ratio) -> None:
+    """The checks both samplers' constructors make: the group numbers (lr, weight_decay,
+    temperature), ``data_size > 0``, ``mode`` in :data:`MODES`, ``pairs`` in :data:`PAIR_SOURCES`,
+    the warm-up counts and the clipping knobs. Each sampler then checks its own arguments."""
+    check_group(owner, defaults)
+    check_at_least(owner, "data_size", data_size, 0.0, strict=True)
+    check_choice(owner, "mode", mode, MODES)
+    check_choice(owner, "pairs", pairs, PAIR_SOURCES)
+    check_count(owner, "warmup_steps", warmup_steps)
+    check_count(owner, "ramp_steps", ramp_steps)
+    check_clipping(owner, clip_std, clip_ratio)
+
+
 def warmup_scale(step: int, warmup_steps: int, ramp_steps: int) -> float:
     """Noise multiplier of the ``step``-th call of ``step()`` (1-based).
 

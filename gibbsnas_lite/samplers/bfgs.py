@@ -7,14 +7,11 @@ import torch
 from torch.optim import Optimizer
 
 from ._common import (
-    MODES,
-    PAIR_SOURCES,
     check_at_least,
     check_choice,
-    check_clipping,
-    check_count,
     check_finite_grads,
     check_group,
+    check_sampler_args,
     make_generator,
     ratio_clip_factor,
     standard_normal,
@@ -206,18 +203,13 @@ class BFGSGaussian(Optimizer):
     ):
         owner = type(self).__name__
         defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature)
-        check_group(owner, defaults)
-        check_at_least(owner, "data_size", data_size, 0.0, strict=True)
-        check_choice(owner, "mode", mode, MODES)
+        check_sampler_args(owner, defaults, data_size=data_size, mode=mode, pairs=pairs, warmup_steps=warmup_steps,
+                           ramp_steps=ramp_steps, clip_std=clip_std, clip_ratio=clip_ratio)
         check_choice(owner, "hessian", hessian, HESSIANS)
         check_choice(owner, "pd_policy", pd_policy, PD_POLICIES)
-        check_choice(owner, "pairs", pairs, PAIR_SOURCES)
         if init_scale != "auto":
             check_at_least(owner, "init_scale (a number > 0 or 'auto')", init_scale, 0.0, strict=True)
         check_at_least(owner, "pd_eps", pd_eps, 0.0)
-        check_count(owner, "warmup_steps", warmup_steps)
-        check_count(owner, "ramp_steps", ramp_steps)
-        check_clipping(owner, clip_std, clip_ratio)
         if h_max is not None:
             check_at_least(owner, "h_max (a number > 0 or None)", h_max, 0.0, strict=True)
         if max_step is not None:

@@ -7,14 +7,11 @@ import torch
 from torch.optim import Optimizer
 
 from ._common import (
-    MODES,
-    PAIR_SOURCES,
     check_at_least,
     check_choice,
-    check_clipping,
-    check_count,
     check_finite_grads,
     check_group,
+    check_sampler_args,
     make_generator,
     standard_normal,
     warmup_scale,
@@ -145,18 +142,13 @@ class DiagLBFGSGaussian(Optimizer):
     ):
         owner = type(self).__name__
         defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature)
-        check_group(owner, defaults)
-        check_at_least(owner, "data_size", data_size, 0.0, strict=True)
-        check_choice(owner, "mode", mode, MODES)
+        check_sampler_args(owner, defaults, data_size=data_size, mode=mode, pairs=pairs, warmup_steps=warmup_steps,
+                           ramp_steps=ramp_steps, clip_std=clip_std, clip_ratio=clip_ratio)
         check_choice(owner, "diag", diag, DIAGONALS)
-        check_choice(owner, "pairs", pairs, PAIR_SOURCES)
         if not isinstance(history_size, int) or isinstance(history_size, bool) or history_size < 1:
             raise ValueError(f"{owner}: history_size must be an int >= 1, got {history_size!r}")
         check_at_least(owner, "h_min", h_min, 0.0, strict=True)
         check_at_least(owner, "h_max (>= h_min)", h_max, h_min)
-        check_count(owner, "warmup_steps", warmup_steps)
-        check_count(owner, "ramp_steps", ramp_steps)
-        check_clipping(owner, clip_std, clip_ratio)
         super().__init__(params, defaults)
 
         self._params = [p for group in self.param_groups for p in group["params"]]
