@@ -36,6 +36,7 @@ __all__ = [
     "EDGES",
     "NUM_EDGES",
     "NUM_OPS",
+    "BUILDABLE_OPS",
     "NASNet",
     "AmoebaNet",
     "DARTS_V1",
@@ -77,7 +78,7 @@ NUM_EDGES = len(EDGES)  # 14
 NUM_OPS = len(PRIMITIVES)  # 8
 
 # Ops a genotype may name: the 8 primitives plus the two extra ops of NASNet/AmoebaNet.
-_BUILDABLE_OPS: tuple[str, ...] = PRIMITIVES + ("sep_conv_7x7", "conv_7x1_1x7")
+BUILDABLE_OPS: tuple[str, ...] = PRIMITIVES + ("sep_conv_7x7", "conv_7x1_1x7")
 # Ops a DARTS-space genotype may keep: the derivation never keeps 'none'.
 _DARTS_GENOTYPE_OPS: tuple[str, ...] = PRIMITIVES[1:]
 
@@ -438,7 +439,7 @@ def format_genotype(genotype: Any) -> str:
     A concat is written (``;normal_concat=2,3,4,5``) only when it differs from
     "all intermediate nodes".
     """
-    g = validate_genotype(genotype, steps=None, ops=_BUILDABLE_OPS)
+    g = validate_genotype(genotype, steps=None, ops=BUILDABLE_OPS)
     parts = []
     for kind, pairs, concat in (("normal", g.normal, g.normal_concat),
                                 ("reduce", g.reduce, g.reduce_concat)):
@@ -531,7 +532,7 @@ def parse_genotype(text: str, steps: int | None = STEPS,
         raise ValueError(f"genotype text must be a str, got {type(text).__name__}")
     s = text.strip()
     if s in GENOTYPES:
-        return validate_genotype(GENOTYPES[s], steps=None, ops=_BUILDABLE_OPS)
+        return validate_genotype(GENOTYPES[s], steps=None, ops=BUILDABLE_OPS)
     if s.startswith("Genotype("):
         fields = _parse_repr(s)
     elif "=" in s:
@@ -545,7 +546,7 @@ def parse_genotype(text: str, steps: int | None = STEPS,
 
 def genotype_to_dict(genotype: Any) -> dict:
     """JSON-ready dict: ``{"normal": [["sep_conv_3x3", 0], ...], "normal_concat": [...], ...}``."""
-    g = validate_genotype(genotype, steps=None, ops=_BUILDABLE_OPS)
+    g = validate_genotype(genotype, steps=None, ops=BUILDABLE_OPS)
     return {
         "normal": [[op, src] for op, src in g.normal],
         "normal_concat": list(g.normal_concat),

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .genotypes import _BUILDABLE_OPS, DARTS_V2, Genotype, parse_genotype, validate_genotype
+from .genotypes import BUILDABLE_OPS, DARTS_V2, Genotype, parse_genotype, validate_genotype
 from .operations import FactorizedReduce, ReLUConvBN, make_op
 
 __all__ = [
@@ -48,8 +48,8 @@ def resolve_genotype(genotype: Any) -> Genotype:
     """A :class:`Genotype` (validated) from a genotype, a name in ``GENOTYPES`` or a string
     accepted by :func:`parse_genotype`."""
     if isinstance(genotype, str):
-        return parse_genotype(genotype, steps=None, ops=_BUILDABLE_OPS)
-    return validate_genotype(genotype, steps=None, ops=_BUILDABLE_OPS)
+        return parse_genotype(genotype, steps=None, ops=BUILDABLE_OPS)
+    return validate_genotype(genotype, steps=None, ops=BUILDABLE_OPS)
 
 
 def count_parameters(model: nn.Module, exclude_auxiliary: bool = True) -> int:
