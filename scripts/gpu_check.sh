@@ -12,6 +12,7 @@
 #   scripts/gpu_check.sh --tiny         # the same code at a tiny size on the CPU (tests/test_scripts.py)
 #   GPU_CHECK_TINY=1 scripts/gpu_check.sh
 #   OUT=/some/dir scripts/gpu_check.sh  # where results go (default runs/gpu_check)
+#   PYTHON=/path/to/python scripts/gpu_check.sh  # the interpreter (default .venv/bin/python, else python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -n "${PYTHON:-}" ]]; then

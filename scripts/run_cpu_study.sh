@@ -19,7 +19,8 @@
 #
 # Environment: PROFILE (cpu; smoke for a seconds-long try), SEEDS ("0 1 2"), STRATEGIES ("gibbs2 gibbs1 darts-v1 gdas"), JOBS (2 searches
 # at once), THREADS (torch threads per search, 1: on a busy 2-core machine 2 threads per
-# search were 5-10x slower than 1), OUT (runs/cpu-study), PYTHON (.venv/bin/python),
+# search were 5-10x slower than 1), OUT (runs/cpu-study), PYTHON (the interpreter;
+# default .venv/bin/python where the checkout has one, else python3; the tests pass theirs),
 # EXTRA (more `gibbsnas-lite search` options). Each run folder gets time.txt
 # (/usr/bin/time: elapsed seconds, peak RSS KiB, user and system CPU seconds) and log.txt besides the search's own
 # checkpoint.pt, history.jsonl, summary.json and config.json. A finished run (summary.json

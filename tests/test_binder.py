@@ -12,6 +12,7 @@ import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
 from test_packaging import binder_requirements, pyproject_requirements
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,17 +9,9 @@ import torch
 from scipy.optimize import BFGS, minimize, rosen, rosen_der
 
 from gibbsnas_lite.samplers import BFGSGaussian, bfgs_inverse_update
+from helpers import assert_same, noisy_quadratic_run
 
 F64 = torch.float64
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """MKL's threaded Cholesky of a 10x10 matrix takes ~12 ms on a busy 2-core machine, 9 us on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def spd_matrix(n, seed, low=1.0, high=10.0):
@@ -230,30 +222,6 @@ def test_a_negative_lr_from_a_scheduler_is_caught_at_step():
     sampler.param_groups[0]["lr"] = -1.0
     theta.grad = torch.ones(3)
     with pytest.raises(ValueError, match="lr"):
-        sampler.step()
-
-
-def assert_same(a, b):
-    """Recursive exact equality of state dicts (tensors, numbers, lists, dicts)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert_same(a[key], b[key])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_same(x, y)
-    else:
-        assert a == b
-
-
-def noisy_quadratic_run(params, sampler, steps, seed):
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        for p in params:
-            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device)
         sampler.step()
 
 

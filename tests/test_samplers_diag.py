@@ -7,17 +7,9 @@ import pytest
 import torch
 
 from gibbsnas_lite.samplers import DiagLBFGSGaussian, bfgs_inverse_update, lbfgs_diagonal, secant_diagonal
+from helpers import assert_same, noisy_quadratic_run
 
 F64 = torch.float64
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Thousands of tiny steps: intra-op threads only add contention on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def diagonal_target(d=50, seed=0):
@@ -172,29 +164,6 @@ def test_gradient_noise_and_closure_pairs(use_closure):
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DiagLBFGSGaussian([torch.zeros(3, requires_grad=True)], **(dict(data_size=10) | kwargs))
-
-
-def noisy_quadratic_run(params, sampler, steps, seed):
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        for p in params:
-            p.grad = 0.5 * p.detach() + 0.1 * torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device)
-        sampler.step()
-
-
-def assert_same(a, b):
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert_same(a[key], b[key])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_same(x, y)
-    else:
-        assert a == b
 
 
 def test_nan_gradient_raises_and_changes_nothing():

@@ -1,7 +1,9 @@
 """The benchmark, GPU-check and temperature-sweep scripts run (tiny sizes, CPU, seconds).
 
 They are measurement tools, so these tests prove only that they work end to end and report
-what they claim: finite numbers, every strategy, the JSON files, exit codes.
+what they claim: finite numbers, every strategy, the JSON files, exit codes. The shell scripts get
+``PYTHON=sys.executable``: they run under the interpreter running the tests, whichever environment
+that is (a checkout's .venv, a conda environment, an installed package).
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ def test_bench_search_memory_subprocess():
 
 
 def test_gpu_check_tiny_runs_through_the_shell_wrapper(tmp_path):
-    env = dict(os.environ, GPU_CHECK_TINY="1", OUT=str(tmp_path), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHON=sys.executable, GPU_CHECK_TINY="1", OUT=str(tmp_path), OMP_NUM_THREADS="1")
     env.pop("PYTHONPATH", None)  # the wrapper imports the package from the tree by itself
     proc = subprocess.run(
         ["bash", str(SCRIPTS / "gpu_check.sh"), "--strategies", "gibbs2,darts-v1", "--skip-memory", "--steps", "2"],
@@ -125,8 +127,8 @@ def test_sweep_temperature_tiny(tmp_path, capsys):
 
 
 def test_run_cpu_study_smoke_profile_writes_the_table(tmp_path):
-    env = dict(os.environ, PROFILE="smoke", SEEDS="0", STRATEGIES="gdas", JOBS="1", OUT=str(tmp_path),
-               EXTRA="--epochs 1")
+    env = dict(os.environ, PYTHON=sys.executable, PROFILE="smoke", SEEDS="0", STRATEGIES="gdas", JOBS="1",
+               OUT=str(tmp_path), EXTRA="--epochs 1")
     proc = subprocess.run(["bash", str(SCRIPTS / "run_cpu_study.sh")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

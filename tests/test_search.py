@@ -12,7 +12,6 @@ import math
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -31,39 +30,13 @@ from gibbsnas_lite.search.checkpoint import load_checkpoint, save_checkpoint
 from gibbsnas_lite.search.darts import DartsV2
 from gibbsnas_lite.search.gibbs import GibbsNAS
 from gibbsnas_lite.spaces.nb201 import OPS, NB201SearchNetwork, SearchCell, derive_arch, parse_arch
+from helpers import assert_same, file_records, strip_seconds
 
 TINY = dict(train_limit=64, batch_size=16, image_size=8, alpha_every=2, rsps_candidates=10)
 
 
 def tiny(strategy: str, **overrides) -> SearchConfig:
     return make_config(strategy, "smoke", **{**TINY, **overrides})
-
-
-def strip_seconds(records):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
-
-
-def file_records(run_dir: Path):
-    lines = (Path(run_dir) / "history.jsonl").read_text().splitlines()
-    return strip_seconds([json.loads(line) for line in lines if line.strip()])
-
-
-def assert_same(a, b, where="checkpoint"):
-    """Recursive equality; tensors with torch.equal (bit for bit)."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
-    elif isinstance(a, np.ndarray):
-        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b), where
-    elif isinstance(a, dict):
-        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {sorted(map(str, a))} != {sorted(map(str, b))}"
-        for key in a:
-            assert_same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{where}: lengths differ"
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 def sha256(path: Path) -> str:

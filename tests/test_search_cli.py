@@ -21,6 +21,7 @@ from gibbsnas_lite.nasbench import NB201Table
 from gibbsnas_lite.search import StopSearch
 from gibbsnas_lite.search.checkpoint import load_checkpoint
 from gibbsnas_lite.spaces.nb201 import parse_arch
+from helpers import assert_same, file_records
 
 SMALL = ["--train-limit", "64", "--batch-size", "32"]
 ENTRY_POINT = shutil.which("gibbsnas-lite", path=os.path.dirname(sys.executable))
@@ -33,29 +34,6 @@ def search_cli(out: Path, *extra: str) -> list[str]:
 
 def epoch_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("epoch ")]
-
-
-def records(run_dir: Path) -> list[dict]:
-    lines = (run_dir / "history.jsonl").read_text().splitlines()
-    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
-
-
-def assert_same(a, b, where="checkpoint"):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert set(a) == set(b), where
-        for key in a:
-            if key != "seconds":
-                assert_same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif type(a).__module__ == "numpy":
-        assert (a == b).all(), where
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +57,7 @@ def test_search_writes_checkpoint_history_summary_and_one_line_per_epoch(full_ru
     assert [line.split(" | ")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert all("train_loss" in line and "arch |" in line for line in lines)
 
-    history = records(out)  # every line is valid JSON (json.loads above)
+    history = file_records(out)  # every line is valid JSON (json.loads above)
     epochs = [r for r in history if r["kind"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [0, 1]
     alphas = [r for r in history if r["kind"] == "alpha"]
@@ -126,10 +104,10 @@ def test_resume_continues_a_stopped_run_to_the_same_result(full_run, tmp_path, c
     assert main(["search", "--resume", str(out), "--no-progress"]) == 0
     second = capsys.readouterr().out
     assert [line.split(" | ")[0] for line in epoch_lines(second)] == ["epoch 2/2"]
-    assert records(out) == records(full_dir)
+    assert file_records(out) == file_records(full_dir)
     a, b = load_checkpoint(full_dir), load_checkpoint(out)
     for key in ("epoch", "model", "strategy", "data", "rng", "arch", "history"):
-        assert_same(a[key], b[key], key)
+        assert_same(a[key], b[key], key, ignore={"seconds"})
     assert json.loads((out / "summary.json").read_text())["arch"] == json.loads(
         (full_dir / "summary.json").read_text())["arch"]
 
@@ -160,8 +138,8 @@ def test_entry_point_help_and_resume_in_a_fresh_process(full_run, tmp_path):
     assert [line.split(" | ")[0] for line in epoch_lines(result.stdout)] == ["epoch 2/2"]
     a, b = load_checkpoint(full_dir), load_checkpoint(out)
     for key in ("model", "strategy", "data", "rng", "arch"):
-        assert_same(a[key], b[key], key)
-    assert records(out) == records(full_dir)
+        assert_same(a[key], b[key], key, ignore={"seconds"})
+    assert file_records(out) == file_records(full_dir)
 
 
 def test_search_help_lists_the_options(capsys):

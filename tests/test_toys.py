@@ -256,15 +256,6 @@ def test_random_gaussian_and_correlation_of():
 # ----------------------------------------------------------------------------- with the samplers
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matrices: extra intra-op threads only add overhead (and contention on shared CPUs)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_run_sampler_bfgs_learns_the_covariance(one_thread):
     from gibbsnas_lite.samplers import BFGSGaussian
 

@@ -13,14 +13,6 @@ from gibbsnas_lite.train import (DARTS_PROTOCOL, NonFiniteLossError, build_netwo
                                  lr_at, make_train_config, parse_genotype_arg, train_network)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**overrides):
     """A 3-cell, 4-channel network on 64 synthetic images: a few steps per epoch."""
     values = dict(train_limit=64, test_limit=64, batch_size=16, epochs=2)
