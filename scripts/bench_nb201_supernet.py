@@ -10,6 +10,7 @@ each entry reports the best (min) and median wall time and CPU time of this proc
 (CPU time is less sensitive to other processes competing for the cores than wall time).
 Ratios are loop time / formulation time, from the same run. Keep runs short on a shared CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,12 +63,16 @@ def _check_same(name: str, ref, got) -> dict:
     formulations are exact in real arithmetic: tests/test_nb201_space.py checks them in float64.
     """
     errs = {}
-    for label, a, b, tol in (("logits", got[0], ref[0], 1e-4), ("grad alpha", got[1], ref[1], 5e-2),
-                             ("grad conv", got[2], ref[2], 5e-2)):
+    for label, a, b, tol in (
+        ("logits", got[0], ref[0], 1e-4),
+        ("grad alpha", got[1], ref[1], 5e-2),
+        ("grad conv", got[2], ref[2], 5e-2),
+    ):
         scale = b.abs().max().clamp_min(1e-12)
         if not torch.allclose(a, b, rtol=tol, atol=tol * scale.item()):
-            raise AssertionError(f"{name}: {label} differs from the loop by "
-                                 f"{((a - b).abs().max() / scale).item():.3g} (relative to max)")
+            raise AssertionError(
+                f"{name}: {label} differs from the loop by {((a - b).abs().max() / scale).item():.3g} (relative to max)"
+            )
         errs[label] = ((a - b).abs().max() / scale).item()
     return errs
 
@@ -104,10 +109,14 @@ def main(argv=None) -> None:
         comp.forward = torch.compile(comp.forward)
         variants["fused+compile"] = (comp, x)
 
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, cpu={_cpu_name()!r}, "
-          f"os.cpu_count()={os.cpu_count()}")
-    print(f"supernet C={args.C} N={args.N}, batch {args.batch}x3x{args.size}x{args.size}, "
-          f"{args.rounds} timed rounds + 1 warm-up, loadavg before: {_loadavg()}")
+    print(
+        f"torch {torch.__version__}, threads={torch.get_num_threads()}, cpu={_cpu_name()!r}, "
+        f"os.cpu_count()={os.cpu_count()}"
+    )
+    print(
+        f"supernet C={args.C} N={args.N}, batch {args.batch}x3x{args.size}x{args.size}, "
+        f"{args.rounds} timed rounds + 1 warm-up, loadavg before: {_loadavg()}"
+    )
 
     times = {name: [] for name in variants}
     ref = None
@@ -120,24 +129,30 @@ def main(argv=None) -> None:
             print(f"  {name:22s} warm-up {warm:6.2f}s (reference)")
         else:
             errs = _check_same(name, ref, result)
-            print(f"  {name:22s} warm-up {warm:6.2f}s  same as loop: "
-                  + ", ".join(f"{k} {v:.1e}" for k, v in errs.items()))
+            print(
+                f"  {name:22s} warm-up {warm:6.2f}s  same as loop: "
+                + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
+            )
     for _ in range(args.rounds):
         for name, (net, inp) in variants.items():
             wall, cpu, *_ = _step(net, inp, target)
             times[name].append((wall, cpu))
 
     print(f"loadavg after: {_loadavg()}")
-    print("\n| formulation | wall min (s) | wall median (s) | CPU min (s) | CPU median (s) "
-          "| speed-up vs loop: wall min / wall median / CPU min |")
+    print(
+        "\n| formulation | wall min (s) | wall median (s) | CPU min (s) | CPU median (s) "
+        "| speed-up vs loop: wall min / wall median / CPU min |"
+    )
     print("|---|---|---|---|---|---|")
     ref_w = [w for w, _ in times["loop"]]
     ref_c = [c for _, c in times["loop"]]
     for name, ts in times.items():
         walls, cpus = [w for w, _ in ts], [c for _, c in ts]
-        print(f"| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | {min(cpus):.2f} | "
-              f"{statistics.median(cpus):.2f} | {min(ref_w) / min(walls):.2f}x / "
-              f"{statistics.median(ref_w) / statistics.median(walls):.2f}x / {min(ref_c) / min(cpus):.2f}x |")
+        print(
+            f"| {name} | {min(walls):.2f} | {statistics.median(walls):.2f} | {min(cpus):.2f} | "
+            f"{statistics.median(cpus):.2f} | {min(ref_w) / min(walls):.2f}x / "
+            f"{statistics.median(ref_w) / statistics.median(walls):.2f}x / {min(ref_c) / min(cpus):.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ one torch thread per search, run interleaved (round 1: A B C, round 2: C B A, ..
 Prints a table and writes ``bench_sweep.json`` (wall seconds per arm and round, the derived
 cells, which must agree across arms). Results: docs/sweeps.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,11 +52,24 @@ def run_arm(arm: str, trials, out: Path) -> tuple[float, dict[str, str]]:
         cmd = [sys.executable, "-c", LOOP, json.dumps([t.to_dict() for t in trials]), str(out)]
     else:
         t0 = trials[0]
-        cmd = [sys.executable, "-m", "gibbsnas_lite.cli", "sweep", "--strategies",
-               ",".join(dict.fromkeys(t.strategy for t in trials)), "--seeds",
-               ",".join(str(s) for s in dict.fromkeys(t.seed for t in trials)), "--profile", t0.profile,
-               *[x for k, v in t0.overrides.items() for x in ("-o", f"{k}={v}")],
-               "--workers", arm.split("-")[1], "--out", str(out), "--no-progress"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gibbsnas_lite.cli",
+            "sweep",
+            "--strategies",
+            ",".join(dict.fromkeys(t.strategy for t in trials)),
+            "--seeds",
+            ",".join(str(s) for s in dict.fromkeys(t.seed for t in trials)),
+            "--profile",
+            t0.profile,
+            *[x for k, v in t0.overrides.items() for x in ("-o", f"{k}={v}")],
+            "--workers",
+            arm.split("-")[1],
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     seconds = time.perf_counter() - start
@@ -94,9 +108,15 @@ def main(argv=None) -> int:
     agree = all(a == archs[arms[0]] for a in archs.values())
     mean = {a: sum(v) / len(v) for a, v in times.items()}
     k = len(trials)
-    report = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-              "profile": args.profile, "trials": [t.name for t in trials], "times": times, "mean": mean,
-              "archs_agree": agree, "cpu_count": os.cpu_count()}
+    report = {
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "profile": args.profile,
+        "trials": [t.name for t in trials],
+        "times": times,
+        "mean": mean,
+        "archs_agree": agree,
+        "cpu_count": os.cpu_count(),
+    }
     print(f"\n{k} trials, profile {args.profile}, {args.rounds} round(s); derived cells agree across arms: {agree}")
     print("| arm | wall s (mean) | per trial s |\n|---|---|---|")
     for a in arms:
@@ -105,7 +125,10 @@ def main(argv=None) -> int:
         over = (mean["sweep-1"] - mean["loop"]) / k
         report["overhead_per_trial_s"] = over
         report["overhead_ratio"] = mean["sweep-1"] / mean["loop"]
-        print(f"Ray overhead per trial (sweep-1 - loop) / {k}: {over:.1f} s = {100 * (report['overhead_ratio'] - 1):.1f} %")
+        print(
+            f"Ray overhead per trial (sweep-1 - loop) / {k}: {over:.1f} s = "
+            f"{100 * (report['overhead_ratio'] - 1):.1f} %"
+        )
     if "loop" in mean and "sweep-2" in mean:
         report["speedup_2_workers"] = mean["loop"] / mean["sweep-2"]
         print(f"2 workers against one after another: {report['speedup_2_workers']:.2f}x the speed")

@@ -6,9 +6,12 @@ per method, how many seeds derive the right op under each reading rule.
 
     .venv/bin/python scripts/bilevel_toy_study.py --seeds 0:20 --out runs/toy03/main.jsonl
     .venv/bin/python scripts/bilevel_toy_study.py --seeds 100:120 --out runs/toy03/heldout.jsonl
-    .venv/bin/python scripts/bilevel_toy_study.py --seeds 0:20 --steps 1000 --methods darts-v1,gibbs2,gibbs1 --out runs/toy03/s1000.jsonl
-    .venv/bin/python scripts/bilevel_toy_study.py --seeds 0:20 --methods gibbs1 --set gibbs_a_weight_decay=1e-2 --out runs/toy03/decay.jsonl
+    .venv/bin/python scripts/bilevel_toy_study.py --seeds 0:20 --steps 1000 --methods darts-v1,gibbs2,gibbs1 \
+        --out runs/toy03/s1000.jsonl
+    .venv/bin/python scripts/bilevel_toy_study.py --seeds 0:20 --methods gibbs1 --set gibbs_a_weight_decay=1e-2 \
+        --out runs/toy03/decay.jsonl
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +46,9 @@ def main(argv=None) -> int:
     overrides = parse_parameters(args.set)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     seeds = seed_range(args.seeds)
     with out.open("a") as f:
         for method in args.methods.split(","):
@@ -51,17 +56,37 @@ def main(argv=None) -> int:
             for seed in seeds:
                 r = B.run(B.make_problem(seed), method, seed, steps=args.steps, **overrides)
                 runs.append(r)
-                f.write(json.dumps(dict(method=method, overrides=overrides, steps=args.steps, seed=seed, commit=commit,
-                                        picked=r.picked, picked_mean=r.picked_mean, picked_final=r.picked_final,
-                                        argmax_frequency=r.argmax_frequency.tolist(), final_probs=r.probs[-1].tolist(),
-                                        train_loss=float(r.train_loss[-1]), valid_loss=float(r.valid_loss[-1]))) + "\n")
+                f.write(
+                    json.dumps(
+                        dict(
+                            method=method,
+                            overrides=overrides,
+                            steps=args.steps,
+                            seed=seed,
+                            commit=commit,
+                            picked=r.picked,
+                            picked_mean=r.picked_mean,
+                            picked_final=r.picked_final,
+                            argmax_frequency=r.argmax_frequency.tolist(),
+                            final_probs=r.probs[-1].tolist(),
+                            train_loss=float(r.train_loss[-1]),
+                            valid_loss=float(r.valid_loss[-1]),
+                        )
+                    )
+                    + "\n"
+                )
                 f.flush()
-            rules = {rule: B.summarize({method: runs}, rule)[method] for rule in ("picked", "picked_mean", "picked_final")}
+            rules = {
+                rule: B.summarize({method: runs}, rule)[method] for rule in ("picked", "picked_mean", "picked_final")
+            }
             s = rules["picked"]
-            print(f"{method:12s} {json.dumps(overrides)} steps {args.steps} seeds {seeds.start}..{seeds.stop - 1}: "
-                  f"right {s['right']}/{s['n']} (most frequent), {rules['picked_mean']['right']} (averaged α), "
-                  f"{rules['picked_final']['right']} (last α); picks {s['picks']}; mean P(linear first) "
-                  f"{s['mean_p_right_first']:.2f}; {time.perf_counter() - start:.0f} s", flush=True)
+            print(
+                f"{method:12s} {json.dumps(overrides)} steps {args.steps} seeds {seeds.start}..{seeds.stop - 1}: "
+                f"right {s['right']}/{s['n']} (most frequent), {rules['picked_mean']['right']} (averaged α), "
+                f"{rules['picked_final']['right']} (last α); picks {s['picks']}; mean P(linear first) "
+                f"{s['mean_p_right_first']:.2f}; {time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
     return 0
 
 

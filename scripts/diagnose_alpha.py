@@ -9,6 +9,7 @@ each edge. One JSON line per alpha step; the epoch records come from the run's h
     OMP_NUM_THREADS=1 .venv/bin/python scripts/diagnose_alpha.py --seed 1 --epochs-run 3 --out runs/diag/g2-s1
     OMP_NUM_THREADS=1 .venv/bin/python scripts/diagnose_alpha.py --seed 1 -o alpha_trust_radius=0.5 --out ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gibbsnas_lite.search import make_config, run_search  # noqa: E402
 from gibbsnas_lite.search import loop as loop_module  # noqa: E402
+from gibbsnas_lite.search import make_config, run_search  # noqa: E402
 from gibbsnas_lite.spaces.nb201.ops import OPS  # noqa: E402
 
 
@@ -62,18 +63,29 @@ def instrument(strategy, records: list, steps_per_epoch: int):
         probs = torch.softmax(alpha.detach().double(), dim=-1)
         top2 = probs.topk(2, dim=-1)
         state = sampler._state()
-        records.append({
-            "alpha_step": state["step"], "lr": lr, "temperature": sampler.param_groups[0]["temperature"],
-            "grad_norm": float(g.norm()), "grad_norm_p": float((proj @ g).norm()),
-            "mean_step": float(mean_step.norm()), "mean_step_p": float((proj @ mean_step).norm()),
-            "noise": float(noise.norm()), "noise_p": float((proj @ noise).norm()),
-            "H_eig_max": float(evals[-1]), "H_eig_min": float(evals[0]),
-            "PHP_eig_max": float(pevals[-1]), "PHP_eig_top3": [float(v) for v in pevals[-3:]],
-            "max_prob": [float(v) for v in top2.values[:, 0]],
-            "leader": [OPS[int(i)] for i in top2.indices[:, 0]],
-            "gap_alpha": [float(v) for v in (alpha.detach().double().topk(2, dim=-1).values.diff(dim=-1).abs()[:, 0])],
-            "pairs": {k: state.get(f"pairs_{k}") for k in ("updated", "damped", "skipped")},
-        })
+        records.append(
+            {
+                "alpha_step": state["step"],
+                "lr": lr,
+                "temperature": sampler.param_groups[0]["temperature"],
+                "grad_norm": float(g.norm()),
+                "grad_norm_p": float((proj @ g).norm()),
+                "mean_step": float(mean_step.norm()),
+                "mean_step_p": float((proj @ mean_step).norm()),
+                "noise": float(noise.norm()),
+                "noise_p": float((proj @ noise).norm()),
+                "H_eig_max": float(evals[-1]),
+                "H_eig_min": float(evals[0]),
+                "PHP_eig_max": float(pevals[-1]),
+                "PHP_eig_top3": [float(v) for v in pevals[-3:]],
+                "max_prob": [float(v) for v in top2.values[:, 0]],
+                "leader": [OPS[int(i)] for i in top2.indices[:, 0]],
+                "gap_alpha": [
+                    float(v) for v in (alpha.detach().double().topk(2, dim=-1).values.diff(dim=-1).abs()[:, 0])
+                ],
+                "pairs": {k: state.get(f"pairs_{k}") for k in ("updated", "damped", "skipped")},
+            }
+        )
         return out
 
     sampler.step = step
@@ -113,8 +125,11 @@ def main() -> None:
 
     def callback(event):
         if event["kind"] == "epoch":
-            print(f"epoch {event['epoch']}: {event['arch']} {event['benchmark'].get('cifar10_test')} "
-                  f"train_loss {event.get('train_loss'):.3f}", flush=True)
+            print(
+                f"epoch {event['epoch']}: {event['arch']} {event['benchmark'].get('cifar10_test')} "
+                f"train_loss {event.get('train_loss'):.3f}",
+                flush=True,
+            )
             if args.epochs_run is not None and event["epoch"] + 1 >= args.epochs_run:
                 return "stop"
         return None

@@ -13,6 +13,7 @@ seeds of the found cell's 200-epoch valid and test accuracy, next to the paper's
 search signal) at 0.06 per query. ``--figure`` writes the anytime curves (valid, first
 dataset) as HTML.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,11 @@ import numpy as np
 from gibbsnas_lite.course.plots.table_search import anytime_figure
 from gibbsnas_lite.nasbench import NB201Table
 from gibbsnas_lite.table_search import (
-    ALGORITHMS, TABLE3_DATASETS, format_table3, run_many, summarize,
+    ALGORITHMS,
+    TABLE3_DATASETS,
+    format_table3,
+    run_many,
+    summarize,
 )
 
 
@@ -35,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10, help="runs per algorithm and dataset, seeds 0..K-1 (default 10)")
     ap.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS))
     ap.add_argument("--datasets", nargs="+", default=list(TABLE3_DATASETS))
-    ap.add_argument("--fidelity", type=int, default=200, choices=(200, 12),
-                    help="table RS / REA / REINFORCE query (default 200)")
+    ap.add_argument(
+        "--fidelity", type=int, default=200, choices=(200, 12), help="table RS / REA / REINFORCE query (default 200)"
+    )
     ap.add_argument("--rea-sample-size", type=int, default=10)
     ap.add_argument("--reinforce-lr", type=float, default=0.01)
     ap.add_argument("--figure", help="write the anytime curves of the first dataset to this HTML file")
@@ -44,9 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     table = NB201Table.load()
-    params = {"RS": {"fidelity": args.fidelity},
-              "REA": {"fidelity": args.fidelity, "sample_size": args.rea_sample_size},
-              "REINFORCE": {"fidelity": args.fidelity, "learning_rate": args.reinforce_lr}}
+    params = {
+        "RS": {"fidelity": args.fidelity},
+        "REA": {"fidelity": args.fidelity, "sample_size": args.rea_sample_size},
+        "REINFORCE": {"fidelity": args.fidelity, "learning_rate": args.reinforce_lr},
+    }
     t0 = time.perf_counter()
     block: dict = {}
     queries: dict = {}
@@ -62,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             queries.setdefault(name, {})[d] = (n200, n12, np.mean([r.n_unique for r in res]))
     elapsed = time.perf_counter() - t0
 
-    print(f"# NAS-Bench-201 table searches: budget {args.budget:g} full evaluations, {args.seeds} seeds "
-          f"(0..{args.seeds - 1}), RS/REA/REINFORCE at {args.fidelity} epochs; mean±std (ddof=0) of "
-          f"the found cell's 200-epoch accuracy")
+    print(
+        f"# NAS-Bench-201 table searches: budget {args.budget:g} full evaluations, {args.seeds} seeds "
+        f"(0..{args.seeds - 1}), RS/REA/REINFORCE at {args.fidelity} epochs; mean±std (ddof=0) of "
+        f"the found cell's 200-epoch accuracy"
+    )
     print(format_table3(block))
     print()
     print("# queries per run (mean): 200-epoch / 12-epoch / distinct cells")
@@ -74,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {sum(len(v) for v in queries.values()) * args.seeds} runs in {elapsed:.1f} s")
 
     if args.json:
-        out = {name: {d: {k: [s.mean, s.std] for k, s in st.items()} for d, st in per.items()}
-               for name, per in block.items()}
+        out = {
+            name: {d: {k: [s.mean, s.std] for k, s in st.items()} for d, st in per.items()}
+            for name, per in block.items()
+        }
         out["_config"] = vars(args)
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -10,6 +10,7 @@ Prints the per-strategy summary (mean ± std, min, max, cells without a paramete
 seconds, peak RSS), the per-seed cells, the sample-vs-mean and GibbsNAS-vs-DARTS gaps, and the
 per-epoch means (the paper's Fig. 3).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,20 +25,26 @@ from gibbsnas_lite.course import seed_study as S  # noqa: E402
 
 def git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folders", nargs="+", help="study folders (each holding one run folder per search) or run folders")
+    parser.add_argument(
+        "folders", nargs="+", help="study folders (each holding one run folder per search) or run folders"
+    )
     parser.add_argument("--save", default=None, help="write the rows here (JSON), e.g. data/seed_study/cpu.json")
     parser.add_argument("--command", default="", help="the command that made the runs, stored in the file")
     parser.add_argument("--stage", default="", help="a line describing the stage, stored in the file")
-    parser.add_argument("--by-run-name", action="store_true",
-                        help="group by run folder name without its -s<seed> suffix (candidate studies) instead of strategy")
+    parser.add_argument(
+        "--by-run-name",
+        action="store_true",
+        help="group by run folder name without its -s<seed> suffix (candidate studies) instead of strategy",
+    )
     args = parser.parse_args()
     runs = []
     for folder in map(Path, args.folders):
@@ -57,8 +64,10 @@ def main() -> int:
         arch = r["arch"].replace("|", "\\|")
         cpu = f"{r['cpu_seconds']:.0f}" if r["cpu_seconds"] is not None else "-"
         rss = f"{r['peak_rss_mb']:.0f}" if r["peak_rss_mb"] is not None else "-"
-        print(f"| {r['strategy']} | {r['seed']} | `{arch}` | {r['benchmark'][S.METRIC]:.2f} | "
-              f"{'yes' if r['parameterised_path'] else '**no**'} | {cpu} | {rss} |")
+        print(
+            f"| {r['strategy']} | {r['seed']} | `{arch}` | {r['benchmark'][S.METRIC]:.2f} | "
+            f"{'yes' if r['parameterised_path'] else '**no**'} | {cpu} | {rss} |"
+        )
     print()
     names = {r["strategy"] for r in rows}
     for a, b in (("gibbs2", "gibbs2-mean"), ("gibbs2", "darts-v1"), ("gibbs1", "darts-v1"), ("gibbs2", "gibbs1")):

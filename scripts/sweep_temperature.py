@@ -35,6 +35,7 @@ Also printed: H's diagonal (T-free), so the T giving noise ~ spread can be read 
 Runs are sequential (one torch thread): the sweep of 5 temperatures at the default size
 takes about 6 x steps x 2 s on a busy 2-core CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,20 @@ import torch
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--temperatures", default="1,10,100,1000,10000")
-    p.add_argument("--w-temperature", default="same",
-                   help="omega's temperature: 'same' (as alpha, today's config) or a number")
+    p.add_argument(
+        "--w-temperature", default="same", help="omega's temperature: 'same' (as alpha, today's config) or a number"
+    )
     p.add_argument("--steps", type=int, default=160, help="search steps per run")
-    p.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "full"),
-                   help="preset the sizes below default to (default: cpu; full: CIFAR-10, C=16, N=5, on a GPU)")
+    p.add_argument(
+        "--profile",
+        default="cpu",
+        choices=("smoke", "cpu", "full"),
+        help="preset the sizes below default to (default: cpu; full: CIFAR-10, C=16, N=5, on a GPU)",
+    )
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--dataset", default=None, choices=("fashion-mnist", "synthetic", "cifar10"))
     p.add_argument("--data-root", default=None)
@@ -70,40 +77,72 @@ def parse_args(argv=None):
     p.add_argument("--data-size", type=int, default=None, help="N of Eqs. 15-16 (default: search half size)")
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--ramp-steps", type=int, default=None)
-    p.add_argument("--scale-noise-with-lr", choices=("none", "omega", "both"), default="none",
-                   help="EXPERIMENT (not in the library): at each epoch scale a block's temperature by "
-                        "eta(2-eta) / (eta0(2-eta0)), eta its scheduled step factor, so that the chain's "
-                        "stationary spread (T/N) H / (eta(2-eta)) stays what it was at the start")
+    p.add_argument(
+        "--scale-noise-with-lr",
+        choices=("none", "omega", "both"),
+        default="none",
+        help="EXPERIMENT (not in the library): at each epoch scale a block's temperature by "
+        "eta(2-eta) / (eta0(2-eta0)), eta its scheduled step factor, so that the chain's "
+        "stationary spread (T/N) H / (eta(2-eta)) stays what it was at the start",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-mean", action="store_true", help="skip the mean-mode reference run")
-    p.add_argument("--mean-from", default=None, metavar="JSON",
-                   help="take the mean-mode reference run from an earlier sweep's --json (same sizes and seed)")
+    p.add_argument(
+        "--mean-from",
+        default=None,
+        metavar="JSON",
+        help="take the mean-mode reference run from an earlier sweep's --json (same sizes and seed)",
+    )
     p.add_argument("--json", default=None)
-    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
-                   help="no runs: print one table of the sample runs in these --json files against the mean run "
-                        "of --mean-from")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="no runs: print one table of the sample runs in these --json files against the mean run of --mean-from",
+    )
     return p.parse_args(argv)
 
 
 def make_config(strategy: str, args, temperature: float):
     from gibbsnas_lite.search import make_config as mk
 
-    overrides = dict(dataset=args.dataset, channels=args.channels, cells_per_stage=args.cells,
-                     batch_size=args.batch, image_size=args.image_size, train_limit=args.train_limit,
-                     epochs=args.epochs, seed=args.seed, device=args.device, temperature=temperature,
-                     alpha_accum=args.alpha_accum, data_size=args.data_size, data_root=args.data_root,
-                     warmup_steps=args.warmup_steps, ramp_steps=args.ramp_steps)
+    overrides = dict(
+        dataset=args.dataset,
+        channels=args.channels,
+        cells_per_stage=args.cells,
+        batch_size=args.batch,
+        image_size=args.image_size,
+        train_limit=args.train_limit,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+        temperature=temperature,
+        alpha_accum=args.alpha_accum,
+        data_size=args.data_size,
+        data_root=args.data_root,
+        warmup_steps=args.warmup_steps,
+        ramp_steps=args.ramp_steps,
+    )
     return mk(strategy, args.profile, **overrides)
 
 
 def resolve_sizes(args) -> None:
     """Fill the size options left at None with the profile's values (so they are printed and saved)."""
     config = make_config("gibbs2", args, 1.0)
-    for arg, field in (("dataset", "dataset"), ("channels", "channels"), ("cells", "cells_per_stage"),
-                       ("batch", "batch_size"), ("image_size", "image_size"), ("train_limit", "train_limit"),
-                       ("alpha_accum", "alpha_accum"), ("epochs", "epochs"),
-                       ("warmup_steps", "warmup_steps"), ("ramp_steps", "ramp_steps")):
+    for arg, field in (
+        ("dataset", "dataset"),
+        ("channels", "channels"),
+        ("cells", "cells_per_stage"),
+        ("batch", "batch_size"),
+        ("image_size", "image_size"),
+        ("train_limit", "train_limit"),
+        ("alpha_accum", "alpha_accum"),
+        ("epochs", "epochs"),
+        ("warmup_steps", "warmup_steps"),
+        ("ramp_steps", "ramp_steps"),
+    ):
         if getattr(args, arg) is None:
             setattr(args, arg, getattr(config, field))
 
@@ -121,8 +160,12 @@ def alpha_stats(strategy) -> dict:
     P = centering(*alpha.shape)
     centered = (P @ cov @ P.T).diagonal().clamp_min(0).sqrt().reshape(alpha.shape)
     spread = alpha.std(dim=1, unbiased=False)  # std over ops, per edge
-    return {"alpha": alpha, "noise": float(centered.mean()), "noise_raw": float(raw.mean()),
-            "spread": float(spread.mean())}
+    return {
+        "alpha": alpha,
+        "noise": float(centered.mean()),
+        "noise_raw": float(raw.mean()),
+        "spread": float(spread.mean()),
+    }
 
 
 def omega_noise(strategy) -> tuple[float, float]:
@@ -166,14 +209,24 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
             if step % config.alpha_accum == 0:
                 st = alpha_stats(strategy)
                 w_std, w_mag = omega_noise(strategy)
-                h_diag = strategy.a_optimizer.covariance().diagonal().double().cpu() * \
-                    (n_alpha / strategy.a_optimizer.param_groups[0]["temperature"])
-                records.append({"step": step, "alpha": st["alpha"].tolist(), "noise": st["noise"],
-                                "noise_raw": st["noise_raw"],
-                                "spread": st["spread"], "arch": strategy.derive(),
-                                "h_diag_mean": float(h_diag.mean()), "h_diag_median": float(h_diag.median()),
-                                "w_noise_std": w_std, "w_abs_mean": w_mag,
-                                "valid_loss": float(metrics["valid_loss"])})
+                h_diag = strategy.a_optimizer.covariance().diagonal().double().cpu() * (
+                    n_alpha / strategy.a_optimizer.param_groups[0]["temperature"]
+                )
+                records.append(
+                    {
+                        "step": step,
+                        "alpha": st["alpha"].tolist(),
+                        "noise": st["noise"],
+                        "noise_raw": st["noise_raw"],
+                        "spread": st["spread"],
+                        "arch": strategy.derive(),
+                        "h_diag_mean": float(h_diag.mean()),
+                        "h_diag_median": float(h_diag.median()),
+                        "w_noise_std": w_std,
+                        "w_abs_mean": w_mag,
+                        "valid_loss": float(metrics["valid_loss"]),
+                    }
+                )
             if step >= args.steps:
                 break
         strategy.end_epoch(epoch)
@@ -185,16 +238,25 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
                 group.setdefault("_t0", group["temperature"])
                 eta, eta0 = group["lr"], group.setdefault("_eta0", group["initial_lr"])
                 group["temperature"] = group["_t0"] * eta * (2 - eta) / (eta0 * (2 - eta0))
-    return {"mode": mode, "temperature": temperature, "config": config.to_dict(),
-            "scale_noise_with_lr": args.scale_noise_with_lr,
-            "epoch_train_loss": [sum(losses[i:i + data.steps_per_epoch]) / len(losses[i:i + data.steps_per_epoch])
-                                 for i in range(0, len(losses), data.steps_per_epoch)],
-            "w_temperature": strategy.w_optimizer.param_groups[0]["temperature"],
-            "data_size_alpha": n_alpha, "data_size_omega": getattr(strategy.w_optimizer, "data_size", None),
-            "alpha_accum": config.alpha_accum, "seconds": time.perf_counter() - t0,
-            "train_loss": losses, "records": records, "final_arch": strategy.derive(),
-            "pairs": {k: strategy.a_optimizer._state().get(k) for k in ("pairs_updated", "pairs_damped",
-                                                                           "pairs_skipped")}}
+    return {
+        "mode": mode,
+        "temperature": temperature,
+        "config": config.to_dict(),
+        "scale_noise_with_lr": args.scale_noise_with_lr,
+        "epoch_train_loss": [
+            sum(losses[i : i + data.steps_per_epoch]) / len(losses[i : i + data.steps_per_epoch])
+            for i in range(0, len(losses), data.steps_per_epoch)
+        ],
+        "w_temperature": strategy.w_optimizer.param_groups[0]["temperature"],
+        "data_size_alpha": n_alpha,
+        "data_size_omega": getattr(strategy.w_optimizer, "data_size", None),
+        "alpha_accum": config.alpha_accum,
+        "seconds": time.perf_counter() - t0,
+        "train_loss": losses,
+        "records": records,
+        "final_arch": strategy.derive(),
+        "pairs": {k: strategy.a_optimizer._state().get(k) for k in ("pairs_updated", "pairs_damped", "pairs_skipped")},
+    }
 
 
 def edges_differ(a: str, b: str) -> int:
@@ -212,16 +274,28 @@ def summarize(run: dict, mean_run: dict | None, early_frac: float = 0.25) -> dic
     recs = run["records"]
     k_early = max(0, int(len(recs) * early_frac) - 1)
     early, last = recs[k_early], recs[-1]
-    out = {"T": run["temperature"], "T_w": run["w_temperature"], "mode": run["mode"],
-           "early_step": early["step"], "noise_early": early["noise"], "spread_early": early["spread"],
-           "noise_raw_early": early.get("noise_raw"), "noise_raw_end": last.get("noise_raw"),
-           "ratio_early": early["noise"] / max(early["spread"], 1e-12),
-           "noise_end": last["noise"], "spread_end": last["spread"],
-           "ratio_end": last["noise"] / max(last["spread"], 1e-12),
-           "h_diag_mean_early": early["h_diag_mean"], "h_diag_mean_end": last["h_diag_mean"],
-           "train_loss_last20": statistics.fmean(run["train_loss"][-20:]),
-           "w_noise_std_end": last["w_noise_std"], "w_abs_mean_end": last["w_abs_mean"],
-           "final_arch": run["final_arch"], "arch_changes": arch_changes(recs), "seconds": run["seconds"]}
+    out = {
+        "T": run["temperature"],
+        "T_w": run["w_temperature"],
+        "mode": run["mode"],
+        "early_step": early["step"],
+        "noise_early": early["noise"],
+        "spread_early": early["spread"],
+        "noise_raw_early": early.get("noise_raw"),
+        "noise_raw_end": last.get("noise_raw"),
+        "ratio_early": early["noise"] / max(early["spread"], 1e-12),
+        "noise_end": last["noise"],
+        "spread_end": last["spread"],
+        "ratio_end": last["noise"] / max(last["spread"], 1e-12),
+        "h_diag_mean_early": early["h_diag_mean"],
+        "h_diag_mean_end": last["h_diag_mean"],
+        "train_loss_last20": statistics.fmean(run["train_loss"][-20:]),
+        "w_noise_std_end": last["w_noise_std"],
+        "w_abs_mean_end": last["w_abs_mean"],
+        "final_arch": run["final_arch"],
+        "arch_changes": arch_changes(recs),
+        "seconds": run["seconds"],
+    }
     if mean_run is not None:
         mrecs = mean_run["records"]
         am_e, am_l = torch.tensor(mrecs[k_early]["alpha"]), torch.tensor(mrecs[-1]["alpha"])
@@ -235,20 +309,30 @@ def summarize(run: dict, mean_run: dict | None, early_frac: float = 0.25) -> dic
 
 
 def print_table(rows: list[dict], args) -> None:
-    print(f"# sweep_temperature: NB201 C={args.channels} N={args.cells} on {args.dataset} "
-          f"{args.image_size}x{args.image_size}, batch {args.batch}, train_limit {args.train_limit}, "
-          f"{args.steps} steps, seed {args.seed}")
-    head = (f"{'T':>7} {'T_w':>7} {'warmup':>7} {'noise@e':>8} {'spread@e':>8} {'n/s@e':>7} {'n/s@end':>8} {'dist@e':>7} "
-            f"{'dist@end':>8} {'sprd@end':>8} {'edges!=':>7} {'changes':>7} {'loss20':>7} {'w std':>8} {'|w|':>6}  final arch")
+    print(
+        f"# sweep_temperature: NB201 C={args.channels} N={args.cells} on {args.dataset} "
+        f"{args.image_size}x{args.image_size}, batch {args.batch}, train_limit {args.train_limit}, "
+        f"{args.steps} steps, seed {args.seed}"
+    )
+    head = (
+        f"{'T':>7} {'T_w':>7} {'warmup':>7} {'noise@e':>8} {'spread@e':>8} {'n/s@e':>7} {'n/s@end':>8} "
+        f"{'dist@e':>7} {'dist@end':>8} {'sprd@end':>8} {'edges!=':>7} {'changes':>7} {'loss20':>7} "
+        f"{'w std':>8} {'|w|':>6}  final arch"
+    )
     print(head)
     for r in rows:
-        def f(key, fmt):
+
+        def f(key, fmt, r=r):
             return format(r[key], fmt) if key in r else "-"
-        print(f"{r['T'] if r['mode'] == 'sample' else 'mean':>7} {r['T_w'] if r['mode'] == 'sample' else '-':>7} {r.get('warmup', '-'):>7} "
-              f"{f('noise_early', '8.4f')} {f('spread_early', '8.4f')} {f('ratio_early', '7.3f')} "
-              f"{f('ratio_end', '8.3f')} {f('dist_early', '7.4f')} {f('dist_end', '8.4f')} {f('spread_end', '8.4f')} "
-              f"{f('edges_differ_end', '7d')} {r['arch_changes']:7d} {r['train_loss_last20']:7.3f} "
-              f"{r['w_noise_std_end']:8.5f} {r['w_abs_mean_end']:6.3f}  {r['final_arch']}")
+
+        sample = r["mode"] == "sample"
+        print(
+            f"{r['T'] if sample else 'mean':>7} {r['T_w'] if sample else '-':>7} {r.get('warmup', '-'):>7} "
+            f"{f('noise_early', '8.4f')} {f('spread_early', '8.4f')} {f('ratio_early', '7.3f')} "
+            f"{f('ratio_end', '8.3f')} {f('dist_early', '7.4f')} {f('dist_end', '8.4f')} {f('spread_end', '8.4f')} "
+            f"{f('edges_differ_end', '7d')} {r['arch_changes']:7d} {r['train_loss_last20']:7.3f} "
+            f"{r['w_noise_std_end']:8.5f} {r['w_abs_mean_end']:6.3f}  {r['final_arch']}"
+        )
 
 
 def merge(args) -> int:
@@ -289,8 +373,21 @@ def main(argv=None) -> int:
     mean_run = None
     if args.mean_from:
         saved = json.loads(Path(args.mean_from).read_text())
-        keys = ("dataset", "channels", "cells", "batch", "image_size", "train_limit", "alpha_accum", "epochs",
-                "data_size", "warmup_steps", "ramp_steps", "seed", "steps")
+        keys = (
+            "dataset",
+            "channels",
+            "cells",
+            "batch",
+            "image_size",
+            "train_limit",
+            "alpha_accum",
+            "epochs",
+            "data_size",
+            "warmup_steps",
+            "ramp_steps",
+            "seed",
+            "steps",
+        )
         differ = [k for k in keys if saved["args"].get(k) != getattr(args, k)]
         if differ or saved.get("mean_run") is None:
             raise SystemExit(f"--mean-from {args.mean_from}: no mean run, or other settings ({', '.join(differ)})")
@@ -305,8 +402,9 @@ def main(argv=None) -> int:
         run = run_one(args, "sample", t, w_t)
         runs.append(run)
         bad = [x for x in run["train_loss"] if not math.isfinite(x)]
-        print(f"T={t:g} done in {run['seconds']:.0f}s: {run['final_arch']}{' NON-FINITE LOSS' if bad else ''}",
-              flush=True)
+        print(
+            f"T={t:g} done in {run['seconds']:.0f}s: {run['final_arch']}{' NON-FINITE LOSS' if bad else ''}", flush=True
+        )
     rows = ([summarize(mean_run, mean_run)] if mean_run else []) + [summarize(r, mean_run) for r in runs]
     h = (mean_run or runs[0])["records"]
     k = max(0, int(len(h) * 0.25) - 1)
@@ -319,15 +417,28 @@ def main(argv=None) -> int:
         # noise(T) = noise(T_ref) * sqrt(T / T_ref) at the same H: noise = spread at this T
         t_match = t_ref * (rec["spread"] / max(rec["noise"], 1e-30)) ** 2
         rows_t.append(t_match)
-        print(f"# reference run ({ref['mode']}) at step {rec['step']}: centered alpha noise at T={t_ref:g} "
-              f"{rec['noise']:.4g}, alpha spread {rec['spread']:.4g}, mean H_ii {rec['h_diag_mean']:.4g}: "
-              f"noise = spread at T = {t_match:.3g} for N = {n:g} (T/N = {t_match / n:.3g})")
+        print(
+            f"# reference run ({ref['mode']}) at step {rec['step']}: centered alpha noise at T={t_ref:g} "
+            f"{rec['noise']:.4g}, alpha spread {rec['spread']:.4g}, mean H_ii {rec['h_diag_mean']:.4g}: "
+            f"noise = spread at T = {t_match:.3g} for N = {n:g} (T/N = {t_match / n:.3g})"
+        )
     t_match = rows_t[0]
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "code": code, "rows": rows, "runs": runs, "mean_run": mean_run,
-                       "t_match": t_match, "n_alpha": n}, fh, default=float)
+            json.dump(
+                {
+                    "args": vars(args),
+                    "code": code,
+                    "rows": rows,
+                    "runs": runs,
+                    "mean_run": mean_run,
+                    "t_match": t_match,
+                    "n_alpha": n,
+                },
+                fh,
+                default=float,
+            )
     return 0
 
 
