@@ -196,6 +196,9 @@ def parse_settings(items: list[str]) -> dict:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set image_size=16)")
+        if text.strip().lower() in ("true", "false"):  # JSON/YAML spelling of a bool, as sweep files write it
+            settings[key.strip()] = text.strip().lower() == "true"
+            continue
         try:
             settings[key.strip()] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
@@ -214,13 +217,19 @@ def run_search_command(args) -> int:
         device = SearchConfig(device=args.device) if args.device else None
         result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
-        config = make_config(
-            args.strategy or "gibbs2", args.profile or "smoke", space=args.space, dataset=args.dataset,
+        options = dict(
+            space=args.space, dataset=args.dataset,
             device=args.device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
             channels=args.channels, cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
             w_lr=args.w_lr, a_lr=args.a_lr, temperature=args.temperature, w_temperature=args.w_temperature,
             alpha_warmup_epochs=args.alpha_warmup_epochs, data_root=args.data_root,
-            download=args.download or None, amp=args.amp or None, **parse_settings(args.settings))
+            download=args.download or None, amp=args.amp or None)
+        for key, value in parse_settings(args.settings).items():
+            if options.get(key) is not None and options[key] != value:
+                raise ValueError(f"--set {key}={value!r} contradicts the option given for {key} ({options[key]!r}); "
+                                 f"give one of them")
+            options[key] = value
+        config = make_config(args.strategy or "gibbs2", args.profile or "smoke", **options)
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
         result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)
     summary = result.summary()

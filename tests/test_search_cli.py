@@ -209,3 +209,32 @@ def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
     capsys.readouterr()
     assert main(["search", "--profile", "smoke", "--set", "alpha_hmax=3", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown config key(s) alpha_hmax" in capsys.readouterr().err
+
+
+def test_set_reads_booleans_and_refuses_a_contradiction_or_a_non_boolean(tmp_path, capsys):
+    from gibbsnas_lite.cli import parse_settings
+
+    # "true"/"false" as a sweep file or a shell user writes them, not the truthy string "false"
+    assert parse_settings(["channels_last=true", "amp=False", "noise_follows_lr=FALSE"]) == {
+        "channels_last": True, "amp": False, "noise_follows_lr": False}
+    assert main(["search", "--profile", "smoke", "--set", "amp=yes", "--out", str(tmp_path / "a")]) == 2
+    assert "amp must be True or False, got 'yes'" in capsys.readouterr().err
+    assert main(["search", "--profile", "smoke", "--seed", "1", "--set", "seed=2", "--out", str(tmp_path / "b")]) == 2
+    assert "--set seed=2 contradicts the option given for seed (1)" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_channels_last_is_opt_in_and_puts_model_and_batches_in_that_layout(tmp_path):
+    from gibbsnas_lite.search import make_config
+    from gibbsnas_lite.search.data import build_search_data
+
+    config = make_config("gibbs2", "smoke", train_limit=64, batch_size=32, channels_last=True)
+    data = build_search_data(config, torch.device("cpu"))
+    x, _ = next(iter(data.epoch_batches(0)))[0]
+    assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    assert make_config("gibbs2", "smoke").channels_last is False
+    out = tmp_path / "cl"
+    assert main(search_cli(out, "--set", "channels_last=true")) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["channels_last"] is True and summary["epochs_done"] == 2
+    parse_arch(summary["arch"])
