@@ -25,11 +25,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def nb201_table():
-    """The NAS-Bench-201 table shipped in data/ (loaded once per session)."""
-    from gibbsnas_lite.nasbench import NB201Table
-
-    return NB201Table.load()
