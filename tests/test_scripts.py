@@ -5,6 +5,7 @@ what they claim: finite numbers, every strategy, the JSON files, exit codes. The
 ``PYTHON=sys.executable``: they run under the interpreter running the tests, whichever environment
 that is (a checkout's .venv, a conda environment, an installed package).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,16 +24,16 @@ sys.path.insert(0, str(SCRIPTS))
 import bench_search  # noqa: E402
 import sweep_temperature  # noqa: E402
 
-TINY = ["--device", "cpu", "-C", "4", "-N", "1", "--batch", "8", "--image-size", "16",
-        "--alpha-accum", "2", "--steps", "2", "--warmup", "1", "--batches", "2"]
+TINY = "--device cpu -C 4 -N 1 --batch 8 --image-size 16 --alpha-accum 2 --steps 2 --warmup 1 --batches 2".split()
 
 
 def test_bench_search_times_every_strategy_and_counts_ops(tmp_path):
     out = tmp_path / "bench.json"
     # curvature_every=2: the last counted omega step (the 2nd) is one without a curvature pair
     specs = "gibbs2:curvature_every=2;darts-v1;gdas;gibbs2+cl:curvature_every=2"
-    args = bench_search.parse_args(TINY + ["--strategies", specs, "--breakdown", "--breakdown-steps", "2",
-                                           "--json", str(out)])
+    args = bench_search.parse_args(
+        TINY + ["--strategies", specs, "--breakdown", "--breakdown-steps", "2", "--json", str(out)]
+    )
     result = bench_search.run(args)
     assert set(result["time"]) == {"gibbs2:curvature_every=2", "darts-v1", "gdas", "gibbs2+cl:curvature_every=2"}
     for name, row in result["time"].items():
@@ -66,7 +67,12 @@ def test_gpu_check_tiny_runs_through_the_shell_wrapper(tmp_path):
     env.pop("PYTHONPATH", None)  # the wrapper imports the package from the tree by itself
     proc = subprocess.run(
         ["bash", str(SCRIPTS / "gpu_check.sh"), "--strategies", "gibbs2,darts-v1", "--skip-memory", "--steps", "2"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "gpu_check: OK" in proc.stdout
     assert "GOAL gibbs2 / darts-v1 per step (bf16" in proc.stdout and "(fp32" in proc.stdout
@@ -101,8 +107,8 @@ def test_gpu_check_cuda_paths_at_full_size_few_steps(tmp_path):
     """The full check's code on CUDA with few steps (about a minute); scripts/gpu_check.sh runs all of it."""
     import gpu_check
 
-    status = gpu_check.main(["--out", str(tmp_path), "--strategies", "gibbs2;darts-v1", "--steps", "2",
-                             "--fp32-steps", "2", "--warmup", "1", "--loop-steps", "5", "--skip-memory"])
+    args = "--strategies gibbs2;darts-v1 --steps 2 --fp32-steps 2 --warmup 1 --loop-steps 5 --skip-memory".split()
+    status = gpu_check.main(["--out", str(tmp_path), *args])
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert report["ok"], report.get("error")
     assert status in (0, 3)  # 3: the goal was missed over these few steps (reported, not a defect)
@@ -112,9 +118,8 @@ def test_gpu_check_cuda_paths_at_full_size_few_steps(tmp_path):
 
 def test_sweep_temperature_tiny(tmp_path, capsys):
     out = tmp_path / "sweep.json"
-    code = sweep_temperature.main(["--dataset", "synthetic", "-C", "4", "--image-size", "16", "--batch", "8",
-                                   "--train-limit", "32", "--steps", "4", "--alpha-accum", "2",
-                                   "--temperatures", "1,100", "--json", str(out)])
+    args = "--dataset synthetic -C 4 --image-size 16 --batch 8 --train-limit 32 --steps 4 --alpha-accum 2".split()
+    code = sweep_temperature.main([*args, "--temperatures", "1,100", "--json", str(out)])
     assert code == 0
     data = json.loads(out.read_text())
     assert [r["mode"] for r in data["rows"]] == ["mean", "sample", "sample"]
@@ -127,10 +132,19 @@ def test_sweep_temperature_tiny(tmp_path, capsys):
 
 
 def test_run_cpu_study_smoke_profile_writes_the_table(tmp_path):
-    env = dict(os.environ, PYTHON=sys.executable, PROFILE="smoke", SEEDS="0", STRATEGIES="gdas", JOBS="1",
-               OUT=str(tmp_path), EXTRA="--epochs 1")
-    proc = subprocess.run(["bash", str(SCRIPTS / "run_cpu_study.sh")], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PROFILE="smoke",
+        SEEDS="0",
+        STRATEGIES="gdas",
+        JOBS="1",
+        OUT=str(tmp_path),
+        EXTRA="--epochs 1",
+    )
+    proc = subprocess.run(
+        ["bash", str(SCRIPTS / "run_cpu_study.sh")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     row = [line for line in proc.stdout.splitlines() if line.startswith("| gdas | 0 |")]
     assert len(row) == 1 and "\\|" in row[0]  # the arch's pipes are escaped for markdown
