@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..nasbench import TABLE3_COLUMNS, NB201Table
+from ..search.registry import REGISTRY
 
 __all__ = [
     "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
@@ -59,18 +60,11 @@ PAPER_TABLE3_REFERENCE: dict[str, tuple[float, ...]] = {
     "Optimal": (91.61, 94.37, 73.49, 73.51, 46.77, 47.31),
 }
 
-#: display names of the search strategies (``gibbsnas_lite.search``)
-STRATEGY_NAMES: dict[str, str] = {
-    "gibbs2": "GibbsNAS-2nd", "gibbs2-mean": "GibbsNAS-2nd (mean)", "gibbs1": "GibbsNAS-1st",
-    "gibbs1-mean": "GibbsNAS-1st (mean)", "darts-v1": "DARTS-V1", "darts-v2": "DARTS-V2",
-    "gdas": "GDAS", "rsps": "RSPS",
-}
+#: display names of the search strategies (their ``label`` in ``gibbsnas_lite.search.registry``)
+STRATEGY_NAMES: dict[str, str] = {name: spec.label for name, spec in REGISTRY.items()}
 
-#: the paper's Table-3 row of each strategy
-STRATEGY_PAPER_ROW: dict[str, str] = {
-    "gibbs2": "GibbsNAS", "gibbs2-mean": "GibbsNAS", "gibbs1": "GibbsNAS", "gibbs1-mean": "GibbsNAS",
-    "darts-v1": "DARTS-V1", "darts-v2": "DARTS-V2", "gdas": "GDAS", "rsps": "RSPS",
-}
+#: the paper's Table-3 row of each strategy (its ``paper_row`` in the registry)
+STRATEGY_PAPER_ROW: dict[str, str] = {name: spec.paper_row for name, spec in REGISTRY.items()}
 
 _TABLE_SEARCH_DATASETS = (("cifar10", 0, 1), ("cifar100", 2, 3), ("ImageNet16-120", 4, 5))
 
