@@ -4,9 +4,12 @@
     result = run_search(make_config("gibbs2", profile="smoke"), out_dir="runs/demo")
     result.arch, result.benchmark
 
-Modules: ``config`` (profiles, defaults and their sources), ``base`` (the strategy interface),
-``gibbs`` (GibbsNAS 1st/2nd order, sample/mean), ``darts`` (DARTS-V1/V2), ``gdas``, ``rsps``,
-``data`` (search splits on the device), ``history``, ``checkpoint``, ``loop``.
+Modules: ``registry`` (the strategy table: name -> class, order, mode, labels, defaults; a new
+strategy is one file plus one ``register`` line there), ``config`` (profiles, defaults and their
+sources), ``base`` (the strategy interface, DARTS's shared optimizers), ``gibbs`` (GibbsNAS
+1st/2nd order, sample/mean), ``darts`` (DARTS-V1/V2), ``gdas``, ``rsps``, ``data`` (search
+splits on the device), ``history``, ``checkpoint``, ``loop``. Run-folder helpers (atomic writes,
+RNG states, progress bars) are in :mod:`gibbsnas_lite.runs`.
 """
 from .base import NonFiniteLossError
 from .config import PROFILES, STRATEGIES, SearchConfig, make_config

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..runs import PROFILES, ConfigDict, choice
-from .registry import REGISTRY, strategy_names
+from .registry import REGISTRY, get, strategy_names
 
 STRATEGIES = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
 SPACES = ("nb201", "darts")
@@ -102,7 +102,7 @@ class SearchConfig(ConfigDict):
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> "SearchConfig":
-        choice("strategy", self.strategy, STRATEGIES)
+        choice("strategy", self.strategy, strategy_names())  # the registry now (it may have grown)
         choice("space", self.space, SPACES)
         choice("dataset", self.dataset, DATASETS)
         choice("profile", self.profile, PROFILES)
@@ -146,12 +146,11 @@ STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {name: dict(spec.defaults) for na
 
 def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: Any) -> SearchConfig:
     """A config from a profile preset, the strategy's defaults, then explicit overrides."""
-    choice("strategy", strategy, STRATEGIES)
+    spec = get(strategy)
     choice("profile", profile, PROFILES)
     values: dict[str, Any] = dict(strategy=strategy, profile=profile)
     values.update(PROFILE_PRESETS[profile])
-    values.update(STRATEGY_DEFAULTS[strategy])
-    spec = REGISTRY[strategy]
+    values.update(spec.defaults)
     if spec.family == "gibbs" and spec.order == 2 and profile != "smoke":
         # The same-batch omega pair costs one extra forward/backward; every 8th step keeps
         # GibbsNAS-2nd at 1.07x a DARTS-V1 step at full size: docs/bench_search.md.
