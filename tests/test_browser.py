@@ -232,7 +232,7 @@ def _tail(path: Path, n: int = 4000) -> str:
 # ----------------------------------------------------------------------------- in the page
 # The dashboard's plotly divs (inside an ipywidgets box) and their plotted data.
 # One plotly div per dashboard (a FigureWidget with all panels as subplots; trace order in
-# gibbsnas_lite.course.widgets._LiveUI: 0 alpha bars, 1 softmax bars, 2 heat map, 3-10 curves,
+# gibbsnas_lite.course.widgets.LiveUI: 0 alpha bars, 1 softmax bars, 2 heat map, 3-10 curves,
 # 11 benchmark, 12... the derived cell, whose arrows and labels are annotations on its axes).
 _READ_PLOTS = """(i) => {
   const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];

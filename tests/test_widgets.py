@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.course.plots.cells import nb201_cell_figure
-from gibbsnas_lite.course.widgets import AlphaDashboard, _batch_program, _patch_nb201, detect_headless
+from gibbsnas_lite.course.widgets import AlphaDashboard, batch_program, patch_nb201, detect_headless
 
 ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
@@ -228,11 +228,11 @@ def test_detect_headless_rules():
         (False, "kernel of a Jupyter server session (JupyterLab / Notebook)")
     assert not detect_headless(env={"VSCODE_PID": "1"}, ancestors=[], in_kernel=True)[0]
     assert detect_headless(env={}, ancestors=lab, in_kernel=True)[0]  # unknown front end: safe side
-    assert _batch_program(["python", "-m", "papermill", "a", "b"]) == "papermill"
-    assert _batch_program(["python", "/usr/bin/jupyter", "nbconvert", "--execute"]) == "nbconvert"
-    assert _batch_program(["python", "/usr/bin/jupyter", "execute", "a.ipynb"]) == "jupyter execute"
-    assert _batch_program(["/venv/bin/gibbsnas-lite", "notebooks", "run"]) == "gibbsnas-lite"
-    assert _batch_program(["/home/me/papermill-stuff/bin/jupyter-lab"]) is None
+    assert batch_program(["python", "-m", "papermill", "a", "b"]) == "papermill"
+    assert batch_program(["python", "/usr/bin/jupyter", "nbconvert", "--execute"]) == "nbconvert"
+    assert batch_program(["python", "/usr/bin/jupyter", "execute", "a.ipynb"]) == "jupyter execute"
+    assert batch_program(["/venv/bin/gibbsnas-lite", "notebooks", "run"]) == "gibbsnas-lite"
+    assert batch_program(["/home/me/papermill-stuff/bin/jupyter-lab"]) is None
 
 
 def test_headless_creates_no_widgets_and_shows_a_small_static_figure():
@@ -265,7 +265,7 @@ def test_patched_nb201_cell_equals_a_fresh_drawing():
     for arch in ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
                  "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"):
         fresh = json.loads(nb201_cell_figure(arch).to_json())
-        patched = json.loads(nb201_cell_figure(ARCH).update(_patch_nb201(template, ARCH, arch)).to_json())
+        patched = json.loads(nb201_cell_figure(ARCH).update(patch_nb201(template, ARCH, arch)).to_json())
         assert patched["data"] == fresh["data"]
         assert patched["layout"]["annotations"] == fresh["layout"]["annotations"]
         assert patched["layout"]["meta"] == fresh["layout"]["meta"]

@@ -53,9 +53,9 @@ def _plain(monkeypatch):
 
 
 def test_eager_figure_widget_sends_the_figure_in_comm_open(monkeypatch):
-    from gibbsnas_lite.course.widgets import _figure_widget
+    from gibbsnas_lite.course.widgets import figure_widget
 
-    fig, rec = _figure_opens(monkeypatch, lambda: _figure_widget(_plain(monkeypatch)))
+    fig, rec = _figure_opens(monkeypatch, lambda: figure_widget(_plain(monkeypatch)))
     figure_states = [s for s in rec.opened if "_widget_data" in s]
     assert len(figure_states) == 1, "one comm for the figure"
     state = figure_states[0]
@@ -71,7 +71,7 @@ def test_eager_figure_widget_sends_the_figure_in_comm_open(monkeypatch):
 
 
 def test_plotly_figure_widget_opens_empty(monkeypatch):
-    """The behaviour _figure_widget works around (if plotly changes it, the helper can go)."""
+    """The behaviour figure_widget works around (if plotly changes it, the helper can go)."""
     import plotly.graph_objects as go
 
     _, rec = _figure_opens(monkeypatch, lambda: go.FigureWidget(_plain(monkeypatch)))

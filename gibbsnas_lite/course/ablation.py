@@ -347,7 +347,7 @@ def _float(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _ordered_strategies(rows) -> list[str]:
+def ordered_strategies(rows) -> list[str]:
     seen = []
     for r in rows:
         if r["strategy"] not in seen:

@@ -341,13 +341,13 @@ class ArchPosterior:
 
     def prob(self, arch: str) -> float:
         """Posterior probability of ``arch`` (0 if never drawn)."""
-        key = _canonical(arch)
+        key = canonical_arch(arch)
         return float(self.probs[self.archs.index(key)]) if key in self.archs else 0.0
 
     def accuracy(self, arch: str, key: str = "cifar10_test") -> float:
         if key not in self.accuracies:
             raise ValueError(f"no {key!r} accuracies (pass table= to architecture_posterior); have {sorted(self.accuracies)}")
-        return float(self.accuracies[key][self.archs.index(_canonical(arch))])
+        return float(self.accuracies[key][self.archs.index(canonical_arch(arch))])
 
     def sample_accuracies(self, key: str = "cifar10_test") -> np.ndarray:
         """(K,) the accuracy of each draw's cell."""
@@ -369,7 +369,7 @@ class ArchPosterior:
         return rows
 
 
-def _canonical(arch: str) -> str:
+def canonical_arch(arch: str) -> str:
     from ..spaces.nb201.arch import format_arch
 
     return format_arch(parse_arch(arch))

@@ -164,7 +164,7 @@ def run_row(run: Any, table: NB201Table | None = None) -> RunRow:
                   run_dir=run_dir, epochs=epochs)
 
 
-def _rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table) -> list[RunRow]:
+def run_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table) -> list[RunRow]:
     items = runs.values() if isinstance(runs, Mapping) else runs
     return [r if isinstance(r, RunRow) else run_row(r, table) for r in items]
 
@@ -194,7 +194,7 @@ def comparison_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table |
     ``optimal`` adds the paper's "Optimal" row.
     """
     table = table or NB201Table.load()
-    rows = _rows(runs, table)
+    rows = run_rows(runs, table)
     out: list[dict[str, Any]] = []
     for r in rows:
         out.append({"method": r.name,
@@ -218,7 +218,7 @@ def comparison_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table |
     return out
 
 
-def _fmt(cell: tuple[float, float | None] | None) -> str:
+def format_cell(cell: tuple[float, float | None] | None) -> str:
     if cell is None:
         return ""
     mean, std = cell
@@ -235,7 +235,7 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], arch: bool = True) -> str:
         cells = [row["method"]]
         if arch:
             cells.append(f"`{row['arch']}`" if row.get("arch") else "")
-        cells += [_fmt(row["values"].get(label)) for label in LABELS]
+        cells += [format_cell(row["values"].get(label)) for label in LABELS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -244,7 +244,7 @@ def headline(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None =
     """JSON-ready ``{strategy: {"arch", "cifar10_test", "cifar100_test", "imagenet16_test", "seconds"}}``."""
     table = table or NB201Table.load()
     out: dict[str, Any] = {}
-    for r in _rows(runs, table):
+    for r in run_rows(runs, table):
         out[r.strategy] = {
             "arch": r.arch,
             "cifar10_test": round(r.accuracies["CIFAR-10 test"], 2),

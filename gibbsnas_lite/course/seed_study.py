@@ -24,7 +24,7 @@ from ..search.history import atomic_write_text
 from ..spaces.nb201.cell_stats import (  # noqa: F401
     CONVOLUTIONS, PARAMETER_FREE, cell_edges, has_parameterised_path, parameter_free_share,
 )
-from ..sweep.stats import METRIC, ORDER, _mean_std, epoch_curves, gap, strategies_in, summarize  # noqa: F401
+from ..sweep.stats import METRIC, ORDER, mean_std, epoch_curves, gap, strategies_in, summarize  # noqa: F401
 
 _FOLDER = "seed_study"
 

@@ -84,9 +84,9 @@ from typing import Any
 
 from .dashboard.control import RunControl
 from .dashboard.figure import DashboardView
-from .dashboard.headless import HEADLESS_ENV, _batch_program, detect_headless  # noqa: F401  (the API)
-from .dashboard.live import _figure_widget, _LiveUI, _patch_nb201  # noqa: F401  (tests use them)
-from .dashboard.record import DashboardStats, EventRecord, _Entry, _Layout, _layout_for  # noqa: F401
+from .dashboard.headless import HEADLESS_ENV, batch_program, detect_headless  # noqa: F401  (the API)
+from .dashboard.live import figure_widget, LiveUI, patch_nb201  # noqa: F401  (tests use them)
+from .dashboard.record import DashboardStats, EventRecord, RecordEntry, SpaceLayout, space_layout  # noqa: F401
 
 __all__ = ["AlphaDashboard", "detect_headless", "HEADLESS_ENV"]
 
@@ -149,14 +149,14 @@ class AlphaDashboard(EventRecord, RunControl, DashboardView):
             self.headless, self.headless_reason = detect_headless()
         else:
             self.headless, self.headless_reason = bool(headless), f"headless={bool(headless)} given"
-        self.layout: _Layout | None = None if space == "auto" else _layout_for(space)
+        self.layout: SpaceLayout | None = None if space == "auto" else space_layout(space)
         self.stats = DashboardStats()
-        self._entries: list[_Entry] = []
+        self._entries: list[RecordEntry] = []
         self._edge = int(edge)
         self._position: int | None = None  # None: follow the newest record
         self._replay = False
         self._lock = threading.RLock()
-        self._ui: _LiveUI | None = None
+        self._ui: LiveUI | None = None
         self._notes: list[str] = []
         self._draw_errors = 0
         self._since_draw = 0

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from ..search.registry import strategy_names
+
 METRIC = "cifar10_test"
-ORDER = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean", "darts-v1", "darts-v2", "gdas", "rsps")
+ORDER = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
     return mean, std
@@ -32,7 +34,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], metric: str = METRIC) -> list[d
     for strategy in strategies_in(rows):
         mine = [r for r in rows if r["strategy"] == strategy]
         values = [float(r["benchmark"][metric]) for r in mine]
-        mean, std = _mean_std(values)
+        mean, std = mean_std(values)
         cpu = [r["cpu_seconds"] for r in mine if r.get("cpu_seconds") is not None]
         rss = [r["peak_rss_mb"] for r in mine if r.get("peak_rss_mb") is not None]
         out.append({
@@ -50,7 +52,7 @@ def gap(rows: Sequence[Mapping[str, Any]], a: str, b: str, metric: str = METRIC)
     by = {(r["strategy"], r["seed"]): float(r["benchmark"][metric]) for r in rows}
     seeds = sorted({s for (name, s) in by if name == a} & {s for (name, s) in by if name == b})
     diffs = [by[(a, s)] - by[(b, s)] for s in seeds]
-    mean, std = _mean_std(diffs) if diffs else (float("nan"), float("nan"))
+    mean, std = mean_std(diffs) if diffs else (float("nan"), float("nan"))
     return {"mean": mean, "std": std, "n": len(diffs)}
 
 
@@ -62,7 +64,7 @@ def epoch_curves(rows: Sequence[Mapping[str, Any]], value: str = METRIC) -> dict
         length = min(len(e) for e in runs) if runs else 0
         means, stds = [], []
         for i in range(length):
-            mean, std = _mean_std([float(e[i][value]) for e in runs])
+            mean, std = mean_std([float(e[i][value]) for e in runs])
             means.append(mean)
             stds.append(std)
         curves[strategy] = {"epoch": list(range(1, length + 1)), "mean": means, "std": stds}

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .live import _LiveUI, _patch_nb201
+from .live import LiveUI, patch_nb201
 from .record import _METRICS, _decimate, _finite, _jsonable, _or_none
 
 _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
@@ -131,7 +131,7 @@ class DashboardView:
             return None
         with self._lock:
             if self._ui is None:
-                self._ui = _LiveUI(self)
+                self._ui = LiveUI(self)
                 self._draw()
             return self._ui.box
 
@@ -223,7 +223,7 @@ class DashboardView:
                 fig = cells.nb201_cell_figure(arch)
                 template = {"arch": arch, "spec": fig.to_plotly_json()}
                 self._cell_cache[("<nb201 template>", "")] = template
-            spec = _patch_nb201(template["spec"], template["arch"], arch)
+            spec = patch_nb201(template["spec"], template["arch"], arch)
         elif space == "darts":
             from ...spaces.darts.genotypes import parse_genotype
 

@@ -61,7 +61,7 @@ def _ancestor_cmdlines(depth: int = 6) -> list[list[str]]:
     return out
 
 
-def _batch_program(cmdline: Sequence[str]) -> str | None:
+def batch_program(cmdline: Sequence[str]) -> str | None:
     """The notebook-executing program a command line runs, if any (``papermill``, ``pytest``...)."""
     args = list(cmdline)[:5]
     for i, arg in enumerate(args):
@@ -103,7 +103,7 @@ def detect_headless(env: dict[str, str] | None = None, ancestors: Iterable[Seque
     if not in_kernel:
         return True, "not in an IPython kernel (plain Python, CLI or CI)"
     for cmd in (_ancestor_cmdlines() if ancestors is None else ancestors):
-        program = _batch_program(cmd)
+        program = batch_program(cmd)
         if program:
             return True, f"kernel started by {program} (batch execution, no widget frontend)"
     if env.get("JPY_SESSION_NAME"):

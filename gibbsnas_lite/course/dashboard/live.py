@@ -1,7 +1,7 @@
 """The live widget: ONE plotly ``FigureWidget`` with every panel, and the ipywidgets controls.
 
-:class:`_LiveUI` builds it once and then patches only what changed (trace data, titles, the
-cell drawing), which keeps a redraw to a few milliseconds; :func:`_figure_widget` makes the
+:class:`LiveUI` builds it once and then patches only what changed (trace data, titles, the
+cell drawing), which keeps a redraw to a few milliseconds; :func:`figure_widget` makes the
 figure's comm open with the whole figure, so a page that connects late still draws it.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .record import _finite, _layout_for
+from .record import _finite, space_layout
 
 if TYPE_CHECKING:
     from ..widgets import AlphaDashboard
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _EAGER_FIGURE_WIDGET = None
 
 
-def _figure_widget(fig):
+def figure_widget(fig):
     """``go.FigureWidget(fig)`` whose comm opens with the whole figure in its first message.
 
     plotly's FigureWidget opens its comm with an empty figure and sends the traces and layout
@@ -60,7 +60,7 @@ class _Panel:
     """A read-only view of one panel of the dashboard's single figure: its traces and title
     (looked up on each access, so it follows the figure)."""
 
-    def __init__(self, ui: "_LiveUI", name: str):
+    def __init__(self, ui: "LiveUI", name: str):
         self._ui, self.name = ui, name
 
     @property
@@ -88,7 +88,7 @@ _PANELS = {"alpha": (1, 1), "softmax": (1, 2), "heatmap": (1, 3), "loss": (2, 1)
 _BENCH_TITLE = "NB201 CIFAR-10 test acc (%)"
 
 
-class _LiveUI:
+class LiveUI:
     """ipywidgets controls + ONE plotly FigureWidget per dashboard (all calls under the dashboard's lock).
 
     One figure, not five: every ``FigureWidget`` ships plotly's whole 4.9 MB JavaScript module to
@@ -123,7 +123,7 @@ class _LiveUI:
         self.view_seconds: float | None = None
         self._t_built = time.perf_counter()
         snap = dash._snapshot(dash._position)
-        layout = dash.layout or _layout_for("nb201")
+        layout = dash.layout or space_layout("nb201")
         titles = [self._panel_title(name, snap) for name in _PANELS]
         fig = make_subplots(rows=3, cols=3, specs=[[{}, {}, {}], [{}, {}, {}], [{"colspan": 3}, None, None]],
                             subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.1,
@@ -168,7 +168,7 @@ class _LiveUI:
         for ann in fig.layout.annotations:
             ann.font.size = 12
         assert len(fig.data) == self.N_FIXED, len(fig.data)
-        self.fig = _figure_widget(fig)
+        self.fig = figure_widget(fig)
         if layout.space == "nb201":  # draw the cell template now (~0.1 s), not in the search's first redraws
             try:
                 dash._cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
@@ -452,7 +452,7 @@ def _live_trace(spec: dict) -> dict:
     return spec
 
 
-def _patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
+def patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
     """``nb201_cell_figure(arch).to_plotly_json()`` from one drawn for ``template_arch``.
 
     Relies on that figure's documented structure: one line trace per edge in ``EDGES`` order

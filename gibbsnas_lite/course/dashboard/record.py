@@ -19,7 +19,7 @@ _METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
 
 
 @dataclass(frozen=True)
-class _Layout:
+class SpaceLayout:
     """Names of alpha's blocks (cell types), rows (edges) and columns (ops)."""
 
     space: str
@@ -33,26 +33,26 @@ class _Layout:
         return [f"{b} {r}" for b in self.blocks for r in self.rows]
 
 
-def _layout_for(space: str) -> _Layout:
+def space_layout(space: str) -> SpaceLayout:
     from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
     from ...spaces.nb201.arch import OPS
 
     if space == "nb201":
-        return _Layout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
+        return SpaceLayout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
     if space == "darts":
-        return _Layout("darts", ("normal", "reduce"), tuple(DARTS_ROW_LABELS), tuple(DARTS_PRIMITIVES))
+        return SpaceLayout("darts", ("normal", "reduce"), tuple(DARTS_ROW_LABELS), tuple(DARTS_PRIMITIVES))
     raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
 
 
-def _layout_from_shape(blocks: list[np.ndarray]) -> _Layout:
+def _layout_from_shape(blocks: list[np.ndarray]) -> SpaceLayout:
     shapes = [b.shape for b in blocks]
     if shapes == [(6, 5)]:
-        return _layout_for("nb201")
+        return space_layout("nb201")
     if shapes == [(14, 8), (14, 8)]:
-        return _layout_for("darts")
+        return space_layout("darts")
     rows, cols = shapes[0]
     names = ("normal", "reduce") if len(blocks) == 2 else tuple(f"block {k}" for k in range(len(blocks)))
-    return _Layout("generic", names, tuple(f"edge {e}" for e in range(rows)), tuple(f"op {k}" for k in range(cols)))
+    return SpaceLayout("generic", names, tuple(f"edge {e}" for e in range(rows)), tuple(f"op {k}" for k in range(cols)))
 
 
 def _blocks(value: Any) -> list[np.ndarray] | None:
@@ -135,7 +135,7 @@ def _jsonable(obj: Any, digits: int = 5) -> Any:
 
 # ----------------------------------------------------------------------------- records
 @dataclass
-class _Entry:
+class RecordEntry:
     kind: str  # "alpha" | "epoch"
     key: tuple[int, int, int]
     epoch: int
@@ -213,7 +213,7 @@ class EventRecord:
                     self._ui.rebuild_picker()
             if std is not None and [s.shape for s in std] != [a.shape for a in alpha]:
                 std = None
-        entry = _Entry(kind, key, epoch, step, alpha, probs, std)
+        entry = RecordEntry(kind, key, epoch, step, alpha, probs, std)
         if kind == "alpha":
             entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items()
                              if (f := _number(v)) is not None}
@@ -276,10 +276,10 @@ class EventRecord:
                     self._draw()
 
     def edge_labels(self) -> list[str]:
-        return (self.layout or _layout_for("nb201")).edge_labels()
+        return (self.layout or space_layout("nb201")).edge_labels()
 
     def _edge_block_row(self) -> tuple[int, int]:
-        nrows = len((self.layout or _layout_for("nb201")).rows)
+        nrows = len((self.layout or space_layout("nb201")).rows)
         return divmod(self._edge, nrows)
 
     def state(self, position: int | None = None) -> dict[str, Any]:
@@ -302,7 +302,7 @@ class EventRecord:
 
     def _snapshot(self, position: int | None) -> dict[str, Any]:
         entries = self._entries if position is None else self._entries[: position + 1]
-        layout = self.layout or _layout_for("nb201")
+        layout = self.layout or space_layout("nb201")
         block, row = self._edge_block_row()
         snap: dict[str, Any] = {
             "n_records": len(self._entries), "position": position, "space": layout.space,

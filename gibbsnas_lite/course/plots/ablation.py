@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..ablation import VARIANT_INFO, _ordered_strategies, aggregate
+from ..ablation import VARIANT_INFO, ordered_strategies, aggregate
 
 __all__ = ["accuracy_box_figure", "curves_figure"]
 
@@ -18,7 +18,7 @@ def accuracy_box_figure(rows: Sequence[dict[str, Any]], value: str = "accuracy",
                         title: str = "Derived cell's NAS-Bench-201 CIFAR-10 test accuracy, per variant and seed"):
     """Box per variant with every seed as a point (hover: seed and arch)."""
     fig = go.Figure()
-    for strategy in _ordered_strategies(rows):
+    for strategy in ordered_strategies(rows):
         sub = [r for r in rows if r["strategy"] == strategy and r.get(value) is not None]
         fig.add_trace(go.Box(
             y=[r[value] for r in sub], name=VARIANT_INFO.get(strategy, {}).get("label", strategy),
@@ -40,7 +40,7 @@ def curves_figure(epoch_table: Sequence[dict[str, Any]], values: Sequence[str] =
         if r[group] not in groups:
             groups.append(r[group])
     if group == "strategy":
-        groups = _ordered_strategies(epoch_table)
+        groups = ordered_strategies(epoch_table)
     for col, value in enumerate(values, start=1):
         for g in groups:
             stats = aggregate([r for r in epoch_table if r[group] == g], "epoch", value)

@@ -7,7 +7,7 @@ from typing import Mapping
 import plotly.graph_objects as go
 
 from ...spaces.nb201.arch import OPS, parse_arch
-from ..arch_posterior import ACCURACY_COLUMNS, ArchPosterior, _canonical
+from ..arch_posterior import ACCURACY_COLUMNS, ArchPosterior, canonical_arch
 from .cells import NB201_ROW_LABELS
 
 __all__ = ["accuracy_histogram_figure", "win_probability_figure"]
@@ -26,7 +26,7 @@ def accuracy_histogram_figure(posterior: ArchPosterior, key: str = "cifar10_test
                                  hovertemplate="accuracy %{x}<br>%{y} draws<extra></extra>"))
     colors = ("#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
     for i, (label, arch) in enumerate((marks or {}).items()):
-        a = posterior.accuracy(arch, key) if _canonical(arch) in posterior.archs else None
+        a = posterior.accuracy(arch, key) if canonical_arch(arch) in posterior.archs else None
         if a is None:
             continue
         fig.add_vline(x=a, line={"color": colors[i % len(colors)], "width": 3, "dash": "dash" if i else "solid"},

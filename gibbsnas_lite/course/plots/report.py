@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import plotly.graph_objects as go
 
 from ...nasbench import TABLE3_COLUMNS, NB201Table
-from ..report import LABELS, STRATEGY_PAPER_ROW, _fmt, _rows, epoch_curve, paper_table3
+from ..report import LABELS, STRATEGY_PAPER_ROW, format_cell, run_rows, epoch_curve, paper_table3
 
 __all__ = ["epochs_figure", "table3_figure"]
 
@@ -17,7 +17,7 @@ def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
     header = ["method", "cell (arch string)"] + list(LABELS)
     ours = [not str(r["method"]).endswith("(paper)") for r in rows]
     columns = [[r["method"] for r in rows], [r.get("arch", "") for r in rows]]
-    columns += [[_fmt(r["values"].get(label)) for r in rows] for label in LABELS]
+    columns += [[format_cell(r["values"].get(label)) for r in rows] for label in LABELS]
     fill = [["#eef4fb" if o else "white" for o in ours]] * len(header)
     fig = go.Figure(go.Table(
         columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
@@ -38,7 +38,7 @@ def epochs_figure(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | N
     """The derived cell's benchmark accuracy after each search epoch, one line per run; the
     paper's mean for the same strategy as a dotted line (a CIFAR-10 search, for orientation)."""
     table = table or NB201Table.load()
-    rows = _rows(runs, table)
+    rows = run_rows(runs, table)
     fig = go.Figure()
     paper_rows = paper_table3("oneshot")
     drawn: set[str] = set()
