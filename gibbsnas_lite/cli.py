@@ -279,8 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "notebooks" and args.notebooks_command == "run":
-        from .course.notebooks import main_run
+        try:
+            import papermill  # noqa: F401 - the runner's engine, in the course extra
 
+            from .course.notebooks import main_run
+        except ModuleNotFoundError as err:
+            print(f"gibbsnas-lite notebooks: error: {err.name} is not installed; running the notebooks needs the "
+                  f"course extra: pip install 'gibbsnas-lite[course]' (or `make run`)", file=sys.stderr)
+            return 2
         return main_run(args)
     if args.command == "search":
         try:

@@ -206,3 +206,15 @@ def test_the_package_docstring_lists_every_part():
     missing = sorted((_parts(PACKAGE) - {"course"} | _parts(PACKAGE / "course")) - listed)
     assert "``course/``" in gibbsnas_lite.__doc__, "the course layer has its own list"
     assert not missing, f"gibbsnas_lite/__init__.py's docstring does not list {missing}"
+
+
+def test_the_notebook_runner_without_the_course_extra_says_what_to_install(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE.format(names=("papermill",)))
+    env = dict(os.environ, PYTHONPATH=str(site))
+    proc = subprocess.run([sys.executable, "-m", "gibbsnas_lite.cli", "notebooks", "run", "--out", str(tmp_path / "nb")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "papermill is not installed" in proc.stderr and "pip install 'gibbsnas-lite[course]'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "nb").exists()
