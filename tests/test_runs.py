@@ -85,3 +85,15 @@ def test_a_registered_strategy_runs_through_config_and_loop():
     finally:
         del registry.REGISTRY["darts-v1-copy"]
     assert registry.strategy_names() == STRATEGIES
+
+
+def test_no_scheduler_warning_when_alpha_has_not_moved_in_an_epoch():
+    """alpha does not move in an alpha warm-up epoch; its per-epoch schedule still advances, without
+    torch's 'lr_scheduler.step() before optimizer.step()' warning (search.base.advance_schedules)."""
+    import warnings
+
+    config = make_config("gibbs2", "smoke", epochs=2, max_steps_per_epoch=1, alpha_warmup_epochs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_search(config)
+    assert result.strategy.a_scheduler.last_epoch == 2

@@ -144,13 +144,17 @@ def advance_schedules(*schedulers) -> None:
     even when its block did not move in that epoch: GibbsNAS's alpha during
     ``alpha_warmup_epochs``, or while its gradient accumulates over more batches than the
     first epoch has (``alpha_accum`` > steps per epoch); the call order within a step is
-    optimizer first everywhere. So that one message is a false alarm and is not shown; the
-    schedules' values are the same either way.
+    optimizer first everywhere. So that one message is a false alarm and is not shown (torch
+    checks only at a schedule's first step, ``last_epoch == 0``, so only that step is wrapped:
+    ``catch_warnings`` swaps process-wide state); the schedules' values are the same either way.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
-                                category=UserWarning)
-        for scheduler in schedulers:
+    for scheduler in schedulers:
+        if scheduler.last_epoch != 0:
+            scheduler.step()
+            continue
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
+                                    category=UserWarning)
             scheduler.step()
 
 
