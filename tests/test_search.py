@@ -518,7 +518,6 @@ def test_darts_v2_alpha_gradient_is_eq7_with_the_fd_term():
     assert all(torch.equal(a, b) for a, b in zip(saved, weights))
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
 def test_gibbs_temperatures_reach_the_samplers_and_follow_the_schedule():
     """alpha draws at T, omega at T_omega; with noise_follows_lr each block's T is scaled by
     eta(2-eta)/(eta0(2-eta0)) at every epoch end (gibbs.py), which for the cosine schedule is a
@@ -581,7 +580,6 @@ def test_alpha_warmup_epochs_keep_alpha_fixed_then_release_it():
         make_config("gibbs2", "smoke", epochs=3, alpha_warmup_epochs=3)
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")
 def test_alpha_bounds_reach_the_sampler_and_hold_in_a_search():
     """alpha_h_max and alpha_max_step go to BFGSGaussian; over a smoke search H never exceeds the cap."""
     config = make_config("gibbs2", "smoke", epochs=2, alpha_max_step=0.5, **TINY)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..search.history import atomic_write_text
+from ..runs import atomic_write_text
 # the cell properties and row statistics live in the core (a sweep's rows use them too); re-exported here
 from ..spaces.nb201.cell_stats import (  # noqa: F401
     CONVOLUTIONS, PARAMETER_FREE, cell_edges, has_parameterised_path, parameter_free_share,
