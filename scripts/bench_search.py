@@ -39,6 +39,7 @@ What it measures (all in one run, so the ratios are fair on a shared machine):
 
 Absolute CPU timings on a machine shared with other work are noisy: read the ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,18 +66,26 @@ REFERENCE = "darts-v1"
 
 # ----------------------------------------------------------------------------- setup
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strategies", default=DEFAULT_STRATEGIES,
-                   help="semicolon- or comma-separated strategies, each optionally with config overrides after "
-                        "a colon, e.g. 'gibbs2;gibbs2:curvature_every=8;darts-v1' (default: %(default)s)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--strategies",
+        default=DEFAULT_STRATEGIES,
+        help="semicolon- or comma-separated strategies, each optionally with config overrides after "
+        "a colon, e.g. 'gibbs2;gibbs2:curvature_every=8;darts-v1' (default: %(default)s)",
+    )
     p.add_argument("--channels", "-C", type=int, default=8, help="supernet width C (paper: 16)")
     p.add_argument("--cells", "-N", type=int, default=1, help="cells per stage N (paper: 5)")
     p.add_argument("--batch", type=int, default=64, help="batch size (paper: 64)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--steps", type=int, default=32,
-                   help="timed rounds (rounded up to whole cycles of alpha and omega-pair steps; 0: no timing)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=32,
+        help="timed rounds (rounded up to whole cycles of alpha and omega-pair steps; 0: no timing)",
+    )
     p.add_argument("--warmup", type=int, default=4, help="untimed rounds first")
     p.add_argument("--alpha-accum", type=int, default=32, help="GibbsNAS alpha accumulation (paper: 2048/64 = 32)")
     p.add_argument("--data-size", type=int, default=25000, help="N of each search half (NB201 CIFAR-10: 25000)")
@@ -87,16 +96,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batches", type=int, default=4, help="distinct pre-generated batches cycled through")
     p.add_argument("--breakdown", action="store_true", help="time and count ops inside the optimizer steps")
-    p.add_argument("--breakdown-steps", type=int, default=0,
-                   help="rounds of the breakdown pass (default: one alpha_accum cycle)")
-    p.add_argument("--count", action="store_true",
-                   help="count ops (kernel launches) and host syncs per step over a whole cycle (also with --breakdown)")
+    p.add_argument(
+        "--breakdown-steps", type=int, default=0, help="rounds of the breakdown pass (default: one alpha_accum cycle)"
+    )
+    p.add_argument(
+        "--count",
+        action="store_true",
+        help="count ops (kernel launches) and host syncs per step over a whole cycle (also with --breakdown)",
+    )
     p.add_argument("--memory", action="store_true", help="peak memory per strategy (one subprocess each)")
     p.add_argument("--memory-steps", type=int, default=3)
-    p.add_argument("--memory-strategies", default=None,
-                   help="';'-separated subset of --strategies for --memory (default: all of them)")
-    p.add_argument("--default-malloc", action="store_true",
-                   help="CPU memory: keep glibc's default heap (RSS then includes fragmentation)")
+    p.add_argument(
+        "--memory-strategies",
+        default=None,
+        help="';'-separated subset of --strategies for --memory (default: all of them)",
+    )
+    p.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="CPU memory: keep glibc's default heap (RSS then includes fragmentation)",
+    )
     p.add_argument("--json", default=None, help="write all numbers to this JSON file")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -142,9 +161,16 @@ def make_config(spec: str, args):
     from gibbsnas_lite.search import make_config as mk
 
     strategy, extra = split_spec(split_variants(spec)[0])
-    overrides: dict[str, Any] = dict(dataset="synthetic", channels=args.channels, cells_per_stage=args.cells,
-                                     batch_size=args.batch, image_size=args.image_size, device=args.device,
-                                     seed=args.seed, amp=bool(args.amp))
+    overrides: dict[str, Any] = dict(
+        dataset="synthetic",
+        channels=args.channels,
+        cells_per_stage=args.cells,
+        batch_size=args.batch,
+        image_size=args.image_size,
+        device=args.device,
+        seed=args.seed,
+        amp=bool(args.amp),
+    )
     if strategy.startswith("gibbs"):
         overrides["alpha_accum"] = args.alpha_accum
         if args.temperature is not None:
@@ -221,18 +247,29 @@ def code_fingerprint() -> dict[str, str]:
                 with open(os.path.join(folder, name), "rb") as fh:
                     digest.update(name.encode() + fh.read())
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "gibbsnas_lite/search", "gibbsnas_lite/samplers"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "gibbsnas_lite/search", "gibbsnas_lite/samplers"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         head, dirty = "unknown", ""
     return {"git": head + ("+uncommitted" if dirty else ""), "search_samplers_sha256": digest.hexdigest()[:12]}
 
 
 def env_info(args) -> dict[str, Any]:
-    info = {"torch": torch.__version__, "python": platform.python_version(), "device": args.device,
-            "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+    }
     try:
         info["loadavg"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
@@ -282,16 +319,23 @@ def time_steps(strategies: dict, batches, cl_batches, rounds: int, warmup: int, 
     return times, cpu_times, losses, warmup_times
 
 
-def summarize(times: dict[str, list[float]], cpu_times: dict[str, list[float]],
-              images_per_step: int) -> dict[str, dict[str, float]]:
+def summarize(
+    times: dict[str, list[float]], cpu_times: dict[str, list[float]], images_per_step: int
+) -> dict[str, dict[str, float]]:
     out = {}
     ref, ref_cpu = times.get(REFERENCE), cpu_times.get(REFERENCE)
     for name, ts in times.items():
         cs = cpu_times[name]
         med, mean = statistics.median(ts), statistics.fmean(ts)
-        out[name] = {"median_s": med, "mean_s": mean, "min_s": min(ts), "steps": len(ts),
-                     "cpu_median_s": statistics.median(cs), "cpu_mean_s": statistics.fmean(cs),
-                     "images_per_s": images_per_step / mean}
+        out[name] = {
+            "median_s": med,
+            "mean_s": mean,
+            "min_s": min(ts),
+            "steps": len(ts),
+            "cpu_median_s": statistics.median(cs),
+            "cpu_mean_s": statistics.fmean(cs),
+            "images_per_s": images_per_step / mean,
+        }
         if ref:
             out[name]["ratio_median"] = med / statistics.median(ref)
             out[name]["ratio_mean"] = mean / statistics.fmean(ref)
@@ -334,6 +378,7 @@ class _OpCounter:
             def fetch(tensor, *a, **k):
                 self.syncs += 1
                 return original(tensor, *a, **k)
+
             return fetch
 
         for name, original in originals.items():
@@ -410,10 +455,17 @@ def breakdown(strategies: dict, batches, cl_batches, rounds: int, device: torch.
 def foreach_optimizers(strategy, enabled: bool):
     """``foreach=True`` in the torch.optim optimizers' groups (SGD, Adam), as they run on CUDA;
     on a CPU tensor torch.optim loops over the tensors (about 5 ops each for SGD)."""
-    groups = [] if not enabled else [
-        g for name in ("w_optimizer", "a_optimizer")
-        if type(getattr(strategy, name, None)).__module__.startswith("torch.optim")
-        for g in getattr(strategy, name).param_groups if "foreach" in g]
+    groups = (
+        []
+        if not enabled
+        else [
+            g
+            for name in ("w_optimizer", "a_optimizer")
+            if type(getattr(strategy, name, None)).__module__.startswith("torch.optim")
+            for g in getattr(strategy, name).param_groups
+            if "foreach" in g
+        ]
+    )
     saved = [g["foreach"] for g in groups]
     for g in groups:
         g["foreach"] = True
@@ -443,8 +495,9 @@ def count_cycle(strategy, batches, start: int = 10_000, as_cuda: bool = False, s
     counts: dict[str, list] = {"w": [], "a": []}
     saved = [(strategy.w_optimizer, "step", _wrap_timed(strategy.w_optimizer, "step", None, device, counts["w"]))]
     if hasattr(strategy, "a_optimizer"):
-        saved.append((strategy.a_optimizer, "step",
-                      _wrap_timed(strategy.a_optimizer, "step", None, device, counts["a"])))
+        saved.append(
+            (strategy.a_optimizer, "step", _wrap_timed(strategy.a_optimizer, "step", None, device, counts["a"]))
+        )
     steps = steps or cycle_length(strategy)
     per_step, passes = [], []
     forwards = [0]
@@ -464,11 +517,18 @@ def count_cycle(strategy, batches, start: int = 10_000, as_cuda: bool = False, s
         for obj, attr, original in saved:
             setattr(obj, attr, original)
     ops, syncs = [o for o, _ in per_step], [c for _, c in per_step]
-    out = {"steps": steps, "as_cuda": as_cuda, "forwards_per_step_mean": statistics.fmean(passes),
-           "forwards_per_step_max": max(passes),
-           "ops_per_step_mean": statistics.fmean(ops), "ops_per_step_min": min(ops), "ops_per_step_max": max(ops),
-           "syncs_per_step_mean": statistics.fmean(syncs), "syncs_per_step_min": min(syncs),
-           "syncs_per_step_max": max(syncs)}
+    out = {
+        "steps": steps,
+        "as_cuda": as_cuda,
+        "forwards_per_step_mean": statistics.fmean(passes),
+        "forwards_per_step_max": max(passes),
+        "ops_per_step_mean": statistics.fmean(ops),
+        "ops_per_step_min": min(ops),
+        "ops_per_step_max": max(ops),
+        "syncs_per_step_mean": statistics.fmean(syncs),
+        "syncs_per_step_min": min(syncs),
+        "syncs_per_step_max": max(syncs),
+    }
     if counts["w"]:
         out["w_step_ops"], out["w_step_syncs"] = counts["w"][-1]
     if counts["a"]:
@@ -484,8 +544,9 @@ def count_all(strategies: dict, batches, cl_batches) -> dict[str, Any]:
     for as_cuda in (False,) if on_cuda else (False, True):  # on CUDA, as run is as on CUDA
         key = "as_cuda" if as_cuda else "as_run"
         for name, strategy in strategies.items():
-            out.setdefault(name, {})[key] = count_cycle(strategy, batches_for(strategy, batches, cl_batches),
-                                                         as_cuda=as_cuda)
+            out.setdefault(name, {})[key] = count_cycle(
+                strategy, batches_for(strategy, batches, cl_batches), as_cuda=as_cuda
+            )
             if on_cuda:
                 out[name]["as_cuda"] = out[name]["as_run"]
     for name in out:
@@ -562,8 +623,11 @@ def memory_child(args) -> dict[str, Any]:
     else:
         out["peak_bytes"] = _peak_rss_bytes(reset_worked)
         out["baseline_bytes"] = before
-        out["kind"] = "peak RSS during the steps (VmHWM after a reset)" if reset_worked else \
-            "lifetime peak RSS (ru_maxrss; the reset of VmHWM failed)"
+        out["kind"] = (
+            "peak RSS during the steps (VmHWM after a reset)"
+            if reset_worked
+            else "lifetime peak RSS (ru_maxrss; the reset of VmHWM failed)"
+        )
     out["delta_bytes"] = max(0, out["peak_bytes"] - before)
     optimizer_state = _state_bytes(strategy.w_optimizer)
     if hasattr(strategy, "a_optimizer"):
@@ -576,14 +640,40 @@ def memory_child(args) -> dict[str, Any]:
 def measure_memory(args) -> dict[str, Any]:
     results = {}
     script = os.path.abspath(__file__)
-    names = args.strategies if not args.memory_strategies else \
-        [n for n in args.memory_strategies.replace(",", ";").split(";") if n.strip()]
+    names = (
+        args.strategies
+        if not args.memory_strategies
+        else [n for n in args.memory_strategies.replace(",", ";").split(";") if n.strip()]
+    )
     for name in names:
-        cmd = [sys.executable, script, "--memory-child", name, "--channels", str(args.channels),
-               "--cells", str(args.cells), "--batch", str(args.batch), "--image-size", str(args.image_size),
-               "--in-channels", str(args.in_channels), "--device", args.device, "--threads", str(args.threads),
-               "--seed", str(args.seed), "--data-size", str(args.data_size),
-               "--memory-steps", str(args.memory_steps), "--batches", "2"]
+        cmd = [
+            sys.executable,
+            script,
+            "--memory-child",
+            name,
+            "--channels",
+            str(args.channels),
+            "--cells",
+            str(args.cells),
+            "--batch",
+            str(args.batch),
+            "--image-size",
+            str(args.image_size),
+            "--in-channels",
+            str(args.in_channels),
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+            "--seed",
+            str(args.seed),
+            "--data-size",
+            str(args.data_size),
+            "--memory-steps",
+            str(args.memory_steps),
+            "--batches",
+            "2",
+        ]
         if args.amp:
             cmd.append("--amp")
         if args.temperature is not None:
@@ -607,52 +697,75 @@ def mib(n: float) -> str:
 
 def print_report(result: dict[str, Any]) -> None:
     a = result["args"]
-    print(f"# bench_search: NB201 supernet C={a['channels']} N={a['cells']} batch {a['batch']} "
-          f"{a['in_channels']}x{a['image_size']}x{a['image_size']} on {a['device']}"
-          f"{' (bf16 autocast)' if a['amp'] else ''}; alpha_accum {a['alpha_accum']}; "
-          f"{result['rounds']} timed rounds after {a['warmup']} warm-up rounds")
+    print(
+        f"# bench_search: NB201 supernet C={a['channels']} N={a['cells']} batch {a['batch']} "
+        f"{a['in_channels']}x{a['image_size']}x{a['image_size']} on {a['device']}"
+        f"{' (bf16 autocast)' if a['amp'] else ''}; alpha_accum {a['alpha_accum']}; "
+        f"{result['rounds']} timed rounds after {a['warmup']} warm-up rounds"
+    )
     print("# env: " + ", ".join(f"{k} {v}" for k, v in result["env"].items()))
     nan = float("nan")
     width = max(12, *(len(n) for n in result["args"]["strategies"]))
     if "time" in result:
-        print("# wall = wall-clock per step (the GPU number); cpu = process CPU time per step (on a shared CPU, "
-              "the steadier one); x v1 = ratio to darts-v1; first = wall time of the first (warm-up) step")
-        print(f"{'strategy':<{width}} {'wall med':>9} {'wall mean':>9} {'x v1 med':>8} {'x v1 mean':>9} "
-              f"{'cpu med':>8} {'cpu mean':>8} {'x v1 med':>8} {'x v1 mean':>9} {'img/s':>7} {'first':>8}")
+        print(
+            "# wall = wall-clock per step (the GPU number); cpu = process CPU time per step (on a shared CPU, "
+            "the steadier one); x v1 = ratio to darts-v1; first = wall time of the first (warm-up) step"
+        )
+        print(
+            f"{'strategy':<{width}} {'wall med':>9} {'wall mean':>9} {'x v1 med':>8} {'x v1 mean':>9} "
+            f"{'cpu med':>8} {'cpu mean':>8} {'x v1 med':>8} {'x v1 mean':>9} {'img/s':>7} {'first':>8}"
+        )
         for name, r in result["time"].items():
             first = (result.get("warmup_times", {}).get(name) or [nan])[0]
-            print(f"{name:<{width}} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r.get('ratio_median', nan):8.3f} "
-                  f"{r.get('ratio_mean', nan):9.3f} {r['cpu_median_s']:8.4f} {r['cpu_mean_s']:8.4f} "
-                  f"{r.get('cpu_ratio_median', nan):8.3f} {r.get('cpu_ratio_mean', nan):9.3f} "
-                  f"{r['images_per_s']:7.1f} {first:8.2f}")
+            print(
+                f"{name:<{width}} {r['median_s']:9.4f} {r['mean_s']:9.4f} {r.get('ratio_median', nan):8.3f} "
+                f"{r.get('ratio_mean', nan):9.3f} {r['cpu_median_s']:8.4f} {r['cpu_mean_s']:8.4f} "
+                f"{r.get('cpu_ratio_median', nan):8.3f} {r.get('cpu_ratio_mean', nan):9.3f} "
+                f"{r['images_per_s']:7.1f} {first:8.2f}"
+            )
     if "agreement" in result:
         print("# agreement: max |difference| to a float64 forward/backward / max |float64| (eager float32 | variant)")
         for name, rows in result["agreement"].items():
-            print(f"{name:<{width}} " + "  ".join(
-                f"{part} {rows['float32_eager'][part]:.2e} | {rows['variant'][part]:.2e}" for part in rows["variant"]))
+            print(
+                f"{name:<{width}} "
+                + "  ".join(
+                    f"{part} {rows['float32_eager'][part]:.2e} | {rows['variant'][part]:.2e}"
+                    for part in rows["variant"]
+                )
+            )
     if "breakdown" in result:
-        print("# breakdown: optimizer steps (synchronized; a step(closure) includes the closure's forward/backward "
-              "passes) and their share of the step time")
+        print(
+            "# breakdown: optimizer steps (synchronized; a step(closure) includes the closure's forward/backward "
+            "passes) and their share of the step time"
+        )
         print(f"{'strategy':<{width}} {'w-step s':>9} {'w share':>8} {'a-step s':>9} {'a calls':>7} {'a share':>8}")
         for name, b in result["breakdown"].items():
-            print(f"{name:<{width}} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
-                  f"{b['a_step_calls']:7d} {b['a_share_of_step']:8.1%}")
+            print(
+                f"{name:<{width}} {b['w_step_mean_s']:9.4f} {b['w_share_of_step']:8.1%} {b['a_step_mean_s']:9.4f} "
+                f"{b['a_step_calls']:7d} {b['a_share_of_step']:8.1%}"
+            )
     if "counts" in result:
-        print("# counts per step over a whole cycle (GibbsNAS: alpha_accum steps, with the omega pairs and one alpha "
-              "move): non-view aten ops (~ GPU kernel launches) and host syncs; as run here, and with torch.optim's "
-              "foreach (as on CUDA); x v1 = mean over the cycle / darts-v1's")
-        print(f"{'strategy':<{width}} {'steps':>5} {'fwd/step':>8} {'ops mean':>9} {'min-max':>13} {'x v1':>6} "
-              f"{'cuda ops':>9} {'x v1':>6} {'syncs mean':>10} {'min-max':>7} {'x v1':>6} {'w ops/sync':>11} "
-              f"{'a ops/sync':>11}")
+        print(
+            "# counts per step over a whole cycle (GibbsNAS: alpha_accum steps, with the omega pairs and one alpha "
+            "move): non-view aten ops (~ GPU kernel launches) and host syncs; as run here, and with torch.optim's "
+            "foreach (as on CUDA); x v1 = mean over the cycle / darts-v1's"
+        )
+        print(
+            f"{'strategy':<{width}} {'steps':>5} {'fwd/step':>8} {'ops mean':>9} {'min-max':>13} {'x v1':>6} "
+            f"{'cuda ops':>9} {'x v1':>6} {'syncs mean':>10} {'min-max':>7} {'x v1':>6} {'w ops/sync':>11} "
+            f"{'a ops/sync':>11}"
+        )
         for name, c in result["counts"].items():
             r, g = c["as_run"], c["as_cuda"]
-            print(f"{name:<{width}} {r['steps']:5d} {r['forwards_per_step_mean']:8.3f} {r['ops_per_step_mean']:9.1f} "
-                  f"{str(r['ops_per_step_min']) + '-' + str(r['ops_per_step_max']):>13} {r.get('ops_ratio', nan):6.3f} "
-                  f"{g['ops_per_step_mean']:9.1f} {g.get('ops_ratio', nan):6.3f} {g['syncs_per_step_mean']:10.2f} "
-                  f"{str(g['syncs_per_step_min']) + '-' + str(g['syncs_per_step_max']):>7} "
-                  f"{g.get('syncs_ratio', nan):6.3f} "
-                  f"{str(g.get('w_step_ops', '-')) + '/' + str(g.get('w_step_syncs', '-')):>11} "
-                  f"{str(g.get('a_step_ops', '-')) + '/' + str(g.get('a_step_syncs', '-')):>11}")
+            print(
+                f"{name:<{width}} {r['steps']:5d} {r['forwards_per_step_mean']:8.3f} {r['ops_per_step_mean']:9.1f} "
+                f"{str(r['ops_per_step_min']) + '-' + str(r['ops_per_step_max']):>13} {r.get('ops_ratio', nan):6.3f} "
+                f"{g['ops_per_step_mean']:9.1f} {g.get('ops_ratio', nan):6.3f} {g['syncs_per_step_mean']:10.2f} "
+                f"{str(g['syncs_per_step_min']) + '-' + str(g['syncs_per_step_max']):>7} "
+                f"{g.get('syncs_ratio', nan):6.3f} "
+                f"{str(g.get('w_step_ops', '-')) + '/' + str(g.get('w_step_syncs', '-')):>11} "
+                f"{str(g.get('a_step_ops', '-')) + '/' + str(g.get('a_step_syncs', '-')):>11}"
+            )
     if "memory" in result:
         kind = next(iter(result["memory"].values()))["kind"]
         print(f"# memory ({kind}; delta over the state before the first step; MiB)")
@@ -660,8 +773,10 @@ def print_report(result: dict[str, Any]) -> None:
         ref = result["memory"].get(REFERENCE, {}).get("delta_bytes")
         for name, m in result["memory"].items():
             ratio = m["delta_bytes"] / ref if ref else float("nan")
-            print(f"{name:<{width}} {mib(m['peak_bytes']):>9} {mib(m['delta_bytes']):>9} {ratio:10.3f} "
-                  f"{mib(m['optimizer_state_bytes']):>10} {mib(m['weight_bytes']):>8}")
+            print(
+                f"{name:<{width}} {mib(m['peak_bytes']):>9} {mib(m['delta_bytes']):>9} {ratio:10.3f} "
+                f"{mib(m['optimizer_state_bytes']):>10} {mib(m['weight_bytes']):>8}"
+            )
 
 
 def agreement(strategies: dict, batches, args, device: torch.device) -> dict[str, Any]:
@@ -682,8 +797,10 @@ def agreement(strategies: dict, batches, args, device: torch.device) -> dict[str
         model.zero_grad(set_to_none=True)
         loss = F.cross_entropy(logits_of(model(x)).float() if x.dtype != torch.float64 else logits_of(model(x)), y)
         loss.backward()
-        flat = [torch.cat([p.grad.reshape(-1) for p in params if p.grad is not None])
-                for params in (model.arch_parameters(), model.weight_parameters())]
+        flat = [
+            torch.cat([p.grad.reshape(-1) for p in params if p.grad is not None])
+            for params in (model.arch_parameters(), model.weight_parameters())
+        ]
         return [loss.detach().reshape(1)] + flat
 
     out: dict[str, Any] = {}
@@ -697,9 +814,13 @@ def agreement(strategies: dict, batches, args, device: torch.device) -> dict[str
         reference = gradients(copy.deepcopy(eager).double(), x.double(), y)
         x_variant = x.contiguous(memory_format=torch.channels_last) if "cl" in flags else x
         rows = {"float32_eager": gradients(eager, x, y), "variant": gradients(strategy.model, x_variant, y)}
-        out[name] = {key: {part: float((got.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
-                           for part, got, ref in zip(("loss", "alpha_grad", "weight_grad"), values, reference)}
-                     for key, values in rows.items()}
+        out[name] = {
+            key: {
+                part: float((got.double() - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+                for part, got, ref in zip(("loss", "alpha_grad", "weight_grad"), values, reference)
+            }
+            for key, values in rows.items()
+        }
     return out
 
 
@@ -712,11 +833,18 @@ def run(args) -> dict[str, Any]:
     rounds = rounds_for(args, strategies) if args.steps > 0 else 0
     result: dict[str, Any] = {"args": vars(args).copy(), "env": env, "rounds": rounds}
     if rounds:
-        times, cpu_times, losses, warmup_times = time_steps(strategies, batches, cl_batches, rounds, args.warmup,
-                                                            device)
-        result.update({"time": summarize(times, cpu_times, args.batch), "raw_times": times,
-                       "raw_cpu_times": cpu_times, "warmup_times": warmup_times,
-                       "last_train_loss": {n: l[-1] for n, l in losses.items()}})
+        times, cpu_times, losses, warmup_times = time_steps(
+            strategies, batches, cl_batches, rounds, args.warmup, device
+        )
+        result.update(
+            {
+                "time": summarize(times, cpu_times, args.batch),
+                "raw_times": times,
+                "raw_cpu_times": cpu_times,
+                "warmup_times": warmup_times,
+                "last_train_loss": {name: curve[-1] for name, curve in losses.items()},
+            }
+        )
         for name, ls in losses.items():
             if not all(map(lambda v: v == v and abs(v) != float("inf"), ls)):
                 raise RuntimeError(f"{name}: non-finite training loss during the benchmark")

@@ -31,6 +31,7 @@ failed check; 3 when everything ran but the goal was missed: GibbsNAS-2nd <= GOA
 DARTS-V1 per step (mean over whole cycles), in float32 and in bf16. At ``--tiny`` (CPU) the goal
 is reported, not enforced (tiny CPU steps do not answer the GPU question).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))  # the package from the tree: nothing needs to be installed
 
-import torch  # noqa: E402
-
 import bench_search  # noqa: E402
+import torch  # noqa: E402
 
 GOAL = 1.10
 FULL_EPOCHS = 50
@@ -62,18 +62,33 @@ def parse_args(argv=None):
     from gibbsnas_lite.search import STRATEGIES
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tiny", action="store_true", default=os.environ.get("GPU_CHECK_TINY", "") not in ("", "0"),
-                   help="tiny size on the CPU (also GPU_CHECK_TINY=1)")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        default=os.environ.get("GPU_CHECK_TINY", "") not in ("", "0"),
+        help="tiny size on the CPU (also GPU_CHECK_TINY=1)",
+    )
     p.add_argument("--steps", type=int, default=None, help="timed rounds of the bf16 run (default 32; tiny: 2)")
     p.add_argument("--fp32-steps", type=int, default=None, help="timed rounds of the float32 run (default 32; tiny: 2)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds (default 4; tiny: 1)")
-    p.add_argument("--loop-steps", type=int, default=None,
-                   help="steps per epoch of the loop check (default 60, extrapolated to the 390 of a CIFAR-10 search half; tiny: 3)")
-    p.add_argument("--strategies", default=";".join(STRATEGIES),
-                   help="bench_search strategy specs, ';'- or ','-separated (default: %(default)s)")
-    p.add_argument("--bf16-extra", default=None,
-                   help="variants added to the bf16 run only (default on CUDA: gibbs2+cl;darts-v1+cl, channels_last; "
-                        "none at --tiny); '' for none")
+    p.add_argument(
+        "--loop-steps",
+        type=int,
+        default=None,
+        help="steps per epoch of the loop check (default 60, extrapolated to the 390 of a CIFAR-10 search half; "
+        "tiny: 3)",
+    )
+    p.add_argument(
+        "--strategies",
+        default=";".join(STRATEGIES),
+        help="bench_search strategy specs, ';'- or ','-separated (default: %(default)s)",
+    )
+    p.add_argument(
+        "--bf16-extra",
+        default=None,
+        help="variants added to the bf16 run only (default on CUDA: gibbs2+cl;darts-v1+cl, channels_last; "
+        "none at --tiny); '' for none",
+    )
     p.add_argument("--goal", type=float, default=GOAL, help="GibbsNAS-2nd / DARTS-V1 per step (default %(default)s)")
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-loop", action="store_true")
@@ -84,16 +99,38 @@ def parse_args(argv=None):
 
 def sizes(args) -> dict:
     if args.tiny:
-        return dict(device="cpu", channels=4, cells=1, batch=16, image_size=16, alpha_accum=2,
-                    steps=args.steps or 2, fp32_steps=args.fp32_steps or 2,
-                    warmup=1 if args.warmup is None else args.warmup,
-                    loop_steps=args.loop_steps or 3, train_limit=64, alpha_every=1, kill_timeout=300)
+        return dict(
+            device="cpu",
+            channels=4,
+            cells=1,
+            batch=16,
+            image_size=16,
+            alpha_accum=2,
+            steps=args.steps or 2,
+            fp32_steps=args.fp32_steps or 2,
+            warmup=1 if args.warmup is None else args.warmup,
+            loop_steps=args.loop_steps or 3,
+            train_limit=64,
+            alpha_every=1,
+            kill_timeout=300,
+        )
     # sized from the first run on an H200 (docs/bench_search.md): 64 bf16 rounds with the memory part took
     # 279 s, 32 float32 rounds 104 s, and a 390-step epoch ~56 s: the whole check at these defaults ~7 min
-    return dict(device="cuda", channels=16, cells=5, batch=64, image_size=32, alpha_accum=32,
-                steps=args.steps or 32, fp32_steps=args.fp32_steps or 32,
-                warmup=4 if args.warmup is None else args.warmup,
-                loop_steps=args.loop_steps or 60, train_limit=25_000, alpha_every=20, kill_timeout=900)
+    return dict(
+        device="cuda",
+        channels=16,
+        cells=5,
+        batch=64,
+        image_size=32,
+        alpha_accum=32,
+        steps=args.steps or 32,
+        fp32_steps=args.fp32_steps or 32,
+        warmup=4 if args.warmup is None else args.warmup,
+        loop_steps=args.loop_steps or 60,
+        train_limit=25_000,
+        alpha_every=20,
+        kill_timeout=900,
+    )
 
 
 def say(msg: str) -> None:
@@ -104,10 +141,27 @@ def say(msg: str) -> None:
 def bench(args, sz, out: Path, amp: bool, steps: int, memory: bool) -> dict:
     extra = args.bf16_extra if args.bf16_extra is not None else ("" if args.tiny else "gibbs2+cl;darts-v1+cl")
     strategies = args.strategies + (";" + extra if amp and extra else "")
-    argv = ["--device", sz["device"], "-C", str(sz["channels"]), "-N", str(sz["cells"]),
-            "--batch", str(sz["batch"]), "--image-size", str(sz["image_size"]),
-            "--steps", str(steps), "--warmup", str(sz["warmup"]),
-            "--alpha-accum", str(sz["alpha_accum"]), "--strategies", strategies, "--count"]
+    argv = [
+        "--device",
+        sz["device"],
+        "-C",
+        str(sz["channels"]),
+        "-N",
+        str(sz["cells"]),
+        "--batch",
+        str(sz["batch"]),
+        "--image-size",
+        str(sz["image_size"]),
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(sz["warmup"]),
+        "--alpha-accum",
+        str(sz["alpha_accum"]),
+        "--strategies",
+        strategies,
+        "--count",
+    ]
     if amp:
         argv.append("--amp")
     if memory:
@@ -128,12 +182,19 @@ def goal_rows(result: dict, goal: float, label: str) -> dict:
     """GibbsNAS-2nd's step-time and launch ratios to DARTS-V1 in one bench result, and whether the goal holds."""
     row = result["time"]["gibbs2"]
     counts = result.get("counts", {}).get("gibbs2", {}).get("as_cuda", {})
-    out = {"time_ratio_mean": row["ratio_mean"], "time_ratio_median": row["ratio_median"],
-           "launch_ratio": counts.get("ops_ratio"), "sync_ratio": counts.get("syncs_ratio"),
-           "goal": goal, "met": row["ratio_mean"] <= goal}
-    say(f"GOAL gibbs2 / darts-v1 per step ({label}, mean over whole cycles) = {row['ratio_mean']:.3f} "
+    out = {
+        "time_ratio_mean": row["ratio_mean"],
+        "time_ratio_median": row["ratio_median"],
+        "launch_ratio": counts.get("ops_ratio"),
+        "sync_ratio": counts.get("syncs_ratio"),
+        "goal": goal,
+        "met": row["ratio_mean"] <= goal,
+    }
+    say(
+        f"GOAL gibbs2 / darts-v1 per step ({label}, mean over whole cycles) = {row['ratio_mean']:.3f} "
         f"{'<=' if out['met'] else '>'} {goal}: {'met' if out['met'] else 'NOT met'}"
-        + (f"; launches {out['launch_ratio']:.3f}x, syncs {out['sync_ratio']:.3f}x" if counts else ""))
+        + (f"; launches {out['launch_ratio']:.3f}x, syncs {out['sync_ratio']:.3f}x" if counts else "")
+    )
     return out
 
 
@@ -142,10 +203,23 @@ def loop_config(sz, **extra):
     from gibbsnas_lite.search import make_config
 
     alpha_every = min(sz["alpha_every"], sz["loop_steps"] or sz["alpha_every"])  # alpha records in each epoch
-    return make_config("gibbs2", "full", dataset="synthetic", channels=sz["channels"], cells_per_stage=sz["cells"],
-                       batch_size=sz["batch"], image_size=sz["image_size"], train_limit=sz["train_limit"],
-                       device=sz["device"], alpha_accum=sz["alpha_accum"], max_steps_per_epoch=sz["loop_steps"],
-                       alpha_every=alpha_every, seed=0, epochs=2, **extra)
+    return make_config(
+        "gibbs2",
+        "full",
+        dataset="synthetic",
+        channels=sz["channels"],
+        cells_per_stage=sz["cells"],
+        batch_size=sz["batch"],
+        image_size=sz["image_size"],
+        train_limit=sz["train_limit"],
+        device=sz["device"],
+        alpha_accum=sz["alpha_accum"],
+        max_steps_per_epoch=sz["loop_steps"],
+        alpha_every=alpha_every,
+        seed=0,
+        epochs=2,
+        **extra,
+    )
 
 
 def child_search(out_dir: str) -> int:
@@ -186,14 +260,24 @@ def part_loop(sz, out: Path, report: dict) -> None:
     epoch_seconds = [e["seconds"] for e in epochs]
     full_steps = 25_000 // 64  # CIFAR-10 search half / batch 64 (last partial batch dropped): 390 steps
     extrapolated = FULL_EPOCHS * epoch_seconds[-1] * full_steps / steps_per_epoch
-    say(f"loop: gibbs2, 2 epochs x {steps_per_epoch} steps in {seconds:.1f}s (with data, table, checkpoints); epochs "
+    say(
+        f"loop: gibbs2, 2 epochs x {steps_per_epoch} steps in {seconds:.1f}s (with data, table, checkpoints); epochs "
         f"{', '.join(f'{s:.1f}s' for s in epoch_seconds)}; arch {result.arch}; NB201 cifar10 test "
-        f"{summary['benchmark']['cifar10_test']:.2f}")
-    say(f"EXTRAPOLATED {FULL_EPOCHS}-epoch full-profile GibbsNAS-2nd search (float32): {extrapolated / 60:.1f} min "
-        f"({FULL_EPOCHS} x the 2nd epoch's {epoch_seconds[-1]:.1f}s, scaled to {full_steps} steps per epoch)")
-    report["loop"] = {"seconds": seconds, "steps": 2 * steps_per_epoch, "steps_per_epoch": steps_per_epoch,
-                      "epoch_seconds": epoch_seconds, "arch": result.arch, "final": summary["final"],
-                      "extrapolated_50_epoch_seconds": extrapolated}
+        f"{summary['benchmark']['cifar10_test']:.2f}"
+    )
+    say(
+        f"EXTRAPOLATED {FULL_EPOCHS}-epoch full-profile GibbsNAS-2nd search (float32): {extrapolated / 60:.1f} min "
+        f"({FULL_EPOCHS} x the 2nd epoch's {epoch_seconds[-1]:.1f}s, scaled to {full_steps} steps per epoch)"
+    )
+    report["loop"] = {
+        "seconds": seconds,
+        "steps": 2 * steps_per_epoch,
+        "steps_per_epoch": steps_per_epoch,
+        "epoch_seconds": epoch_seconds,
+        "arch": result.arch,
+        "final": summary["final"],
+        "extrapolated_50_epoch_seconds": extrapolated,
+    }
 
     # the same run in a subprocess, killed (SIGKILL) in its 2nd epoch, then resumed to 2 epochs
     part = out / "loop-killed"
@@ -201,13 +285,20 @@ def part_loop(sz, out: Path, report: dict) -> None:
     (part / "child-config.json").write_text(json.dumps(config.to_dict()))
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
-    child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child-search", str(part)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--child-search", str(part)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         while not (part / "killable").exists():
             if child.poll() is not None:
-                raise RuntimeError(f"kill check: the search ended (status {child.returncode}) before its 2nd epoch:\n"
-                                   + child.stdout.read()[-3000:])
+                raise RuntimeError(
+                    f"kill check: the search ended (status {child.returncode}) before its 2nd epoch:\n"
+                    + child.stdout.read()[-3000:]
+                )
             if time.perf_counter() - t0 > sz["kill_timeout"]:
                 raise RuntimeError("kill check: the search did not reach its 2nd epoch in time")
             time.sleep(0.2)
@@ -226,16 +317,24 @@ def part_loop(sz, out: Path, report: dict) -> None:
         raise RuntimeError(f"resume check: {len(resumed.history.epochs)} epochs after the resume, expected 2")
     if not all(math.isfinite(resumed.history.epochs[-1][k]) for k in ("train_loss", "valid_loss")):
         raise RuntimeError("resume check: non-finite loss after the resume")
-    same = resumed.arch == result.arch and \
-        [e["train_loss"] for e in resumed.history.epochs] == [e["train_loss"] for e in epochs]
-    say(f"resume: killed (SIGKILL) at step {killed_at} of epoch 2, resumed from the epoch-1 checkpoint to 2 epochs "
+    same = resumed.arch == result.arch and [e["train_loss"] for e in resumed.history.epochs] == [
+        e["train_loss"] for e in epochs
+    ]
+    say(
+        f"resume: killed (SIGKILL) at step {killed_at} of epoch 2, resumed from the epoch-1 checkpoint to 2 epochs "
         f"-> arch {resumed.arch}; identical to the uninterrupted run: {'yes' if same else 'no'}"
-        f"{'' if same or sz['device'] == 'cpu' else ' (GPU kernels need not be deterministic)'}")
+        f"{'' if same or sz['device'] == 'cpu' else ' (GPU kernels need not be deterministic)'}"
+    )
     if sz["device"] == "cpu" and not same:
         raise RuntimeError("resume check: on the CPU the resumed run must equal the uninterrupted one")
-    report["resume"] = {"killed_at_step": killed_at, "checkpoint_epoch": saved_epoch, "arch": resumed.arch,
-                        "epochs": len(resumed.history.epochs), "identical": same,
-                        "seconds": time.perf_counter() - t0}
+    report["resume"] = {
+        "killed_at_step": killed_at,
+        "checkpoint_epoch": saved_epoch,
+        "arch": resumed.arch,
+        "epochs": len(resumed.history.epochs),
+        "identical": same,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 # ----------------------------------------------------------------------------- main
@@ -282,9 +381,14 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"tiny": args.tiny, "sizes": sz, "goal": args.goal, "ok": False, "env": {}, "seconds": {}}
-    say(f"gpu_check: torch {torch.__version__}, cuda available {torch.cuda.is_available()}"
-        + (f", {torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}"
-           if torch.cuda.is_available() else ""))
+    say(
+        f"gpu_check: torch {torch.__version__}, cuda available {torch.cuda.is_available()}"
+        + (
+            f", {torch.cuda.get_device_name(0)}, bf16 {torch.cuda.is_bf16_supported()}"
+            if torch.cuda.is_available()
+            else ""
+        )
+    )
     if sz["device"] == "cuda" and not torch.cuda.is_available():
         say("gpu_check: no CUDA device; run with --tiny (or GPU_CHECK_TINY=1) for the CPU test")
         return 2
@@ -307,6 +411,7 @@ def main(argv=None) -> int:
 
         oks.append(run_part(f"bench_{label}", report, out, part))
     if not args.skip_loop:
+
         def loop():
             say("== 4. the search loop (run_search, full profile) with a kill and a resume ==")
             part_loop(sz, out, report)

@@ -4,6 +4,7 @@ tests/test_exercises.py feeds each one to its check in gibbsnas_lite.course.exer
 called right) and a wrong answer (it must be called wrong). A learner who wants to compare
 can read this file after trying.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,14 +12,13 @@ import torch
 
 from gibbsnas_lite.course import bilevel_toy as B
 
-
 # 01 · Gibbs sampling
-ess_per_sweep_095 = (1 - 0.95 ** 2) / (1 + 0.95 ** 2)
+ess_per_sweep_095 = (1 - 0.95**2) / (1 + 0.95**2)
 
 
 def conditional_2d(mu, sigma, rho, given):
     mean = mu[0] + rho * sigma[0] / sigma[1] * (given - mu[1])
-    return mean, sigma[0] ** 2 * (1 - rho ** 2)
+    return mean, sigma[0] ** 2 * (1 - rho**2)
 
 
 def stationary_inflation(eta):
@@ -61,6 +61,7 @@ def derive_arch(alpha):
 alpha_noise_std = (10.0 / 4096.0) ** 0.5
 mean_mode_step = "newton"
 
+
 # 06 · DARTS space
 def skips_after_bias(alpha_normal, alpha_reduce, bias=3.0):
     from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES, derive_genotype
@@ -83,7 +84,7 @@ def skip_win_probability(margin=0.5, num_samples=400_000, seed=0):
     return float((edge0.argmax(dim=-1) == 1).double().mean())
 
 
-error_bar_scaling = 2 ** 0.5
+error_bar_scaling = 2**0.5
 
 # 08 · sweeps
 trial_count = 3 * 2 * 5

@@ -1,4 +1,5 @@
 """The ablation helpers of notebook 05: aggregation on hand-made rows, a known cell's accuracy, a smoke grid."""
+
 import math
 
 import pytest
@@ -51,13 +52,28 @@ def test_aggregate_groups_orders_and_headline():
     # without an order: first-seen order; two keys
     assert [s["strategy"] for s in A.aggregate(_rows())] == ["gibbs1", "gibbs2-mean", "gibbs2"]
     by_two = A.aggregate(_rows(), ("strategy", "seed"))
-    assert len(by_two) == 6 and by_two[0] == {"strategy": "gibbs1", "seed": 0, "mean": 90.0, "std": None,
-                                              "n": 1, "min": 90.0, "max": 90.0}
+    assert len(by_two) == 6 and by_two[0] == {
+        "strategy": "gibbs1",
+        "seed": 0,
+        "mean": 90.0,
+        "std": None,
+        "n": 1,
+        "min": 90.0,
+        "max": 90.0,
+    }
     head = A.headline(_rows())
-    assert head == {"gibbs2_mean": 92.0, "gibbs2_std": 1.41, "gibbs2_n": 2,
-                    "gibbs2-mean_mean": 82.0, "gibbs2-mean_std": 2.83, "gibbs2-mean_n": 2,
-                    "gibbs1_mean": 90.0, "gibbs1_std": None, "gibbs1_n": 1,
-                    "sample_minus_mean_2nd": 10.0}  # no gibbs1-mean: no 1st-order difference
+    assert head == {
+        "gibbs2_mean": 92.0,
+        "gibbs2_std": 1.41,
+        "gibbs2_n": 2,
+        "gibbs2-mean_mean": 82.0,
+        "gibbs2-mean_std": 2.83,
+        "gibbs2-mean_n": 2,
+        "gibbs1_mean": 90.0,
+        "gibbs1_std": None,
+        "gibbs1_n": 1,
+        "sample_minus_mean_2nd": 10.0,
+    }  # no gibbs1-mean: no 1st-order difference
 
 
 def test_alpha_spread_known_values():
@@ -89,18 +105,38 @@ def test_known_arch_accuracy_in_a_row():
     for arch in (RESNET, ALL_NONE):
         bench = benchmark_accuracies(config, arch)
         history = History()
-        history.log_epoch({"epoch": 0, "arch": arch, "benchmark": bench, "train_loss": 1.5, "valid_acc": 0.5,
-                           "alpha": [[[0.0, 0, 0, 0, 1]] * 6]})
-        rows[arch] = (A.result_row(SearchResult(config, arch, history, None, bench, seconds=1.234)),
-                      A.epoch_rows(SearchResult(config, arch, history, None, bench)))
+        history.log_epoch(
+            {
+                "epoch": 0,
+                "arch": arch,
+                "benchmark": bench,
+                "train_loss": 1.5,
+                "valid_acc": 0.5,
+                "alpha": [[[0.0, 0, 0, 0, 1]] * 6],
+            }
+        )
+        rows[arch] = (
+            A.result_row(SearchResult(config, arch, history, None, bench, seconds=1.234)),
+            A.epoch_rows(SearchResult(config, arch, history, None, bench)),
+        )
     row, epochs = rows[RESNET]
     assert round(row["accuracy"], 1) == 93.9 and row["accuracy"] == row["nb201_cifar10_test"]
     assert abs(row["accuracy"] - 93.97) < 0.1
     assert (row["strategy"], row["seed"], row["epochs"], row["seconds"]) == ("gibbs2", 3, 1, 1.23)
     assert row["alpha_spread"] == pytest.approx(0.4)
-    assert epochs == [{"strategy": "gibbs2", "seed": 3, "temperature_factor": None, "epoch": 1, "arch": RESNET,
-                       "accuracy": row["accuracy"], "train_loss": 1.5, "valid_acc": 0.5,
-                       "alpha_spread": pytest.approx(0.4)}]
+    assert epochs == [
+        {
+            "strategy": "gibbs2",
+            "seed": 3,
+            "temperature_factor": None,
+            "epoch": 1,
+            "arch": RESNET,
+            "accuracy": row["accuracy"],
+            "train_loss": 1.5,
+            "valid_acc": 0.5,
+            "alpha_spread": pytest.approx(0.4),
+        }
+    ]
     assert rows[ALL_NONE][0]["accuracy"] == pytest.approx(10.0)  # no path from input to output: chance
 
 
@@ -131,8 +167,9 @@ def test_run_grid_reuses_identical_configs():
         return SearchResult(config, RESNET, h, out_dir, {"cifar10_test": 93.0})
 
     first = A.run_grid(A.make_grid(["gibbs2"], [0], "smoke"), progress=False, run=fake_run)
-    sweep = A.run_grid(A.temperature_grid([1, 10], "gibbs2", "smoke", seed=0), progress=False, reuse=first,
-                       run=fake_run)
+    sweep = A.run_grid(
+        A.temperature_grid([1, 10], "gibbs2", "smoke", seed=0), progress=False, reuse=first, run=fake_run
+    )
     assert calls == ["gibbs2", "gibbs2"]  # factor 1 = the default run: not run again
     assert sweep[0].config.extra["temperature_factor"] == 1.0 and sweep[0].arch == RESNET
     assert A.result_row(sweep[1])["temperature_factor"] == 10.0
@@ -156,7 +193,9 @@ def test_smoke_grid_runs_all_four_variants(tmp_path):
     assert len(table) == 4 and all(e["epoch"] == 1 for e in table)
     head = A.headline(rows)
     assert set(head) == {f"{s}_{k}" for s in A.VARIANTS for k in ("mean", "std", "n")} | {
-        "sample_minus_mean_2nd", "sample_minus_mean_1st"}
+        "sample_minus_mean_2nd",
+        "sample_minus_mean_1st",
+    }
     assert head["sample_minus_mean_1st"] == pytest.approx(head["gibbs1_mean"] - head["gibbs1-mean_mean"], abs=0.011)
     assert all(head[f"{s}_n"] == 1 and head[f"{s}_std"] is None for s in A.VARIANTS)
     box = AP.accuracy_box_figure(rows)
@@ -174,16 +213,24 @@ def test_smoke_grid_runs_all_four_variants(tmp_path):
         calls.append((config.strategy, kwargs.get("resume")))
         return run_search(config, **kwargs)
 
-    again = A.run_grid(A.make_grid(A.VARIANTS, seeds=[0], profile="smoke", epochs=1), out_dir=tmp_path,
-                       progress=False, run=counting_run)
+    again = A.run_grid(
+        A.make_grid(A.VARIANTS, seeds=[0], profile="smoke", epochs=1),
+        out_dir=tmp_path,
+        progress=False,
+        run=counting_run,
+    )
     assert calls == [("gibbs1", tmp_path / "gibbs1-s0")]
     assert [A.result_row(r)["arch"] for r in again] == [r["arch"] for r in rows]
     assert [A.result_row(r)["accuracy"] for r in again] == [r["accuracy"] for r in rows]
     assert A.epoch_rows(again[0]) == A.epoch_rows(results[0])
     # a different config in the same folder is run afresh
     calls.clear()
-    A.run_grid(A.make_grid(["gibbs2-mean"], seeds=[0], profile="smoke", epochs=1, max_steps_per_epoch=2),
-               out_dir=tmp_path, progress=False, run=counting_run)
+    A.run_grid(
+        A.make_grid(["gibbs2-mean"], seeds=[0], profile="smoke", epochs=1, max_steps_per_epoch=2),
+        out_dir=tmp_path,
+        progress=False,
+        run=counting_run,
+    )
     assert calls == [("gibbs2-mean", None)]
 
 

@@ -1,4 +1,6 @@
-"""The architecture posterior (gibbsnas_lite.course.arch_posterior): draws, derived cells, win probabilities, choices."""
+"""The architecture posterior (gibbsnas_lite.course.arch_posterior): draws, derived cells, win probabilities,
+choices."""
+
 import math
 
 import numpy as np
@@ -121,8 +123,12 @@ def test_huge_margin_gives_one_cell_with_win_probability_one(table):
 
 
 def test_each_draw_gets_the_space_derivation_and_counts_add_up(table):
-    g = P.alpha_gaussian(torch.randn(6, 5, generator=torch.Generator().manual_seed(0)),
-                         _random_spd(30, 8), temperature=1.0, data_size=2.0)
+    g = P.alpha_gaussian(
+        torch.randn(6, 5, generator=torch.Generator().manual_seed(0)),
+        _random_spd(30, 8),
+        temperature=1.0,
+        data_size=2.0,
+    )
     draws = g.sample(500, seed=2)
     post = P.architecture_posterior(draws, table=table, mean=g.mean)
     assert post.counts.sum() == 500 and post.num_distinct > 5
@@ -151,13 +157,13 @@ def test_known_case_modal_differs_from_argmax_of_the_mean():
     dens = np.exp(-0.5 * ((b - 0.5) / 3.0) ** 2) / (3.0 * math.sqrt(2 * math.pi))
     cdf = 0.5 * (1 + np.vectorize(math.erf)(b / (3.0 * math.sqrt(2))))
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
-    p_skip = float(trapezoid(dens * cdf ** 3, b))
+    p_skip = float(trapezoid(dens * cdf**3, b))
     assert abs(post.win_probs[0, 0] - p_none) < 0.01, (post.win_probs[0], p_none)
     assert abs(post.win_probs[0, 1] - p_skip) < 0.01, (post.win_probs[0], p_skip)
     assert p_skip > 0.25 > 0.15 > p_none
     assert post.mean_arch.startswith("|none~0|")
     assert post.modal_arch.startswith("|skip_connect~0|")
-    assert post.modal_arch[len("|skip_connect~0|"):] == post.mean_arch[len("|none~0|"):]
+    assert post.modal_arch[len("|skip_connect~0|") :] == post.mean_arch[len("|none~0|") :]
     assert P.choose_architecture(post, "modal").arch != P.choose_architecture(post, "argmax").arch
     assert P.choose_architecture(post, "marginal").arch == post.modal_arch
     assert P.choose_architecture(post, "argmax").prob == pytest.approx(p_none, abs=0.01)
@@ -175,8 +181,9 @@ def test_valid_rule_reads_only_the_valid_column_of_the_top_cells(table):
     for key in scrambled:
         if key.endswith("_test"):
             scrambled[key] = -scrambled[key]
-    post2 = P.ArchPosterior(post.codes, post.archs, post.counts, post.sample_arch, post.win_probs, scrambled,
-                            post.mean_arch)
+    post2 = P.ArchPosterior(
+        post.codes, post.archs, post.counts, post.sample_arch, post.win_probs, scrambled, post.mean_arch
+    )
     assert P.choose_architecture(post2, "valid", top=top) == choice
     # without accuracies it asks for the table, and then agrees
     bare = P.architecture_posterior(P.sample_alphas(mean, cov, 4000, seed=1), mean=mean)
@@ -186,8 +193,12 @@ def test_valid_rule_reads_only_the_valid_column_of_the_top_cells(table):
 
 
 def test_temperature_sweep_concentrates_when_cold(table):
-    g = P.alpha_gaussian(torch.randn(6, 5, generator=torch.Generator().manual_seed(3)),
-                         _random_spd(30, 9), temperature=1.0, data_size=1.0)
+    g = P.alpha_gaussian(
+        torch.randn(6, 5, generator=torch.Generator().manual_seed(3)),
+        _random_spd(30, 9),
+        temperature=1.0,
+        data_size=1.0,
+    )
     rows = P.temperature_sweep(g, [1e-6, 1.0, 100.0], 2000, seed=0, table=table)
     assert rows[0]["distinct"] == 1 and rows[0]["p_argmax"] == 1.0 and rows[0]["modal_is_argmax"]
     assert rows[0]["expected_cifar10_test"] == pytest.approx(table.accuracy(g.argmax_arch, "cifar10", "test"))
@@ -198,8 +209,7 @@ def test_temperature_sweep_concentrates_when_cold(table):
 def test_figures_build_headless(table):
     mean, cov = P.disagreement_example()
     post = P.architecture_posterior(P.sample_alphas(mean, cov, 2000, seed=0), table=table, mean=mean)
-    fig = PP.accuracy_histogram_figure(post, marks={"argmax": post.mean_arch, "modal": post.modal_arch},
-                                      optimum=94.37)
+    fig = PP.accuracy_histogram_figure(post, marks={"argmax": post.mean_arch, "modal": post.modal_arch}, optimum=94.37)
     hist = fig.data[0]
     assert hist.type == "histogram" and hist.histfunc == "sum" and len(hist.x) == post.num_distinct
     assert sum(hist.y) == 2000 and np.array_equal(hist.x, post.accuracies["cifar10_test"])

@@ -4,6 +4,7 @@ The outcome counts asserted here were measured on 20 + 20 seeds (docs/notebooks/
 the bounds leave room for a platform whose round-off sends a sampler down another path.
 About 15 s on one core.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -65,7 +66,7 @@ def test_inner_optimum_is_the_constrained_minimum(problems):
             assert problem.loss(alpha, other, "train") >= f_best - 1e-12
         # stationary: the gradient w.r.t. W vanishes at W = Ŵ* (the loss only sees the rows' directions)
         w = best.clone().requires_grad_()
-        grad, = torch.autograd.grad(problem.loss(alpha, w, "train"), [w])
+        (grad,) = torch.autograd.grad(problem.loss(alpha, w, "train"), [w])
         assert grad.abs().max() < 1e-10
 
 

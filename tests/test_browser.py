@@ -30,6 +30,7 @@ from a shell: the dashboard decides between live widgets and headless mode by it
 kernel's ancestor processes would otherwise include pytest, a batch runner), so the test
 also checks that a JupyterLab kernel gets the live dashboard with no setting.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,9 +54,17 @@ REQUIRE_ENV = "GIBBSNAS_REQUIRE_BROWSER"
 OPT_IN_ENV = "GIBBSNAS_BROWSER_TESTS"
 CHROMIUM_ENV = "GIBBSNAS_CHROMIUM"
 ARTIFACTS_ENV = "GIBBSNAS_BROWSER_ARTIFACTS"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-extensions", "--no-first-run",
-                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-extensions",
+    "--no-first-run",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+]
 VIEWPORT = {"width": 1400, "height": 1250}
 
 # Time limits (seconds): bounds for a slow, busy machine; the whole test takes about a minute on
@@ -106,10 +115,12 @@ def _artifacts_dir() -> Path:
 _FALLBACK_CELLS = [
     ("markdown", "# Live dashboard (browser-test stand-in for notebook 04)"),
     ("parameters", 'profile = "cpu"\nseed = 0'),
-    ("code", "import torch\ntorch.set_num_threads(1)\n"
-             "from gibbsnas_lite.search import make_config\nfrom gibbsnas_lite.course.widgets import AlphaDashboard"),
-    ("code", "dash = AlphaDashboard()\n"
-             "dash.start(make_config(\"gibbs2\", profile, seed=seed), out_dir=\"runs/gibbs2\")"),
+    (
+        "code",
+        "import torch\ntorch.set_num_threads(1)\n"
+        "from gibbsnas_lite.search import make_config\nfrom gibbsnas_lite.course.widgets import AlphaDashboard",
+    ),
+    ("code", 'dash = AlphaDashboard()\ndash.start(make_config("gibbs2", profile, seed=seed), out_dir="runs/gibbs2")'),
     ("code", "result = dash.wait()\nprint(dash.status)"),
 ]
 
@@ -122,24 +133,28 @@ def _fallback_notebook() -> dict:
         if cell["cell_type"] == "code":
             cell.update(execution_count=None, outputs=[])
         cells.append(cell)
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    }
 
 
 def _smoke_copy(nb: dict) -> dict:
     """The notebook with its parameters cell set to ``profile = "smoke"`` and no outputs."""
-    params = [c for c in nb["cells"] if c["cell_type"] == "code"
-              and "parameters" in c.get("metadata", {}).get("tags", [])]
+    params = [
+        c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in c.get("metadata", {}).get("tags", [])
+    ]
     assert len(params) == 1, "the notebook needs exactly one cell tagged 'parameters'"
     src = "".join(params[0]["source"])
     new, n = re.subn(r'^(\s*profile\s*=\s*)(["\']).*?\2', r'\1"smoke"', src, count=1, flags=re.M)
-    assert n == 1, f"no `profile = \"...\"` line in the parameters cell:\n{src}"
+    assert n == 1, f'no `profile = "..."` line in the parameters cell:\n{src}'
     params[0]["source"] = new
     for c in nb["cells"]:
         if c["cell_type"] == "code":
             c["outputs"], c["execution_count"] = [], None
-    nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                                   "language": "python"}
+    nb.setdefault("metadata", {})["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
 
 
@@ -153,20 +168,41 @@ def _start_lab(root: Path, port: int, token: str, state: Path, log: Path) -> int
     notif.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = dict(os.environ)
     env.pop("GIBBSNAS_HEADLESS", None)  # the dashboard detects JupyterLab by itself
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings), JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
-               JUPYTER_RUNTIME_DIR=str(state / "runtime"), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
-           "--ServerApp.port_retries=0", "--LabApp.expose_app_in_browser=True",
-           f"--LabApp.workspaces_dir={state / 'workspaces'}"]
+    env.update(
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(state / "runtime"),
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_root=True",
+        "--ServerApp.port_retries=0",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.workspaces_dir={state / 'workspaces'}",
+    ]
     pidfile = state / "lab.pid"
-    launcher = ("import subprocess, sys\n"
-                "log = open(sys.argv[2], 'wb')\n"
-                "p = subprocess.Popen(sys.argv[3:], start_new_session=True, stdin=subprocess.DEVNULL,"
-                " stdout=log, stderr=subprocess.STDOUT)\n"
-                "open(sys.argv[1], 'w').write(str(p.pid))\n")
-    subprocess.run([sys.executable, "-c", launcher, str(pidfile), str(log), *cmd], env=env, cwd=root,
-                   check=True, timeout=60)
+    launcher = (
+        "import subprocess, sys\n"
+        "log = open(sys.argv[2], 'wb')\n"
+        "p = subprocess.Popen(sys.argv[3:], start_new_session=True, stdin=subprocess.DEVNULL,"
+        " stdout=log, stderr=subprocess.STDOUT)\n"
+        "open(sys.argv[1], 'w').write(str(p.pid))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", launcher, str(pidfile), str(log), *cmd], env=env, cwd=root, check=True, timeout=60
+    )
     return int(pidfile.read_text())
 
 
@@ -246,11 +282,13 @@ _READ_PLOTS = """(i) => {
   for (const t of data) points += (t.y && t.y.length) || 0;
   const heat = data.find((t) => t.type === 'heatmap');
   let heatNumbers = 0;
-  if (heat && heat.z) for (const row of heat.z) for (const v of (row || [])) if (typeof v === 'number') heatNumbers += 1;
+  if (heat && heat.z)
+    for (const row of heat.z) for (const v of (row || [])) if (typeof v === 'number') heatNumbers += 1;
   const cellX = data[12] ? data[12].xaxis : null;
   const anns = ((gd && gd.layout && gd.layout.annotations) || []);
   const bench = data[11];
-  const status = cell ? Array.from(cell.querySelectorAll('.widget-html-content')).map((e) => e.textContent).join(' | ') : '';
+  const status = cell
+    ? Array.from(cell.querySelectorAll('.widget-html-content')).map((e) => e.textContent).join(' | ') : '';
   return {n: divs.length, traces: data.length, sig: JSON.stringify(divs.map((g) => (g.data || []).map(pick))),
           alpha: alpha, points: points, status: status, heat_numbers: heatNumbers,
           cell_traces: data.slice(12).length, cell_annotations: cellX ? anns.filter((a) => a.xref === cellX).length : 0,
@@ -298,19 +336,31 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
         try:
             page = browser.new_page(viewport=VIEWPORT)
             errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append({"t": round(time.monotonic() - t0, 1), "error": str(e)[:300],
-                                                          "stack": (getattr(e, "stack", "") or "")[:600]}))
+            page.on(
+                "pageerror",
+                lambda e: errors.append(
+                    {
+                        "t": round(time.monotonic() - t0, 1),
+                        "error": str(e)[:300],
+                        "stack": (getattr(e, "stack", "") or "")[:600],
+                    }
+                ),
+            )
             page.goto(url, wait_until="domcontentloaded", timeout=KERNEL_IDLE_S * 1000)
             page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=KERNEL_IDLE_S * 1000)
             page.wait_for_function(
                 "() => { const s = (" + _READ_NOTEBOOK + ")(); return s && s.kernel === 'idle'; }",
-                timeout=KERNEL_IDLE_S * 1000, polling=250)
+                timeout=KERNEL_IDLE_S * 1000,
+                polling=250,
+            )
             report["timings"]["kernel_idle"] = time.monotonic() - t0
 
             def run(label: str) -> None:
                 # Run menu -> <label>; the active cell is set first through the exposed app
-                page.evaluate("(i) => { const p = window.jupyterapp.shell.currentWidget;"
-                              " p.content.activeCellIndex = i; }", start_cell)
+                page.evaluate(
+                    "(i) => { const p = window.jupyterapp.shell.currentWidget; p.content.activeCellIndex = i; }",
+                    start_cell,
+                )
                 page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
                 item = page.locator(".lm-Menu-itemLabel", has_text=re.compile("^" + label + "$"))
                 item.first.click()
@@ -324,7 +374,10 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
             pause.wait_for(state="visible", timeout=FIRST_PLOT_S * 1000)
             page.wait_for_function(
                 "([b, i]) => !b.disabled || /finished|failed/.test((" + _READ_PLOTS + ")(i).status)",
-                arg=[pause.element_handle(), start_cell], timeout=FIRST_PLOT_S * 1000, polling=100)
+                arg=[pause.element_handle(), start_cell],
+                timeout=FIRST_PLOT_S * 1000,
+                polling=100,
+            )
             report["timings"]["pause_enabled"] = time.monotonic() - t_run
             status = page.evaluate(_READ_PLOTS, start_cell)["status"]
             if "finished" in status or "failed" in status:
@@ -332,16 +385,23 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
                 raise AssertionError(
                     f"the search ended before the browser showed an enabled Pause button "
                     f"({report['timings']['pause_enabled']:.0f} s after the run began; status {status!r}): "
-                    f"the browser is too slow here to watch a smoke search live")
+                    f"the browser is too slow here to watch a smoke search live"
+                )
             pause.click()
             report["timings"]["pause_clicked"] = time.monotonic() - t_run
             page.wait_for_function(
                 "(i) => { const s = (" + _READ_PLOTS + ")(i); return /paused|finished/.test(s.status); }",
-                arg=start_cell, timeout=60000, polling=250)
+                arg=start_cell,
+                timeout=60000,
+                polling=250,
+            )
             # the dashboard's figure rendered (all its traces drawn) while the search waits
             page.wait_for_function(
                 "(i) => { const s = (" + _READ_PLOTS + ")(i); return s.n >= 1 && s.traces >= 12 && s.rendered; }",
-                arg=start_cell, timeout=FIRST_PLOT_S * 1000, polling=250)
+                arg=start_cell,
+                timeout=FIRST_PLOT_S * 1000,
+                polling=250,
+            )
             report["timings"]["plots_rendered"] = time.monotonic() - t_run
             dash = out_area.locator(".widget-box:has(.js-plotly-plot)").first
             dash.scroll_into_view_if_needed()
@@ -371,11 +431,11 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
             dash.screenshot(path=str(out / "dashboard_widget.png"))
 
             # the rest of the notebook
-            page.evaluate("(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }",
-                          start_cell + 1)
+            page.evaluate(
+                "(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }", start_cell + 1
+            )
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-itemLabel",
-                         has_text=re.compile(r"^Run Selected Cell and All Below$")).first.click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run Selected Cell and All Below$")).first.click()
             done = None
             while time.monotonic() < deadline:
                 nb = page.evaluate(_READ_NOTEBOOK)
@@ -394,12 +454,31 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
             dash.scroll_into_view_if_needed()
             page.screenshot(path=str(out / "dashboard_after.png"))
             end = page.evaluate(_READ_PLOTS, start_cell)
-            report.update(final=done, final_status=end["status"],
-                          final_panels={k: end[k] for k in ("n", "traces", "heat_numbers", "cell_traces",
-                                                             "cell_annotations", "bench_points", "titles")},
-                          snapshots=[{k: s[k] for k in ("t", "n", "alpha", "points", "heat_numbers", "cell_traces",
-                                                        "bench_points", "status")} for s in seen],
-                          page_errors=errors[:20], total=time.monotonic() - t0)
+            report.update(
+                final=done,
+                final_status=end["status"],
+                final_panels={
+                    k: end[k]
+                    for k in (
+                        "n",
+                        "traces",
+                        "heat_numbers",
+                        "cell_traces",
+                        "cell_annotations",
+                        "bench_points",
+                        "titles",
+                    )
+                },
+                snapshots=[
+                    {
+                        k: s[k]
+                        for k in ("t", "n", "alpha", "points", "heat_numbers", "cell_traces", "bench_points", "status")
+                    }
+                    for s in seen
+                ],
+                page_errors=errors[:20],
+                total=time.monotonic() - t0,
+            )
         except Exception:
             if page is not None:
                 try:
@@ -459,8 +538,10 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
     print(json.dumps({k: report[k] for k in ("timings", "total")}, indent=1))
     snaps = report["snapshots"]
     for s in snaps:
-        print(f"  t={s['t']:6.1f} s  plots={s['n']}  points={s['points']}  heat={s['heat_numbers']}  "
-              f"cell={s['cell_traces']}  bench={s['bench_points']}  alpha[edge0]={s['alpha']}")
+        print(
+            f"  t={s['t']:6.1f} s  plots={s['n']}  points={s['points']}  heat={s['heat_numbers']}  "
+            f"cell={s['cell_traces']}  bench={s['bench_points']}  alpha[edge0]={s['alpha']}"
+        )
     print("final panels:", json.dumps(report["final_panels"], ensure_ascii=False))
 
     first = snaps[0]
@@ -468,10 +549,13 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
     assert first["points"] > 0, f"the dashboard's plotly figure did not render: {first}"
     assert "paused" in report["paused_status"], (
         f"the Pause click did not pause the search (status {report['paused_status']!r}): the figures took "
-        f"{report['timings']['plots_rendered']:.0f} s to load")
+        f"{report['timings']['plots_rendered']:.0f} s to load"
+    )
     # live updates: after Resume the plotted data changed more than once while the search ran
-    assert len(snaps) >= 3, (f"the plots changed {len(snaps) - 1} time(s) after Resume; live updates from the "
-                             f"search thread did not reach the browser (see {out})")
+    assert len(snaps) >= 3, (
+        f"the plots changed {len(snaps) - 1} time(s) after Resume; live updates from the "
+        f"search thread did not reach the browser (see {out})"
+    )
     assert snaps[-1]["alpha"] != first["alpha"], "the α bars never changed"
     assert snaps[-1]["points"] > first["points"], "the loss/accuracy curves did not grow"
     assert "finished" in report["final_status"], f"the dashboard's status line says: {report['final_status']!r}"

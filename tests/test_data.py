@@ -124,8 +124,9 @@ def test_cifar_injected_opener_and_pixel_layout(tmp_path):
         seen.append(url)
         return io.BytesIO(payload)
 
-    tr, te = D.load_dataset("cifar10", tmp_path / "r", download=True, opener=opener,
-                            md5=D.file_digest(src), verify=False, progress=False)
+    tr, te = D.load_dataset(
+        "cifar10", tmp_path / "r", download=True, opener=opener, md5=D.file_digest(src), verify=False, progress=False
+    )
     assert seen == [CIFAR10.url]
     assert tr.images[0, 0, 0, 1] == 200 and tr.images[0, 0, 5, 5] == 10
     assert tr.images[0, 1].unique().tolist() == [20] and tr.images[0, 2].unique().tolist() == [30]
@@ -165,7 +166,9 @@ def test_cifar_corrupt_archive_in_cache(tmp_path):
 def test_cifar_published_batch_md5s_are_checked(tmp_path, cifar10_archive):
     src, _, _ = cifar10_archive
     with pytest.raises(D.ChecksumError, match="data_batch_1"):
-        D.load_dataset("cifar10", tmp_path / "r", download=True, url=src.as_uri(), md5=D.file_digest(src), progress=False)
+        D.load_dataset(
+            "cifar10", tmp_path / "r", download=True, url=src.as_uri(), md5=D.file_digest(src), progress=False
+        )
     assert not (tmp_path / "r" / CIFAR10.folder).exists()  # extraction is all-or-nothing
 
 
@@ -244,8 +247,12 @@ def test_imagenet16_errors(tmp_path):
 # ---------------------------------------------------------------------------- Fashion-MNIST
 def _fmnist_parts(seed=0):
     rng = np.random.default_rng(seed)
-    return (F.random_images(12, 1, 28, 28, seed)[:, 0], rng.integers(0, 10, 12).astype(np.uint8),
-            F.random_images(5, 1, 28, 28, seed + 1)[:, 0], rng.integers(0, 10, 5).astype(np.uint8))
+    return (
+        F.random_images(12, 1, 28, 28, seed)[:, 0],
+        rng.integers(0, 10, 12).astype(np.uint8),
+        F.random_images(5, 1, 28, 28, seed + 1)[:, 0],
+        rng.integers(0, 10, 5).astype(np.uint8),
+    )
 
 
 def test_fashion_mnist_folder_roundtrip_pad_and_rgb(tmp_path):
@@ -299,8 +306,10 @@ def test_fashion_mnist_missing_error_names_fixes(tmp_path):
     assert "dataset-fashion-mnist" in str(err.value) and "download=True" in str(err.value)
 
 
-@pytest.mark.skipif(not all((DEBIAN_DIR / f).is_file() for f in FASHION_MNIST_FILES),
-                    reason="Debian package dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not all((DEBIAN_DIR / f).is_file() for f in FASHION_MNIST_FILES),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
 def test_fashion_mnist_real_debian_files():
     tr, te = D.load_dataset("fashion-mnist", DEBIAN_DIR)  # md5 of decompressed content checked
     assert tuple(tr.images.shape) == (60000, 1, 28, 28) and len(te) == 10000
@@ -313,6 +322,7 @@ def test_fashion_mnist_embedded_subset_is_the_full_sets_first_per_class(monkeypa
     """With nothing installed, the loader falls back to data/fashion-mnist-subset (with a
     warning); its images are exactly the first 820 / 200 of each class of the real files."""
     from gibbsnas_lite.data import fashion_mnist as FM
+
     monkeypatch.setenv("GIBBSNAS_DATA", str(tmp_path / "cache"))
     monkeypatch.setattr(FM, "DEBIAN_DIR", tmp_path / "no-debian")
     with pytest.warns(UserWarning, match="embedded subset"):
@@ -397,7 +407,10 @@ def test_cifar100_nb201_protocol_uses_test_halves(tmp_path):
     assert len(s.train) == 20 and s.train.indices is None  # ω: the whole training set
     assert len(s.valid) == 15 and len(s.test) == 15 and "x-valid" in s.source
     assert np.intersect1d(s.valid.indices, s.test.indices).size == 0
-    D.write_split_file(root / "splits" / "cifar100-test-split.txt", {"xvalid": list(range(0, 30, 3)), "xtest": [i for i in range(30) if i % 3]})
+    D.write_split_file(
+        root / "splits" / "cifar100-test-split.txt",
+        {"xvalid": list(range(0, 30, 3)), "xtest": [i for i in range(30) if i % 3]},
+    )
     s2 = D.search_splits("cifar100", root, **kw)
     assert s2.valid.indices.tolist() == list(range(0, 30, 3)) and len(s2.test) == 20
     h = D.search_splits("cifar100", root, protocol="halves", **kw)
@@ -474,7 +487,9 @@ def test_loader_eval_mode_is_plain_normalization(synth):
     ld = D.DeviceLoader(te, 16, shuffle=False, augment=False, channels_last=True)
     x, y = next(iter(ld))
     assert x.is_contiguous(memory_format=torch.channels_last)
-    want = (te.images[:16].float() / 255 - torch.tensor(te.mean).view(1, -1, 1, 1)) / torch.tensor(te.std).view(1, -1, 1, 1)
+    want = (te.images[:16].float() / 255 - torch.tensor(te.mean).view(1, -1, 1, 1)) / torch.tensor(te.std).view(
+        1, -1, 1, 1
+    )
     assert torch.allclose(x, want) and torch.equal(y, te.labels[:16])
 
 
@@ -486,8 +501,12 @@ def test_random_crop_keeps_size_and_is_a_shifted_window():
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     shifts = set()
     for i in range(64):
-        hits = [(dy, dx) for dy in range(9) for dx in range(9)
-                if torch.equal(padded[i, :, dy:dy + 12, dx:dx + 12], out[i])]
+        hits = [
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(padded[i, :, dy : dy + 12, dx : dx + 12], out[i])
+        ]
         assert len(hits) == 1
         shifts.add(hits[0])
     assert len(shifts) > 20  # offsets vary over the 9×9 possibilities
@@ -497,7 +516,7 @@ def test_random_crop_keeps_size_and_is_a_shifted_window():
 def test_flip_applied_to_about_half():
     x = torch.arange(4, dtype=torch.uint8).view(1, 1, 1, 4).expand(2000, 1, 1, 4)
     out = D.random_flip(x, torch.Generator().manual_seed(0))
-    flipped = (out[:, 0, 0, 0] == 3)
+    flipped = out[:, 0, 0, 0] == 3
     assert torch.equal(out[~flipped], x[~flipped]) and torch.equal(out[flipped], x[flipped].flip(3))
     assert 900 < int(flipped.sum()) < 1100  # Binomial(2000, 1/2): ±4.5 sd
 

@@ -1,5 +1,6 @@
 """Every checked exercise: its reference solution is called right, a wrong answer wrong,
 no answer is neither; every notebook has objectives, a summary and at least two exercises."""
+
 import re
 import sys
 from pathlib import Path
@@ -33,50 +34,93 @@ def _wrong_derive(alpha):  # DARTS's rule: `none` excluded, which differs on som
 
 # check name -> (call with the reference, call with a wrong answer, call with no answer)
 CASES = {
-    "check_ess_per_sweep": (lambda: E.check_ess_per_sweep(S.ess_per_sweep_095),
-                            lambda: E.check_ess_per_sweep(1 - 0.95 ** 2), lambda: E.check_ess_per_sweep(None)),
-    "check_conditional_2d": (lambda: E.check_conditional_2d(S.conditional_2d),
-                             lambda: E.check_conditional_2d(lambda mu, sg, r, g: (mu[0] + r * (g - mu[1]), sg[0] ** 2)),
-                             lambda: E.check_conditional_2d(None)),
-    "check_stationary_inflation": (lambda: E.check_stationary_inflation(S.stationary_inflation(0.1), eta=0.1),
-                                   lambda: E.check_stationary_inflation(1 / 0.1, eta=0.1),
-                                   lambda: E.check_stationary_inflation(None)),
-    "check_bfgs_update": (lambda: E.check_bfgs_update(S.bfgs_update),
-                          lambda: E.check_bfgs_update(lambda h, s, y: h + torch.outer(s, s) / float(s @ y)),
-                          lambda: E.check_bfgs_update(None)),
-    "check_noisy_pair_keeps_pd": (lambda: E.check_noisy_pair_keeps_pd(S.noisy_pair_keeps_pd),
-                                  lambda: E.check_noisy_pair_keeps_pd("yes"), lambda: E.check_noisy_pair_keeps_pd(None)),
-    "check_edge_matrix": (lambda: E.check_edge_matrix(S.edge_matrix),
-                          lambda: E.check_edge_matrix(lambda a, w: torch.softmax(a, -1)[1] * torch.eye(4, dtype=w.dtype)
-                                                      + torch.softmax(a, -1)[2] * w),  # Ŵ not normalised
-                          lambda: E.check_edge_matrix(None)),
-    "check_discretization_gap": (lambda: E.check_discretization_gap(S.discretization_gap(*_toy()), *_toy()),
-                                 lambda: E.check_discretization_gap(S.discretization_gap(*_toy()) + 0.1, *_toy()),
-                                 lambda: E.check_discretization_gap(None, *_toy())),
-    "check_none_edge_probability": (lambda: E.check_none_edge_probability(S.none_edge_probability),
-                                    lambda: E.check_none_edge_probability(6 / 5 / 6),
-                                    lambda: E.check_none_edge_probability(None)),
-    "check_derive_arch": (lambda: E.check_derive_arch(S.derive_arch), lambda: E.check_derive_arch(_wrong_derive),
-                          lambda: E.check_derive_arch(None)),
-    "check_alpha_noise_std": (lambda: E.check_alpha_noise_std(S.alpha_noise_std),
-                              lambda: E.check_alpha_noise_std(10.0 / 4096.0), lambda: E.check_alpha_noise_std(None)),
-    "check_mean_mode_step": (lambda: E.check_mean_mode_step(S.mean_mode_step), lambda: E.check_mean_mode_step("adam"),
-                             lambda: E.check_mean_mode_step(None)),
-    "check_skips_after_bias": (lambda: E.check_skips_after_bias(S.skips_after_bias(*_alphas()), *_alphas()),
-                               lambda: E.check_skips_after_bias(S.skips_after_bias(*_alphas()) - 3, *_alphas()),
-                               lambda: E.check_skips_after_bias(None, *_alphas())),
-    "check_count_skips": (lambda: E.check_count_skips(S.count_skips),
-                          lambda: E.check_count_skips(lambda g: sum(op == "skip_connect" for op, _ in g.reduce)),
-                          lambda: E.check_count_skips(None)),
-    "check_skip_win_probability": (lambda: E.check_skip_win_probability(S.skip_win_probability(1.0), margin=1.0),
-                                   lambda: E.check_skip_win_probability(S.skip_win_probability(0.5), margin=1.0),
-                                   lambda: E.check_skip_win_probability(None)),
-    "check_error_bar_scaling": (lambda: E.check_error_bar_scaling(S.error_bar_scaling),
-                                lambda: E.check_error_bar_scaling(2.0), lambda: E.check_error_bar_scaling(None)),
-    "check_trial_count": (lambda: E.check_trial_count(S.trial_count), lambda: E.check_trial_count(3 + 2 + 5),
-                          lambda: E.check_trial_count(None)),
-    "check_rerun_after_kill": (lambda: E.check_rerun_after_kill(S.rerun_after_kill),
-                               lambda: E.check_rerun_after_kill("all"), lambda: E.check_rerun_after_kill(None)),
+    "check_ess_per_sweep": (
+        lambda: E.check_ess_per_sweep(S.ess_per_sweep_095),
+        lambda: E.check_ess_per_sweep(1 - 0.95**2),
+        lambda: E.check_ess_per_sweep(None),
+    ),
+    "check_conditional_2d": (
+        lambda: E.check_conditional_2d(S.conditional_2d),
+        lambda: E.check_conditional_2d(lambda mu, sg, r, g: (mu[0] + r * (g - mu[1]), sg[0] ** 2)),
+        lambda: E.check_conditional_2d(None),
+    ),
+    "check_stationary_inflation": (
+        lambda: E.check_stationary_inflation(S.stationary_inflation(0.1), eta=0.1),
+        lambda: E.check_stationary_inflation(1 / 0.1, eta=0.1),
+        lambda: E.check_stationary_inflation(None),
+    ),
+    "check_bfgs_update": (
+        lambda: E.check_bfgs_update(S.bfgs_update),
+        lambda: E.check_bfgs_update(lambda h, s, y: h + torch.outer(s, s) / float(s @ y)),
+        lambda: E.check_bfgs_update(None),
+    ),
+    "check_noisy_pair_keeps_pd": (
+        lambda: E.check_noisy_pair_keeps_pd(S.noisy_pair_keeps_pd),
+        lambda: E.check_noisy_pair_keeps_pd("yes"),
+        lambda: E.check_noisy_pair_keeps_pd(None),
+    ),
+    "check_edge_matrix": (
+        lambda: E.check_edge_matrix(S.edge_matrix),
+        lambda: E.check_edge_matrix(
+            lambda a, w: torch.softmax(a, -1)[1] * torch.eye(4, dtype=w.dtype) + torch.softmax(a, -1)[2] * w
+        ),  # Ŵ not normalised
+        lambda: E.check_edge_matrix(None),
+    ),
+    "check_discretization_gap": (
+        lambda: E.check_discretization_gap(S.discretization_gap(*_toy()), *_toy()),
+        lambda: E.check_discretization_gap(S.discretization_gap(*_toy()) + 0.1, *_toy()),
+        lambda: E.check_discretization_gap(None, *_toy()),
+    ),
+    "check_none_edge_probability": (
+        lambda: E.check_none_edge_probability(S.none_edge_probability),
+        lambda: E.check_none_edge_probability(6 / 5 / 6),
+        lambda: E.check_none_edge_probability(None),
+    ),
+    "check_derive_arch": (
+        lambda: E.check_derive_arch(S.derive_arch),
+        lambda: E.check_derive_arch(_wrong_derive),
+        lambda: E.check_derive_arch(None),
+    ),
+    "check_alpha_noise_std": (
+        lambda: E.check_alpha_noise_std(S.alpha_noise_std),
+        lambda: E.check_alpha_noise_std(10.0 / 4096.0),
+        lambda: E.check_alpha_noise_std(None),
+    ),
+    "check_mean_mode_step": (
+        lambda: E.check_mean_mode_step(S.mean_mode_step),
+        lambda: E.check_mean_mode_step("adam"),
+        lambda: E.check_mean_mode_step(None),
+    ),
+    "check_skips_after_bias": (
+        lambda: E.check_skips_after_bias(S.skips_after_bias(*_alphas()), *_alphas()),
+        lambda: E.check_skips_after_bias(S.skips_after_bias(*_alphas()) - 3, *_alphas()),
+        lambda: E.check_skips_after_bias(None, *_alphas()),
+    ),
+    "check_count_skips": (
+        lambda: E.check_count_skips(S.count_skips),
+        lambda: E.check_count_skips(lambda g: sum(op == "skip_connect" for op, _ in g.reduce)),
+        lambda: E.check_count_skips(None),
+    ),
+    "check_skip_win_probability": (
+        lambda: E.check_skip_win_probability(S.skip_win_probability(1.0), margin=1.0),
+        lambda: E.check_skip_win_probability(S.skip_win_probability(0.5), margin=1.0),
+        lambda: E.check_skip_win_probability(None),
+    ),
+    "check_error_bar_scaling": (
+        lambda: E.check_error_bar_scaling(S.error_bar_scaling),
+        lambda: E.check_error_bar_scaling(2.0),
+        lambda: E.check_error_bar_scaling(None),
+    ),
+    "check_trial_count": (
+        lambda: E.check_trial_count(S.trial_count),
+        lambda: E.check_trial_count(3 + 2 + 5),
+        lambda: E.check_trial_count(None),
+    ),
+    "check_rerun_after_kill": (
+        lambda: E.check_rerun_after_kill(S.rerun_after_kill),
+        lambda: E.check_rerun_after_kill("all"),
+        lambda: E.check_rerun_after_kill(None),
+    ),
 }
 
 
@@ -115,8 +159,13 @@ def test_skip_win_probability_is_the_exact_integral():
 
 
 def _section_titles(nb):
-    return [line[3:].strip() for c in nb.cells if c.cell_type == "markdown"
-            for line in c.source.splitlines() if line.startswith("## ")]
+    return [
+        line[3:].strip()
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -7,6 +7,7 @@ profile's settings (alpha moves every 32 steps, the omega curvature pair every 8
 DARTS-V1 with torch.optim's foreach path as on CUDA. A per-tensor loop in a sampler, the
 clipping or the metrics (about 25 ops per weight tensor in the old omega sampler) fails here.
 """
+
 from __future__ import annotations
 
 import sys
@@ -22,8 +23,24 @@ import bench_search  # noqa: E402
 
 @pytest.fixture(scope="module")
 def counts():
-    args = bench_search.parse_args(["-C", "4", "-N", "1", "--batch", "2", "--image-size", "8", "--batches", "2",
-                                    "--alpha-accum", "32", "--strategies", "gibbs2;darts-v1"])
+    args = bench_search.parse_args(
+        [
+            "-C",
+            "4",
+            "-N",
+            "1",
+            "--batch",
+            "2",
+            "--image-size",
+            "8",
+            "--batches",
+            "2",
+            "--alpha-accum",
+            "32",
+            "--strategies",
+            "gibbs2;darts-v1",
+        ]
+    )
     strategies = bench_search.build_all(args, bench_search.torch.device("cpu"))
     batches = bench_search.make_batches(args, bench_search.torch.device("cpu"))
     t0 = time.perf_counter()

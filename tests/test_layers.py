@@ -213,8 +213,14 @@ def test_the_notebook_runner_without_the_course_extra_says_what_to_install(tmp_p
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE.format(names=("papermill",)))
     env = dict(os.environ, PYTHONPATH=str(site))
-    proc = subprocess.run([sys.executable, "-m", "gibbsnas_lite.cli", "notebooks", "run", "--out", str(tmp_path / "nb")],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gibbsnas_lite.cli", "notebooks", "run", "--out", str(tmp_path / "nb")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "papermill is not installed" in proc.stderr and "pip install 'gibbsnas-lite[course]'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "nb").exists()

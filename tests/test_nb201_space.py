@@ -1,4 +1,5 @@
 """NAS-Bench-201 space: arch strings, ops, discrete network (param counts), supernet."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from gibbsnas_lite.spaces.nb201 import (
-    EDGES, OPS, NB201Cell, NB201Network, NB201SearchNetwork, count_parameters, format_arch,
-    make_op, parse_arch,
+    EDGES,
+    OPS,
+    NB201Cell,
+    NB201Network,
+    NB201SearchNetwork,
+    count_parameters,
+    format_arch,
+    make_op,
+    parse_arch,
 )
 from gibbsnas_lite.spaces.nb201.model_search import SearchCell
 
@@ -40,7 +48,7 @@ def test_every_arch_string_round_trips():
         assert parse_arch(s) == ops
         assert format_arch(parse_arch(s)) == s
         strings.add(s)
-    assert len(strings) == 15_625 == 5 ** 6
+    assert len(strings) == 15_625 == 5**6
 
 
 # ------------------------------------------------------------------------------------ ops
@@ -63,6 +71,7 @@ def test_ops_match_benchmark_definitions():
 
 def test_reduction_block_is_resnet_basic_block():
     from gibbsnas_lite.spaces.nb201 import ResNetBasicBlock
+
     blk = ResNetBasicBlock(16, 32, 2)
     y = blk(torch.randn(2, 16, 8, 8))
     assert y.shape == (2, 32, 4, 4)
@@ -85,8 +94,7 @@ def _expected_params(arch: str, num_classes: int = 10) -> int:
     res2 = 32 * 64 * 9 + 128 + 64 * 64 * 9 + 128 + 32 * 64
     head = 2 * 64 + 64 * num_classes + num_classes
     conv = {k: 5 * sum(c * c * k * k + 2 * c for c in (16, 32, 64)) for k in (1, 3)}
-    return (stem + res1 + res2 + head + ops.count("nor_conv_1x1") * conv[1]
-            + ops.count("nor_conv_3x3") * conv[3])
+    return stem + res1 + res2 + head + ops.count("nor_conv_1x1") * conv[1] + ops.count("nor_conv_3x3") * conv[3]
 
 
 def test_sampled_networks_build_run_and_count():
@@ -100,34 +108,37 @@ def test_sampled_networks_build_run_and_count():
         assert count_parameters(net) == _expected_params(arch)
 
 
-@pytest.mark.parametrize("arch, num_classes, published_mb, decimals", [
-    # Min / max over the whole benchmark, per dataset, as printed from the NAS-Bench-201
-    # v1_1-096897 JSON export (HPOBench data) in a public script comment found via code search
-    # ("CIFAR 10 VALID min_params 0.073306 max_params 1.531546 / CIFAR 100: 0.079156, 1.537396 /
-    # IMAGE NET: 0.080456, 1.538696"); the same cifar10 pair appears as min_max_values
-    # 'params': [0.073306, 1.531546] in a second, independent public NB201 evaluator. The min is
-    # every conv-free cell (all-none here), the max the all-nor_conv_3x3 cell.
-    (ALL_NONE, 10, 0.073306, 6),
-    (ALL_CONV3, 10, 1.531546, 6),
-    (ALL_NONE, 100, 0.079156, 6),
-    (ALL_CONV3, 100, 1.537396, 6),
-    (ALL_NONE, 120, 0.080456, 6),     # ImageNet16-120 (16x16 input; params do not depend on it)
-    (ALL_CONV3, 120, 1.538696, 6),
-    # D-X-Y/NATS-Bench issue #36: get_cost_info(..., 'cifar10', hp="12") -> 'params': 0.802426
-    # for this arch (the hp="200" value there, 0.6404, was an averaging bug fixed in nats_bench 1.6).
-    (ARCH_NATS36, 10, 0.802426, 6),
-    # D-X-Y/NATS-Bench issue #18: query_info_str_by_arch(1) -> "cifar10 ... Params=0.802 MB",
-    # "cifar100 ... Params=0.808 MB", "ImageNet16-120 ... Params=0.810 MB" for arch index 1.
-    (ARCH_1, 10, 0.802, 3),
-    (ARCH_1, 100, 0.808, 3),
-    (ARCH_1, 120, 0.810, 3),
-    # D-X-Y/AutoDL-Projects issue #134: NAS-Bench-201-v1_1-096897, cifar10, "0.56M" for this arch.
-    (ARCH_I134, 10, 0.56, 2),
-    # The ResNet cell has the same parametrized ops as ARCH_I134 (two nor_conv_3x3, the rest
-    # parameter-free), hence the same count; 0.559386 is also the cost_info example quoted in a
-    # public NB201 evaluator's comments.
-    (RESNET, 10, 0.56, 2),
-])
+@pytest.mark.parametrize(
+    "arch, num_classes, published_mb, decimals",
+    [
+        # Min / max over the whole benchmark, per dataset, as printed from the NAS-Bench-201
+        # v1_1-096897 JSON export (HPOBench data) in a public script comment found via code search
+        # ("CIFAR 10 VALID min_params 0.073306 max_params 1.531546 / CIFAR 100: 0.079156, 1.537396 /
+        # IMAGE NET: 0.080456, 1.538696"); the same cifar10 pair appears as min_max_values
+        # 'params': [0.073306, 1.531546] in a second, independent public NB201 evaluator. The min is
+        # every conv-free cell (all-none here), the max the all-nor_conv_3x3 cell.
+        (ALL_NONE, 10, 0.073306, 6),
+        (ALL_CONV3, 10, 1.531546, 6),
+        (ALL_NONE, 100, 0.079156, 6),
+        (ALL_CONV3, 100, 1.537396, 6),
+        (ALL_NONE, 120, 0.080456, 6),  # ImageNet16-120 (16x16 input; params do not depend on it)
+        (ALL_CONV3, 120, 1.538696, 6),
+        # D-X-Y/NATS-Bench issue #36: get_cost_info(..., 'cifar10', hp="12") -> 'params': 0.802426
+        # for this arch (the hp="200" value there, 0.6404, was an averaging bug fixed in nats_bench 1.6).
+        (ARCH_NATS36, 10, 0.802426, 6),
+        # D-X-Y/NATS-Bench issue #18: query_info_str_by_arch(1) -> "cifar10 ... Params=0.802 MB",
+        # "cifar100 ... Params=0.808 MB", "ImageNet16-120 ... Params=0.810 MB" for arch index 1.
+        (ARCH_1, 10, 0.802, 3),
+        (ARCH_1, 100, 0.808, 3),
+        (ARCH_1, 120, 0.810, 3),
+        # D-X-Y/AutoDL-Projects issue #134: NAS-Bench-201-v1_1-096897, cifar10, "0.56M" for this arch.
+        (ARCH_I134, 10, 0.56, 2),
+        # The ResNet cell has the same parametrized ops as ARCH_I134 (two nor_conv_3x3, the rest
+        # parameter-free), hence the same count; 0.559386 is also the cost_info example quoted in a
+        # public NB201 evaluator's comments.
+        (RESNET, 10, 0.56, 2),
+    ],
+)
 def test_parameter_counts_match_published(arch, num_classes, published_mb, decimals):
     n = count_parameters(NB201Network(arch, num_classes=num_classes))
     assert round(n / 1e6, decimals) == pytest.approx(published_mb, abs=1e-12)

@@ -1,4 +1,5 @@
 """The batch runner: parameters, headline recording, summary, readable failures."""
+
 import json
 
 import nbformat
@@ -41,8 +42,10 @@ def test_list_notebooks_only_and_unknown(tmp_path):
 def test_run_records_headline_and_summary(tmp_path):
     books = tmp_path / "nb"
     books.mkdir()
-    _write_notebook(books / "01_ok.ipynb",
-                    "from gibbsnas_lite.course.notebooks import record\nrecord(profile=profile, answer=6 * 7)")
+    _write_notebook(
+        books / "01_ok.ipynb",
+        "from gibbsnas_lite.course.notebooks import record\nrecord(profile=profile, answer=6 * 7)",
+    )
     _write_notebook(books / "02_bad.ipynb", "x = 1\nraise RuntimeError('boom in cell')")
     out = tmp_path / "out"
     runs = run_notebooks(out, profile="smoke", notebook_dir=books, echo=lambda *_: None)
@@ -80,10 +83,10 @@ def test_record_is_silent_and_checks_values(capsys):
 def test_cli_notebooks_run_exit_codes(tmp_path, capsys):
     books = tmp_path / "nb"
     books.mkdir()
-    _write_notebook(books / "01_ok.ipynb",
-                    "from gibbsnas_lite.course.notebooks import record\nrecord(k=k)")
-    rc = cli.main(["notebooks", "run", "--notebooks", str(books), "--out", str(tmp_path / "o"),
-                   "--profile", "smoke", "-p", "k=3"])
+    _write_notebook(books / "01_ok.ipynb", "from gibbsnas_lite.course.notebooks import record\nrecord(k=k)")
+    rc = cli.main(
+        ["notebooks", "run", "--notebooks", str(books), "--out", str(tmp_path / "o"), "--profile", "smoke", "-p", "k=3"]
+    )
     assert rc == 0
     assert "executed notebooks:" in capsys.readouterr().out
     with pytest.raises(SystemExit):

@@ -1,12 +1,12 @@
 """Every course notebook runs headless in the smoke profile (one test per notebook), its exercises
 answered by the hidden reference solutions; the notebooks and their text sources are in sync."""
+
 import json
 import re
 import sys
-
-import nbformat
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from gibbsnas_lite.course.notebooks import execute_notebook, list_notebooks
@@ -32,7 +32,9 @@ def with_reference_answers(path: Path, out_dir: Path) -> tuple[Path, int]:
     answers = S.NOTEBOOK_ANSWERS[path.name[:2]]
     nb = nbformat.read(str(path), as_version=4)
     checks = 0
-    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "gibbsnas_lite.course.exercises" in c.source)
+    first = next(
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "gibbsnas_lite.course.exercises" in c.source
+    )
     for cell in nb.cells[first:]:
         if cell.cell_type != "code":
             continue
@@ -44,8 +46,10 @@ def with_reference_answers(path: Path, out_dir: Path) -> tuple[Path, int]:
         checks += len(re.findall(r"^check_\w+\(", src, flags=re.M))
         cell.source = src
     assert not answers, f"{path.name}: no exercise cell for {sorted(answers)}"
-    nb.cells.insert(first, nbformat.v4.new_code_cell(
-        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport exercise_solutions as _S"))
+    nb.cells.insert(
+        first,
+        nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport exercise_solutions as _S"),
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     copy = out_dir / path.name
     nbformat.write(nb, str(copy))
@@ -120,7 +124,8 @@ def test_notebook_and_its_text_source_are_in_sync(path):
     assert text.metadata["jupytext"]["text_representation"]["format_name"] == "myst"
     assert _cells(text) == _cells(nb), (
         f"{path.name} and {path.stem}.md differ: run `.venv/bin/jupytext --sync notebooks/{path.stem}.md` "
-        "(the newer file wins) and commit both")
+        "(the newer file wins) and commit both"
+    )
     assert text.metadata["kernelspec"] == nb.metadata["kernelspec"]
 
 
@@ -155,8 +160,9 @@ def test_learner_sees_no_plumbing():
 PAPER_NUMBERS = {"39.77", "54.30", "92.72", "97.20", "97.47"}
 
 
-@pytest.mark.parametrize("name", ["04_nb201_search_dashboard.ipynb", "05_ablation_sample_mean_order.ipynb",
-                                  "08_sweeps_on_ray.ipynb"])
+@pytest.mark.parametrize(
+    "name", ["04_nb201_search_dashboard.ipynb", "05_ablation_sample_mean_order.ipynb", "08_sweeps_on_ray.ipynb"]
+)
 def test_search_notebooks_state_no_run_results_in_prose(name):
     import re
 

@@ -1,4 +1,5 @@
 """Cell drawings and alpha heat maps: figure structure only (no rendering, headless)."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,13 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.course.plots.cells import (
-    DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS, alpha_heatmap, darts_cell_figure,
-    nb201_cell_figure, row_softmax,
+    DARTS_PRIMITIVES,
+    DARTS_ROW_LABELS,
+    NB201_ROW_LABELS,
+    alpha_heatmap,
+    darts_cell_figure,
+    nb201_cell_figure,
+    row_softmax,
 )
 from gibbsnas_lite.spaces.nb201.arch import OPS, parse_arch
 
@@ -17,11 +23,27 @@ RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_c
 G = namedtuple("G", "normal normal_concat reduce reduce_concat")
 # DARTS-V2 (Liu et al. 2019)
 DARTS_V2 = G(
-    normal=[("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+    normal=[
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ],
     reduce_concat=range(2, 6),
 )
 
@@ -62,11 +84,14 @@ def test_nb201_none_hidden_and_other_inputs():
     json.loads(by_index.to_json())  # serializable without any renderer
 
 
-@pytest.mark.parametrize("bad, match", [
-    ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op 'conv'"),
-    (["none"] * 5, "6 edges"),
-    (15625, "out of range"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown op 'conv'"),
+        (["none"] * 5, "6 edges"),
+        (15625, "out of range"),
+    ],
+)
 def test_nb201_bad_arch(bad, match):
     with pytest.raises(ValueError, match=match):
         nb201_cell_figure(bad)
@@ -144,12 +169,15 @@ def test_alpha_heatmap_darts_raw_and_custom_labels():
     np.testing.assert_allclose(row_softmax(np.array([[1000.0, 0.0]])), [[1.0, 0.0]])
 
 
-@pytest.mark.parametrize("alpha, kw, match", [
-    (np.zeros(5), {}, "2-D"),
-    (np.full((6, 5), np.nan), {}, "NaN"),
-    (np.zeros((6, 5)), {"row_labels": ["a"]}, "1 row labels for 6 rows"),
-    (np.zeros((6, 5)), {"col_labels": ["a"]}, "1 column labels for 5 columns"),
-])
+@pytest.mark.parametrize(
+    "alpha, kw, match",
+    [
+        (np.zeros(5), {}, "2-D"),
+        (np.full((6, 5), np.nan), {}, "NaN"),
+        (np.zeros((6, 5)), {"row_labels": ["a"]}, "1 row labels for 6 rows"),
+        (np.zeros((6, 5)), {"col_labels": ["a"]}, "1 column labels for 5 columns"),
+    ],
+)
 def test_alpha_heatmap_bad_input(alpha, kw, match):
     with pytest.raises(ValueError, match=match):
         alpha_heatmap(alpha, **kw)

@@ -1,8 +1,8 @@
 """plots.toy_posterior: figures come back with the expected traces; ellipses lie on the k-σ contour."""
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from gibbsnas_lite.course import toys as T
 from gibbsnas_lite.course.plots import toy_posterior as P

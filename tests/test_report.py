@@ -1,14 +1,25 @@
 """gibbsnas_lite.course.report: run rows with NAS-Bench-201 accuracies, the paper's Table 3, figures."""
+
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gibbsnas_lite.nasbench import TABLE3_COLUMNS, NB201Table
 from gibbsnas_lite.course.plots.report import epochs_figure, table3_figure
-from gibbsnas_lite.course.report import (LABELS, PAPER_TABLE3_ONESHOT, comparison_rows, edge_summary, edge_summary_text,
-                                         epoch_curve, headline, markdown_table, paper_table3, run_row)
+from gibbsnas_lite.course.report import (
+    LABELS,
+    PAPER_TABLE3_ONESHOT,
+    comparison_rows,
+    edge_summary,
+    edge_summary_text,
+    epoch_curve,
+    headline,
+    markdown_table,
+    paper_table3,
+    run_row,
+)
+from gibbsnas_lite.nasbench import TABLE3_COLUMNS, NB201Table
 from gibbsnas_lite.search import History, make_config
 from gibbsnas_lite.search.loop import SearchResult
 
@@ -33,14 +44,21 @@ def _write_run(folder: Path, strategy: str, archs: list[str], summary: bool = Tr
         lines.append({"kind": "epoch", "epoch": e, "arch": arch, "train_loss": 1.0, "seconds": 1.5})
     (folder / "history.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     if summary:
-        (folder / "summary.json").write_text(json.dumps(
-            {"strategy": strategy, "arch": archs[-1], "seconds": 12.5, "config": config.to_dict()}))
+        (folder / "summary.json").write_text(
+            json.dumps({"strategy": strategy, "arch": archs[-1], "seconds": 12.5, "config": config.to_dict()})
+        )
     return folder
 
 
 def test_labels_are_table3_columns():
-    assert LABELS == ("CIFAR-10 valid", "CIFAR-10 test", "CIFAR-100 valid", "CIFAR-100 test",
-                      "ImageNet16-120 valid", "ImageNet16-120 test")
+    assert LABELS == (
+        "CIFAR-10 valid",
+        "CIFAR-10 test",
+        "CIFAR-100 valid",
+        "CIFAR-100 test",
+        "ImageNet16-120 valid",
+        "ImageNet16-120 test",
+    )
     assert LABELS == tuple(c[0] for c in TABLE3_COLUMNS)
 
 
@@ -118,12 +136,21 @@ def test_epoch_curve(tmp_path, table):
 
 
 def test_comparison_rows_and_table(tmp_path, table):
-    runs = {"gibbs2": _write_run(tmp_path / "g", "gibbs2", [BEST_C10]),
-            "darts-v1": _write_run(tmp_path / "d", "darts-v1", [SKIP]),
-            "gdas": _write_run(tmp_path / "s", "gdas", [NO_PATH])}
+    runs = {
+        "gibbs2": _write_run(tmp_path / "g", "gibbs2", [BEST_C10]),
+        "darts-v1": _write_run(tmp_path / "d", "darts-v1", [SKIP]),
+        "gdas": _write_run(tmp_path / "s", "gdas", [NO_PATH]),
+    }
     rows = comparison_rows(runs, table)
-    assert [r["method"] for r in rows] == ["GibbsNAS-2nd", "DARTS-V1", "GDAS", "GibbsNAS (paper)",
-                                          "DARTS-V1 (paper)", "GDAS (paper)", "Optimal (paper)"]
+    assert [r["method"] for r in rows] == [
+        "GibbsNAS-2nd",
+        "DARTS-V1",
+        "GDAS",
+        "GibbsNAS (paper)",
+        "DARTS-V1 (paper)",
+        "GDAS (paper)",
+        "Optimal (paper)",
+    ]
     assert rows[0]["values"]["CIFAR-10 test"] == (pytest.approx(94.3733), None)
     assert rows[3]["values"]["CIFAR-10 test"] == (92.72, 0.60)
     assert "smoke profile, synthetic, seed 0, 1 epochs" in rows[0]["source"]
@@ -142,17 +169,28 @@ def test_comparison_rows_and_table(tmp_path, table):
 
 
 def test_epochs_figure_and_headline(tmp_path, table):
-    runs = {"gibbs2": _write_run(tmp_path / "g", "gibbs2", [SKIP, BEST_C10]),
-            "gdas": _write_run(tmp_path / "s", "gdas", [NO_PATH, SKIP])}
+    runs = {
+        "gibbs2": _write_run(tmp_path / "g", "gibbs2", [SKIP, BEST_C10]),
+        "gdas": _write_run(tmp_path / "s", "gdas", [NO_PATH, SKIP]),
+    }
     fig = epochs_figure(runs, table)
     names = [t.name for t in fig.data]
-    assert names == ["GibbsNAS-2nd (seed 0)", "GibbsNAS (paper, CIFAR-10 search)", "GDAS (seed 0)",
-                     "GDAS (paper, CIFAR-10 search)"]
+    assert names == [
+        "GibbsNAS-2nd (seed 0)",
+        "GibbsNAS (paper, CIFAR-10 search)",
+        "GDAS (seed 0)",
+        "GDAS (paper, CIFAR-10 search)",
+    ]
     np.testing.assert_allclose(fig.data[0].y, [54.2967, 94.3733], atol=1e-4)
     assert list(fig.data[1].y) == [92.72, 92.72] and list(fig.data[3].y) == [93.61, 93.61]
     h = headline(runs, table)
-    assert h["gibbs2"] == {"arch": BEST_C10, "cifar10_test": 94.37, "cifar100_test": 73.22,
-                           "imagenet16_test": 46.71, "seconds": 12.5}
+    assert h["gibbs2"] == {
+        "arch": BEST_C10,
+        "cifar10_test": 94.37,
+        "cifar100_test": 73.22,
+        "imagenet16_test": 46.71,
+        "seconds": 12.5,
+    }
     assert h["gdas"]["cifar10_test"] == 54.3
     json.dumps(h)  # JSON-ready for record(...)
 
@@ -170,10 +208,10 @@ def test_run_row_rejects_the_darts_space(tmp_path, table):
 def test_edge_summary(tmp_path):
     run = _write_run(tmp_path / "g", "gibbs2", [SKIP, BEST_C10])
     alpha = np.zeros((6, 5))
-    alpha[0] = [0.0, 0.0, 0.0, 2.0, 1.0]   # edge 0->1: nor_conv_3x3 over avg_pool by 1.0
-    alpha[5] = [0.5, 0.0, 0.0, 0.0, 0.0]   # edge 2->3: none over skip (stable order) by 0.5
+    alpha[0] = [0.0, 0.0, 0.0, 2.0, 1.0]  # edge 0->1: nor_conv_3x3 over avg_pool by 1.0
+    alpha[5] = [0.5, 0.0, 0.0, 0.0, 0.0]  # edge 2->3: none over skip (stable order) by 0.5
     std = np.full((6, 5), 0.5)
-    std[0, 3], std[0, 4] = 0.3, 0.4        # gap 1.0 / hypot(0.3, 0.4) = 2.0 stds
+    std[0, 3], std[0, 4] = 0.3, 0.4  # gap 1.0 / hypot(0.3, 0.4) = 2.0 stds
     lines = (run / "history.jsonl").read_text().splitlines()
     last = json.loads(lines[-1])
     last.update(alpha=[alpha.tolist()], std=[std.tolist()])
@@ -189,8 +227,16 @@ def test_edge_summary(tmp_path):
     assert rows[5]["z"] == pytest.approx(0.5 / np.hypot(0.5, 0.5))
     assert rows[1]["gap"] == 0.0 and rows[1]["z"] == 0.0
     text = edge_summary_text(run)
-    assert text.splitlines()[1].split() == ["0→1", "nor_conv_3x3", f"{e[3] / e.sum():.3f}", "2.000", "0.300",
-                                            "avg_pool_3x3", "1.000", "2.00"]
+    assert text.splitlines()[1].split() == [
+        "0→1",
+        "nor_conv_3x3",
+        f"{e[3] / e.sum():.3f}",
+        "2.000",
+        "0.300",
+        "avg_pool_3x3",
+        "1.000",
+        "2.00",
+    ]
     # no posterior (DARTS): no std, no z
     last.pop("std")
     (run / "history.jsonl").write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")

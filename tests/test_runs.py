@@ -1,4 +1,5 @@
 """gibbsnas_lite.runs (run-folder helpers) and the strategy registry (gibbsnas_lite.search.registry)."""
+
 import json
 import random
 import sys
@@ -8,8 +9,7 @@ import pytest
 import torch
 
 from gibbsnas_lite import runs
-from gibbsnas_lite.search import STRATEGIES, SearchConfig, make_config, run_search
-from gibbsnas_lite.search import registry
+from gibbsnas_lite.search import STRATEGIES, SearchConfig, make_config, registry, run_search
 from gibbsnas_lite.search.base import Strategy
 from gibbsnas_lite.train import TrainConfig
 
@@ -74,8 +74,9 @@ def test_registry_is_the_strategy_table():
 
 
 def test_a_registered_strategy_runs_through_config_and_loop():
-    spec = registry.StrategySpec("darts-v1-copy", "darts:DartsV1", "DARTS-V1 (copy)", "DARTS-V1", "darts", order=1,
-                                 defaults=dict(a_lr=1e-3))
+    spec = registry.StrategySpec(
+        "darts-v1-copy", "darts:DartsV1", "DARTS-V1 (copy)", "DARTS-V1", "darts", order=1, defaults=dict(a_lr=1e-3)
+    )
     registry.register(spec)
     try:
         config = make_config("darts-v1-copy", "smoke", epochs=1, max_steps_per_epoch=1)

@@ -1,4 +1,5 @@
 """BFGSGaussian (paper Eq. 16): checked against known truths (Gaussian targets, scipy's BFGS, SGD)."""
+
 import copy
 import io
 import math
@@ -43,8 +44,9 @@ def gaussian_chain():
         sampler.step()
         if t >= burn_in:
             samples[t - burn_in] = theta.detach()
-    return dict(a=a, mu=mu, data_size=data_size, samples=samples.reshape(-1, 10), sampler=sampler, theta=theta,
-                chains=chains)
+    return dict(
+        a=a, mu=mu, data_size=data_size, samples=samples.reshape(-1, 10), sampler=sampler, theta=theta, chains=chains
+    )
 
 
 def test_sample_mode_draws_the_gaussian(gaussian_chain):
@@ -260,8 +262,9 @@ def test_warmup_draws_no_noise_then_ramps_linearly():
     moves = {}
     for warmup, ramp in ((0, 0), (2, 4)):
         theta = torch.zeros(50, dtype=F64, requires_grad=True)
-        sampler = BFGSGaussian([theta], data_size=3, weight_decay=0.0, hessian="identity", warmup_steps=warmup,
-                               ramp_steps=ramp, seed=7)
+        sampler = BFGSGaussian(
+            [theta], data_size=3, weight_decay=0.0, hessian="identity", warmup_steps=warmup, ramp_steps=ramp, seed=7
+        )
         scales, steps = [], []
         for _ in range(7):
             scales.append(sampler.noise_scale())
@@ -297,7 +300,9 @@ def test_clip_std_bounds_each_standardized_coordinate():
         sampler.step()
         h = sampler.inverse_hessian()
         mean = before - h @ (a @ (before - mu))
-        standardized = torch.linalg.solve_triangular(torch.linalg.cholesky(h), (theta.detach() - mean)[:, None], upper=False)
+        standardized = torch.linalg.solve_triangular(
+            torch.linalg.cholesky(h), (theta.detach() - mean)[:, None], upper=False
+        )
         assert standardized.abs().max() <= 0.5 * math.sqrt(1 / 4) * (1 + 1e-9)
 
 

@@ -4,6 +4,7 @@ Why they exist (docs/search.md, "Why GibbsNAS lands on parameter-free cells"): Î
 nearly flat early in a search and exactly flat along each edge's softmax-shift direction, so
 BFGS's H grows to hundreds or thousands and both the Newton step and the noise (T/N) H blow up.
 """
+
 import math
 
 import numpy as np

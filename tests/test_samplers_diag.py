@@ -1,4 +1,5 @@
 """DiagLBFGSGaussian (paper Eq. 15): checked against known truths (diagonal Gaussians, dense BFGS, SGD bounds)."""
+
 import copy
 import io
 import math
@@ -91,8 +92,9 @@ def make_mlp_problem():
     labels = (x @ torch.randn(32, 10, generator=g) + 0.5 * torch.randn(2048, 10, generator=g)).argmax(1)
     torch_state = torch.random.get_rng_state()
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
-                              torch.nn.Linear(64, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+    )
     torch.random.set_rng_state(torch_state)
     return x, labels, net
 
@@ -200,8 +202,9 @@ def test_warmup_draws_no_noise_then_ramps_linearly():
     moves = {}
     for warmup, ramp in ((0, 0), (1, 3)):
         theta = torch.zeros(40, dtype=F64, requires_grad=True)
-        sampler = DiagLBFGSGaussian([theta], data_size=2, weight_decay=0.0, warmup_steps=warmup, ramp_steps=ramp,
-                                    seed=3)
+        sampler = DiagLBFGSGaussian(
+            [theta], data_size=2, weight_decay=0.0, warmup_steps=warmup, ramp_steps=ramp, seed=3
+        )
         steps = []
         for _ in range(5):
             before = theta.detach().clone()

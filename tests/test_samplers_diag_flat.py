@@ -4,6 +4,7 @@
 reference: mean mode must give the same weights and diagonals, old checkpoints must load, and
 the number of kernels per step must not grow with the number of parameter tensors.
 """
+
 import copy
 import io
 
@@ -100,7 +101,8 @@ class PerTensorReference(Optimizer):
         """(T/N) D for each parameter: the variance of the next draw at full noise."""
         return [
             self._diagonal(self.state[p], p) * (group["temperature"] / self.data_size)
-            for group in self.param_groups for p in group["params"]
+            for group in self.param_groups
+            for p in group["params"]
         ]
 
     # ------------------------------------------------------------------ step
@@ -186,8 +188,9 @@ class PerTensorReference(Optimizer):
 
 def make_net(seed=0, dtype=torch.float32):
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(),
-                              torch.nn.Linear(16, 4)).to(dtype)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(12, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4)
+    ).to(dtype)
     return net
 
 
@@ -217,8 +220,11 @@ def run(net, sampler, steps, use_closure, seed=1):
             sampler.step()
 
 
-SETTINGS = [(diag, pairs, closure) for diag in ("secant", "lbfgs")
-            for pairs, closure in (("step", False), ("step", True), ("closure", True))]
+SETTINGS = [
+    (diag, pairs, closure)
+    for diag in ("secant", "lbfgs")
+    for pairs, closure in (("step", False), ("step", True), ("closure", True))
+]
 
 
 @pytest.mark.parametrize("diag, pairs, use_closure", SETTINGS)
@@ -248,9 +254,11 @@ def test_sample_mode_draws_the_reference_noise():
     copies (reference, flat, flat in mean mode) to the same point; the sixth step draws."""
     nets = [make_net(dtype=torch.float64) for _ in range(3)]
     kwargs = dict(data_size=50, history_size=3, temperature=2.0, warmup_steps=5, h_max=5.0)
-    samplers = [PerTensorReference(nets[0].parameters(), seed=0, **kwargs),
-                DiagLBFGSGaussian(nets[1].parameters(), seed=0, **kwargs),
-                DiagLBFGSGaussian(nets[2].parameters(), mode="mean", **kwargs)]
+    samplers = [
+        PerTensorReference(nets[0].parameters(), seed=0, **kwargs),
+        DiagLBFGSGaussian(nets[1].parameters(), seed=0, **kwargs),
+        DiagLBFGSGaussian(nets[2].parameters(), mode="mean", **kwargs),
+    ]
     for net, sampler in zip(nets, samplers):
         run(net, sampler, 5, use_closure=True)
     assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters()))
@@ -309,8 +317,9 @@ def test_a_parameter_without_gradient_stays_and_the_others_step_as_before():
 
 def test_parameters_of_two_dtypes_are_refused():
     with pytest.raises(ValueError, match="one dtype"):
-        DiagLBFGSGaussian([torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)],
-                          data_size=1)
+        DiagLBFGSGaussian(
+            [torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)], data_size=1
+        )
 
 
 class OpCounter(torch.utils._python_dispatch.TorchDispatchMode):

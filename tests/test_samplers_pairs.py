@@ -1,4 +1,5 @@
 """``pairs="closure"``: curvature only from same-batch closure pairs, even when most steps have no closure."""
+
 import pytest
 import torch
 

@@ -5,11 +5,12 @@ product.
 Runs use a tiny smoke config (64 synthetic 8x8 images per search half, batches of 16:
 4 steps per epoch) so the whole file stays well under two minutes on a busy 2-core machine.
 """
+
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -77,11 +78,14 @@ def compare_runs(full, full_dir, resumed, resumed_dir):
 
 
 # --- 1. resume == uninterrupted, bit for bit ------------------------------------------------
-@pytest.mark.parametrize("strategy, stop", [
-    ("gibbs2", "alpha-event"),   # stop mid-epoch 1: the checkpoint is epoch 0's, epoch 1 is redone
-    ("darts-v2", "epoch-event"),  # "stop" returned at the end of epoch 0
-    ("gdas", "raise"),            # StopSearch raised at the end of epoch 1
-])
+@pytest.mark.parametrize(
+    "strategy, stop",
+    [
+        ("gibbs2", "alpha-event"),  # stop mid-epoch 1: the checkpoint is epoch 0's, epoch 1 is redone
+        ("darts-v2", "epoch-event"),  # "stop" returned at the end of epoch 0
+        ("gdas", "raise"),  # StopSearch raised at the end of epoch 1
+    ],
+)
 def test_resume_equals_uninterrupted_bit_for_bit(strategy, stop, tmp_path, tmp_path_factory):
     full, full_dir = uninterrupted(strategy, tmp_path_factory)
     assert len(full.history.epochs) == 3 and not full.stopped_early
@@ -201,13 +205,16 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(strategy, tmp
 
 
 # --- 4. bad input -------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, name, value, choices", [
-    (dict(strategy="gibbs3"), "strategy", "gibbs3", STRATEGIES),
-    (dict(profile="huge"), "profile", "huge", ("smoke", "cpu", "full")),
-    (dict(space="nb301"), "space", "nb301", ("nb201", "darts")),
-    (dict(dataset="mnist"), "dataset", "mnist", ("synthetic", "fashion-mnist", "cifar10")),
-    (dict(device="tpu"), "device", "tpu", ("auto", "cpu", "cuda")),
-])
+@pytest.mark.parametrize(
+    "kwargs, name, value, choices",
+    [
+        (dict(strategy="gibbs3"), "strategy", "gibbs3", STRATEGIES),
+        (dict(profile="huge"), "profile", "huge", ("smoke", "cpu", "full")),
+        (dict(space="nb301"), "space", "nb301", ("nb201", "darts")),
+        (dict(dataset="mnist"), "dataset", "mnist", ("synthetic", "fashion-mnist", "cifar10")),
+        (dict(device="tpu"), "device", "tpu", ("auto", "cpu", "cuda")),
+    ],
+)
 def test_unknown_names_are_value_errors_listing_choices(kwargs, name, value, choices):
     strategy = kwargs.pop("strategy", "gibbs2")
     profile = kwargs.pop("profile", "smoke")
@@ -333,7 +340,7 @@ def known_best_op_search(strategy: str, seed: int, steps: int, **overrides):
         p.requires_grad_(False)
     g = torch.Generator().manual_seed(seed + 1)
     x_valid = torch.randn(256, 3, 8, 8, generator=g)  # one full batch: alpha sees all 256
-    x_train = torch.randn(16, 3, 8, 8, generator=g)   # (omega is frozen: only a forward)
+    x_train = torch.randn(16, 3, 8, 8, generator=g)  # (omega is frozen: only a forward)
     with torch.no_grad():
         y_valid = F.softmax(model(x_valid, path=TEACHER), dim=1)
         y_train = F.softmax(model(x_train, path=TEACHER), dim=1)
@@ -344,10 +351,10 @@ def known_best_op_search(strategy: str, seed: int, steps: int, **overrides):
     for step in range(steps):
         metrics = search.step((x_train, y_train), (x_valid, y_valid), 0, step)
         draws.append(model.alpha.detach().clone())
-    alpha_mean = torch.stack(draws[steps // 2:]).mean(0)  # the second half of the chain
+    alpha_mean = torch.stack(draws[steps // 2 :]).mean(0)  # the second half of the chain
     truth = torch.tensor([OPS.index(op) for op in parse_arch(TEACHER)])
     hits = int((alpha_mean.argmax(1) == truth).sum())
-    return hits, alpha_mean, torch.stack(draws[steps // 2:]), search, metrics
+    return hits, alpha_mean, torch.stack(draws[steps // 2 :]), search, metrics
 
 
 def test_gibbsnas_mean_finds_the_teachers_ops():
@@ -363,8 +370,7 @@ def test_gibbsnas_mean_finds_the_teachers_ops():
     #   [  11, -155, -175,  333*, -13]
     # The sampler as measured here: uncapped H and T = 1 (the search's defaults cap H at 1 and use
     # T = 10 since the seed study, docs/search.md; with the cap 40 steps of lr 0.1 move alpha too little).
-    hits, alpha_mean, _, search, metrics = known_best_op_search("gibbs2-mean", seed=0, steps=40, a_lr=0.1,
-                                                                **UNCAPPED)
+    hits, alpha_mean, _, search, metrics = known_best_op_search("gibbs2-mean", seed=0, steps=40, a_lr=0.1, **UNCAPPED)
     assert hits >= 5, (hits, alpha_mean)
     assert metrics["valid_loss"] < 3.25
     cov = search.a_optimizer.covariance()
@@ -380,8 +386,9 @@ def test_gibbsnas_samples_center_on_the_teachers_ops():
     # seed 2, whose chain wandered off (draws' std up to 19, last loss 3.69). Seed 0: draws' std
     # per entry median 0.54, max 1.15; the BFGS covariance's std median 0.41, max 0.86, so the
     # covariance the dashboard shows is the spread the chain really has.
-    hits, alpha_mean, draws, search, _ = known_best_op_search("gibbs2", seed=0, steps=30, a_lr=1.0,
-                                                              data_size=2048, **UNCAPPED)
+    hits, alpha_mean, draws, search, _ = known_best_op_search(
+        "gibbs2", seed=0, steps=30, a_lr=1.0, data_size=2048, **UNCAPPED
+    )
     assert hits >= 4, (hits, alpha_mean)
     spread = draws.std(0)
     assert float(spread.max()) > 1e-3  # the chain is sampling, not standing still
@@ -416,8 +423,9 @@ def test_gibbs_sampling_depends_on_the_seed_only(tmp_path_factory):
 def test_darts_space_smoke_search_derives_a_valid_genotype(tmp_path):
     from gibbsnas_lite.spaces.darts.genotypes import format_genotype, parse_genotype
 
-    result = run_search(tiny("gibbs2", space="darts", channels=4, cells_per_stage=1, epochs=1,
-                             train_limit=32), out_dir=tmp_path)
+    result = run_search(
+        tiny("gibbs2", space="darts", channels=4, cells_per_stage=1, epochs=1, train_limit=32), out_dir=tmp_path
+    )
     genotype = parse_genotype(result.arch)
     assert format_genotype(genotype) == result.arch
     assert len(genotype.normal) == 8 and len(genotype.reduce) == 8
@@ -523,8 +531,8 @@ def test_gibbs_temperatures_reach_the_samplers_and_follow_the_schedule():
     eta(2-eta)/(eta0(2-eta0)) at every epoch end (gibbs.py), which for the cosine schedule is a
     known number per epoch."""
     import math
-    config = make_config("gibbs2", "smoke", epochs=4, temperature=2.0, w_temperature=0.3,
-                         max_steps_per_epoch=1)
+
+    config = make_config("gibbs2", "smoke", epochs=4, temperature=2.0, w_temperature=0.3, max_steps_per_epoch=1)
     assert config.noise_follows_lr
     torch.manual_seed(0)
     model = NB201SearchNetwork(C=4, N=1, num_classes=10, in_channels=3)
@@ -542,7 +550,8 @@ def test_gibbs_temperatures_reach_the_samplers_and_follow_the_schedule():
         w_eta_min = config.w_lr_min / config.w_lr
         assert strategy.w_optimizer.param_groups[0]["temperature"] == pytest.approx(expected(1.0, w_eta_min, 0.3))
         assert strategy.a_optimizer.param_groups[0]["temperature"] == pytest.approx(
-            expected(config.a_lr, config.a_lr * 0.01, 2.0))
+            expected(config.a_lr, config.a_lr * 0.01, 2.0)
+        )
     # the last epoch's omega temperature is far below its start (eta 1 -> ~0.15 after 3/4 of the cosine)
     assert strategy.w_optimizer.param_groups[0]["temperature"] < 0.3 * 0.35
     # without the flag, temperatures stay put; w_temperature=None means "the same as T"

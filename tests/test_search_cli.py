@@ -3,6 +3,7 @@
 Runs are the smoke profile made smaller (64 synthetic images per search half, batches of 32:
 2 steps per epoch, 2 epochs).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,7 @@ ENTRY_POINT = shutil.which("gibbsnas-lite", path=os.path.dirname(sys.executable)
 
 
 def search_cli(out: Path, *extra: str) -> list[str]:
-    return ["search", "--profile", "smoke", "--strategy", "gdas", "--out", str(out), "--no-progress",
-            *SMALL, *extra]
+    return ["search", "--profile", "smoke", "--strategy", "gdas", "--out", str(out), "--no-progress", *SMALL, *extra]
 
 
 def epoch_lines(text: str) -> list[str]:
@@ -62,8 +62,9 @@ def test_search_writes_checkpoint_history_summary_and_one_line_per_epoch(full_ru
     assert [r["epoch"] for r in epochs] == [0, 1]
     alphas = [r for r in history if r["kind"] == "alpha"]
     # one alpha tensor in NB201 (6 edges x 5 ops): alpha, softmax probabilities, std per entry
-    assert alphas and all(len(r["probs"]) == 1 and len(r["probs"][0]) == 6 and len(r["probs"][0][0]) == 5
-                          for r in alphas)
+    assert alphas and all(
+        len(r["probs"]) == 1 and len(r["probs"][0]) == 6 and len(r["probs"][0][0]) == 5 for r in alphas
+    )
     assert load_checkpoint(out)["epoch"] == 1
 
     summary = json.loads((out / "summary.json").read_text())
@@ -91,6 +92,7 @@ def test_resume_continues_a_stopped_run_to_the_same_result(full_run, tmp_path, c
         def callback(event):
             if event["kind"] == "epoch":
                 raise StopSearch
+
         return run_search(*args, callback=callback, **kwargs)
 
     monkeypatch.setattr(search_pkg, "run_search", stop_after_first_epoch)
@@ -108,8 +110,10 @@ def test_resume_continues_a_stopped_run_to_the_same_result(full_run, tmp_path, c
     a, b = load_checkpoint(full_dir), load_checkpoint(out)
     for key in ("epoch", "model", "strategy", "data", "rng", "arch", "history"):
         assert_same(a[key], b[key], key, ignore={"seconds"})
-    assert json.loads((out / "summary.json").read_text())["arch"] == json.loads(
-        (full_dir / "summary.json").read_text())["arch"]
+    assert (
+        json.loads((out / "summary.json").read_text())["arch"]
+        == json.loads((full_dir / "summary.json").read_text())["arch"]
+    )
 
 
 @pytest.mark.skipif(ENTRY_POINT is None, reason="the gibbsnas-lite script is not installed in this venv")
@@ -132,8 +136,13 @@ def test_entry_point_help_and_resume_in_a_fresh_process(full_run, tmp_path):
     # Bit for bit needs the same float reduction order, so the same number of CPU threads as
     # this process (tests/conftest.py: 1); with 2 threads alpha differs in the last digits.
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
-    result = subprocess.run([ENTRY_POINT, "search", "--resume", str(out), "--no-progress"],
-                            capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [ENTRY_POINT, "search", "--resume", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert [line.split(" | ")[0] for line in epoch_lines(result.stdout)] == ["epoch 2/2"]
     a, b = load_checkpoint(full_dir), load_checkpoint(out)
@@ -147,22 +156,44 @@ def test_search_help_lists_the_options(capsys):
         main(["search", "--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--strategy", "--space", "--dataset", "--profile", "--device", "--seed", "--epochs",
-                   "--batch-size", "--channels", "--cells", "--train-limit", "--w-lr", "--a-lr",
-                   "--temperature", "--w-temperature", "--data-root", "--download", "--amp", "--out", "--resume",
-                   "--no-progress"):
+    for option in (
+        "--strategy",
+        "--space",
+        "--dataset",
+        "--profile",
+        "--device",
+        "--seed",
+        "--epochs",
+        "--batch-size",
+        "--channels",
+        "--cells",
+        "--train-limit",
+        "--w-lr",
+        "--a-lr",
+        "--temperature",
+        "--w-temperature",
+        "--data-root",
+        "--download",
+        "--amp",
+        "--out",
+        "--resume",
+        "--no-progress",
+    ):
         assert option in text, option
     for choice in ("gibbs2", "gibbs1-mean", "darts-v2", "gdas", "rsps", "smoke", "nb201", "darts"):
         assert choice in text
 
 
-@pytest.mark.parametrize("option, value, choices", [
-    ("--strategy", "gibbs3", "gibbs2"),
-    ("--space", "nb301", "nb201"),
-    ("--dataset", "mnist", "fashion-mnist"),
-    ("--profile", "huge", "smoke"),
-    ("--device", "tpu", "cuda"),
-])
+@pytest.mark.parametrize(
+    "option, value, choices",
+    [
+        ("--strategy", "gibbs3", "gibbs2"),
+        ("--space", "nb301", "nb201"),
+        ("--dataset", "mnist", "fashion-mnist"),
+        ("--profile", "huge", "smoke"),
+        ("--device", "tpu", "cuda"),
+    ],
+)
 def test_unknown_choice_exits_2_naming_the_value_and_choices(option, value, choices, capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["search", option, value, "--out", str(tmp_path / "run")])
@@ -186,8 +217,7 @@ def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_
     (corrupt / "checkpoint.pt").write_bytes(b"\x00garbage")
     fails(["search", "--resume", str(corrupt)], "corrupt or not a gibbsnas-lite checkpoint")
     full_dir, _ = full_run
-    fails(["search", "--resume", str(full_dir), "--epochs", "5", "--strategy", "gibbs2"],
-          "drop --strategy, --epochs")
+    fails(["search", "--resume", str(full_dir), "--epochs", "5", "--strategy", "gibbs2"], "drop --strategy, --epochs")
     if not torch.cuda.is_available():
         fails(search_cli(tmp_path / "b", "--device", "cuda"), "CUDA is not available")
         assert not (tmp_path / "b").exists()
@@ -196,14 +226,37 @@ def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_
 def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
     from gibbsnas_lite.cli import parse_settings
 
-    assert parse_settings(["image_size=16", "alpha_max_step=2.5", "dataset=synthetic", "clip_std=None",
-                           "alpha_h_max=inf"]) == {
-        "image_size": 16, "alpha_max_step": 2.5, "dataset": "synthetic", "clip_std": None, "alpha_h_max": float("inf")}
+    assert parse_settings(
+        ["image_size=16", "alpha_max_step=2.5", "dataset=synthetic", "clip_std=None", "alpha_h_max=inf"]
+    ) == {
+        "image_size": 16,
+        "alpha_max_step": 2.5,
+        "dataset": "synthetic",
+        "clip_std": None,
+        "alpha_h_max": float("inf"),
+    }
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings(["image_size"])
     out = tmp_path / "run"
-    assert main(["search", "--profile", "smoke", "--epochs", "1", "--set", "alpha_h_max=3.0", "--set",
-                 "alpha_max_step=0.2", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--profile",
+                "smoke",
+                "--epochs",
+                "1",
+                "--set",
+                "alpha_h_max=3.0",
+                "--set",
+                "alpha_max_step=0.2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["alpha_h_max"] == 3.0 and config["alpha_max_step"] == 0.2
     capsys.readouterr()
@@ -216,7 +269,10 @@ def test_set_reads_booleans_and_refuses_a_contradiction_or_a_non_boolean(tmp_pat
 
     # "true"/"false" as a sweep file or a shell user writes them, not the truthy string "false"
     assert parse_settings(["channels_last=true", "amp=False", "noise_follows_lr=FALSE"]) == {
-        "channels_last": True, "amp": False, "noise_follows_lr": False}
+        "channels_last": True,
+        "amp": False,
+        "noise_follows_lr": False,
+    }
     assert main(["search", "--profile", "smoke", "--set", "amp=yes", "--out", str(tmp_path / "a")]) == 2
     assert "amp must be True or False, got 'yes'" in capsys.readouterr().err
     assert main(["search", "--profile", "smoke", "--seed", "1", "--set", "seed=2", "--out", str(tmp_path / "b")]) == 2

@@ -1,4 +1,5 @@
 """The seed study: cell classification checked against the benchmark, rows from real run folders, summaries."""
+
 import json
 
 import numpy as np
@@ -28,12 +29,15 @@ def test_every_chance_level_cell_has_no_parameterised_path(table):
     assert abs(table.accuracy(ALL_SKIP, "cifar10", "test") - 54.30) < 0.01
 
 
-@pytest.mark.parametrize("arch, share, path", [
-    ("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", 5 / 6, False),  # the conv leads nowhere
-    ("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|", 5 / 6, True),
-    ("|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|avg_pool_3x3~1|none~2|", 1.0, False),
-    ("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|", 5 / 6, True),  # 0 -> 3 directly
-])
+@pytest.mark.parametrize(
+    "arch, share, path",
+    [
+        ("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|", 5 / 6, False),  # the conv leads nowhere
+        ("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|", 5 / 6, True),
+        ("|avg_pool_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|avg_pool_3x3~1|none~2|", 1.0, False),
+        ("|none~0|+|none~0|none~1|+|nor_conv_1x1~0|none~1|none~2|", 5 / 6, True),  # 0 -> 3 directly
+    ],
+)
 def test_cells_by_hand(arch, share, path):
     assert S.parameter_free_share(arch) == pytest.approx(share)
     assert S.has_parameterised_path(arch) is path
@@ -47,23 +51,38 @@ def test_a_bad_arch_string_is_named():
 def make_run(folder, strategy, seed, accs, arch_last, cpu=(10.0, 2.0), rss_kb=512000):
     folder.mkdir(parents=True)
     archs = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"] * (
-        len(accs) - 1) + [arch_last]
+        len(accs) - 1
+    ) + [arch_last]
     with open(folder / "history.jsonl", "w") as fh:
         fh.write(json.dumps({"kind": "alpha", "step": 0}) + "\n")
         for i, (a, arch) in enumerate(zip(accs, archs)):
             fh.write(json.dumps({"kind": "epoch", "epoch": i, "arch": arch, "benchmark": {"cifar10_test": a}}) + "\n")
-    (folder / "summary.json").write_text(json.dumps({
-        "strategy": strategy, "seed": seed, "arch": arch_last, "benchmark": {"cifar10_test": accs[-1]},
-        "seconds": 5.0, "final": {"train_loss": 0.5}}))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "strategy": strategy,
+                "seed": seed,
+                "arch": arch_last,
+                "benchmark": {"cifar10_test": accs[-1]},
+                "seconds": 5.0,
+                "final": {"train_loss": 0.5},
+            }
+        )
+    )
     (folder / "time.txt").write_text(f"12.5 {rss_kb} {cpu[0]} {cpu[1]}\n")
 
 
 def test_collect_summarize_save_load(tmp_path):
     good = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-    finals = {("gibbs2", 0): 93.0, ("gibbs2", 1): 91.0, ("gibbs2", 2): 92.5, ("darts-v1", 0): 54.3, ("darts-v1", 1): 90.0}
+    finals = {
+        ("gibbs2", 0): 93.0,
+        ("gibbs2", 1): 91.0,
+        ("gibbs2", 2): 92.5,
+        ("darts-v1", 0): 54.3,
+        ("darts-v1", 1): 90.0,
+    }
     for (strategy, seed), acc in finals.items():
-        make_run(tmp_path / f"{strategy}-s{seed}", strategy, seed, [80.0, 85.0, acc],
-                 ALL_SKIP if acc < 60 else good)
+        make_run(tmp_path / f"{strategy}-s{seed}", strategy, seed, [80.0, 85.0, acc], ALL_SKIP if acc < 60 else good)
     (tmp_path / "unfinished").mkdir()
     rows = S.collect(sorted(tmp_path.iterdir()))
     assert len(rows) == 5

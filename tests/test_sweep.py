@@ -6,6 +6,7 @@ The reference of every Ray test is the same trials run one after another in this
 bit (run_search's resume is exact on CPU with the same threads). Ray is the ``[sweep]``
 extra: without it the Ray tests skip, unless ``GIBBSNAS_REQUIRE_RAY=1`` (set by .ci/run).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,9 @@ from pathlib import Path
 import pytest
 
 from gibbsnas_lite.cli import main as cli_main
-from gibbsnas_lite.sweep import Trial, grid, load_sweep_file, parse_seeds, run_trial
 from gibbsnas_lite.course.plots import sweep as sweep_plots
+from gibbsnas_lite.sweep import Trial, grid, load_sweep_file, parse_seeds, run_trial, runner
 from gibbsnas_lite.sweep import results as sweep_results
-from gibbsnas_lite.sweep import runner
 
 REQUIRE_RAY = os.environ.get("GIBBSNAS_REQUIRE_RAY", "") not in ("", "0")
 
@@ -48,10 +48,14 @@ def test_parse_seeds():
 
 
 def test_grid_names_order_and_errors():
-    trials = grid("gibbs2,darts-v1", seeds="0-1", datasets="synthetic,fashion-mnist", profile="smoke",
-                  overrides={"epochs": 3})
-    assert [t.name for t in trials[:3]] == ["gibbs2-synthetic-s0+epochs=3", "darts-v1-synthetic-s0+epochs=3",
-                                            "gibbs2-synthetic-s1+epochs=3"]
+    trials = grid(
+        "gibbs2,darts-v1", seeds="0-1", datasets="synthetic,fashion-mnist", profile="smoke", overrides={"epochs": 3}
+    )
+    assert [t.name for t in trials[:3]] == [
+        "gibbs2-synthetic-s0+epochs=3",
+        "darts-v1-synthetic-s0+epochs=3",
+        "gibbs2-synthetic-s1+epochs=3",
+    ]
     assert len(trials) == 8 and trials[-1].dataset == "fashion-mnist"
     assert Trial("gdas", 2, "cpu").name == "gdas-fashion-mnist-s2"  # the profile's dataset
     with pytest.raises(ValueError, match=r"unknown strategies \['gibbs3'\]"):
@@ -65,12 +69,22 @@ def test_grid_names_order_and_errors():
 
 
 def test_sweep_files_json_and_yaml(tmp_path):
-    spec = {"profile": "smoke", "strategies": ["gibbs2", "rsps"], "seeds": "0-1", "set": {"epochs": 1},
-            "trials": [{"strategy": "gdas", "seed": 7, "set": {"temperature": 2.0}, "name": "gdas-hot"}]}
+    spec = {
+        "profile": "smoke",
+        "strategies": ["gibbs2", "rsps"],
+        "seeds": "0-1",
+        "set": {"epochs": 1},
+        "trials": [{"strategy": "gdas", "seed": 7, "set": {"temperature": 2.0}, "name": "gdas-hot"}],
+    }
     (tmp_path / "s.json").write_text(json.dumps(spec))
     trials = load_sweep_file(tmp_path / "s.json")
-    assert [t.name for t in trials] == ["gibbs2-synthetic-s0+epochs=1", "rsps-synthetic-s0+epochs=1",
-                                        "gibbs2-synthetic-s1+epochs=1", "rsps-synthetic-s1+epochs=1", "gdas-hot"]
+    assert [t.name for t in trials] == [
+        "gibbs2-synthetic-s0+epochs=1",
+        "rsps-synthetic-s0+epochs=1",
+        "gibbs2-synthetic-s1+epochs=1",
+        "rsps-synthetic-s1+epochs=1",
+        "gdas-hot",
+    ]
     assert trials[-1].overrides == {"epochs": 1, "temperature": 2.0}
     (tmp_path / "s.yaml").write_text("profile: smoke\nstrategies: gibbs2\nseeds: [3]\nset:\n  epochs: 1\n")
     assert [t.name for t in load_sweep_file(tmp_path / "s.yaml")] == ["gibbs2-synthetic-s3+epochs=1"]
@@ -249,11 +263,26 @@ def _trial_workers(driver: subprocess.Popen) -> list[int]:
 
 
 def _start_driver(out: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gibbsnas_lite.cli", "sweep", "--strategies", GRID["strategies"], "--seeds",
-           GRID["seeds"], "--profile", "smoke", "-o", f"epochs={EPOCHS}", "--workers", "2", "--out", str(out),
-           "--no-progress"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "gibbsnas_lite.cli",
+        "sweep",
+        "--strategies",
+        GRID["strategies"],
+        "--seeds",
+        GRID["seeds"],
+        "--profile",
+        "smoke",
+        "-o",
+        f"epochs={EPOCHS}",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def _kill_driver(proc: subprocess.Popen):
@@ -281,15 +310,21 @@ def test_sweep_survives_sigkill_of_a_worker_and_of_the_driver(tmp_path, referenc
     folders = [trials_dir / name for name in reference]
 
     driver = _start_driver(tmp_path)
+
     # (1) SIGKILL a worker in the middle of a trial: at least 2 of its epochs are checkpointed
     def mid_trial():
         workers = _trial_workers(driver)
         return workers if workers and any(2 <= _epochs_done(f) < EPOCHS for f in folders) else None
+
     os.kill(_wait(mid_trial, what="a trial in its middle epochs")[0], signal.SIGKILL)
     # (2) SIGKILL the driver while a trial is half done, after at least one trial has finished
-    _wait(lambda: any((f / "trial.json").exists() for f in folders) and
-          any(1 <= _epochs_done(f) < EPOCHS for f in folders if not (f / "trial.json").exists()),
-          what="one finished trial and one half-done")
+    _wait(
+        lambda: (
+            any((f / "trial.json").exists() for f in folders)
+            and any(1 <= _epochs_done(f) < EPOCHS for f in folders if not (f / "trial.json").exists())
+        ),
+        what="one finished trial and one half-done",
+    )
     _kill_driver(driver)
     finished_before = {f.name for f in folders if (f / "trial.json").exists()}
     assert 1 <= len(finished_before) < len(folders)
@@ -338,16 +373,54 @@ def test_sweep_on_a_running_cluster_by_address(tmp_path, reference):
     temp_dir = tempfile.mkdtemp(prefix="rt", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
     # one shared token for the cluster and the driver (Ray >= 2.59 authenticates; docs/sweeps.md)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex()}
-    start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", port,
-                            "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
-                            "--temp-dir", temp_dir], capture_output=True, text=True, timeout=180, env=env)
+    start = subprocess.run(
+        [
+            str(ray_bin),
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--num-cpus",
+            "2",
+            "--include-dashboard",
+            "false",
+            "--disable-usage-stats",
+            "--temp-dir",
+            temp_dir,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     try:
         assert start.returncode == 0, start.stdout + start.stderr
         name = next(iter(reference))
-        out = subprocess.run([sys.executable, "-m", "gibbsnas_lite.cli", "sweep", "--address", f"127.0.0.1:{port}",
-                              "--strategies", name.split("-synthetic")[0], "--seeds", "0", "-o", f"epochs={EPOCHS}",
-                              "--out", str(tmp_path / "s"), "--no-progress"],
-                             capture_output=True, text=True, timeout=300, env=env)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gibbsnas_lite.cli",
+                "sweep",
+                "--address",
+                f"127.0.0.1:{port}",
+                "--strategies",
+                name.split("-synthetic")[0],
+                "--seeds",
+                "0",
+                "-o",
+                f"epochs={EPOCHS}",
+                "--out",
+                str(tmp_path / "s"),
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
         row = sweep_results.load_results(tmp_path / "s")[0]
         _same(row, reference[row["name"]], tmp_path / "s" / "trials" / row["name"])

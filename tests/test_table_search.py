@@ -1,4 +1,5 @@
 """Table-based searches on NAS-Bench-201 (gibbsnas_lite.table_search), on the real tables."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,19 @@ import pytest
 from gibbsnas_lite.course.plots.table_search import anytime_figure
 from gibbsnas_lite.nasbench import NUM_ARCHS, NB201Table
 from gibbsnas_lite.table_search import (
-    ALGORITHMS, PAPER_TABLE3, TableSearchResult, anytime_curves, bohb, format_table3,
-    mutate, random_search, regularized_evolution, reinforce, run_many, run_table_search, summarize,
+    ALGORITHMS,
+    PAPER_TABLE3,
+    TableSearchResult,
+    anytime_curves,
+    bohb,
+    format_table3,
+    mutate,
+    random_search,
+    regularized_evolution,
+    reinforce,
+    run_many,
+    run_table_search,
+    summarize,
     table3_block,
 )
 
@@ -122,7 +134,7 @@ def test_bohb_queries_most_cells_at_12_epochs_and_promotes_the_best(t):
                 ranked = r.archs[low][np.argsort(-r.observed[low], kind="stable")]
                 assert r.archs[q] == next(a for a in ranked if a not in known)
         else:
-            assert np.all(r.fidelities[q:q + n_high] == 200)
+            assert np.all(r.fidelities[q : q + n_high] == 200)
         q += n_high
     assert q == r.n_queries
     # the incumbent is the best cell at 200 epochs, once there is one
@@ -213,8 +225,24 @@ def test_script_prints_the_block_and_writes_json_and_figure(tmp_path, capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out_json, out_html = tmp_path / "b.json", tmp_path / "c.html"
-    assert mod.main(["--budget", "5", "--seeds", "2", "--datasets", "cifar10", "cifar100",
-                     "--json", str(out_json), "--figure", str(out_html)]) == 0
+    assert (
+        mod.main(
+            [
+                "--budget",
+                "5",
+                "--seeds",
+                "2",
+                "--datasets",
+                "cifar10",
+                "cifar100",
+                "--json",
+                str(out_json),
+                "--figure",
+                str(out_html),
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "REA (ours)" in text and "REA (paper)" in text and "91.19±0.31" in text
     data = json.loads(out_json.read_text())

@@ -1,12 +1,10 @@
 """Toy posteriors: exact Gibbs, closed-form conditionals, Laplace, mixing diagnostics, Algorithm 1 toy."""
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from gibbsnas_lite.course import toys as T
-
 
 # ----------------------------------------------------------------------------- Gaussian
 
@@ -119,7 +117,7 @@ def test_exact_gibbs_blockwise_and_path():
     tr2 = T.exact_gibbs(g, 5, blocks=[[0, 1], [2, 3]], record_path=True, seed=1)
     assert tr2.path.shape == (11, 4)
     # each path step changes exactly one block
-    diff = (tr2.path[1:] != tr2.path[:-1])
+    diff = tr2.path[1:] != tr2.path[:-1]
     assert torch.all(diff[0::2, :2]) and not torch.any(diff[0::2, 2:])
     assert torch.all(diff[1::2, 2:]) and not torch.any(diff[1::2, :2])
     with pytest.raises(ValueError):
@@ -235,10 +233,14 @@ def test_stationary_covariances():
     torch.testing.assert_close(T.gibbsnas_stationary_cov(g, [[0], [1]], lr=1.0), g.cov, rtol=0, atol=1e-10)
     # one block with the exact Hessian: Σ / (η(2−η))
     for eta in (0.1, 0.5):
-        torch.testing.assert_close(T.gibbsnas_stationary_cov(g, [[0, 1]], lr=eta), g.cov * T.stationary_inflation(eta), rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(
+            T.gibbsnas_stationary_cov(g, [[0, 1]], lr=eta), g.cov * T.stationary_inflation(eta), rtol=1e-10, atol=1e-10
+        )
     assert T.stationary_inflation(0.1) == pytest.approx(1 / 0.19)
     # scalar AR(1): S = φ² S + q
-    s = T.linear_chain_stationary_cov(torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64))
+    s = T.linear_chain_stationary_cov(
+        torch.tensor([[0.5]], dtype=torch.float64), torch.tensor([[1.0]], dtype=torch.float64)
+    )
     assert float(s) == pytest.approx(1 / 0.75)
     # best diagonal (conditional variances) on a correlated 2-D Gaussian keeps the marginals, loses the correlation
     c = T.bivariate_gaussian(0.9, sigmas=(1.0, 0.5))
@@ -279,8 +281,18 @@ def test_run_sampler_paper_split_equals_potential(one_thread):
     n = post.data_size
     # H₀ must carry the same scale: H for U = E/N is N times H for E
     a = T.run_sampler(BFGSGaussian, post, torch.zeros(2), 60, lr=1.0, seed=3, init_scale=0.1)
-    b = T.run_sampler(BFGSGaussian, post, torch.zeros(2), 60, lr=1.0, seed=3, init_scale=0.1 * n, loss=post.loss_mean,
-                      data_size=n, weight_decay=post.weight_decay)
+    b = T.run_sampler(
+        BFGSGaussian,
+        post,
+        torch.zeros(2),
+        60,
+        lr=1.0,
+        seed=3,
+        init_scale=0.1 * n,
+        loss=post.loss_mean,
+        data_size=n,
+        weight_decay=post.weight_decay,
+    )
     torch.testing.assert_close(a.theta, b.theta, rtol=1e-7, atol=1e-9)
 
 
@@ -288,8 +300,12 @@ def test_run_sampler_diagonal_on_diagonal_gaussian(one_thread):
     from gibbsnas_lite.samplers import DiagLBFGSGaussian
 
     g = T.bivariate_gaussian(0.0, sigmas=(1.0, 0.5))
-    tr = T.run_sampler(DiagLBFGSGaussian, g, [2.0, 1.0], 100, lr=1.0, h_min=1e-4, h_max=1.0, seed=0, record_inverse_hessian=True)
-    torch.testing.assert_close(tr.inverse_hessians[-1], torch.tensor([1.0, 0.25], dtype=torch.float64), rtol=1e-10, atol=0)
+    tr = T.run_sampler(
+        DiagLBFGSGaussian, g, [2.0, 1.0], 100, lr=1.0, h_min=1e-4, h_max=1.0, seed=0, record_inverse_hessian=True
+    )
+    torch.testing.assert_close(
+        tr.inverse_hessians[-1], torch.tensor([1.0, 0.25], dtype=torch.float64), rtol=1e-10, atol=0
+    )
 
 
 def test_run_sampler_same_batch_pairs_cancel_gradient_noise(one_thread):
@@ -317,7 +333,9 @@ def test_run_sampler_stops_on_divergence(one_thread):
 def test_algorithm1_both_chains_match_the_joint(one_thread):
     joint = T.two_block_gaussian(0.8)
     exact = T.gibbsnas_chain(joint, 2000, method="exact", seed=0)
-    qn = T.gibbsnas_chain(joint, 600, method="gibbsnas", pairs="conditional", lr=1.0, seed=0, record_inverse_hessian=True)
+    qn = T.gibbsnas_chain(
+        joint, 600, method="gibbsnas", pairs="conditional", lr=1.0, seed=0, record_inverse_hessian=True
+    )
     assert qn.diverged_at is None and qn.samples.shape == (601, 2)
     _, c_exact = T.sample_mean_cov(exact.samples[50:])
     _, c_qn = T.sample_mean_cov(qn.samples[50:])

@@ -1,4 +1,5 @@
 """Training a derived genotype (gibbsnas_lite.train) and the `gibbsnas-lite train` command."""
+
 import json
 import math
 
@@ -6,11 +7,20 @@ import pytest
 import torch
 
 from gibbsnas_lite import train as T
-from gibbsnas_lite.course.plots import training as TP
 from gibbsnas_lite.cli import main
+from gibbsnas_lite.course.plots import training as TP
 from gibbsnas_lite.spaces.darts import DARTS_V2, count_parameters, format_genotype, genotype_to_dict
-from gibbsnas_lite.train import (DARTS_PROTOCOL, NonFiniteLossError, build_network, drop_path_at, full_command,
-                                 lr_at, make_train_config, parse_genotype_arg, train_network)
+from gibbsnas_lite.train import (
+    DARTS_PROTOCOL,
+    NonFiniteLossError,
+    build_network,
+    drop_path_at,
+    full_command,
+    lr_at,
+    make_train_config,
+    parse_genotype_arg,
+    train_network,
+)
 
 
 def tiny(**overrides):
@@ -164,8 +174,20 @@ def test_cli_unknown_genotype_is_a_clear_error(capsys, tmp_path):
 
 def test_cli_trains_and_resumes(capsys, tmp_path):
     out = tmp_path / "run"
-    argv = ["train", "--genotype", "DARTS_V1", "--profile", "smoke", "--epochs", "1", "--train-limit", "32",
-            "--out", str(out), "--no-progress"]
+    argv = [
+        "train",
+        "--genotype",
+        "DARTS_V1",
+        "--profile",
+        "smoke",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "32",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "params:" in text and "test accuracy:" in text and (out / "checkpoint.pt").exists()

@@ -3,6 +3,7 @@
 The live figures are ``go.FigureWidget``s, which work without a browser: their ``.data`` is
 what the front end would draw, so the tests read the numbers back from there.
 """
+
 import json
 import time
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from gibbsnas_lite.course.plots.cells import nb201_cell_figure
-from gibbsnas_lite.course.widgets import AlphaDashboard, batch_program, patch_nb201, detect_headless
+from gibbsnas_lite.course.widgets import AlphaDashboard, batch_program, detect_headless, patch_nb201
 
 ARCH = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
@@ -23,18 +24,35 @@ def _softmax(a):
 def _alpha_event(step, epoch=0, seed=None, blocks=1, shape=(6, 5), std=True):
     rng = np.random.default_rng(step if seed is None else seed)
     alpha = [rng.normal(size=shape) for _ in range(blocks)]
-    ev = {"kind": "alpha", "epoch": epoch, "step": step, "alpha": [a.tolist() for a in alpha],
-          "probs": [_softmax(a).tolist() for a in alpha],
-          "std": [np.abs(rng.normal(size=shape)).tolist() for _ in range(blocks)] if std else None,
-          "metrics": {"train_loss": 2.0 - 0.01 * step, "valid_loss": 2.1 - 0.01 * step,
-                      "train_acc": 0.1 + 0.01 * step, "valid_acc": 0.1}}
+    ev = {
+        "kind": "alpha",
+        "epoch": epoch,
+        "step": step,
+        "alpha": [a.tolist() for a in alpha],
+        "probs": [_softmax(a).tolist() for a in alpha],
+        "std": [np.abs(rng.normal(size=shape)).tolist() for _ in range(blocks)] if std else None,
+        "metrics": {
+            "train_loss": 2.0 - 0.01 * step,
+            "valid_loss": 2.1 - 0.01 * step,
+            "train_acc": 0.1 + 0.01 * step,
+            "valid_acc": 0.1,
+        },
+    }
     return ev
 
 
 def _epoch_event(epoch, arch=ARCH, like=None, bench=91.5):
-    ev = {"kind": "epoch", "epoch": epoch, "train_loss": 1.5, "train_acc": 0.4, "valid_loss": 1.6,
-          "valid_acc": 0.35, "arch": arch, "benchmark": {"cifar10_test": bench} if bench is not None else {},
-          "seconds": 1.0}
+    ev = {
+        "kind": "epoch",
+        "epoch": epoch,
+        "train_loss": 1.5,
+        "train_acc": 0.4,
+        "valid_loss": 1.6,
+        "valid_acc": 0.35,
+        "arch": arch,
+        "benchmark": {"cifar10_test": bench} if bench is not None else {},
+        "seconds": 1.0,
+    }
     if like is not None:
         ev.update({k: like[k] for k in ("alpha", "probs", "std")})
     return ev
@@ -68,6 +86,7 @@ def test_figures_show_the_events_numbers():
     np.testing.assert_allclose(train_loss.y, [ev["metrics"]["train_loss"] for ev in events])
     # the cell is derived from the newest alpha until an epoch record arrives
     from gibbsnas_lite.spaces.nb201.arch import derive_arch
+
     assert dash.state()["arch"] == derive_arch(np.asarray(last["alpha"][0]))
     dash(_epoch_event(0, like=last))
     assert f["cell"].title.endswith("derived at the end of epoch 1")
@@ -89,8 +108,15 @@ def test_one_figure_widget_holds_all_panels():
     types = [t.type for t in fig.data]
     assert types[:3] == ["bar", "bar", "heatmap"] and types[3:12] == ["scatter"] * 9 and len(types) == 12
     titles = [a.text for a in fig.layout.annotations]
-    assert titles == ["edge 0→1: α ± std", "edge 0→1: softmax(α)", "softmax(α), all edges", "loss", "accuracy",
-                      "NB201 CIFAR-10 test acc (%)", "derived cell (none yet)"]
+    assert titles == [
+        "edge 0→1: α ± std",
+        "edge 0→1: softmax(α)",
+        "softmax(α), all edges",
+        "loss",
+        "accuracy",
+        "NB201 CIFAR-10 test acc (%)",
+        "derived cell (none yet)",
+    ]
     # every panel on its own axes
     axes = {(t.xaxis, t.yaxis) for t in fig.data}
     assert len(axes) == 6  # alpha, softmax, heat map, loss, accuracy, benchmark (the cell comes later)
@@ -145,8 +171,17 @@ def test_no_std_gives_no_error_bars_or_a_labelled_trace_spread():
 def test_a_method_without_alpha_shows_epochs_and_its_arch():
     dash = _live()  # RSPS: no alpha events, epoch records without alpha
     for epoch in range(3):
-        dash({"kind": "epoch", "epoch": epoch, "train_loss": 2.0 - epoch, "train_acc": 0.1, "arch": ARCH,
-              "benchmark": {"cifar10_test": 80.0 + epoch}, "seconds": 1.0})
+        dash(
+            {
+                "kind": "epoch",
+                "epoch": epoch,
+                "train_loss": 2.0 - epoch,
+                "train_acc": 0.1,
+                "arch": ARCH,
+                "benchmark": {"cifar10_test": 80.0 + epoch},
+                "seconds": 1.0,
+            }
+        )
     state = dash.state()
     assert state["alpha"] is None and state["arch"] == ARCH and state["step_axis"] == "epoch"
     loss = next(t for t in dash.panels["curves"].data if t.name == "train_loss (epoch)")
@@ -224,8 +259,10 @@ def test_detect_headless_rules():
     papermill = [["/usr/bin/python3", "/venv/bin/papermill", "in.ipynb", "out.ipynb"]]
     assert detect_headless(env={"JPY_SESSION_NAME": "x.ipynb"}, ancestors=papermill, in_kernel=True)[0]
     lab = [["/venv/bin/python", "/venv/bin/jupyter-lab", "--no-browser"]]
-    assert detect_headless(env={"JPY_SESSION_NAME": "x.ipynb"}, ancestors=lab, in_kernel=True) == \
-        (False, "kernel of a Jupyter server session (JupyterLab / Notebook)")
+    assert detect_headless(env={"JPY_SESSION_NAME": "x.ipynb"}, ancestors=lab, in_kernel=True) == (
+        False,
+        "kernel of a Jupyter server session (JupyterLab / Notebook)",
+    )
     assert not detect_headless(env={"VSCODE_PID": "1"}, ancestors=[], in_kernel=True)[0]
     assert detect_headless(env={}, ancestors=lab, in_kernel=True)[0]  # unknown front end: safe side
     assert batch_program(["python", "-m", "papermill", "a", "b"]) == "papermill"
@@ -262,8 +299,10 @@ def test_headless_creates_no_widgets_and_shows_a_small_static_figure():
 # --------------------------------------------------------------------------- cells
 def test_patched_nb201_cell_equals_a_fresh_drawing():
     template = nb201_cell_figure(ARCH).to_plotly_json()
-    for arch in ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-                 "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"):
+    for arch in (
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|avg_pool_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|skip_connect~2|",
+    ):
         fresh = json.loads(nb201_cell_figure(arch).to_json())
         patched = json.loads(nb201_cell_figure(ARCH).update(patch_nb201(template, ARCH, arch)).to_json())
         assert patched["data"] == fresh["data"]
@@ -423,10 +462,12 @@ def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
     _, _, run_dir = smoke_run
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell("from gibbsnas_lite.course.widgets import AlphaDashboard\n"
-                                  "from gibbsnas_lite.search import History\n"
-                                  "dash = AlphaDashboard()\n"
-                                  "display(dash)"),
+        nbformat.v4.new_code_cell(
+            "from gibbsnas_lite.course.widgets import AlphaDashboard\n"
+            "from gibbsnas_lite.search import History\n"
+            "dash = AlphaDashboard()\n"
+            "display(dash)"
+        ),
         nbformat.v4.new_code_cell(
             "import numpy as np\n"
             "rng, step = np.random.default_rng(0), 0\n"
@@ -439,7 +480,8 @@ def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
             "        step += 1\n"
             "    dash({'kind': 'epoch', 'epoch': epoch, 'train_loss': 1.0, 'valid_loss': 1.1, 'arch': None,\n"
             "          'benchmark': {'cifar10_test': 90.0}, 'alpha': [a.tolist()]})\n"
-            "print(dash.headless, dash.headless_reason, dash.n_records)"),
+            "print(dash.headless, dash.headless_reason, dash.n_records)"
+        ),
         nbformat.v4.new_code_cell(f"AlphaDashboard.replay({str(run_dir)!r})"),
         nbformat.v4.new_code_cell("dash"),
     ]
@@ -461,8 +503,10 @@ def test_headless_notebook_stays_small(smoke_run, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- a real kernel (opt-in)
 @pytest.mark.slow
-@pytest.mark.skipif(not __import__("os").environ.get("GIBBSNAS_KERNEL_TESTS"),
-                    reason="set GIBBSNAS_KERNEL_TESTS=1: starts an ipykernel (~40 s on 2 busy cores)")
+@pytest.mark.skipif(
+    not __import__("os").environ.get("GIBBSNAS_KERNEL_TESTS"),
+    reason="set GIBBSNAS_KERNEL_TESTS=1: starts an ipykernel (~40 s on 2 busy cores)",
+)
 def test_buttons_work_in_a_real_kernel(tmp_path):
     """Talk to an ipykernel as JupyterLab does: widget views on IOPub, clicks as comm messages.
 
@@ -522,18 +566,22 @@ def test_buttons_work_in_a_real_kernel(tmp_path):
         return run(f"print(repr({expr}))").strip()
 
     def click(desc):
-        cid = [k for k, st in widgets.items() if st.get("_model_name") == "ButtonModel"
-               and st.get("description") in desc][-1]
-        kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": cid, "data": {
-            "method": "custom", "content": {"event": "click"}}}))
+        cid = [
+            k for k, st in widgets.items() if st.get("_model_name") == "ButtonModel" and st.get("description") in desc
+        ][-1]
+        kc.shell_channel.send(
+            kc.session.msg("comm_msg", {"comm_id": cid, "data": {"method": "custom", "content": {"event": "click"}}})
+        )
 
     try:
         kc.wait_for_ready(timeout=120)
-        run("import torch; torch.set_num_threads(1)\n"
+        run(
+            "import torch; torch.set_num_threads(1)\n"
             "from gibbsnas_lite.search import make_config, run_search\n"
             "from gibbsnas_lite.course.widgets import AlphaDashboard\n"
             "cfg = make_config('gibbs2', 'smoke', epochs=4, train_limit=128)\n"
-            "run_search(make_config('gibbs2', 'smoke', epochs=1, train_limit=64))  # imports")
+            "run_search(make_config('gibbs2', 'smoke', epochs=1, train_limit=64))  # imports"
+        )
         # no page draws the figure here: do not wait for one (wait_for_view=0)
         run("dash = AlphaDashboard(wait_for_view=0)\ndash.start(cfg, out_dir='bg')")
         assert value("dash.headless") == "False"
@@ -550,8 +598,7 @@ def test_buttons_work_in_a_real_kernel(tmp_path):
         assert value("dash.n_records") == n  # paused
         click(("Resume",))
         click(("Stop",))
-        assert value("(lambda r: (r.stopped_early, len(r.history.epochs) < cfg.epochs))(dash.wait())") == \
-            "(True, True)"
+        assert value("(lambda r: (r.stopped_early, len(r.history.epochs) < cfg.epochs))(dash.wait())") == "(True, True)"
         # foreground: the click is handled only after the cell, and ignored (button disabled)
         kc.execute("dash2 = AlphaDashboard()\ndisplay(dash2)\nr2 = run_search(cfg, callback=dash2)")
         time.sleep(3)

@@ -4,6 +4,7 @@ Why: anywidget holds a model's messages until its 4.9 MB ES module is imported, 
 meanwhile renders the state it has: with plotly's own FigureWidget (comm opened empty, figure
 sent as updates) dashboard figures stayed empty in JupyterLab (tests/test_browser.py).
 """
+
 import pytest
 
 pytest.importorskip("anywidget")
@@ -61,8 +62,9 @@ def test_eager_figure_widget_sends_the_figure_in_comm_open(monkeypatch):
     state = figure_states[0]
     assert len(state["_widget_data"]) == 1 and list(state["_widget_data"][0]["y"]) == [1, 2, 3]
     assert state["_widget_layout"]["title"]["text"] == "t" and state["_widget_layout"]["height"] == 200
-    assert not [m for m in rec.sent if m and "_widget_data" in (m.get("state") or {})], \
+    assert not [m for m in rec.sent if m and "_widget_data" in (m.get("state") or {})], (
         "no figure state sent as an update after the comm opened"
+    )
     # still a working FigureWidget: a later change is an update message
     n = len(rec.sent)
     fig.data[0].y = [3, 2, 1]
@@ -82,9 +84,9 @@ def test_plotly_figure_widget_opens_empty(monkeypatch):
 
 def test_dashboard_figures_open_complete(monkeypatch):
     """One FigureWidget per dashboard (one copy of plotly's module for the page), opened complete."""
-    from gibbsnas_lite.course.widgets import AlphaDashboard
-
     import ipywidgets.widgets.widget as wmod
+
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     rec = _Recorder()
     monkeypatch.setattr(wmod.comm, "create_comm", rec)
@@ -103,9 +105,9 @@ def test_dashboard_figures_open_complete(monkeypatch):
 
 def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
     """A view made after the run (plotly's front end keeps no updates in its model) gets the final state."""
-    from gibbsnas_lite.course.widgets import AlphaDashboard
-
     import ipywidgets.widgets.widget as wmod
+
+    from gibbsnas_lite.course.widgets import AlphaDashboard
 
     rec = _Recorder()
     monkeypatch.setattr(wmod.comm, "create_comm", rec)

@@ -20,25 +20,39 @@ The notebook only calls these functions.
 The paper's Table 2 (:data:`PAPER_TABLE2`) is on the DARTS space (CIFAR-10 test accuracy of
 the retrained 20-cell network), not on NAS-Bench-201; we copy it for the ordering it shows.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 VARIANTS = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean")
 
 #: (omega update, alpha update) of each variant, in the words of the paper's Table 2.
 VARIANT_INFO: dict[str, dict[str, str]] = {
-    "gibbs2": dict(order="2nd", mode="sample", omega="2nd-order-sample", alpha="2nd-order-sample",
-                   label="2nd order, sample (GibbsNAS)"),
-    "gibbs2-mean": dict(order="2nd", mode="mean", omega="2nd-order-mean", alpha="2nd-order-mean",
-                        label="2nd order, mean"),
-    "gibbs1": dict(order="1st", mode="sample", omega="1st-order-mean (SGD)", alpha="2nd-order-sample",
-                   label="1st order, sample (GibbsNAS-1st)"),
-    "gibbs1-mean": dict(order="1st", mode="mean", omega="1st-order-mean (SGD)", alpha="2nd-order-mean",
-                        label="1st order, mean"),
+    "gibbs2": dict(
+        order="2nd",
+        mode="sample",
+        omega="2nd-order-sample",
+        alpha="2nd-order-sample",
+        label="2nd order, sample (GibbsNAS)",
+    ),
+    "gibbs2-mean": dict(
+        order="2nd", mode="mean", omega="2nd-order-mean", alpha="2nd-order-mean", label="2nd order, mean"
+    ),
+    "gibbs1": dict(
+        order="1st",
+        mode="sample",
+        omega="1st-order-mean (SGD)",
+        alpha="2nd-order-sample",
+        label="1st order, sample (GibbsNAS-1st)",
+    ),
+    "gibbs1-mean": dict(
+        order="1st", mode="mean", omega="1st-order-mean (SGD)", alpha="2nd-order-mean", label="1st order, mean"
+    ),
 }
 
 #: Table 2 of Xue et al. (AAAI 2021): top-1 CIFAR-10 test accuracy (%) of the DARTS-space cell
@@ -49,34 +63,43 @@ VARIANT_INFO: dict[str, dict[str, str]] = {
 #: marks that did survive (per column: omega-1st-mean twice, omega-2nd-sample twice, omega-2nd-mean
 #: once, alpha-sample twice, alpha-mean twice, one alpha mark lost).
 PAPER_TABLE2: tuple[dict[str, Any], ...] = (
-    dict(row=1, omega="1st-order-mean (SGD)", alpha="2nd-order-sample", accuracy=97.43,
-         strategy="gibbs1", certain=True),
-    dict(row=2, omega="1st-order-mean (SGD)", alpha="2nd-order-mean", accuracy=97.33,
-         strategy="gibbs1-mean", certain=False),
-    dict(row=3, omega="2nd-order-sample", alpha="2nd-order-sample", accuracy=97.47,
-         strategy="gibbs2", certain=True),
-    dict(row=4, omega="2nd-order-sample", alpha="2nd-order-mean", accuracy=97.29,
-         strategy=None, certain=False),
-    dict(row=5, omega="2nd-order-mean", alpha="2nd-order-mean", accuracy=97.20,
-         strategy="gibbs2-mean", certain=False),
+    dict(
+        row=1, omega="1st-order-mean (SGD)", alpha="2nd-order-sample", accuracy=97.43, strategy="gibbs1", certain=True
+    ),
+    dict(
+        row=2,
+        omega="1st-order-mean (SGD)",
+        alpha="2nd-order-mean",
+        accuracy=97.33,
+        strategy="gibbs1-mean",
+        certain=False,
+    ),
+    dict(row=3, omega="2nd-order-sample", alpha="2nd-order-sample", accuracy=97.47, strategy="gibbs2", certain=True),
+    dict(row=4, omega="2nd-order-sample", alpha="2nd-order-mean", accuracy=97.29, strategy=None, certain=False),
+    dict(row=5, omega="2nd-order-mean", alpha="2nd-order-mean", accuracy=97.20, strategy="gibbs2-mean", certain=False),
 )
 
-PAPER_CITATION = ("Xue, Wang, Yan, Hu, Yang, Sun: Rethinking Bi-Level Optimization in Neural Architecture "
-                  "Search: A Gibbs Sampling Perspective, AAAI 2021, Table 2")
+PAPER_CITATION = (
+    "Xue, Wang, Yan, Hu, Yang, Sun: Rethinking Bi-Level Optimization in Neural Architecture "
+    "Search: A Gibbs Sampling Perspective, AAAI 2021, Table 2"
+)
 
 
 # --- running ----------------------------------------------------------------------------
 
-def make_grid(strategies: Sequence[str] = VARIANTS, seeds: Sequence[int] = (0, 1), profile: str = "smoke",
-              **overrides: Any) -> list:
+
+def make_grid(
+    strategies: Sequence[str] = VARIANTS, seeds: Sequence[int] = (0, 1), profile: str = "smoke", **overrides: Any
+) -> list:
     """One :class:`SearchConfig` per (strategy, seed): ``make_config(strategy, profile, seed=, **overrides)``."""
     from ..search import make_config
 
     return [make_config(s, profile, seed=int(seed), **overrides) for s in strategies for seed in seeds]
 
 
-def temperature_grid(factors: Sequence[float], strategy: str = "gibbs2", profile: str = "smoke", seed: int = 0,
-                     **overrides: Any) -> list:
+def temperature_grid(
+    factors: Sequence[float], strategy: str = "gibbs2", profile: str = "smoke", seed: int = 0, **overrides: Any
+) -> list:
     """Configs at ``factor`` x the strategy's default temperatures (alpha's T and omega's T_omega).
 
     The defaults are read from :func:`make_config`, never hard-coded, so the grid follows any
@@ -109,8 +132,13 @@ def run_name(config) -> str:
     return name
 
 
-def run_grid(configs: Iterable, out_dir: str | Path | None = None, progress: bool = True,
-             reuse: Iterable = (), run: Callable[..., Any] | None = None) -> list:
+def run_grid(
+    configs: Iterable,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    reuse: Iterable = (),
+    run: Callable[..., Any] | None = None,
+) -> list:
     """Run each config with :func:`run_search` (one after another) and return the results.
 
     ``out_dir`` gets one run folder per config (:func:`run_name`), and makes the grid
@@ -167,9 +195,15 @@ def load_result(folder: str | Path):
 
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())
-    return SearchResult(SearchConfig.from_dict(summary["config"]), summary["arch"], History.load(folder), folder,
-                        dict(summary.get("benchmark") or {}), bool(summary.get("stopped_early")),
-                        float(summary.get("seconds", 0.0)))
+    return SearchResult(
+        SearchConfig.from_dict(summary["config"]),
+        summary["arch"],
+        History.load(folder),
+        folder,
+        dict(summary.get("benchmark") or {}),
+        bool(summary.get("stopped_early")),
+        float(summary.get("seconds", 0.0)),
+    )
 
 
 def _finished(folder: Path, config) -> bool:
@@ -179,8 +213,12 @@ def _finished(folder: Path, config) -> bool:
         summary = json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):
         return False
-    return (_normal(summary.get("config", {})) == _key(config) and not summary.get("stopped_early")
-            and summary.get("epochs_done") == config.epochs and (folder / "history.jsonl").exists())
+    return (
+        _normal(summary.get("config", {})) == _key(config)
+        and not summary.get("stopped_early")
+        and summary.get("epochs_done") == config.epochs
+        and (folder / "history.jsonl").exists()
+    )
 
 
 def _killed(folder: Path, config) -> bool:
@@ -205,18 +243,24 @@ def _key(config) -> dict:
 
 # --- rows -------------------------------------------------------------------------------
 
+
 def result_row(result, metric: str = "cifar10_test") -> dict[str, Any]:
     """One flat row for a finished search: strategy, seed, derived arch, its NB201 accuracy, ..."""
     config = result.config
     last = result.history.epochs[-1] if result.history.epochs else {}
     row = {
-        "strategy": config.strategy, "seed": int(config.seed), "arch": result.arch,
-        "accuracy": _float(result.benchmark.get(metric)), "metric": metric,
+        "strategy": config.strategy,
+        "seed": int(config.seed),
+        "arch": result.arch,
+        "accuracy": _float(result.benchmark.get(metric)),
+        "metric": metric,
         "temperature": float(config.temperature),
         "w_temperature": None if config.w_temperature is None else float(config.w_temperature),
         "temperature_factor": config.extra.get("temperature_factor"),
-        "epochs": len(result.history.epochs), "seconds": round(float(result.seconds), 2),
-        "train_loss": _float(last.get("train_loss")), "valid_acc": _float(last.get("valid_acc")),
+        "epochs": len(result.history.epochs),
+        "seconds": round(float(result.seconds), 2),
+        "train_loss": _float(last.get("train_loss")),
+        "valid_acc": _float(last.get("valid_acc")),
         "alpha_spread": alpha_spread(last.get("alpha")),
     }
     row.update({f"nb201_{k}": _float(v) for k, v in result.benchmark.items()})
@@ -227,14 +271,19 @@ def epoch_rows(result, metric: str = "cifar10_test") -> list[dict[str, Any]]:
     """Per search epoch: the derived cell's NB201 accuracy, train loss, valid accuracy, alpha spread."""
     rows = []
     for record in result.history.epochs:
-        rows.append({
-            "strategy": result.config.strategy, "seed": int(result.config.seed),
-            "temperature_factor": result.config.extra.get("temperature_factor"),
-            "epoch": int(record["epoch"]) + 1, "arch": record.get("arch"),
-            "accuracy": _float((record.get("benchmark") or {}).get(metric)),
-            "train_loss": _float(record.get("train_loss")), "valid_acc": _float(record.get("valid_acc")),
-            "alpha_spread": alpha_spread(record.get("alpha")),
-        })
+        rows.append(
+            {
+                "strategy": result.config.strategy,
+                "seed": int(result.config.seed),
+                "temperature_factor": result.config.extra.get("temperature_factor"),
+                "epoch": int(record["epoch"]) + 1,
+                "arch": record.get("arch"),
+                "accuracy": _float((record.get("benchmark") or {}).get(metric)),
+                "train_loss": _float(record.get("train_loss")),
+                "valid_acc": _float(record.get("valid_acc")),
+                "alpha_spread": alpha_spread(record.get("alpha")),
+            }
+        )
     return rows
 
 
@@ -260,12 +309,21 @@ def mean_std(values: Iterable[float | None]) -> dict[str, Any]:
     xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not xs:
         return {"mean": None, "std": None, "n": 0, "min": None, "max": None}
-    return {"mean": statistics.fmean(xs), "std": statistics.stdev(xs) if len(xs) > 1 else None,
-            "n": len(xs), "min": min(xs), "max": max(xs)}
+    return {
+        "mean": statistics.fmean(xs),
+        "std": statistics.stdev(xs) if len(xs) > 1 else None,
+        "n": len(xs),
+        "min": min(xs),
+        "max": max(xs),
+    }
 
 
-def aggregate(rows: Sequence[dict[str, Any]], by: str | Sequence[str] = "strategy", value: str = "accuracy",
-              order: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+def aggregate(
+    rows: Sequence[dict[str, Any]],
+    by: str | Sequence[str] = "strategy",
+    value: str = "accuracy",
+    order: Sequence[Any] | None = None,
+) -> list[dict[str, Any]]:
     """Group ``rows`` by one or more keys and give :func:`mean_std` of ``value`` per group.
 
     Groups come in ``order`` (values of the first key, e.g. :data:`VARIANTS`) and then in first-seen
@@ -296,13 +354,17 @@ def table2_comparison(rows: Sequence[dict[str, Any]], value: str = "accuracy") -
     out = []
     for paper in PAPER_TABLE2:
         stat = ours.get(paper["strategy"]) if paper["strategy"] else None
-        out.append({
-            "paper row": paper["row"], "omega": paper["omega"], "alpha": paper["alpha"],
-            "paper: DARTS space, CIFAR-10 test % (retrained)": paper["accuracy"],
-            "row assignment": "stated in the paper" if paper["certain"] else "reconstructed",
-            "ours: strategy": paper["strategy"] or "(not run: no strategy mixes sampled omega with mean alpha)",
-            "ours: NB201 CIFAR-10 test %": format_mean_std(stat) if stat else "-",
-        })
+        out.append(
+            {
+                "paper row": paper["row"],
+                "omega": paper["omega"],
+                "alpha": paper["alpha"],
+                "paper: DARTS space, CIFAR-10 test % (retrained)": paper["accuracy"],
+                "row assignment": "stated in the paper" if paper["certain"] else "reconstructed",
+                "ours: strategy": paper["strategy"] or "(not run: no strategy mixes sampled omega with mean alpha)",
+                "ours: NB201 CIFAR-10 test %": format_mean_std(stat) if stat else "-",
+            }
+        )
     return out
 
 

@@ -43,12 +43,14 @@ softmax-shift direction (curvature = the prior's 1e-4 only) does not matter.
 No rule reads a test accuracy: picking by the table's test column would be choosing on the
 test set. Test accuracies (``cifar10`` test, ...) are only ever *reported*.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,10 +58,20 @@ import torch
 from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, derive_arch, parse_arch
 
 __all__ = [
-    "ACCURACY_COLUMNS", "RULES", "AlphaGaussian", "ArchPosterior", "Choice",
-    "alpha_gaussian", "architecture_posterior", "choose_architecture",
-    "disagreement_example", "gaussian_from_run", "gaussian_from_search", "load_alpha_gaussian",
-    "sample_alphas", "temperature_sweep",
+    "ACCURACY_COLUMNS",
+    "RULES",
+    "AlphaGaussian",
+    "ArchPosterior",
+    "Choice",
+    "alpha_gaussian",
+    "architecture_posterior",
+    "choose_architecture",
+    "disagreement_example",
+    "gaussian_from_run",
+    "gaussian_from_search",
+    "load_alpha_gaussian",
+    "sample_alphas",
+    "temperature_sweep",
 ]
 
 SHAPE = (NUM_EDGES, NUM_OPS)
@@ -86,11 +98,14 @@ def _check_mean_cov(mean: Any, cov: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if mean.dim() == 0 or n == 0:
         raise ValueError(f"mean must be a non-empty vector or matrix, got shape {tuple(mean.shape)}")
     if tuple(cov.shape) != (n, n):
-        raise ValueError(f"cov must be ({n}, {n}) for a mean of {n} entries (shape {tuple(mean.shape)}, "
-                         f"flattened row-major), got {tuple(cov.shape)}")
+        raise ValueError(
+            f"cov must be ({n}, {n}) for a mean of {n} entries (shape {tuple(mean.shape)}, "
+            f"flattened row-major), got {tuple(cov.shape)}"
+        )
     if mean.device != cov.device:
-        raise ValueError(f"mean is on {mean.device} but cov is on {cov.device}; move both to one device "
-                         "(e.g. cov.to(mean.device))")
+        raise ValueError(
+            f"mean is on {mean.device} but cov is on {cov.device}; move both to one device (e.g. cov.to(mean.device))"
+        )
     if not (mean.is_floating_point() and cov.is_floating_point()):
         raise ValueError(f"mean and cov must be floating point, got {mean.dtype} and {cov.dtype}")
     if not (torch.isfinite(mean).all() and torch.isfinite(cov).all()):
@@ -114,8 +129,9 @@ def _factor(cov: torch.Tensor) -> torch.Tensor:
     return vectors * values.clamp_min(0).sqrt()
 
 
-def sample_alphas(mean: torch.Tensor, cov: torch.Tensor, num_samples: int, seed: int = 0,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_alphas(
+    mean: torch.Tensor, cov: torch.Tensor, num_samples: int, seed: int = 0, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """``num_samples`` draws from N(mean, cov), shape ``(num_samples, *mean.shape)``.
 
     ``mean`` of any shape (its entries flattened row-major index ``cov``), ``cov`` its
@@ -175,11 +191,11 @@ class AlphaGaussian:
         """The derived cell of the centre (what the search returned)."""
         return derive_arch(self.mean.detach().cpu())
 
-    def with_temperature(self, temperature: float) -> "AlphaGaussian":
+    def with_temperature(self, temperature: float) -> AlphaGaussian:
         """The same Gaussian at another T (covariance scales linearly with T)."""
         return replace(self, temperature=_positive("temperature", temperature))
 
-    def to(self, device: Any) -> "AlphaGaussian":
+    def to(self, device: Any) -> AlphaGaussian:
         return replace(self, mean=self.mean.to(device), inverse_hessian=self.inverse_hessian.to(device))
 
     def sample(self, num_samples: int, seed: int = 0) -> torch.Tensor:
@@ -187,8 +203,10 @@ class AlphaGaussian:
         return sample_alphas(self.mean.detach(), self.cov, num_samples, seed=seed)
 
     def __repr__(self) -> str:
-        return (f"AlphaGaussian(T={self.temperature:g}, N={self.data_size:g}, device={self.device}, "
-                f"mean std {float(self.std.mean()):.3g}, source={self.source!r})")
+        return (
+            f"AlphaGaussian(T={self.temperature:g}, N={self.data_size:g}, device={self.device}, "
+            f"mean std {float(self.std.mean()):.3g}, source={self.source!r})"
+        )
 
 
 def _positive(name: str, value: Any) -> float:
@@ -201,24 +219,40 @@ def _positive(name: str, value: Any) -> float:
     return v
 
 
-def alpha_gaussian(mean: torch.Tensor, inverse_hessian: torch.Tensor, temperature: float = 1.0,
-                   data_size: float = 1.0, source: str = "", final_temperature: float | None = None,
-                   **info: Any) -> AlphaGaussian:
+def alpha_gaussian(
+    mean: torch.Tensor,
+    inverse_hessian: torch.Tensor,
+    temperature: float = 1.0,
+    data_size: float = 1.0,
+    source: str = "",
+    final_temperature: float | None = None,
+    **info: Any,
+) -> AlphaGaussian:
     """Build (and check) an :class:`AlphaGaussian` from an NB201 alpha and its H."""
     if not isinstance(mean, torch.Tensor) or tuple(mean.shape) not in (SHAPE, (NUMEL,)):
         shape = tuple(mean.shape) if isinstance(mean, torch.Tensor) else type(mean).__name__
-        raise ValueError(f"NB201 alpha must be a ({NUM_EDGES}, {NUM_OPS}) tensor (edges x ops) or its "
-                         f"{NUMEL} entries, got {shape}")
+        raise ValueError(
+            f"NB201 alpha must be a ({NUM_EDGES}, {NUM_OPS}) tensor (edges x ops) or its {NUMEL} entries, got {shape}"
+        )
     mean = mean.detach().reshape(SHAPE)
     _check_mean_cov(mean, inverse_hessian)
-    return AlphaGaussian(mean, inverse_hessian.detach().double(), _positive("temperature", temperature),
-                         _positive("data_size", data_size), source, final_temperature, dict(info))
+    return AlphaGaussian(
+        mean,
+        inverse_hessian.detach().double(),
+        _positive("temperature", temperature),
+        _positive("data_size", data_size),
+        source,
+        final_temperature,
+        dict(info),
+    )
 
 
 def _check_gibbs_nb201(config: Any, where: str) -> None:
     if not str(config.strategy).startswith("gibbs"):
-        raise ValueError(f"{where} is a {config.strategy} search; the alpha posterior needs a GibbsNAS "
-                         "search (strategy gibbs2, gibbs1 or their -mean twins: a BFGS alpha sampler)")
+        raise ValueError(
+            f"{where} is a {config.strategy} search; the alpha posterior needs a GibbsNAS "
+            "search (strategy gibbs2, gibbs1 or their -mean twins: a BFGS alpha sampler)"
+        )
     if config.space != "nb201":
         raise ValueError(f"{where} searched the {config.space} space; this module derives NB201 cells only")
 
@@ -231,11 +265,15 @@ def gaussian_from_search(result: Any, temperature: float | None = None) -> Alpha
     _check_gibbs_nb201(result.config, "this result")
     sampler = strategy.a_optimizer
     return alpha_gaussian(
-        result.model.alpha.detach().clone(), sampler.inverse_hessian(),
+        result.model.alpha.detach().clone(),
+        sampler.inverse_hessian(),
         temperature=result.config.temperature if temperature is None else temperature,
-        data_size=sampler.data_size, source=f"SearchResult ({result.config.strategy}, seed {result.config.seed})",
-        final_temperature=float(sampler.param_groups[0]["temperature"]), alpha_steps=int(sampler._state()["step"]),
-        epochs_done=len(result.history.epochs))
+        data_size=sampler.data_size,
+        source=f"SearchResult ({result.config.strategy}, seed {result.config.seed})",
+        final_temperature=float(sampler.param_groups[0]["temperature"]),
+        alpha_steps=int(sampler._state()["step"]),
+        epochs_done=len(result.history.epochs),
+    )
 
 
 def _data_size_from_history(last_epoch: Mapping[str, Any], h: torch.Tensor, t_final: float) -> float | None:
@@ -251,8 +289,9 @@ def _data_size_from_history(last_epoch: Mapping[str, Any], h: torch.Tensor, t_fi
     return float(round(float(ratios.median())))
 
 
-def gaussian_from_run(run_dir: str | Path, temperature: float | None = None,
-                      map_location: Any = "cpu") -> AlphaGaussian:
+def gaussian_from_run(
+    run_dir: str | Path, temperature: float | None = None, map_location: Any = "cpu"
+) -> AlphaGaussian:
     """The final alpha Gaussian of a saved GibbsNAS run folder (its ``checkpoint.pt``).
 
     N is ``config.data_size`` when set; otherwise it is read back from the last epoch's
@@ -279,9 +318,16 @@ def gaussian_from_run(run_dir: str | Path, temperature: float | None = None,
         n = _data_size_from_history(epochs[-1], h, t_final) if epochs else None
     if not n:
         raise ValueError(f"{run_dir}: cannot tell the sampler's data size N (no config.data_size, no recorded std)")
-    return alpha_gaussian(mean, h, temperature=config.temperature if temperature is None else temperature,
-                          data_size=n, source=str(run_dir), final_temperature=t_final,
-                          alpha_steps=int(state.get("step", 0)), epochs_done=int(ckpt["epoch"]) + 1)
+    return alpha_gaussian(
+        mean,
+        h,
+        temperature=config.temperature if temperature is None else temperature,
+        data_size=n,
+        source=str(run_dir),
+        final_temperature=t_final,
+        alpha_steps=int(state.get("step", 0)),
+        epochs_done=int(ckpt["epoch"]) + 1,
+    )
 
 
 def load_alpha_gaussian(source: Any, temperature: float | None = None) -> AlphaGaussian:
@@ -346,13 +392,17 @@ class ArchPosterior:
 
     def accuracy(self, arch: str, key: str = "cifar10_test") -> float:
         if key not in self.accuracies:
-            raise ValueError(f"no {key!r} accuracies (pass table= to architecture_posterior); have {sorted(self.accuracies)}")
+            raise ValueError(
+                f"no {key!r} accuracies (pass table= to architecture_posterior); have {sorted(self.accuracies)}"
+            )
         return float(self.accuracies[key][self.archs.index(canonical_arch(arch))])
 
     def sample_accuracies(self, key: str = "cifar10_test") -> np.ndarray:
         """(K,) the accuracy of each draw's cell."""
         if key not in self.accuracies:
-            raise ValueError(f"no {key!r} accuracies (pass table= to architecture_posterior); have {sorted(self.accuracies)}")
+            raise ValueError(
+                f"no {key!r} accuracies (pass table= to architecture_posterior); have {sorted(self.accuracies)}"
+            )
         return self.accuracies[key][self.sample_arch]
 
     def expected(self, key: str = "cifar10_test") -> float:
@@ -375,8 +425,12 @@ def canonical_arch(arch: str) -> str:
     return format_arch(parse_arch(arch))
 
 
-def architecture_posterior(samples: torch.Tensor, table: Any = None, mean: torch.Tensor | None = None,
-                           columns: Sequence[str] = tuple(ACCURACY_COLUMNS)) -> ArchPosterior:
+def architecture_posterior(
+    samples: torch.Tensor,
+    table: Any = None,
+    mean: torch.Tensor | None = None,
+    columns: Sequence[str] = tuple(ACCURACY_COLUMNS),
+) -> ArchPosterior:
     """Derive the cell of each alpha draw and count them.
 
     ``samples``: (K, 6, 5) or (K, 30) alpha draws (any device). Each distinct winner pattern is
@@ -390,8 +444,10 @@ def architecture_posterior(samples: torch.Tensor, table: Any = None, mean: torch
     if samples.dim() == 2 and samples.shape[1] == NUMEL:
         samples = samples.reshape(-1, *SHAPE)
     if samples.dim() != 3 or tuple(samples.shape[1:]) != SHAPE or samples.shape[0] < 1:
-        raise ValueError(f"samples must have shape (K, {NUM_EDGES}, {NUM_OPS}) or (K, {NUMEL}) with K >= 1, "
-                         f"got {tuple(samples.shape)}")
+        raise ValueError(
+            f"samples must have shape (K, {NUM_EDGES}, {NUM_OPS}) or (K, {NUMEL}) with K >= 1, "
+            f"got {tuple(samples.shape)}"
+        )
     samples = samples.detach()
     if not torch.isfinite(samples).all():
         raise ValueError("samples contain NaN or inf")
@@ -417,8 +473,15 @@ def architecture_posterior(samples: torch.Tensor, table: Any = None, mean: torch
             dataset, split = ACCURACY_COLUMNS[key]
             accuracies[key] = np.asarray(table.accuracies(dataset, split, 200)[idx], dtype=float)
     mean_arch = derive_arch(mean.detach().reshape(SHAPE).cpu()) if mean is not None else None
-    return ArchPosterior(codes, tuple(archs), counts[order].astype(np.int64), rank[inverse.reshape(-1)].astype(np.int64),
-                         win_probs, accuracies, mean_arch)
+    return ArchPosterior(
+        codes,
+        tuple(archs),
+        counts[order].astype(np.int64),
+        rank[inverse.reshape(-1)].astype(np.int64),
+        win_probs,
+        accuracies,
+        mean_arch,
+    )
 
 
 # ----------------------------------------------------------------------------- choice
@@ -433,8 +496,7 @@ class Choice:
     note: str
 
 
-def choose_architecture(posterior: ArchPosterior, rule: str = "modal", top: int = 10,
-                        table: Any = None) -> Choice:
+def choose_architecture(posterior: ArchPosterior, rule: str = "modal", top: int = 10, table: Any = None) -> Choice:
     """The final architecture by ``rule`` (module docstring): "argmax", "modal", "marginal" or "valid".
 
     "valid" reads the 200-epoch ``cifar10-valid`` valid accuracy of the ``top`` most probable
@@ -444,11 +506,21 @@ def choose_architecture(posterior: ArchPosterior, rule: str = "modal", top: int 
     if rule == "argmax":
         if posterior.mean_arch is None:
             raise ValueError("rule 'argmax' needs the centre: architecture_posterior(..., mean=gaussian.mean)")
-        return Choice(rule, posterior.mean_arch, posterior.prob(posterior.mean_arch), 0,
-                      "argmax per edge of the final alpha (what the search returns)")
+        return Choice(
+            rule,
+            posterior.mean_arch,
+            posterior.prob(posterior.mean_arch),
+            0,
+            "argmax per edge of the final alpha (what the search returns)",
+        )
     if rule == "modal":
-        return Choice(rule, posterior.modal_arch, float(posterior.probs[0]), 0,
-                      "most frequent cell among the draws (no benchmark number read)")
+        return Choice(
+            rule,
+            posterior.modal_arch,
+            float(posterior.probs[0]),
+            0,
+            "most frequent cell among the draws (no benchmark number read)",
+        )
     if rule == "marginal":
         arch = posterior.marginal_arch
         return Choice(rule, arch, posterior.prob(arch), 0, "each edge's most probable op (no benchmark number read)")
@@ -463,26 +535,43 @@ def choose_architecture(posterior: ArchPosterior, rule: str = "modal", top: int 
         else:
             raise ValueError("rule 'valid' needs the benchmark's valid accuracies: pass table=")
         i = int(np.argmax(valid))  # ties: the more probable cell
-        return Choice(rule, posterior.archs[i], float(posterior.probs[i]), m,
-                      f"best cifar10-valid valid accuracy (200 ep) among the {m} most probable cells "
-                      f"({m} table queries; hybrid, not one-shot)")
+        return Choice(
+            rule,
+            posterior.archs[i],
+            float(posterior.probs[i]),
+            m,
+            f"best cifar10-valid valid accuracy (200 ep) among the {m} most probable cells "
+            f"({m} table queries; hybrid, not one-shot)",
+        )
     raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
 
 
 # ----------------------------------------------------------------------------- sweeps, examples
-def temperature_sweep(gaussian: AlphaGaussian, temperatures: Sequence[float], num_samples: int,
-                      seed: int = 0, table: Any = None, key: str = "cifar10_test") -> list[dict[str, Any]]:
+def temperature_sweep(
+    gaussian: AlphaGaussian,
+    temperatures: Sequence[float],
+    num_samples: int,
+    seed: int = 0,
+    table: Any = None,
+    key: str = "cifar10_test",
+) -> list[dict[str, Any]]:
     """One row per T: distinct cells, P(argmax cell), modal cell (and, with a table, the
     posterior mean of ``key`` and the modal cell's ``key``). Same seed for every T, so the
     draws differ only by their scale."""
     rows = []
     for t in temperatures:
         g = gaussian.with_temperature(t)
-        post = architecture_posterior(g.sample(num_samples, seed=seed), table=table, mean=g.mean,
-                                      columns=(key,) if table is not None else ())
-        row: dict[str, Any] = {"temperature": float(t), "distinct": post.num_distinct,
-                               "p_argmax": post.prob(g.argmax_arch), "p_modal": float(post.probs[0]),
-                               "modal_is_argmax": post.modal_arch == g.argmax_arch, "modal_arch": post.modal_arch}
+        post = architecture_posterior(
+            g.sample(num_samples, seed=seed), table=table, mean=g.mean, columns=(key,) if table is not None else ()
+        )
+        row: dict[str, Any] = {
+            "temperature": float(t),
+            "distinct": post.num_distinct,
+            "p_argmax": post.prob(g.argmax_arch),
+            "p_modal": float(post.probs[0]),
+            "modal_is_argmax": post.modal_arch == g.argmax_arch,
+            "modal_arch": post.modal_arch,
+        }
         if table is not None:
             row[f"expected_{key}"] = post.expected(key)
             row[f"modal_{key}"] = post.accuracy(post.modal_arch, key)
@@ -490,7 +579,9 @@ def temperature_sweep(gaussian: AlphaGaussian, temperatures: Sequence[float], nu
     return rows
 
 
-def disagreement_example(margin: float = 0.5, spread: float = 3.0, sure: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+def disagreement_example(
+    margin: float = 0.5, spread: float = 3.0, sure: float = 10.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A (mean, cov) whose modal cell differs from the argmax of the mean, on edge 0.
 
     Edge 0: ``none`` has the largest mean (1.0) and no variance; ``skip_connect`` has mean
@@ -503,7 +594,7 @@ def disagreement_example(margin: float = 0.5, spread: float = 3.0, sure: float =
     mean = torch.zeros(SHAPE, dtype=torch.float64)
     var = torch.ones(SHAPE, dtype=torch.float64)
     mean[0] = torch.tensor([1.0, margin, 0.0, 0.0, 0.0], dtype=torch.float64)
-    var[0] = torch.tensor([0.0] + [spread ** 2] * 4, dtype=torch.float64)
+    var[0] = torch.tensor([0.0] + [spread**2] * 4, dtype=torch.float64)
     for e in range(1, NUM_EDGES):
         mean[e, e % NUM_OPS] = sure
     return mean, torch.diag(var.reshape(-1))

@@ -41,12 +41,14 @@ the training split and α on the validation split:
 Everything returns plain data (numpy arrays, floats, strings) so tests and notebooks can
 assert on it and plot it. The defaults and the evidence for them: docs/notebooks/03_bilevel_toy.md.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -76,7 +78,7 @@ class SplitStats:
     n: int
 
     @classmethod
-    def from_data(cls, x: torch.Tensor, y: torch.Tensor) -> "SplitStats":
+    def from_data(cls, x: torch.Tensor, y: torch.Tensor) -> SplitStats:
         n = x.shape[0]
         return cls(xx=x.T @ x / n, xy=x.T @ y / n, yy=float((y * y).sum(1).mean()), n=n)
 
@@ -173,8 +175,9 @@ class BilevelToy:
         return self.dim * self.noise**2
 
 
-def make_problem(seed: int = 0, *, dim: int = 4, n_train: int = 64, n_valid: int = 64,
-                 angle: float = 0.3, noise: float = 0.3) -> BilevelToy:
+def make_problem(
+    seed: int = 0, *, dim: int = 4, n_train: int = 64, n_valid: int = 64, angle: float = 0.3, noise: float = 0.3
+) -> BilevelToy:
     """A toy instance: ``y = R x + noise·ε``, ``R = exp(angle · S)`` for a random skew ``S`` (‖S‖₂ = 1).
 
     ``angle`` is the largest rotation angle of ``R`` (radians): the smaller, the closer the target
@@ -190,8 +193,14 @@ def make_problem(seed: int = 0, *, dim: int = 4, n_train: int = 64, n_valid: int
     x_valid = torch.randn(n_valid, dim, generator=g, dtype=DTYPE)
     y_train = x_train @ target.T + noise * torch.randn(n_train, dim, generator=g, dtype=DTYPE)
     y_valid = x_valid @ target.T + noise * torch.randn(n_valid, dim, generator=g, dtype=DTYPE)
-    return BilevelToy(target=target, train=SplitStats.from_data(x_train, y_train),
-                      valid=SplitStats.from_data(x_valid, y_valid), noise=noise, angle=angle, seed=int(seed))
+    return BilevelToy(
+        target=target,
+        train=SplitStats.from_data(x_train, y_train),
+        valid=SplitStats.from_data(x_valid, y_valid),
+        noise=noise,
+        angle=angle,
+        seed=int(seed),
+    )
 
 
 # ----------------------------------------------------------------------------- runs
@@ -299,16 +308,25 @@ def run(problem: BilevelToy, method: str, seed: int = 0, **overrides) -> ToyRun:
         mode = "mean" if method.endswith("-mean") else "sample"
         track = _run_gibbs(problem, alpha, weight, s, order, mode, seed)
     alphas = np.stack(track["alpha"])
-    tail = alphas[-max(1, int(round(s["tail"] * (len(alphas) - 1)))):]
+    tail = alphas[-max(1, int(round(s["tail"] * (len(alphas) - 1)))) :]
     tail_alpha = tail.mean(0)
     freq = np.bincount(tail.argmax(1), minlength=len(OPS)) / len(tail)
     return ToyRun(
-        method=method, seed=int(seed), alpha=alphas, probs=_softmax_np(alphas),
-        train_loss=np.array(track["train"]), valid_loss=np.array(track["valid"]),
-        picked=OPS[int(freq.argmax())], picked_mean=OPS[int(tail_alpha.argmax())],
-        picked_final=OPS[int(alphas[-1].argmax())], tail_alpha=tail_alpha, argmax_frequency=freq,
+        method=method,
+        seed=int(seed),
+        alpha=alphas,
+        probs=_softmax_np(alphas),
+        train_loss=np.array(track["train"]),
+        valid_loss=np.array(track["valid"]),
+        picked=OPS[int(freq.argmax())],
+        picked_mean=OPS[int(tail_alpha.argmax())],
+        picked_final=OPS[int(alphas[-1].argmax())],
+        tail_alpha=tail_alpha,
+        argmax_frequency=freq,
         alpha_std=np.stack(track["std"]) if track.get("std") else None,
-        covariance=track.get("cov"), settings=s, seconds=time.perf_counter() - start,
+        covariance=track.get("cov"),
+        settings=s,
+        seconds=time.perf_counter() - start,
     )
 
 
@@ -332,7 +350,7 @@ def _run_darts(problem: BilevelToy, alpha, weight, s: dict, unrolled: bool) -> d
     for _ in range(s["steps"]):
         # α step on the validation split (DARTS's reference code takes it before the ω step)
         if unrolled:  # w' = w - ξ (momentum·buf + ∇_w L_train + wd·w), ξ = the ω learning rate
-            grad_w, = torch.autograd.grad(problem.loss(alpha, weight, "train"), [weight], create_graph=True)
+            (grad_w,) = torch.autograd.grad(problem.loss(alpha, weight, "train"), [weight], create_graph=True)
             step = grad_w + s["w_weight_decay"] * weight
             buf = w_opt.state.get(weight, {}).get("momentum_buffer")
             if buf is not None:
@@ -340,7 +358,7 @@ def _run_darts(problem: BilevelToy, alpha, weight, s: dict, unrolled: bool) -> d
             valid_loss = problem.loss(alpha, weight - s["w_lr"] * step, "valid")
         else:
             valid_loss = problem.loss(alpha, weight, "valid")
-        alpha.grad, = torch.autograd.grad(valid_loss, [alpha])
+        (alpha.grad,) = torch.autograd.grad(valid_loss, [alpha])
         a_opt.step()
         # ω step on the training split
         w_opt.zero_grad()
@@ -355,7 +373,7 @@ def _run_exact(problem: BilevelToy, alpha, s: dict) -> dict:
     track = {"alpha": [], "train": [], "valid": []}
     _record(track, problem, alpha, problem.inner_optimum(alpha.detach()))
     for _ in range(s["steps"]):
-        alpha.grad, = torch.autograd.grad(problem.bilevel_objective(alpha), [alpha])
+        (alpha.grad,) = torch.autograd.grad(problem.bilevel_objective(alpha), [alpha])
         a_opt.step()
         _record(track, problem, alpha, problem.inner_optimum(alpha.detach()))
     return track
@@ -364,13 +382,30 @@ def _run_exact(problem: BilevelToy, alpha, s: dict) -> dict:
 def _run_gibbs(problem: BilevelToy, alpha, weight, s: dict, order: int, mode: str, seed: int) -> dict:
     w_temperature = s["temperature"] if s["w_temperature"] is None else s["w_temperature"]
     if order == 2:  # the sampler's operating point: η = 1, D clamped to [1e-4, h_max] (docs/samplers.md §4)
-        w_opt = DiagLBFGSGaussian([weight], lr=1.0, data_size=problem.train.n, temperature=w_temperature,
-                                  weight_decay=s["gibbs_w_weight_decay"], h_max=s["h_max"],
-                                  h_min=min(1e-4, s["h_max"]), mode=mode, pairs="closure", seed=seed + 1)
+        w_opt = DiagLBFGSGaussian(
+            [weight],
+            lr=1.0,
+            data_size=problem.train.n,
+            temperature=w_temperature,
+            weight_decay=s["gibbs_w_weight_decay"],
+            h_max=s["h_max"],
+            h_min=min(1e-4, s["h_max"]),
+            mode=mode,
+            pairs="closure",
+            seed=seed + 1,
+        )
     else:
         w_opt = torch.optim.SGD([weight], lr=s["w_lr"], momentum=s["w_momentum"], weight_decay=s["w_weight_decay"])
-    a_opt = BFGSGaussian([alpha], lr=s["gibbs_a_lr"], data_size=problem.valid.n, temperature=s["temperature"],
-                         weight_decay=s["gibbs_a_weight_decay"], mode=mode, pairs="closure", seed=seed + 2)
+    a_opt = BFGSGaussian(
+        [alpha],
+        lr=s["gibbs_a_lr"],
+        data_size=problem.valid.n,
+        temperature=s["temperature"],
+        weight_decay=s["gibbs_a_weight_decay"],
+        mode=mode,
+        pairs="closure",
+        seed=seed + 2,
+    )
 
     def omega_closure():
         w_opt.zero_grad()
@@ -393,7 +428,7 @@ def _run_gibbs(problem: BilevelToy, alpha, weight, s: dict, order: int, mode: st
         else:
             omega_closure()
             w_opt.step()
-        a_opt.step(alpha_closure)      # line 5: α_{t+1} ~ p(α | D, ω_t)           (Eq. 16)
+        a_opt.step(alpha_closure)  # line 5: α_{t+1} ~ p(α | D, ω_t)           (Eq. 16)
         _record(track, problem, alpha, weight)
         track["std"].append(centered_std(a_opt.covariance()).numpy())
     track["cov"] = a_opt.covariance().numpy()
@@ -403,8 +438,14 @@ def _run_gibbs(problem: BilevelToy, alpha, weight, s: dict, order: int, mode: st
 # ----------------------------------------------------------------------------- many seeds, summaries
 
 
-def compare(methods: Sequence[str] = METHODS, seeds: Iterable[int] = range(5), *, progress: bool = False,
-            problem_kwargs: dict | None = None, **overrides) -> dict[str, list[ToyRun]]:
+def compare(
+    methods: Sequence[str] = METHODS,
+    seeds: Iterable[int] = range(5),
+    *,
+    progress: bool = False,
+    problem_kwargs: dict | None = None,
+    **overrides,
+) -> dict[str, list[ToyRun]]:
     """Run every method on the toy instance of every seed (``make_problem(seed)``, init from ``seed``)."""
     seeds = list(seeds)
     problems = {s: make_problem(s, **(problem_kwargs or {})) for s in seeds}
@@ -457,5 +498,11 @@ def landscape(problem: BilevelToy, span: float = 8.0, n: int = 121) -> dict[str,
     f = problem.bilevel_objective(alpha)
     i = int(f.argmin())
     best = alpha.reshape(-1, 3)[i]
-    return {"u": axis.numpy(), "v": axis.numpy(), "F": f.numpy(), "argmin": (float(best[1]), float(best[2])),
-            "argmin_op": OPS[int(best.argmax())], "F_min": float(f.min())}
+    return {
+        "u": axis.numpy(),
+        "v": axis.numpy(),
+        "F": f.numpy(),
+        "argmin": (float(best[1]), float(best[2])),
+        "argmin_op": OPS[int(best.argmax())],
+        "F_min": float(f.min()),
+    }

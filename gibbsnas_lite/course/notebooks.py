@@ -13,6 +13,7 @@ the numbers in its metadata (``metadata.gibbsnas.headline``) and ends where the 
 Used by ``make run`` and ``gibbsnas-lite notebooks run``; the tests call
 :func:`execute_notebook` once per notebook in the smoke profile.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,10 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..runs import PROFILES, atomic_write_text
 
@@ -61,9 +63,7 @@ def emit_headline() -> None:
 def _headline_cell():
     import nbformat
 
-    cell = nbformat.v4.new_code_cell(
-        "from gibbsnas_lite.course.notebooks import emit_headline\nemit_headline()"
-    )
+    cell = nbformat.v4.new_code_cell("from gibbsnas_lite.course.notebooks import emit_headline\nemit_headline()")
     cell.metadata["tags"] = [HEADLINE_TAG]
     return cell
 
@@ -104,7 +104,7 @@ def _markers(cell) -> dict:
         text = "".join(text) if isinstance(text, list) else text
         for line in text.splitlines():
             if line.startswith(HEADLINE_MARKER):
-                found.update(json.loads(line[len(HEADLINE_MARKER):]))
+                found.update(json.loads(line[len(HEADLINE_MARKER) :]))
     return found
 
 
@@ -132,9 +132,7 @@ def list_notebooks(notebook_dir: Path, only: Iterable[str] | None = None) -> lis
         known = {_NAME_RE.match(p.name).group(1) for p in books}
         unknown = sorted(wanted - known)
         if unknown:
-            raise ValueError(
-                f"unknown notebook number(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}"
-            )
+            raise ValueError(f"unknown notebook number(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}")
         books = [p for p in books if _NAME_RE.match(p.name).group(1) in wanted]
     return books
 

@@ -17,13 +17,15 @@ Paper rows: :data:`PAPER_TABLE3_ONESHOT` (Table 3, first block: parameter-sharin
 mean ± std of 3 searches), the table-search block (``table_search.PAPER_TABLE3``) and the
 reference rows :data:`PAPER_TABLE3_REFERENCE` (ResNet, the benchmark's optimum).
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +33,20 @@ from ..nasbench import TABLE3_COLUMNS, NB201Table
 from ..search.registry import REGISTRY
 
 __all__ = [
-    "LABELS", "PAPER_TABLE3_ONESHOT", "PAPER_TABLE3_REFERENCE", "STRATEGY_NAMES", "STRATEGY_PAPER_ROW",
-    "RunRow", "paper_table3", "run_row", "epoch_curve", "comparison_rows", "markdown_table",
-    "headline", "edge_summary", "edge_summary_text",
+    "LABELS",
+    "PAPER_TABLE3_ONESHOT",
+    "PAPER_TABLE3_REFERENCE",
+    "STRATEGY_NAMES",
+    "STRATEGY_PAPER_ROW",
+    "RunRow",
+    "paper_table3",
+    "run_row",
+    "epoch_curve",
+    "comparison_rows",
+    "markdown_table",
+    "headline",
+    "edge_summary",
+    "edge_summary_text",
 ]
 
 #: the six Table-3 column labels, in the paper's order
@@ -118,18 +131,30 @@ class RunRow:
         return STRATEGY_NAMES.get(self.strategy, self.strategy)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "seed": self.seed, "profile": self.profile,
-                "dataset": self.dataset, "arch": self.arch, "accuracies": dict(self.accuracies),
-                "epochs_done": self.epochs_done, "seconds": round(float(self.seconds), 1),
-                "run_dir": self.run_dir}
+        return {
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "profile": self.profile,
+            "dataset": self.dataset,
+            "arch": self.arch,
+            "accuracies": dict(self.accuracies),
+            "epochs_done": self.epochs_done,
+            "seconds": round(float(self.seconds), 1),
+            "run_dir": self.run_dir,
+        }
 
 
 def _read_run(run: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], float, str | None]:
     """(config dict, final arch, epoch records, seconds, run folder) of a SearchResult or run folder."""
     if hasattr(run, "history") and hasattr(run, "config") and not isinstance(run, (str, Path)):
         out_dir = getattr(run, "out_dir", None)
-        return (run.config.to_dict(), run.arch, list(run.history.epochs), float(getattr(run, "seconds", 0.0)),
-                str(out_dir) if out_dir is not None else None)
+        return (
+            run.config.to_dict(),
+            run.arch,
+            list(run.history.epochs),
+            float(getattr(run, "seconds", 0.0)),
+            str(out_dir) if out_dir is not None else None,
+        )
     from ..search.history import History
 
     folder = Path(run)
@@ -156,12 +181,22 @@ def run_row(run: Any, table: NB201Table | None = None) -> RunRow:
     table = table or NB201Table.load()
     config, arch, epochs, seconds, run_dir = _read_run(run)
     if config.get("space", "nb201") != "nb201":
-        raise ValueError(f"run {run_dir or run!r} searched the {config.get('space')!r} space; "
-                         "the NAS-Bench-201 table only knows nb201 cells")
-    return RunRow(strategy=config["strategy"], seed=int(config.get("seed", 0)),
-                  profile=config.get("profile", "?"), dataset=config.get("dataset", "?"), arch=arch,
-                  accuracies=table.table3_row(arch), epochs_done=len(epochs), seconds=seconds,
-                  run_dir=run_dir, epochs=epochs)
+        raise ValueError(
+            f"run {run_dir or run!r} searched the {config.get('space')!r} space; "
+            "the NAS-Bench-201 table only knows nb201 cells"
+        )
+    return RunRow(
+        strategy=config["strategy"],
+        seed=int(config.get("seed", 0)),
+        profile=config.get("profile", "?"),
+        dataset=config.get("dataset", "?"),
+        arch=arch,
+        accuracies=table.table3_row(arch),
+        epochs_done=len(epochs),
+        seconds=seconds,
+        run_dir=run_dir,
+        epochs=epochs,
+    )
 
 
 def run_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table) -> list[RunRow]:
@@ -169,8 +204,9 @@ def run_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table) -> list
     return [r if isinstance(r, RunRow) else run_row(r, table) for r in items]
 
 
-def epoch_curve(run: Any, table: NB201Table | None = None,
-                column: str = "CIFAR-10 test") -> tuple[np.ndarray, np.ndarray, list[str]]:
+def epoch_curve(
+    run: Any, table: NB201Table | None = None, column: str = "CIFAR-10 test"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(epoch numbers 1.., the derived cell's accuracy in ``column`` after each epoch, the cells)."""
     if column not in LABELS:
         raise ValueError(f"unknown column {column!r}; choose one of: {', '.join(LABELS)}")
@@ -184,8 +220,12 @@ def epoch_curve(run: Any, table: NB201Table | None = None,
 
 
 # ----------------------------------------------------------------------------- the table
-def comparison_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None,
-                    paper: Sequence[str] | None = None, optimal: bool = True) -> list[dict[str, Any]]:
+def comparison_rows(
+    runs: Mapping[str, Any] | Iterable[Any],
+    table: NB201Table | None = None,
+    paper: Sequence[str] | None = None,
+    optimal: bool = True,
+) -> list[dict[str, Any]]:
     """Rows for a Table-3-style comparison: each run, then the paper's rows.
 
     Each row: ``{"method", "source", "arch", "values": {label: (mean, std or None)}}``; a run's
@@ -197,9 +237,14 @@ def comparison_rows(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table |
     rows = run_rows(runs, table)
     out: list[dict[str, Any]] = []
     for r in rows:
-        out.append({"method": r.name,
-                    "source": f"this run: {r.profile} profile, {r.dataset}, seed {r.seed}, {r.epochs_done} epochs",
-                    "arch": r.arch, "values": {k: (v, None) for k, v in r.accuracies.items()}})
+        out.append(
+            {
+                "method": r.name,
+                "source": f"this run: {r.profile} profile, {r.dataset}, seed {r.seed}, {r.epochs_done} epochs",
+                "arch": r.arch,
+                "values": {k: (v, None) for k, v in r.accuracies.items()},
+            }
+        )
     if paper is None:
         paper = []
         for r in rows:
@@ -288,8 +333,16 @@ def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
         order = np.argsort(-alpha[k], kind="stable")
         a, b = int(order[0]), int(order[1])
         gap = float(alpha[k, a] - alpha[k, b])
-        row = {"edge": f"{j}→{i}", "op": OPS[a], "prob": float(probs[k, a]), "alpha": float(alpha[k, a]),
-               "std": None, "runner_up": OPS[b], "gap": gap, "z": None}
+        row = {
+            "edge": f"{j}→{i}",
+            "op": OPS[a],
+            "prob": float(probs[k, a]),
+            "alpha": float(alpha[k, a]),
+            "std": None,
+            "runner_up": OPS[b],
+            "gap": gap,
+            "z": None,
+        }
         if std is not None:
             row["std"] = float(std[k, a])
             scale = float(np.hypot(std[k, a], std[k, b]))
@@ -300,11 +353,15 @@ def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
 
 def edge_summary_text(run: Any, epoch: int = -1) -> str:
     """:func:`edge_summary` as aligned text lines (for a notebook's output)."""
-    lines = [f"{'edge':5s} {'chosen op':13s} {'softmax':>7s} {'alpha':>7s} {'± std':>7s}  "
-             f"{'runner-up':13s} {'gap':>6s} {'gap/std':>7s}"]
+    lines = [
+        f"{'edge':5s} {'chosen op':13s} {'softmax':>7s} {'alpha':>7s} {'± std':>7s}  "
+        f"{'runner-up':13s} {'gap':>6s} {'gap/std':>7s}"
+    ]
     for r in edge_summary(run, epoch):
         std = f"{r['std']:7.3f}" if r["std"] is not None else f"{'-':>7s}"
         z = f"{r['z']:7.2f}" if r["z"] is not None else f"{'-':>7s}"
-        lines.append(f"{r['edge']:5s} {r['op']:13s} {r['prob']:7.3f} {r['alpha']:7.3f} {std}  "
-                     f"{r['runner_up']:13s} {r['gap']:6.3f} {z}")
+        lines.append(
+            f"{r['edge']:5s} {r['op']:13s} {r['prob']:7.3f} {r['alpha']:7.3f} {std}  "
+            f"{r['runner_up']:13s} {r['gap']:6.3f} {z}"
+        )
     return "\n".join(lines)

@@ -2,29 +2,37 @@
 
 One search is one draw: on the CPU stage the same strategy ends on cells 10 to 30 points
 apart from one seed to the next (docs/search.md). This module turns a folder of finished runs
-(a sweep's ``trials/`` folder, ``gibbsnas-lite sweep``; or the older ``scripts/run_cpu_study.sh``) into a small JSON file that ships with the kit
-(``data/seed_study/``), drawn by :mod:`gibbsnas_lite.course.plots.seed_study`, so that a notebook can show the distribution beside the
-learner's own live run without rerunning the study.
+(a sweep's ``trials/`` folder, ``gibbsnas-lite sweep``; or the older ``scripts/run_cpu_study.sh``)
+into a small JSON file that ships with the kit (``data/seed_study/``), drawn by
+:mod:`gibbsnas_lite.course.plots.seed_study`, so that a notebook can show the distribution beside
+the learner's own live run without rerunning the study.
 
 A row per run: strategy, seed, the derived arch, its NAS-Bench-201 accuracies, per epoch the
 derived cell's CIFAR-10 test accuracy and its share of parameter-free ops (the paper's Fig. 3),
 CPU seconds and peak memory (from a sweep trial's ``trial.json``, or the run's ``time.txt``).
 """
+
 from __future__ import annotations
 
 import json
 import os
 import site
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..runs import atomic_write_text
+
 # the cell properties and row statistics live in the core (a sweep's rows use them too); re-exported here
 from ..spaces.nb201.cell_stats import (  # noqa: F401
-    CONVOLUTIONS, PARAMETER_FREE, cell_edges, has_parameterised_path, parameter_free_share,
+    CONVOLUTIONS,
+    PARAMETER_FREE,
+    cell_edges,
+    has_parameterised_path,
+    parameter_free_share,
 )
-from ..sweep.stats import METRIC, ORDER, mean_std, epoch_curves, gap, strategies_in, summarize  # noqa: F401
+from ..sweep.stats import METRIC, ORDER, epoch_curves, gap, mean_std, strategies_in, summarize  # noqa: F401
 
 _FOLDER = "seed_study"
 
@@ -37,13 +45,26 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
     records = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
     epochs = [r for r in records if r.get("kind") == "epoch"]
     row: dict[str, Any] = {
-        "run": folder.name, "strategy": summary["strategy"], "seed": summary["seed"], "arch": summary["arch"],
-        "benchmark": summary["benchmark"], "parameter_free_share": parameter_free_share(summary["arch"]),
+        "run": folder.name,
+        "strategy": summary["strategy"],
+        "seed": summary["seed"],
+        "arch": summary["arch"],
+        "benchmark": summary["benchmark"],
+        "parameter_free_share": parameter_free_share(summary["arch"]),
         "parameterised_path": has_parameterised_path(summary["arch"]),
         "final_train_loss": summary.get("final", {}).get("train_loss"),
-        "epochs": [{"epoch": r["epoch"], METRIC: r["benchmark"].get(METRIC),
-                    "parameter_free_share": parameter_free_share(r["arch"]), "arch": r["arch"]} for r in epochs],
-        "cpu_seconds": None, "wall_seconds": summary.get("seconds"), "peak_rss_mb": None,
+        "epochs": [
+            {
+                "epoch": r["epoch"],
+                METRIC: r["benchmark"].get(METRIC),
+                "parameter_free_share": parameter_free_share(r["arch"]),
+                "arch": r["arch"],
+            }
+            for r in epochs
+        ],
+        "cpu_seconds": None,
+        "wall_seconds": summary.get("seconds"),
+        "peak_rss_mb": None,
     }
     trial = folder / "trial.json"  # a sweep's trial (gibbsnas_lite.sweep): its process's measurements
     timing = folder / "time.txt"  # /usr/bin/time -f "%e %M %U %S" (scripts/run_cpu_study.sh)
@@ -77,8 +98,10 @@ def save(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, **about: An
 # ----------------------------------------------------------------------------- the shipped study
 def find_study(name: str = "cpu") -> Path:
     """The shipped study ``data/seed_study/<name>.json`` (repository checkout, then installed data files)."""
-    candidates = [Path(__file__).resolve().parents[2] / "data" / _FOLDER,
-                  Path(sys.prefix) / "share" / "gibbsnas-lite" / _FOLDER]
+    candidates = [
+        Path(__file__).resolve().parents[2] / "data" / _FOLDER,
+        Path(sys.prefix) / "share" / "gibbsnas-lite" / _FOLDER,
+    ]
     user_base = getattr(site, "USER_BASE", None)
     if user_base:
         candidates.append(Path(user_base) / "share" / "gibbsnas-lite" / _FOLDER)
@@ -86,8 +109,10 @@ def find_study(name: str = "cpu") -> Path:
         if (folder / f"{name}.json").is_file():
             return folder / f"{name}.json"
     looked = ", ".join(str(c / f"{name}.json") for c in candidates)
-    raise FileNotFoundError(f"seed study {name!r} not found (looked at {looked}); work from a checkout "
-                            "installed with `pip install -e .`, or pass a path to load()")
+    raise FileNotFoundError(
+        f"seed study {name!r} not found (looked at {looked}); work from a checkout "
+        "installed with `pip install -e .`, or pass a path to load()"
+    )
 
 
 def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
@@ -98,12 +123,16 @@ def load(path: str | os.PathLike | None = None) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- summaries
 def markdown_table(summary: Sequence[Mapping[str, Any]]) -> str:
-    lines = ["| strategy | seeds | NB201 CIFAR-10 test, mean ± std | min | max | cells without a parameterised path "
-             "| parameter-free share | CPU s per search | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| strategy | seeds | NB201 CIFAR-10 test, mean ± std | min | max | cells without a parameterised path "
+        "| parameter-free share | CPU s per search | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in summary:
         cpu = f"{s['cpu_seconds']:.0f}" if s["cpu_seconds"] is not None else "-"
         rss = f"{s['peak_rss_mb']:.0f}" if s["peak_rss_mb"] is not None else "-"
-        lines.append(f"| {s['strategy']} | {s['n']} | {s['mean']:.2f} ± {s['std']:.2f} | {s['min']:.2f} | "
-                     f"{s['max']:.2f} | {s['no_path']} | {s['parameter_free_share']:.2f} | {cpu} | {rss} |")
+        lines.append(
+            f"| {s['strategy']} | {s['n']} | {s['mean']:.2f} ± {s['std']:.2f} | {s['min']:.2f} | "
+            f"{s['max']:.2f} | {s['no_path']} | {s['parameter_free_share']:.2f} | {cpu} | {rss} |"
+        )
     return "\n".join(lines)

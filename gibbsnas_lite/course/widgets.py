@@ -75,6 +75,7 @@ headless detection in ``dashboard/headless.py``. This module puts them together:
 constructor, the ``run_search`` callback that ties recording, control and drawing, and the
 public names.
 """
+
 from __future__ import annotations
 
 import threading
@@ -85,7 +86,7 @@ from typing import Any
 from .dashboard.control import RunControl
 from .dashboard.figure import DashboardView
 from .dashboard.headless import HEADLESS_ENV, batch_program, detect_headless  # noqa: F401  (the API)
-from .dashboard.live import figure_widget, LiveUI, patch_nb201  # noqa: F401  (tests use them)
+from .dashboard.live import LiveUI, figure_widget, patch_nb201  # noqa: F401  (tests use them)
 from .dashboard.record import DashboardStats, EventRecord, RecordEntry, SpaceLayout, space_layout  # noqa: F401
 
 __all__ = ["AlphaDashboard", "detect_headless", "HEADLESS_ENV"]
@@ -119,10 +120,21 @@ class AlphaDashboard(EventRecord, RunControl, DashboardView):
         runs never wait. ``None`` or 0: start at once.
     """
 
-    def __init__(self, space: str = "nb201", update_every: int = 1, min_interval: float = 0.5,
-                 max_overhead: float | None = 0.03, headless: bool | None = None, edge: int = 0,
-                 fallback_std: str = "none", trace_window: int = 10, max_points: int = 1500,
-                 trailing: bool = True, title: str | None = None, wait_for_view: float | None = 60.0):
+    def __init__(
+        self,
+        space: str = "nb201",
+        update_every: int = 1,
+        min_interval: float = 0.5,
+        max_overhead: float | None = 0.03,
+        headless: bool | None = None,
+        edge: int = 0,
+        fallback_std: str = "none",
+        trace_window: int = 10,
+        max_points: int = 1500,
+        trailing: bool = True,
+        title: str | None = None,
+        wait_for_view: float | None = 60.0,
+    ):
         if space not in ("nb201", "darts", "auto"):
             raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
         if fallback_std not in ("none", "trace"):
@@ -219,5 +231,4 @@ class AlphaDashboard(EventRecord, RunControl, DashboardView):
 
     def __repr__(self) -> str:
         mode = "headless" if self.headless else "live"
-        return (f"AlphaDashboard(space={self.space!r}, {mode}, records={len(self._entries)}, "
-                f"status={self._status!r})")
+        return f"AlphaDashboard(space={self.space!r}, {mode}, records={len(self._entries)}, status={self._status!r})"

@@ -6,6 +6,7 @@
 
 Both draw ``θ ~ N(θ - η H ∇U, (T/N) H)`` for ``U = L_mean + (λ/2)‖θ‖²``; see docs/samplers.md.
 """
+
 from .bfgs import BFGSGaussian, bfgs_inverse_update
 from .diag_lbfgs import DiagLBFGSGaussian, lbfgs_diagonal, secant_diagonal
 

@@ -1,7 +1,8 @@
 """What both samplers share: argument checks, the warm-up schedule, noise clipping, gradient checks."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -43,8 +44,9 @@ def check_group(owner: str, group: dict) -> None:
     check_at_least(owner, "temperature", group["temperature"], 0.0)
 
 
-def check_sampler_args(owner: str, defaults: dict, *, data_size, mode, pairs, warmup_steps, ramp_steps,
-                       clip_std, clip_ratio) -> None:
+def check_sampler_args(
+    owner: str, defaults: dict, *, data_size, mode, pairs, warmup_steps, ramp_steps, clip_std, clip_ratio
+) -> None:
     """The checks both samplers' constructors make: the group numbers (lr, weight_decay,
     temperature), ``data_size > 0``, ``mode`` in :data:`MODES`, ``pairs`` in :data:`PAIR_SOURCES`,
     the warm-up counts and the clipping knobs. Each sampler then checks its own arguments."""
@@ -111,4 +113,3 @@ def make_generator(device: torch.device, seed: int | None) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
-

@@ -1,4 +1,5 @@
 """BFGS Gaussian sampler for the architecture importance α (paper Eq. 16)."""
+
 from __future__ import annotations
 
 import math
@@ -203,8 +204,17 @@ class BFGSGaussian(Optimizer):
     ):
         owner = type(self).__name__
         defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature)
-        check_sampler_args(owner, defaults, data_size=data_size, mode=mode, pairs=pairs, warmup_steps=warmup_steps,
-                           ramp_steps=ramp_steps, clip_std=clip_std, clip_ratio=clip_ratio)
+        check_sampler_args(
+            owner,
+            defaults,
+            data_size=data_size,
+            mode=mode,
+            pairs=pairs,
+            warmup_steps=warmup_steps,
+            ramp_steps=ramp_steps,
+            clip_std=clip_std,
+            clip_ratio=clip_ratio,
+        )
         check_choice(owner, "hessian", hessian, HESSIANS)
         check_choice(owner, "pd_policy", pd_policy, PD_POLICIES)
         if init_scale != "auto":
@@ -234,8 +244,10 @@ class BFGSGaussian(Optimizer):
 
     def add_param_group(self, param_group: dict) -> None:
         if hasattr(self, "_params"):
-            raise ValueError(f"{type(self).__name__}: H spans the parameters given at construction; "
-                             "build a new sampler to sample more parameters")
+            raise ValueError(
+                f"{type(self).__name__}: H spans the parameters given at construction; "
+                "build a new sampler to sample more parameters"
+            )
         super().add_param_group(param_group)
 
     # ----------------------------------------------------------------- state
@@ -280,10 +292,12 @@ class BFGSGaussian(Optimizer):
 
     def covariance(self) -> torch.Tensor:
         """The covariance (T/N) H of the next draw at full noise (the α uncertainty, float64)."""
-        std = torch.cat([
-            torch.full((p.numel(),), math.sqrt(group["temperature"] / self.data_size), dtype=torch.float64)
-            for group, p in self._grouped()
-        ]).to(self._params[0].device)
+        std = torch.cat(
+            [
+                torch.full((p.numel(),), math.sqrt(group["temperature"] / self.data_size), dtype=torch.float64)
+                for group, p in self._grouped()
+            ]
+        ).to(self._params[0].device)
         return std[:, None] * self.inverse_hessian() * std[None, :]
 
     def noise_scale(self) -> float:
@@ -327,9 +341,12 @@ class BFGSGaussian(Optimizer):
             noise_scales = [math.sqrt(group["temperature"] / self.data_size) for group, _ in self._grouped()]
             if self.clip_ratio is not None:
                 noise_norm = math.sqrt(sum(c * c * float(n.square().sum()) for c, n in zip(noise_scales, noise)))
-                step_norm = math.sqrt(sum(
-                    group["lr"] ** 2 * float(d.double().square().sum()) for (group, _), d in zip(self._grouped(), directions)
-                ))
+                step_norm = math.sqrt(
+                    sum(
+                        group["lr"] ** 2 * float(d.double().square().sum())
+                        for (group, _), d in zip(self._grouped(), directions)
+                    )
+                )
                 factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
                 noise_scales = [c * factor for c in noise_scales]
         factor = self._trust_factor(state, directions, noise, noise_scales)
@@ -344,7 +361,9 @@ class BFGSGaussian(Optimizer):
                 closure()
             new_gradient = torch.cat([g.reshape(-1) for g in self._gradients()])
             new_theta = torch.cat([p.detach().reshape(-1) for p in self._params])
-            self._update_curvature(state, new_theta.double() - theta.double(), new_gradient.double() - gradient.double())
+            self._update_curvature(
+                state, new_theta.double() - theta.double(), new_gradient.double() - gradient.double()
+            )
         return loss
 
     def _trust_factor(self, state: dict, directions, noise, noise_scales) -> float:

@@ -1,4 +1,5 @@
 """Diagonal quasi-Newton Gaussian sampler for the network weights ω (paper Eq. 15), on one flat vector."""
+
 from __future__ import annotations
 
 import math
@@ -47,10 +48,12 @@ def lbfgs_diagonal(s_history: torch.Tensor, y_history: torch.Tensor, h_min: floa
     gamma = sy[-1, -1] / (y[-1] @ y[-1])
     r_inverse = torch.linalg.inv(torch.triu(sy))
     top_left = r_inverse.T @ (torch.diag(sy.diagonal()) + gamma * (y @ y.T)) @ r_inverse
-    middle = torch.cat([
-        torch.cat([top_left, -r_inverse.T], 1),
-        torch.cat([-r_inverse, torch.zeros_like(r_inverse)], 1),
-    ])
+    middle = torch.cat(
+        [
+            torch.cat([top_left, -r_inverse.T], 1),
+            torch.cat([-r_inverse, torch.zeros_like(r_inverse)], 1),
+        ]
+    )
     w = torch.cat([s, gamma * y])
     diagonal = gamma + ((middle @ w) * w).sum(0)
     return diagonal.clamp(h_min, h_max).view_as(s_history[0])
@@ -142,8 +145,17 @@ class DiagLBFGSGaussian(Optimizer):
     ):
         owner = type(self).__name__
         defaults = dict(lr=lr, weight_decay=weight_decay, temperature=temperature)
-        check_sampler_args(owner, defaults, data_size=data_size, mode=mode, pairs=pairs, warmup_steps=warmup_steps,
-                           ramp_steps=ramp_steps, clip_std=clip_std, clip_ratio=clip_ratio)
+        check_sampler_args(
+            owner,
+            defaults,
+            data_size=data_size,
+            mode=mode,
+            pairs=pairs,
+            warmup_steps=warmup_steps,
+            ramp_steps=ramp_steps,
+            clip_std=clip_std,
+            clip_ratio=clip_ratio,
+        )
         check_choice(owner, "diag", diag, DIAGONALS)
         if not isinstance(history_size, int) or isinstance(history_size, bool) or history_size < 1:
             raise ValueError(f"{owner}: history_size must be an int >= 1, got {history_size!r}")
@@ -156,8 +168,10 @@ class DiagLBFGSGaussian(Optimizer):
         if any(p.device != first.device for p in self._params):
             raise ValueError(f"{owner}: all parameters must be on one device (one noise generator)")
         if any(p.dtype != first.dtype for p in self._params):
-            raise ValueError(f"{owner}: all parameters must have one dtype (the state is one flat vector); "
-                             f"got {sorted({str(p.dtype) for p in self._params})}")
+            raise ValueError(
+                f"{owner}: all parameters must have one dtype (the state is one flat vector); "
+                f"got {sorted({str(p.dtype) for p in self._params})}"
+            )
         self._sizes = [p.numel() for p in self._params]
         self._numel = sum(self._sizes)
         self._ranges, start = [], 0  # each param group's slice of the flat vector
@@ -195,8 +209,10 @@ class DiagLBFGSGaussian(Optimizer):
         super().load_state_dict(state_dict)
         state = self.state.get(self._params[0], {})
         if state and state.get("flat_numel") != self._numel:
-            raise ValueError(f"{type(self).__name__}: the state is for {state.get('flat_numel')} numbers, "
-                             f"these parameters have {self._numel}")
+            raise ValueError(
+                f"{type(self).__name__}: the state is for {state.get('flat_numel')} numbers, "
+                f"these parameters have {self._numel}"
+            )
         if generator_state is not None:
             self._generator.set_state(generator_state)
 
@@ -214,27 +230,42 @@ class DiagLBFGSGaussian(Optimizer):
         present = [s for s in per if s]
         m = self.history_size
         if any("s_history" in s and len(s["s_history"]) != m for s in present):
-            raise ValueError(f"{owner}: the checkpoint was saved with another history_size; "
-                             f"build the sampler with the same history_size to load it")
+            raise ValueError(
+                f"{owner}: the checkpoint was saved with another history_size; "
+                f"build the sampler with the same history_size to load it"
+            )
         first = self._params[0]
         like = dict(dtype=first.dtype, device=first.device)
-        new = dict(flat_numel=self._numel, step=max(int(s.get("step", 0)) for s in present),
-                   pairs=max(int(s.get("pairs", 0)) for s in present))
+        new = dict(
+            flat_numel=self._numel,
+            step=max(int(s.get("step", 0)) for s in present),
+            pairs=max(int(s.get("pairs", 0)) for s in present),
+        )
         if self.diag == "lbfgs":
             new["tensor_pairs"] = [int(s.get("pairs", 0)) for s in per]
         if any("s_history" in s for s in present):
             for key in ("s_history", "y_history"):
-                new[key] = torch.cat([
-                    s[key].reshape(m, -1).to(**like) if key in s else torch.zeros(m, p.numel(), **like)
-                    for s, p in zip(per, self._params)], 1)
+                new[key] = torch.cat(
+                    [
+                        s[key].reshape(m, -1).to(**like) if key in s else torch.zeros(m, p.numel(), **like)
+                        for s, p in zip(per, self._params)
+                    ],
+                    1,
+                )
         if any("prev_param" in s for s in present):
             decay = {p: group["weight_decay"] for group in self.param_groups for p in group["params"]}
-            new["prev_param"] = torch.cat([
-                (s["prev_param"] if "prev_param" in s else p.detach()).reshape(-1).to(**like)
-                for s, p in zip(per, self._params)])
-            new["prev_grad"] = torch.cat([
-                (s["prev_grad"] if "prev_grad" in s else p.detach() * decay[p]).reshape(-1).to(**like)
-                for s, p in zip(per, self._params)])
+            new["prev_param"] = torch.cat(
+                [
+                    (s["prev_param"] if "prev_param" in s else p.detach()).reshape(-1).to(**like)
+                    for s, p in zip(per, self._params)
+                ]
+            )
+            new["prev_grad"] = torch.cat(
+                [
+                    (s["prev_grad"] if "prev_grad" in s else p.detach() * decay[p]).reshape(-1).to(**like)
+                    for s, p in zip(per, self._params)
+                ]
+            )
         return {saved_ids[0]: new}
 
     # ------------------------------------------------------------ public view
@@ -269,7 +300,9 @@ class DiagLBFGSGaussian(Optimizer):
         complete = all(g is not None for g in grads)
         if not complete and all(g is None for g in grads):
             return None
-        gradient = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(self._params, grads)])
+        gradient = torch.cat(
+            [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(self._params, grads)]
+        )
         if check and not math.isfinite(gradient.sum()):  # NaN/Inf reach the sum (2 kernels, 1 sync)
             check_finite_grads(type(self).__name__, self._params)  # finds the parameter and raises
         theta = self._flat_param()
@@ -297,8 +330,9 @@ class DiagLBFGSGaussian(Optimizer):
             if count:
                 order = [(pairs - count + k) % self.history_size for k in range(count)]  # oldest first
                 part = slice(start, start + size)
-                diagonal[part] = lbfgs_diagonal(state["s_history"][order, part], state["y_history"][order, part],
-                                                self.h_min, self.h_max)
+                diagonal[part] = lbfgs_diagonal(
+                    state["s_history"][order, part], state["y_history"][order, part], self.h_min, self.h_max
+                )
             start += size
         return diagonal
 
@@ -362,8 +396,12 @@ class DiagLBFGSGaussian(Optimizer):
             for group, (start, end) in self._groups():
                 noise[start:end].mul_(scale * (group["temperature"] / self.data_size) ** 0.5)
         if not complete:  # parameters without a gradient stay where they are
-            moving = torch.cat([torch.full((p.numel(),), float(p.grad is not None), dtype=theta.dtype,
-                                           device=theta.device) for p in self._params])
+            moving = torch.cat(
+                [
+                    torch.full((p.numel(),), float(p.grad is not None), dtype=theta.dtype, device=theta.device)
+                    for p in self._params
+                ]
+            )
             mean_step.mul_(moving)
             if noise is not None:
                 noise.mul_(moving)

@@ -11,10 +11,20 @@ sources), ``base`` (the strategy interface, DARTS's shared optimizers), ``gibbs`
 splits on the device), ``history``, ``checkpoint``, ``loop``. Run-folder helpers (atomic writes,
 RNG states, progress bars) are in :mod:`gibbsnas_lite.runs`.
 """
+
 from .base import NonFiniteLossError
 from .config import PROFILES, STRATEGIES, SearchConfig, make_config
 from .history import History
 from .loop import SearchResult, StopSearch, run_search
 
-__all__ = ["History", "NonFiniteLossError", "PROFILES", "STRATEGIES", "SearchConfig", "SearchResult",
-           "StopSearch", "make_config", "run_search"]
+__all__ = [
+    "History",
+    "NonFiniteLossError",
+    "PROFILES",
+    "STRATEGIES",
+    "SearchConfig",
+    "SearchResult",
+    "StopSearch",
+    "make_config",
+    "run_search",
+]

@@ -5,6 +5,7 @@ step on a search-train batch (omega) and a search-valid batch (alpha). The loop
 (:mod:`gibbsnas_lite.search.loop`) owns data, epochs, history and checkpoints, so every
 strategy runs under the same budget, data and bookkeeping.
 """
+
 from __future__ import annotations
 
 import math
@@ -130,8 +131,13 @@ def weights_sgd(model: torch.nn.Module, config):
     """(optimizer, schedule) of omega as DARTS trains it: SGD at ``w_lr`` with momentum ``w_momentum``
     (Nesterov when > 0) and weight decay ``w_weight_decay``, cosine to ``w_lr_min`` over the epochs."""
     c = config
-    optimizer = torch.optim.SGD(model.weight_parameters(), lr=c.w_lr, momentum=c.w_momentum,
-                                weight_decay=c.w_weight_decay, nesterov=c.w_momentum > 0)
+    optimizer = torch.optim.SGD(
+        model.weight_parameters(),
+        lr=c.w_lr,
+        momentum=c.w_momentum,
+        weight_decay=c.w_weight_decay,
+        nesterov=c.w_momentum > 0,
+    )
     return optimizer, cosine_lr(optimizer, c.epochs, c.w_lr_min)
 
 
@@ -153,8 +159,9 @@ def advance_schedules(*schedulers) -> None:
             scheduler.step()
             continue
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before",
-                                    category=UserWarning)
+            warnings.filterwarnings(
+                "ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before", category=UserWarning
+            )
             scheduler.step()
 
 
@@ -167,8 +174,9 @@ class SgdAdamStrategy(Strategy):
     def __init__(self, model, config, steps_per_epoch, search_sizes):
         super().__init__(model, config, steps_per_epoch, search_sizes)
         self.w_optimizer, self.w_scheduler = weights_sgd(model, config)
-        self.a_optimizer = torch.optim.Adam(model.arch_parameters(), lr=config.a_lr, betas=(0.5, 0.999),
-                                            weight_decay=config.a_weight_decay)
+        self.a_optimizer = torch.optim.Adam(
+            model.arch_parameters(), lr=config.a_lr, betas=(0.5, 0.999), weight_decay=config.a_weight_decay
+        )
 
     def optimizers(self):
         return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler, "a_optimizer": self.a_optimizer}

@@ -29,6 +29,7 @@ Sources of the defaults:
   paper's unpublished "policies": our defaults and the evidence for them are in
   ``docs/search.md``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,7 +75,9 @@ class SearchConfig(ConfigDict):
     a_lr: float = 3e-4
     a_weight_decay: float = 1e-3
     alpha_accum: int = 1  # alpha step every k steps, gradients summed over k search-valid batches
-    alpha_warmup_epochs: int = 0  # GibbsNAS: omega only for the first k epochs (opt-in; the paper has none, docs/search.md)
+    alpha_warmup_epochs: int = (
+        0  # GibbsNAS: omega only for the first k epochs (opt-in; the paper has none, docs/search.md)
+    )
     # GibbsNAS sampler knobs (see docs/samplers.md)
     temperature: float = 1.0  # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
     w_temperature: float | None = None  # T of omega's draws (Eq. 15); None: the same as temperature
@@ -101,40 +104,74 @@ class SearchConfig(ConfigDict):
     channels_last: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> "SearchConfig":
+    def validate(self) -> SearchConfig:
         choice("strategy", self.strategy, strategy_names())  # the registry now (it may have grown)
         choice("space", self.space, SPACES)
         choice("dataset", self.dataset, DATASETS)
         choice("profile", self.profile, PROFILES)
         choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "channels", "cells_per_stage", "alpha_accum", "alpha_every",
-                     "curvature_every"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "channels",
+            "cells_per_stage",
+            "alpha_accum",
+            "alpha_every",
+            "curvature_every",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("w_lr", "a_lr", "temperature"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0 <= int(self.alpha_warmup_epochs) < int(self.epochs):
-            raise ValueError(f"alpha_warmup_epochs must be in [0, epochs={self.epochs}), got {self.alpha_warmup_epochs!r}")
+            raise ValueError(
+                f"alpha_warmup_epochs must be in [0, epochs={self.epochs}), got {self.alpha_warmup_epochs!r}"
+            )
         for name in ("download", "noise_follows_lr", "amp", "channels_last"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r} "
-                                 f"(on the command line: --set {name}=True)")
+                raise ValueError(
+                    f"{name} must be True or False, got {getattr(self, name)!r} "
+                    f"(on the command line: --set {name}=True)"
+                )
         if self.w_temperature is not None and not float(self.w_temperature) > 0:
-            raise ValueError(f"w_temperature must be > 0 or None (the same as temperature), "
-                             f"got {self.w_temperature!r}")
+            raise ValueError(f"w_temperature must be > 0 or None (the same as temperature), got {self.w_temperature!r}")
         return self
 
 
 PROFILE_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(dataset="synthetic", channels=4, cells_per_stage=1, epochs=2, batch_size=32,
-                  train_limit=256, image_size=16, alpha_every=2),
+    "smoke": dict(
+        dataset="synthetic",
+        channels=4,
+        cells_per_stage=1,
+        epochs=2,
+        batch_size=32,
+        train_limit=256,
+        image_size=16,
+        alpha_every=2,
+    ),
     # The seed study's stage (docs/search.md): 16x16 images make a step ~4x cheaper than 32x32,
     # which buys 10 epochs (640 steps, 160 alpha steps) for about 2 minutes of CPU per search.
-    "cpu": dict(dataset="fashion-mnist", channels=8, cells_per_stage=1, epochs=10, batch_size=64,
-                train_limit=4096, image_size=16, alpha_every=10),
-    "full": dict(dataset="cifar10", channels=16, cells_per_stage=5, epochs=50, batch_size=64,
-                 train_limit=None, image_size=32, alpha_every=20),
+    "cpu": dict(
+        dataset="fashion-mnist",
+        channels=8,
+        cells_per_stage=1,
+        epochs=10,
+        batch_size=64,
+        train_limit=4096,
+        image_size=16,
+        alpha_every=10,
+    ),
+    "full": dict(
+        dataset="cifar10",
+        channels=16,
+        cells_per_stage=5,
+        epochs=50,
+        batch_size=64,
+        train_limit=None,
+        image_size=32,
+        alpha_every=20,
+    ),
 }
 
 FULL_OVER_CPU_N = 25_000 / 4_096  # search-half sizes of the full (CIFAR-10) and cpu profiles

@@ -12,6 +12,7 @@ difference (Eq. 8):
 The virtual step is applied to the weights in place and undone exactly (saved copies), so
 no second network is built.
 """
+
 from __future__ import annotations
 
 import torch
@@ -83,7 +84,7 @@ class DartsV2(DartsV1):
             loss_v, logits_v = self.forward_loss(x_v, y_v, where + " unrolled valid")
             grads = torch.autograd.grad(loss_v, alphas + weights, allow_unused=True)
             d_alpha = [g for g in grads[: len(alphas)]]
-            vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas):])]
+            vector = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads[len(alphas) :])]
         finally:  # back to the original w (also when the loss was not finite)
             self._set_weights(saved)
 

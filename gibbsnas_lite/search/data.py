@@ -5,10 +5,12 @@ Wraps :mod:`gibbsnas_lite.data`: the split protocol follows the space (NAS-Bench
 batched augmentation, and their positions are saved in the checkpoint so a resumed run
 sees the same batches.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -52,13 +54,13 @@ class SearchData:
 def build_search_data(config, device: torch.device) -> SearchData:
     options: dict[str, Any] = {}
     if config.dataset == "synthetic":
-        options = dict(size=config.image_size, num_train=max(2 * (config.train_limit or 1024), 64),
-                       num_test=64)
+        options = dict(size=config.image_size, num_train=max(2 * (config.train_limit or 1024), 64), num_test=64)
     elif config.dataset == "fashion-mnist":
         options = dict(size=config.image_size)
     protocol = "darts" if config.space == "darts" else "nb201"
-    splits = search_splits(config.dataset, config.data_root, config.download, protocol=protocol,
-                           seed=config.seed, **options)
+    splits = search_splits(
+        config.dataset, config.data_root, config.download, protocol=protocol, seed=config.seed, **options
+    )
     train, valid = splits.train, splits.valid
     if config.train_limit:
         train = train.subset(range(min(config.train_limit, len(train))))
@@ -67,10 +69,19 @@ def build_search_data(config, device: torch.device) -> SearchData:
     common = dict(device=device, drop_last=True, channels_last=bool(getattr(config, "channels_last", False)))
     train_loader = DeviceLoader(train, min(bs, len(train)), seed=config.seed, **common)
     valid_loader = DeviceLoader(valid, min(bs, len(valid)), seed=config.seed + 1, **common)
-    fixed = DeviceLoader(valid, min(bs, len(valid)), device=device, shuffle=False, augment=False,
-                         channels_last=common["channels_last"])
+    fixed = DeviceLoader(
+        valid, min(bs, len(valid)), device=device, shuffle=False, augment=False, channels_last=common["channels_last"]
+    )
     steps = len(train_loader)
     if config.max_steps_per_epoch:
         steps = min(steps, int(config.max_steps_per_epoch))
-    return SearchData(train_loader, valid_loader, splits.train.num_classes, int(train.images.shape[1]),
-                      steps, (len(train), len(valid)), splits.source, fixed)
+    return SearchData(
+        train_loader,
+        valid_loader,
+        splits.train.num_classes,
+        int(train.images.shape[1]),
+        steps,
+        (len(train), len(valid)),
+        splits.source,
+        fixed,
+    )

@@ -5,6 +5,7 @@ argmax op and multiplies it by the straight-through hard weight ``one_hot - p.de
 so both the chosen op's weights and alpha receive gradients. tau is annealed linearly from
 ``tau_max`` (10) to ``tau_min`` (0.1) over the epochs. Optimizers as DARTS on NAS-Bench-201.
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,5 +60,10 @@ class GDAS(SgdAdamStrategy):
         for a, g in zip(self.model.arch_parameters(), grads):
             a.grad = g
         self.a_optimizer.step()
-        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y),
-                "valid_loss": v_loss.item(), "valid_acc": accuracy(v_logits, yv), "tau": tau}
+        return {
+            "train_loss": loss.item(),
+            "train_acc": accuracy(logits, y),
+            "valid_loss": v_loss.item(),
+            "valid_acc": accuracy(v_logits, yv),
+            "tau": tau,
+        }

@@ -37,6 +37,7 @@ get same-batch pairs through ``step(closure)`` (oBFGS / oLBFGS) and ``pairs="clo
   measured on the last of them, at the old and the new alpha (same omega): one extra
   forward/backward per alpha step.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,13 +48,15 @@ from .base import Strategy, advance_schedules, cosine_lr, weights_sgd
 
 def metrics(loss, logits, y, v_loss, v_logits, yv) -> dict[str, float]:
     """The step's losses and top-1 accuracies (as ``base.accuracy``), fetched with one host sync."""
+
     def correct(logits, targets):
         if targets.dim() == logits.dim():  # class probabilities
             targets = targets.argmax(dim=1)
         return (logits.argmax(dim=1) == targets).float().mean()
 
-    values = torch.stack([loss.detach().double(), correct(logits, y).double(),
-                          v_loss.detach().double(), correct(v_logits, yv).double()]).tolist()
+    values = torch.stack(
+        [loss.detach().double(), correct(logits, y).double(), v_loss.detach().double(), correct(v_logits, yv).double()]
+    ).tolist()
     return dict(zip(("train_loss", "train_acc", "valid_loss", "valid_acc"), values))
 
 
@@ -73,25 +76,49 @@ class GibbsNAS(Strategy):
         if order == 2:
             # eta = 1 and D <= w_lr: the sampler's operating point (module docstring)
             self.w_optimizer = DiagLBFGSGaussian(
-                weights, lr=1.0, h_max=c.w_lr, h_min=min(1e-4, c.w_lr), pairs="closure",
-                weight_decay=c.w_weight_decay, data_size=c.data_size or self.train_size,
-                history_size=c.history_size, seed=c.seed + 1, temperature=w_temperature, **common)
+                weights,
+                lr=1.0,
+                h_max=c.w_lr,
+                h_min=min(1e-4, c.w_lr),
+                pairs="closure",
+                weight_decay=c.w_weight_decay,
+                data_size=c.data_size or self.train_size,
+                history_size=c.history_size,
+                seed=c.seed + 1,
+                temperature=w_temperature,
+                **common,
+            )
             self.w_scheduler = cosine_lr(self.w_optimizer, c.epochs, c.w_lr_min / c.w_lr)
         else:  # SGD as DARTS's
             self.w_optimizer, self.w_scheduler = weights_sgd(model, c)
-        alpha_common = dict(common, warmup_steps=max(0, c.warmup_steps // c.alpha_accum),
-                            ramp_steps=max(0, c.ramp_steps // c.alpha_accum))
+        alpha_common = dict(
+            common,
+            warmup_steps=max(0, c.warmup_steps // c.alpha_accum),
+            ramp_steps=max(0, c.ramp_steps // c.alpha_accum),
+        )
         self.a_optimizer = BFGSGaussian(
-            model.arch_parameters(), lr=c.a_lr, weight_decay=c.a_weight_decay, pairs="closure",
-            data_size=c.data_size or self.valid_size, seed=c.seed + 2, temperature=c.temperature,
-            h_max=c.alpha_h_max, max_step=c.alpha_max_step, **alpha_common)
+            model.arch_parameters(),
+            lr=c.a_lr,
+            weight_decay=c.a_weight_decay,
+            pairs="closure",
+            data_size=c.data_size or self.valid_size,
+            seed=c.seed + 2,
+            temperature=c.temperature,
+            h_max=c.alpha_h_max,
+            max_step=c.alpha_max_step,
+            **alpha_common,
+        )
         self.a_scheduler = cosine_lr(self.a_optimizer, c.epochs, c.a_lr * 0.01)
         self._accum = [torch.zeros_like(a) for a in model.arch_parameters()]
         self._accum_count = 0
 
     def optimizers(self):
-        return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler,
-                "a_optimizer": self.a_optimizer, "a_scheduler": self.a_scheduler}
+        return {
+            "w_optimizer": self.w_optimizer,
+            "w_scheduler": self.w_scheduler,
+            "a_optimizer": self.a_optimizer,
+            "a_scheduler": self.a_scheduler,
+        }
 
     def state_dict(self):
         state = super().state_dict()
@@ -220,7 +247,7 @@ class GibbsNAS(Strategy):
         chunks, start = [], 0
         for shape in shapes:
             n = int(torch.Size(shape).numel())
-            chunks.append(std[start:start + n].reshape(shape).tolist())
+            chunks.append(std[start : start + n].reshape(shape).tolist())
             start += n
         state["std"] = chunks
         return state

@@ -5,6 +5,7 @@
 On resume the file is rewritten from the checkpoint's copy, so records of a killed,
 unfinished epoch never survive.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ class History:
         self.alpha = list(state["alpha"])
 
     @classmethod
-    def load(cls, path: Path) -> "History":
+    def load(cls, path: Path) -> History:
         """Read a ``history.jsonl`` written by a search (for plots and replay)."""
         path = Path(path)
         if path.is_dir():

@@ -14,18 +14,33 @@ once and the unfinished epoch is dropped, like a killed run: the checkpoint stay
 completed epoch's, and ``resume`` redoes the epoch (its alpha records in ``history.jsonl``
 are rewritten away). The returned result then holds the mid-epoch model.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from ..runs import (CHECKPOINT, CONFIG, HISTORY, SUMMARY, atomic_torch_save, atomic_write_text, capture_rng,
-                    progress as progress_bar, resolve_device, restore_rng, seed_everything)
+from ..runs import (
+    CHECKPOINT,
+    CONFIG,
+    HISTORY,
+    SUMMARY,
+    atomic_torch_save,
+    atomic_write_text,
+    capture_rng,
+    resolve_device,
+    restore_rng,
+    seed_everything,
+)
+from ..runs import (
+    progress as progress_bar,
+)
 from . import registry
 from .checkpoint import load_checkpoint
 from .config import SearchConfig
@@ -53,10 +68,16 @@ class SearchResult:
     def summary(self) -> dict[str, Any]:
         last = self.history.epochs[-1] if self.history.epochs else {}
         return {
-            "strategy": self.config.strategy, "space": self.config.space, "dataset": self.config.dataset,
-            "profile": self.config.profile, "seed": self.config.seed, "arch": self.arch,
-            "benchmark": self.benchmark, "epochs_done": len(self.history.epochs),
-            "stopped_early": self.stopped_early, "seconds": round(self.seconds, 3),
+            "strategy": self.config.strategy,
+            "space": self.config.space,
+            "dataset": self.config.dataset,
+            "profile": self.config.profile,
+            "seed": self.config.seed,
+            "arch": self.arch,
+            "benchmark": self.benchmark,
+            "epochs_done": len(self.history.epochs),
+            "stopped_early": self.stopped_early,
+            "seconds": round(self.seconds, 3),
             "final": {k: v for k, v in last.items() if k not in ("alpha", "probs", "std")},
             "config": self.config.to_dict(),
         }
@@ -66,16 +87,21 @@ def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> tor
     if config.space == "nb201":
         from ..spaces.nb201.model_search import NB201SearchNetwork
 
-        return NB201SearchNetwork(C=config.channels, N=config.cells_per_stage, num_classes=num_classes,
-                                  in_channels=in_channels)
+        return NB201SearchNetwork(
+            C=config.channels, N=config.cells_per_stage, num_classes=num_classes, in_channels=in_channels
+        )
     from ..spaces.darts.model_search import Network
 
     # DARTS search net: 8 cells at C=16 in the full protocol; ``cells_per_stage`` N gives
     # 3N - 1 cells (N=3 -> 8), so the smaller profiles shrink it the same way as NB201's.
     # At least 3 cells: with 2, both are reduction cells (layers // 3 = 0, 2 * layers // 3 = 1)
     # and alpha_normal would never be used; 3 gives normal, reduction, reduction.
-    return Network(C=config.channels, layers=max(3, 3 * config.cells_per_stage - 1),
-                   num_classes=num_classes, in_channels=in_channels)
+    return Network(
+        C=config.channels,
+        layers=max(3, 3 * config.cells_per_stage - 1),
+        num_classes=num_classes,
+        in_channels=in_channels,
+    )
 
 
 def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tuple[int, int]):
@@ -153,7 +179,8 @@ def run_search(
             raise ValueError(
                 f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
                 f"it was written on {saved_on}, this run is on {device.type}: resume it on the same kind "
-                "of device, with the same gibbsnas-lite version") from None
+                "of device, with the same gibbsnas-lite version"
+            ) from None
         start_epoch = ckpt["epoch"] + 1
         history.rewrite()
     elif out_dir is not None and (out_dir / HISTORY).exists():
@@ -162,9 +189,14 @@ def run_search(
     say = echo or (lambda _msg: None)
     stopped = False
     arch = history.epochs[-1]["arch"] if history.epochs else strategy.derive()
-    bar = progress_bar(progress, total=config.epochs * data.steps_per_epoch,
-                       initial=start_epoch * data.steps_per_epoch,
-                       desc=f"{config.strategy} {config.space}/{config.dataset}", unit="step", leave=False)
+    bar = progress_bar(
+        progress,
+        total=config.epochs * data.steps_per_epoch,
+        initial=start_epoch * data.steps_per_epoch,
+        desc=f"{config.strategy} {config.space}/{config.dataset}",
+        unit="step",
+        leave=False,
+    )
     try:
         for epoch in range(start_epoch, config.epochs):
             model.train()
@@ -184,17 +216,30 @@ def run_search(
             strategy.end_epoch(epoch)
             n = max(1, data.steps_per_epoch)
             arch = strategy.derive()
-            record = {"epoch": epoch, **{k: v / n for k, v in sums.items()}, "arch": arch,
-                      "benchmark": benchmark_accuracies(config, arch),
-                      "seconds": time.perf_counter() - epoch_start, **strategy.alpha_state()}
+            record = {
+                "epoch": epoch,
+                **{k: v / n for k, v in sums.items()},
+                "arch": arch,
+                "benchmark": benchmark_accuracies(config, arch),
+                "seconds": time.perf_counter() - epoch_start,
+                **strategy.alpha_state(),
+            }
             history.log_epoch(record)
             if out_dir is not None:
-                atomic_torch_save(out_dir / CHECKPOINT, {
-                    "config": config.to_dict(), "epoch": epoch, "model": model.state_dict(),
-                    "strategy": strategy.state_dict(), "data": data.state_dict(),
-                    "history": history.state_dict(), "rng": capture_rng(), "arch": arch,
-                    "device": device.type,
-                })
+                atomic_torch_save(
+                    out_dir / CHECKPOINT,
+                    {
+                        "config": config.to_dict(),
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "strategy": strategy.state_dict(),
+                        "data": data.state_dict(),
+                        "history": history.state_dict(),
+                        "rng": capture_rng(),
+                        "arch": arch,
+                        "device": device.type,
+                    },
+                )
             say(_epoch_line(config, record))
             if _notify(callback, {"kind": "epoch", **record}):
                 stopped = True
@@ -204,8 +249,17 @@ def run_search(
     finally:  # NonFiniteLossError and any other error propagate; the last checkpoint stays as it was
         bar.close()
 
-    result = SearchResult(config, arch, history, out_dir, benchmark_accuracies(config, arch), stopped,
-                          time.perf_counter() - start_time, strategy, model)
+    result = SearchResult(
+        config,
+        arch,
+        history,
+        out_dir,
+        benchmark_accuracies(config, arch),
+        stopped,
+        time.perf_counter() - start_time,
+        strategy,
+        model,
+    )
     if out_dir is not None:
         atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
     return result

@@ -20,6 +20,7 @@ Each entry (:class:`StrategySpec`):
 - ``options``: keyword arguments the class takes besides ``(model, config, steps, sizes)``;
 - ``defaults``: config values on top of the profile (sources: :mod:`gibbsnas_lite.search.config`).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -85,8 +86,17 @@ def build(config, model, steps_per_epoch: int, sizes: tuple[int, int]):
 
 
 def _gibbs(name: str, order: int, mode: str, label: str, defaults: dict[str, Any]) -> StrategySpec:
-    return StrategySpec(name, "gibbs:GibbsNAS", label, "GibbsNAS", "gibbs", order, mode,
-                        options=dict(order=order, mode=mode), defaults=defaults)
+    return StrategySpec(
+        name,
+        "gibbs:GibbsNAS",
+        label,
+        "GibbsNAS",
+        "gibbs",
+        order,
+        mode,
+        options=dict(order=order, mode=mode),
+        defaults=defaults,
+    )
 
 
 # Per-strategy defaults on top of the profile (sources in gibbsnas_lite.search.config's docstring).
@@ -103,11 +113,28 @@ _DARTS = dict(w_lr=0.025, w_weight_decay=5e-4, a_lr=3e-4, a_weight_decay=1e-3)
 # - temperature = 10 for alpha (with the cap, a draw's std is <= sqrt(10 / 4096) = 0.05);
 # - noise_follows_lr: the noise follows the cosine schedule (else the effective temperature
 #   grows ~100x by the end).
-_GIBBS2 = dict(w_lr=0.1, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-               temperature=10.0, w_temperature=0.01, noise_follows_lr=True, alpha_h_max=1.0)
+_GIBBS2 = dict(
+    w_lr=0.1,
+    w_weight_decay=1e-4,
+    a_lr=0.1,
+    a_weight_decay=1e-4,
+    alpha_accum=32,
+    temperature=10.0,
+    w_temperature=0.01,
+    noise_follows_lr=True,
+    alpha_h_max=1.0,
+)
 # 1st order: omega by SGD with DARTS's schedule, paper's weight decay 1e-4.
-_GIBBS1 = dict(w_lr=0.025, w_weight_decay=1e-4, a_lr=0.1, a_weight_decay=1e-4, alpha_accum=32,
-               temperature=10.0, noise_follows_lr=True, alpha_h_max=1.0)
+_GIBBS1 = dict(
+    w_lr=0.025,
+    w_weight_decay=1e-4,
+    a_lr=0.1,
+    a_weight_decay=1e-4,
+    alpha_accum=32,
+    temperature=10.0,
+    noise_follows_lr=True,
+    alpha_h_max=1.0,
+)
 
 register(_gibbs("gibbs2", 2, "sample", "GibbsNAS-2nd", _GIBBS2))
 register(_gibbs("gibbs2-mean", 2, "mean", "GibbsNAS-2nd (mean)", _GIBBS2))

@@ -7,6 +7,7 @@ mode and no gradients as in the benchmark's ``search_find_best`` (so selection n
 the network's BN running statistics). (The benchmark's code scores each candidate on the
 next batch of the loader; one fixed batch compares all candidates on the same examples.)
 """
+
 from __future__ import annotations
 
 import torch

@@ -12,9 +12,22 @@ figures are in :mod:`gibbsnas_lite.course.plots.sweep`. Ray is an optional depen
 (``pip install -e '.[sweep]'``): everything but :func:`run_sweep` works without it. The
 command line: ``gibbsnas-lite sweep``; the guide: docs/sweeps.md.
 """
+
 from .results import load_results, summarize, write_results
 from .runner import SweepResult, load_trials, run_sweep, run_trial, trial_folder
 from .trials import Trial, grid, load_sweep_file, parse_seeds
 
-__all__ = ["SweepResult", "Trial", "grid", "load_results", "load_sweep_file", "load_trials",
-           "parse_seeds", "run_sweep", "run_trial", "summarize", "trial_folder", "write_results"]
+__all__ = [
+    "SweepResult",
+    "Trial",
+    "grid",
+    "load_results",
+    "load_sweep_file",
+    "load_trials",
+    "parse_seeds",
+    "run_sweep",
+    "run_trial",
+    "summarize",
+    "trial_folder",
+    "write_results",
+]

@@ -7,14 +7,16 @@ curves of the paper's Fig. 3. Rows have the fields of :mod:`gibbsnas_lite.course
 its summaries (:mod:`.stats`) and figures (:mod:`gibbsnas_lite.course.plots.sweep`) apply to a sweep
 as they do to the shipped study.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..runs import HISTORY, SUMMARY, atomic_write_text
 from ..spaces.nb201.cell_stats import has_parameterised_path, parameter_free_share
@@ -22,9 +24,25 @@ from . import stats
 from .trials import Trial
 
 BENCHMARK_KEYS = ("cifar10_valid", "cifar10_test", "cifar100_test", "ImageNet16-120_test")
-CSV_COLUMNS = ("name", "status", "strategy", "dataset", "seed", "profile", "space", "arch", *BENCHMARK_KEYS,
-               "parameterised_path", "parameter_free_share", "epochs_done", "search_seconds", "cpu_seconds",
-               "peak_rss_mb", "peak_gpu_mb", "error")
+CSV_COLUMNS = (
+    "name",
+    "status",
+    "strategy",
+    "dataset",
+    "seed",
+    "profile",
+    "space",
+    "arch",
+    *BENCHMARK_KEYS,
+    "parameterised_path",
+    "parameter_free_share",
+    "epochs_done",
+    "search_seconds",
+    "cpu_seconds",
+    "peak_rss_mb",
+    "peak_gpu_mb",
+    "error",
+)
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
@@ -47,16 +65,25 @@ def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
     arch, nb201 = summary["arch"], summary["space"] == "nb201"
     row = _base_row(trial)
     row.update(
-        status="ok", space=summary["space"], dataset=summary["dataset"], arch=arch,
-        benchmark=summary.get("benchmark") or {}, epochs_done=summary["epochs_done"],
+        status="ok",
+        space=summary["space"],
+        dataset=summary["dataset"],
+        arch=arch,
+        benchmark=summary.get("benchmark") or {},
+        epochs_done=summary["epochs_done"],
         # the sum of the epochs' own times: the same for a trial that ran in one go or in pieces
         search_seconds=round(sum(float(r.get("seconds", 0.0)) for r in epochs), 3),
         parameterised_path=has_parameterised_path(arch) if nb201 else None,
         parameter_free_share=parameter_free_share(arch) if nb201 else None,
-        epochs=[{"epoch": r["epoch"], "arch": r["arch"],
-                 stats.METRIC: (r.get("benchmark") or {}).get(stats.METRIC),
-                 "parameter_free_share": parameter_free_share(r["arch"]) if nb201 else None}
-                for r in epochs],
+        epochs=[
+            {
+                "epoch": r["epoch"],
+                "arch": r["arch"],
+                stats.METRIC: (r.get("benchmark") or {}).get(stats.METRIC),
+                "parameter_free_share": parameter_free_share(r["arch"]) if nb201 else None,
+            }
+            for r in epochs
+        ],
     )
     row.update({k: row["benchmark"].get(k) for k in BENCHMARK_KEYS})
     return row
@@ -65,17 +92,37 @@ def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
 def failed_row(trial: Trial, error: BaseException) -> dict[str, Any]:
     """The row of a trial that raised: its error in one line, and the traceback."""
     row = _base_row(trial)
-    row.update(status="failed", error=f"{type(error).__name__}: {error}".strip().splitlines()[0][:500],
-               traceback="".join(traceback.format_exception(error))[-4000:])
+    row.update(
+        status="failed",
+        error=f"{type(error).__name__}: {error}".strip().splitlines()[0][:500],
+        traceback="".join(traceback.format_exception(error))[-4000:],
+    )
     return row
 
 
 def _base_row(trial: Trial) -> dict[str, Any]:
-    return {"name": trial.name, "status": None, "strategy": trial.strategy, "dataset": trial.dataset_name,
-            "seed": trial.seed, "profile": trial.profile, "space": trial.overrides.get("space", "nb201"),
-            "overrides": dict(trial.overrides), "arch": None, "benchmark": {}, **{k: None for k in BENCHMARK_KEYS},
-            "parameterised_path": None, "parameter_free_share": None, "epochs_done": 0, "search_seconds": None,
-            "cpu_seconds": None, "peak_rss_mb": None, "peak_gpu_mb": None, "error": None, "epochs": []}
+    return {
+        "name": trial.name,
+        "status": None,
+        "strategy": trial.strategy,
+        "dataset": trial.dataset_name,
+        "seed": trial.seed,
+        "profile": trial.profile,
+        "space": trial.overrides.get("space", "nb201"),
+        "overrides": dict(trial.overrides),
+        "arch": None,
+        "benchmark": {},
+        **{k: None for k in BENCHMARK_KEYS},
+        "parameterised_path": None,
+        "parameter_free_share": None,
+        "epochs_done": 0,
+        "search_seconds": None,
+        "cpu_seconds": None,
+        "peak_rss_mb": None,
+        "peak_gpu_mb": None,
+        "error": None,
+        "epochs": [],
+    }
 
 
 def write_results(folder: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -101,12 +148,16 @@ def load_results(folder: str | Path) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------- summaries
 def ok_rows(rows: Sequence[Mapping[str, Any]], dataset: str | None = None) -> list[Mapping[str, Any]]:
     """Finished NB201 rows (those with a benchmark accuracy), of one dataset if given."""
-    return [r for r in rows if r.get("status") == "ok" and r.get("benchmark")
-            and (dataset is None or r["dataset"] == dataset)]
+    return [
+        r
+        for r in rows
+        if r.get("status") == "ok" and r.get("benchmark") and (dataset is None or r["dataset"] == dataset)
+    ]
 
 
-def one_dataset(rows: Sequence[Mapping[str, Any]],
-                dataset: str | None = None) -> tuple[list[Mapping[str, Any]], str | None]:
+def one_dataset(
+    rows: Sequence[Mapping[str, Any]], dataset: str | None = None
+) -> tuple[list[Mapping[str, Any]], str | None]:
     """The finished rows of the one dataset the sweep searched on (or of ``dataset``), and its name."""
     mine = ok_rows(rows, dataset)
     datasets = sorted({r["dataset"] for r in mine})

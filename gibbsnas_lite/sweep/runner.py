@@ -15,18 +15,21 @@ sweep survive a kill is the run folder, not Ray:
 Two processes never write one run folder: a trial holds an exclusive lock on its folder
 while it runs (``fcntl.flock``; on a shared file system that needs working POSIX locks).
 """
+
 from __future__ import annotations
 
 import fcntl
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from ..runs import CHECKPOINT, atomic_write_text, progress as progress_bar
+from ..runs import CHECKPOINT, atomic_write_text
+from ..runs import progress as progress_bar
 from . import results
 from .trials import Trial, check_unique
 
@@ -145,8 +148,10 @@ def _peak_memory() -> dict[str, float | None]:
     import torch
 
     gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-    return {"peak_rss_mb": round(rss, 1) if rss is not None else None,
-            "peak_gpu_mb": round(gpu, 1) if gpu is not None else None}
+    return {
+        "peak_rss_mb": round(rss, 1) if rss is not None else None,
+        "peak_gpu_mb": round(gpu, 1) if gpu is not None else None,
+    }
 
 
 def _ray_trial(trial: dict, folder: str, threads: int | None) -> dict[str, Any]:
@@ -158,8 +163,10 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise ImportError(f"gibbsnas-lite sweep runs its trials on Ray, which is not installed: {INSTALL_HINT}. "
-                          "The notebooks and `gibbsnas-lite search` work without it.") from None
+        raise ImportError(
+            f"gibbsnas-lite sweep runs its trials on Ray, which is not installed: {INSTALL_HINT}. "
+            "The notebooks and `gibbsnas-lite search` work without it."
+        ) from None
     return ray
 
 
@@ -175,7 +182,8 @@ def record_trials(sweep_dir: Path, trials: Sequence[Trial]) -> None:
             raise ValueError(
                 f"{sweep_dir} already holds a different trial named {trial.name!r} ({old} there, {trial.to_dict()} "
                 "now): its run folder would be resumed with other settings; use another --out, or delete "
-                f"{trial_folder(sweep_dir, trial)}")
+                f"{trial_folder(sweep_dir, trial)}"
+            )
         known[trial.name] = trial.to_dict()
     atomic_write_text(path, json.dumps({"trials": list(known.values())}, indent=1, default=float) + "\n")
 
@@ -240,8 +248,9 @@ def run_sweep(
             say(f"{err}\nRunning the {len(pending)} trials one after another in this process instead.")
             _run_here(pending, out_dir, rows, trials, threads, progress, say)
         else:
-            _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries,
-                        progress, say)
+            _run_on_ray(
+                pending, out_dir, rows, trials, workers, address, threads, gpus_per_trial, retries, progress, say
+            )
     ordered = [rows[t.name] for t in trials]
     results.write_results(out_dir, ordered)
     return SweepResult(out_dir, ordered, time.perf_counter() - start, [t.name for t in pending])
@@ -265,8 +274,9 @@ def _run_on_ray(pending, out_dir, rows, trials, workers, address, threads, gpus_
     try:
         if gpus_per_trial is None:
             gpus_per_trial = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(_ray_trial).options(num_cpus=threads, num_gpus=gpus_per_trial, max_retries=retries,
-                                              retry_exceptions=False)
+        task = ray.remote(_ray_trial).options(
+            num_cpus=threads, num_gpus=gpus_per_trial, max_retries=retries, retry_exceptions=False
+        )
         refs = {task.remote(t.to_dict(), str(trial_folder(out_dir, t)), threads): t for t in pending}
         bar = progress_bar(progress, len(pending), desc="sweep", unit="trial")
         while refs:

@@ -5,10 +5,12 @@ The row fields read here: ``strategy``, ``seed``, ``benchmark`` ({metric: accura
 ``parameterised_path``, ``parameter_free_share``, ``cpu_seconds``, ``peak_rss_mb`` and
 ``epochs`` ([{epoch, metric..., parameter_free_share}]).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..search.registry import strategy_names
 
@@ -37,13 +39,21 @@ def summarize(rows: Sequence[Mapping[str, Any]], metric: str = METRIC) -> list[d
         mean, std = mean_std(values)
         cpu = [r["cpu_seconds"] for r in mine if r.get("cpu_seconds") is not None]
         rss = [r["peak_rss_mb"] for r in mine if r.get("peak_rss_mb") is not None]
-        out.append({
-            "strategy": strategy, "n": len(mine), "mean": mean, "std": std, "min": min(values), "max": max(values),
-            "no_path": sum(not r["parameterised_path"] for r in mine),
-            "parameter_free_share": sum(r["parameter_free_share"] for r in mine) / len(mine),
-            "cpu_seconds": sum(cpu) / len(cpu) if cpu else None, "peak_rss_mb": max(rss) if rss else None,
-            "seeds": sorted(r["seed"] for r in mine),
-        })
+        out.append(
+            {
+                "strategy": strategy,
+                "n": len(mine),
+                "mean": mean,
+                "std": std,
+                "min": min(values),
+                "max": max(values),
+                "no_path": sum(not r["parameterised_path"] for r in mine),
+                "parameter_free_share": sum(r["parameter_free_share"] for r in mine) / len(mine),
+                "cpu_seconds": sum(cpu) / len(cpu) if cpu else None,
+                "peak_rss_mb": max(rss) if rss else None,
+                "seeds": sorted(r["seed"] for r in mine),
+            }
+        )
     return out
 
 

@@ -6,13 +6,15 @@ strategies x datasets x seeds; :func:`load_sweep_file` reads the same from a JSO
 file, plus explicit trials. A trial's ``name`` is its run folder's name and its identity: a
 restarted sweep finds a trial's finished or half-done run by it.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..search.config import PROFILE_PRESETS, PROFILES, STRATEGIES
 
@@ -46,19 +48,22 @@ class Trial:
 
     def config_args(self) -> dict[str, Any]:
         """Arguments of ``make_config(**args)``."""
-        return dict(strategy=self.strategy, profile=self.profile, seed=self.seed, dataset=self.dataset,
-                    **self.overrides)
+        return dict(
+            strategy=self.strategy, profile=self.profile, seed=self.seed, dataset=self.dataset, **self.overrides
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Trial":
+    def from_dict(cls, data: Mapping[str, Any]) -> Trial:
         known = {"strategy", "seed", "profile", "dataset", "overrides", "name"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown trial key(s) {unknown}; a trial has {sorted(known)} "
-                             "(config fields go under 'overrides' or 'set')")
+            raise ValueError(
+                f"unknown trial key(s) {unknown}; a trial has {sorted(known)} "
+                "(config fields go under 'overrides' or 'set')"
+            )
         return cls(**dict(data))
 
 
@@ -100,8 +105,13 @@ def _names(kind: str, values: str | Sequence[str] | None, allowed: Sequence[str]
     return items
 
 
-def grid(strategies: str | Sequence[str], seeds: str | int | Iterable[int] = 0, datasets=None,
-         profile: str = "smoke", overrides: Mapping[str, Any] | None = None) -> list[Trial]:
+def grid(
+    strategies: str | Sequence[str],
+    seeds: str | int | Iterable[int] = 0,
+    datasets=None,
+    profile: str = "smoke",
+    overrides: Mapping[str, Any] | None = None,
+) -> list[Trial]:
     """Every strategy x dataset x seed, with the same profile and overrides (the order: dataset, seed, strategy).
 
     Unknown strategies and profiles are refused here; a bad override is left to its trial
@@ -110,8 +120,12 @@ def grid(strategies: str | Sequence[str], seeds: str | int | Iterable[int] = 0, 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     names = _names("strategies", strategies, STRATEGIES)
-    trials = [Trial(strategy=s, seed=seed, profile=profile, dataset=d, overrides=dict(overrides or {}))
-              for d in _names("datasets", datasets) for seed in parse_seeds(seeds) for s in names]
+    trials = [
+        Trial(strategy=s, seed=seed, profile=profile, dataset=d, overrides=dict(overrides or {}))
+        for d in _names("datasets", datasets)
+        for seed in parse_seeds(seeds)
+        for s in names
+    ]
     return check_unique(trials)
 
 

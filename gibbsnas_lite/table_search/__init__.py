@@ -26,22 +26,59 @@ Protocol (see ``docs/table_search.md``):
   BOHB-style search mixes both.
 * Seeded and deterministic: each run uses only ``numpy.random.default_rng(seed)``.
 """
+
 from ._common import (
-    FIDELITIES, HIGH, LOW, SEARCH_DATASETS, SEARCH_SPLIT, TEST_SPLIT, Oracle, TableSearchResult,
+    FIDELITIES,
+    HIGH,
+    LOW,
+    SEARCH_DATASETS,
+    SEARCH_SPLIT,
+    TEST_SPLIT,
+    Oracle,
+    TableSearchResult,
+)
+from .runner import (
+    ALGORITHMS,
+    PAPER_TABLE3,
+    TABLE3_DATASETS,
+    Stat,
+    anytime_curves,
+    format_table3,
+    get_algorithm,
+    run_many,
+    run_table_search,
+    summarize,
+    table3_block,
 )
 from .search_bohb import TPEModel, bohb
 from .search_rea import mutate, regularized_evolution
-from .search_rs import random_search
 from .search_reinforce import reinforce
-from .runner import (
-    ALGORITHMS, PAPER_TABLE3, TABLE3_DATASETS, Stat, anytime_curves, format_table3, get_algorithm, run_many,
-    run_table_search, summarize, table3_block,
-)
+from .search_rs import random_search
 
 __all__ = [
-    "ALGORITHMS", "FIDELITIES", "HIGH", "LOW", "PAPER_TABLE3", "SEARCH_DATASETS", "SEARCH_SPLIT",
-    "TABLE3_DATASETS", "TEST_SPLIT", "Oracle", "TableSearchResult", "Stat", "TPEModel",
-    "anytime_curves", "bohb", "format_table3", "get_algorithm", "mutate",
-    "random_search", "regularized_evolution", "reinforce", "run_many", "run_table_search",
-    "summarize", "table3_block",
+    "ALGORITHMS",
+    "FIDELITIES",
+    "HIGH",
+    "LOW",
+    "PAPER_TABLE3",
+    "SEARCH_DATASETS",
+    "SEARCH_SPLIT",
+    "TABLE3_DATASETS",
+    "TEST_SPLIT",
+    "Oracle",
+    "TableSearchResult",
+    "Stat",
+    "TPEModel",
+    "anytime_curves",
+    "bohb",
+    "format_table3",
+    "get_algorithm",
+    "mutate",
+    "random_search",
+    "regularized_evolution",
+    "reinforce",
+    "run_many",
+    "run_table_search",
+    "summarize",
+    "table3_block",
 ]

@@ -7,6 +7,7 @@ A query that would overrun the budget is not made and the search ends there (as 
 NAS-Bench-201 scripts do with their simulated time). Every query is charged, a repeated one
 too: on a real benchmark it would be trained again.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,7 @@ def check_budget(budget: Any) -> int:
     if isinstance(budget, (bool, np.bool_)) or not isinstance(budget, (int, float, np.integer, np.floating)):
         raise ValueError(f"budget must be a positive number of full (200-epoch) evaluations, got {budget!r}")
     if not math.isfinite(float(budget)) or budget <= 0:
-        raise ValueError(f"budget must be a positive, finite number of full (200-epoch) evaluations, "
-                         f"got {budget!r}")
+        raise ValueError(f"budget must be a positive, finite number of full (200-epoch) evaluations, got {budget!r}")
     return int(round(float(budget) * HIGH))
 
 
@@ -76,8 +76,9 @@ def check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-                high_open: bool = False) -> float:
+def check_float(
+    name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     if ok:
         v = float(value)
@@ -205,8 +206,7 @@ class TableSearchResult:
         ``x``: "cost" (full evaluations) or "queries" (number of queries). NaN before the
         first query.
         """
-        values = {"valid": self.incumbent_valid, "test": self.incumbent_test,
-                  "signal": self.incumbent_signal}
+        values = {"valid": self.incumbent_valid, "test": self.incumbent_test, "signal": self.incumbent_signal}
         if metric not in values:
             raise ValueError(f"unknown metric {metric!r}; valid: valid, test, signal")
         if x == "cost":
@@ -224,16 +224,24 @@ class TableSearchResult:
 
     def summary(self) -> str:
         fc = ", ".join(f"{n} x {f} ep" for f, n in self.fidelity_counts().items())
-        return (f"{self.algorithm} on {self.dataset} (seed {self.seed}, budget {self.budget:g}): "
-                f"{self.n_queries} queries ({fc}), cost {self.cost_used:g}; found #{self.arch_index} "
-                f"valid {self.valid:.2f} test {self.test:.2f}")
+        return (
+            f"{self.algorithm} on {self.dataset} (seed {self.seed}, budget {self.budget:g}): "
+            f"{self.n_queries} queries ({fc}), cost {self.cost_used:g}; found #{self.arch_index} "
+            f"valid {self.valid:.2f} test {self.test:.2f}"
+        )
 
     def __repr__(self) -> str:
         return f"TableSearchResult({self.summary()})"
 
 
-def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params: dict[str, Any],
-                extras: dict[str, Any] | None = None) -> TableSearchResult:
+def make_result(
+    algorithm: str,
+    oracle: Oracle,
+    seed: int,
+    budget: float,
+    params: dict[str, Any],
+    extras: dict[str, Any] | None = None,
+) -> TableSearchResult:
     t, ds = oracle.table, oracle.dataset
     vd, vs = SEARCH_SPLIT[ds]
     td, ts = TEST_SPLIT[ds]
@@ -252,31 +260,53 @@ def make_result(algorithm: str, oracle: Oracle, seed: int, budget: float, params
     else:  # unreachable through the public functions (they refuse budgets below one query)
         raise ValueError("the search made no query")
     result = TableSearchResult(
-        algorithm=algorithm, dataset=ds, seed=seed, budget=float(budget), params=dict(params),
-        valid_split=(vd, vs), test_split=(td, ts),
-        archs=np.asarray(oracle.archs, dtype=np.int64), fidelities=fid,
+        algorithm=algorithm,
+        dataset=ds,
+        seed=seed,
+        budget=float(budget),
+        params=dict(params),
+        valid_split=(vd, vs),
+        test_split=(td, ts),
+        archs=np.asarray(oracle.archs, dtype=np.int64),
+        fidelities=fid,
         observed=np.asarray(oracle.observed, dtype=float),
         cost=np.asarray(oracle.spent_after, dtype=float) / HIGH,
-        incumbent=inc, incumbent_signal=np.asarray(inc_signal, dtype=float),
-        incumbent_valid=valid200[inc].astype(float), incumbent_test=test200[inc].astype(float),
-        arch_index=final, arch=t.arch(final), valid=float(valid200[final]), test=float(test200[final]),
+        incumbent=inc,
+        incumbent_signal=np.asarray(inc_signal, dtype=float),
+        incumbent_valid=valid200[inc].astype(float),
+        incumbent_test=test200[inc].astype(float),
+        arch_index=final,
+        arch=t.arch(final),
+        valid=float(valid200[final]),
+        test=float(test200[final]),
         extras=dict(extras or {}),
     )
-    for name in ("archs", "fidelities", "observed", "cost", "incumbent", "incumbent_signal",
-                 "incumbent_valid", "incumbent_test"):
+    for name in (
+        "archs",
+        "fidelities",
+        "observed",
+        "cost",
+        "incumbent",
+        "incumbent_signal",
+        "incumbent_valid",
+        "incumbent_test",
+    ):
         getattr(result, name).setflags(write=False)
     return result
 
 
-def start(table: NB201Table | None, dataset: Any, budget: Any, seed: Any,
-          min_fidelity: int) -> tuple[NB201Table, Oracle, np.random.Generator, int]:
+def start(
+    table: NB201Table | None, dataset: Any, budget: Any, seed: Any, min_fidelity: int
+) -> tuple[NB201Table, Oracle, np.random.Generator, int]:
     """Checks shared by every algorithm; returns (table, oracle, rng, seed)."""
     dataset = check_dataset(dataset)
     budget_epochs = check_budget(budget)
     seed = check_seed(seed)
     if budget_epochs < min_fidelity:
-        raise ValueError(f"budget {budget!r} is less than one query ({min_fidelity}/{HIGH} = "
-                         f"{min_fidelity / HIGH:g} full evaluations)")
+        raise ValueError(
+            f"budget {budget!r} is less than one query ({min_fidelity}/{HIGH} = "
+            f"{min_fidelity / HIGH:g} full evaluations)"
+        )
     if table is None:
         table = NB201Table.load()
     elif not isinstance(table, NB201Table):
@@ -290,6 +320,17 @@ def random_codes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 __all__ = [
-    "HIGH", "LOW", "FIDELITIES", "SEARCH_SPLIT", "TEST_SPLIT", "SEARCH_DATASETS", "NUM_ARCHS",
-    "NUM_EDGES", "NUM_OPS", "OPS", "Oracle", "OutOfBudget", "TableSearchResult",
+    "HIGH",
+    "LOW",
+    "FIDELITIES",
+    "SEARCH_SPLIT",
+    "TEST_SPLIT",
+    "SEARCH_DATASETS",
+    "NUM_ARCHS",
+    "NUM_EDGES",
+    "NUM_OPS",
+    "OPS",
+    "Oracle",
+    "OutOfBudget",
+    "TableSearchResult",
 ]

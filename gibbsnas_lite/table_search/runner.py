@@ -1,8 +1,10 @@
 """Run the table-based searches by name, over seeds, and aggregate them (a Table-3-like block)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,12 +12,21 @@ from ..nasbench import NB201Table
 from ._common import TableSearchResult, check_budget, check_dataset, check_seed
 from .search_bohb import bohb
 from .search_rea import regularized_evolution
-from .search_rs import random_search
 from .search_reinforce import reinforce
+from .search_rs import random_search
 
 __all__ = [
-    "ALGORITHMS", "TABLE3_DATASETS", "PAPER_TABLE3", "Stat", "get_algorithm", "run_table_search",
-    "run_many", "summarize", "table3_block", "format_table3", "anytime_curves",
+    "ALGORITHMS",
+    "TABLE3_DATASETS",
+    "PAPER_TABLE3",
+    "Stat",
+    "get_algorithm",
+    "run_table_search",
+    "run_many",
+    "summarize",
+    "table3_block",
+    "format_table3",
+    "anytime_curves",
 ]
 
 #: name -> search function; names as in GibbsNAS Table 3.
@@ -25,8 +36,15 @@ ALGORITHMS: dict[str, Callable[..., TableSearchResult]] = {
     "REINFORCE": reinforce,
     "BOHB": bohb,
 }
-_ALIASES = {"random": "RS", "random_search": "RS", "rs": "RS", "rea": "REA",
-            "regularized_evolution": "REA", "reinforce": "REINFORCE", "bohb": "BOHB"}
+_ALIASES = {
+    "random": "RS",
+    "random_search": "RS",
+    "rs": "RS",
+    "rea": "REA",
+    "regularized_evolution": "REA",
+    "reinforce": "REINFORCE",
+    "bohb": "BOHB",
+}
 
 #: the three datasets of Table 3 (CIFAR-10 is searched on cifar10-valid, tested on cifar10).
 TABLE3_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
@@ -35,14 +53,26 @@ TABLE3_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 #: them from NAS-Bench-201, Dong & Yang, ICLR 2020): {method: {dataset: ((valid mean, std),
 #: (test mean, std))}}.
 PAPER_TABLE3: dict[str, dict[str, tuple[tuple[float, float], tuple[float, float]]]] = {
-    "REA": {"cifar10": ((91.19, 0.31), (93.92, 0.30)), "cifar100": ((71.81, 1.12), (71.84, 0.99)),
-            "ImageNet16-120": ((45.15, 0.89), (45.54, 1.03))},
-    "RS": {"cifar10": ((90.93, 0.36), (93.70, 0.36)), "cifar100": ((70.93, 1.09), (71.04, 1.07)),
-           "ImageNet16-120": ((44.45, 1.10), (44.57, 1.25))},
-    "REINFORCE": {"cifar10": ((91.09, 0.37), (93.85, 0.37)), "cifar100": ((71.61, 1.12), (71.71, 1.09)),
-                  "ImageNet16-120": ((45.05, 1.02), (45.24, 1.18))},
-    "BOHB": {"cifar10": ((90.82, 0.53), (93.61, 0.52)), "cifar100": ((70.74, 1.29), (70.85, 1.28)),
-             "ImageNet16-120": ((44.26, 1.36), (44.42, 1.49))},
+    "REA": {
+        "cifar10": ((91.19, 0.31), (93.92, 0.30)),
+        "cifar100": ((71.81, 1.12), (71.84, 0.99)),
+        "ImageNet16-120": ((45.15, 0.89), (45.54, 1.03)),
+    },
+    "RS": {
+        "cifar10": ((90.93, 0.36), (93.70, 0.36)),
+        "cifar100": ((70.93, 1.09), (71.04, 1.07)),
+        "ImageNet16-120": ((44.45, 1.10), (44.57, 1.25)),
+    },
+    "REINFORCE": {
+        "cifar10": ((91.09, 0.37), (93.85, 0.37)),
+        "cifar100": ((71.61, 1.12), (71.71, 1.09)),
+        "ImageNet16-120": ((45.05, 1.02), (45.24, 1.18)),
+    },
+    "BOHB": {
+        "cifar10": ((90.82, 0.53), (93.61, 0.52)),
+        "cifar100": ((70.74, 1.29), (70.85, 1.28)),
+        "ImageNet16-120": ((44.26, 1.36), (44.42, 1.49)),
+    },
 }
 
 
@@ -57,8 +87,15 @@ def get_algorithm(name: Any) -> tuple[str, Callable[..., TableSearchResult]]:
     raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(ALGORITHMS)}")
 
 
-def run_table_search(algorithm: str, dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-               table: NB201Table | None = None, **params: Any) -> TableSearchResult:
+def run_table_search(
+    algorithm: str,
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seed: int = 0,
+    *,
+    table: NB201Table | None = None,
+    **params: Any,
+) -> TableSearchResult:
     """Run one algorithm by name (``"RS"``, ``"REA"``, ``"REINFORCE"``, ``"BOHB"``).
 
     ``params`` go to the algorithm (e.g. ``fidelity=12``, ``sample_size=3``, ``eta=3``);
@@ -71,10 +108,15 @@ def run_table_search(algorithm: str, dataset: str = "cifar10", budget: float = 1
         raise ValueError(f"{name}: {e}") from None
 
 
-def run_many(algorithms: Iterable[str] | str = tuple(ALGORITHMS), dataset: str = "cifar10",
-             budget: float = 100, seeds: int | Sequence[int] = 10, *,
-             table: NB201Table | None = None,
-             params: dict[str, dict[str, Any]] | None = None) -> dict[str, list[TableSearchResult]]:
+def run_many(
+    algorithms: Iterable[str] | str = tuple(ALGORITHMS),
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seeds: int | Sequence[int] = 10,
+    *,
+    table: NB201Table | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, list[TableSearchResult]]:
     """Each algorithm for each seed: ``{name: [TableSearchResult per seed]}``.
 
     ``seeds``: a count K (seeds 0..K-1) or explicit seeds. ``params``: per-algorithm keyword
@@ -100,8 +142,10 @@ def run_many(algorithms: Iterable[str] | str = tuple(ALGORITHMS), dataset: str =
         get_algorithm(key)
     by_name = {get_algorithm(k)[0]: v for k, v in params.items()}
     table = NB201Table.load() if table is None else table
-    return {n: [run_table_search(n, dataset, budget, s, table=table, **by_name.get(n, {})) for s in seed_list]
-            for n in names}
+    return {
+        n: [run_table_search(n, dataset, budget, s, table=table, **by_name.get(n, {})) for s in seed_list]
+        for n in names
+    }
 
 
 @dataclass(frozen=True)
@@ -125,14 +169,23 @@ def summarize(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
         a = np.asarray(x, dtype=float)
         return Stat(float(a.mean()), float(a.std()), int(a.size))
 
-    return {"valid": stat([r.valid for r in results]), "test": stat([r.test for r in results]),
-            "queries": stat([r.n_queries for r in results]), "cost": stat([r.cost_used for r in results])}
+    return {
+        "valid": stat([r.valid for r in results]),
+        "test": stat([r.test for r in results]),
+        "queries": stat([r.n_queries for r in results]),
+        "cost": stat([r.cost_used for r in results]),
+    }
 
 
-def table3_block(algorithms: Iterable[str] = tuple(ALGORITHMS), budget: float = 100,
-                 seeds: int | Sequence[int] = 10, datasets: Sequence[str] = TABLE3_DATASETS, *,
-                 table: NB201Table | None = None,
-                 params: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, dict[str, Stat]]]:
+def table3_block(
+    algorithms: Iterable[str] = tuple(ALGORITHMS),
+    budget: float = 100,
+    seeds: int | Sequence[int] = 10,
+    datasets: Sequence[str] = TABLE3_DATASETS,
+    *,
+    table: NB201Table | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, dict[str, Stat]]]:
     """``{algorithm: {dataset: summarize(...)}}``: each algorithm searched on each dataset."""
     for d in datasets:
         check_dataset(d)
@@ -144,8 +197,12 @@ def table3_block(algorithms: Iterable[str] = tuple(ALGORITHMS), budget: float = 
     return out
 
 
-_LABELS = {"cifar10": "CIFAR-10", "cifar10-valid": "CIFAR-10 (valid split)", "cifar100": "CIFAR-100",
-           "ImageNet16-120": "ImageNet16-120"}
+_LABELS = {
+    "cifar10": "CIFAR-10",
+    "cifar10-valid": "CIFAR-10 (valid split)",
+    "cifar100": "CIFAR-100",
+    "ImageNet16-120": "ImageNet16-120",
+}
 
 
 def format_table3(block: dict[str, dict[str, dict[str, Stat]]], *, paper: bool = True) -> str:
@@ -160,15 +217,19 @@ def format_table3(block: dict[str, dict[str, dict[str, Stat]]], *, paper: bool =
             cells = []
             for d in datasets:
                 pv = PAPER_TABLE3[name].get(d)
-                cells += ([f"{m:.2f}±{s:.2f}" for m, s in pv] if pv else ["-", "-"])
+                cells += [f"{m:.2f}±{s:.2f}" for m, s in pv] if pv else ["-", "-"]
             rows.append([f"{name} (paper)"] + cells)
     widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
     line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def anytime_curves(results: Sequence[TableSearchResult], grid: Sequence[float] | np.ndarray | None = None,
-                   metric: str = "valid", x: str = "cost") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def anytime_curves(
+    results: Sequence[TableSearchResult],
+    grid: Sequence[float] | np.ndarray | None = None,
+    metric: str = "valid",
+    x: str = "cost",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid, mean, std) over runs of :meth:`TableSearchResult.curve_at`; NaN where no run has
     queried yet; the mean at a grid point uses the runs that have."""
     if not results:

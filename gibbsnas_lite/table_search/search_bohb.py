@@ -39,6 +39,7 @@ budgets 1..12 epochs of its 12-epoch schedule, which our two tables cannot offer
 bracket defaults above (docs/table_search.md compares other settings). The incumbent is the best cell at
 the highest fidelity queried (hpbandster's definition).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,17 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, LOW, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_float, check_int,
-    make_result, random_codes, start,
+    HIGH,
+    LOW,
+    NUM_EDGES,
+    NUM_OPS,
+    OutOfBudget,
+    TableSearchResult,
+    check_float,
+    check_int,
+    make_result,
+    random_codes,
+    start,
 )
 
 __all__ = ["bohb", "TPEModel"]
@@ -89,24 +99,36 @@ class TPEModel:
         return cand[int(np.argmax(score))]
 
 
-def _fit(codes: np.ndarray, acc: np.ndarray, top_n_percent: float, min_points: int,
-         bandwidth: float) -> TPEModel | None:
+def _fit(
+    codes: np.ndarray, acc: np.ndarray, top_n_percent: float, min_points: int, bandwidth: float
+) -> TPEModel | None:
     n = len(acc)
     n_good = max(min_points, int(top_n_percent * n) // 100)
     n_bad = max(min_points, int((100 - top_n_percent) * n) // 100)
     order = np.argsort(-acc, kind="stable")
     good = order[:n_good]
-    bad = order[n_good:n_good + n_bad]
+    bad = order[n_good : n_good + n_bad]
     if len(good) < min_points or len(bad) < min_points:
         return None
     return TPEModel(codes[good], codes[bad], bandwidth)
 
 
-def bohb(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *, eta: float = HIGH / LOW,
-         n_low: int | None = None, n_full: int | None = None, top_n_percent: float = 15,
-         num_samples: int = 4, random_fraction: float = 0.0, min_bandwidth: float = 0.3,
-         min_points_in_model: int | None = None, avoid_repeats: bool = True,
-         table: NB201Table | None = None) -> TableSearchResult:
+def bohb(
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seed: int = 0,
+    *,
+    eta: float = HIGH / LOW,
+    n_low: int | None = None,
+    n_full: int | None = None,
+    top_n_percent: float = 15,
+    num_samples: int = 4,
+    random_fraction: float = 0.0,
+    min_bandwidth: float = 0.3,
+    min_points_in_model: int | None = None,
+    avoid_repeats: bool = True,
+    table: NB201Table | None = None,
+) -> TableSearchResult:
     """BOHB-style two-fidelity search with ``budget`` full evaluations; see the module docstring.
 
     ``extras``: ``"brackets"`` (list of (kind, n_queried_low, n_queried_high)) and
@@ -120,12 +142,12 @@ def bohb(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *, eta: f
     top_n_percent = check_float("top_n_percent", top_n_percent, 0.0, 100.0, low_open=True, high_open=True)
     num_samples = check_int("num_samples", num_samples, 1)
     random_fraction = check_float("random_fraction", random_fraction, 0.0, 1.0)
-    min_bandwidth = check_float("min_bandwidth", min_bandwidth, 0.0, (NUM_OPS - 1) / NUM_OPS,
-                                low_open=True)
+    min_bandwidth = check_float("min_bandwidth", min_bandwidth, 0.0, (NUM_OPS - 1) / NUM_OPS, low_open=True)
     if not isinstance(avoid_repeats, (bool, np.bool_)):
         raise ValueError(f"avoid_repeats must be a bool, got {avoid_repeats!r}")
-    min_points = NUM_EDGES + 1 if min_points_in_model is None else check_int(
-        "min_points_in_model", min_points_in_model, 1)
+    min_points = (
+        NUM_EDGES + 1 if min_points_in_model is None else check_int("min_points_in_model", min_points_in_model, 1)
+    )
     table, oracle, rng, seed = start(table, dataset, budget, seed, LOW)
     codes_all = table.op_codes
     n_promote = max(1, int(n_low // eta))
@@ -149,8 +171,7 @@ def bohb(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *, eta: f
             for fid in (HIGH, LOW):
                 idx, acc = obs[fid]
                 if len(idx) >= 2 * min_points:
-                    model = _fit(codes_all[np.asarray(idx)], np.asarray(acc), top_n_percent,
-                                 min_points, min_bandwidth)
+                    model = _fit(codes_all[np.asarray(idx)], np.asarray(acc), top_n_percent, min_points, min_bandwidth)
                     if model is not None:
                         break
         if model is not None:
@@ -194,11 +215,17 @@ def bohb(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *, eta: f
                     run(propose(HIGH), HIGH)
                     brackets[-1] = ("high", 0, k)
     except OutOfBudget:
-        model_fid = model_fid[:oracle.n_queries]
-    params = {"eta": eta, "n_low": n_low, "n_full": n_full,
-              "top_n_percent": top_n_percent, "num_samples": num_samples,
-              "random_fraction": random_fraction, "min_bandwidth": min_bandwidth,
-              "min_points_in_model": min_points, "avoid_repeats": bool(avoid_repeats)}
-    extras = {"brackets": brackets, "model_fidelity": np.asarray(model_fid, dtype=np.int64),
-              "n_promote": n_promote}
+        model_fid = model_fid[: oracle.n_queries]
+    params = {
+        "eta": eta,
+        "n_low": n_low,
+        "n_full": n_full,
+        "top_n_percent": top_n_percent,
+        "num_samples": num_samples,
+        "random_fraction": random_fraction,
+        "min_bandwidth": min_bandwidth,
+        "min_points_in_model": min_points,
+        "avoid_repeats": bool(avoid_repeats),
+    }
+    extras = {"brackets": brackets, "model_fidelity": np.asarray(model_fid, dtype=np.int64), "n_promote": n_promote}
     return make_result("BOHB", oracle, seed, budget, params, extras)

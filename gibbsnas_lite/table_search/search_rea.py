@@ -10,6 +10,7 @@ Defaults: population 10 (NAS-Bench-201's ``--ea_population 10``); sample size 10
 NAS-Bench-201 exposes it as a script argument, and its documented command line passes 3 -
 pass ``sample_size=3`` for that).
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -18,8 +19,16 @@ import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_fidelity, check_int, make_result,
-    random_codes, start,
+    HIGH,
+    NUM_EDGES,
+    NUM_OPS,
+    OutOfBudget,
+    TableSearchResult,
+    check_fidelity,
+    check_int,
+    make_result,
+    random_codes,
+    start,
 )
 
 __all__ = ["regularized_evolution", "mutate"]
@@ -34,9 +43,16 @@ def mutate(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return child
 
 
-def regularized_evolution(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-                          population_size: int = 10, sample_size: int = 10, fidelity: int = HIGH,
-                          table: NB201Table | None = None) -> TableSearchResult:
+def regularized_evolution(
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seed: int = 0,
+    *,
+    population_size: int = 10,
+    sample_size: int = 10,
+    fidelity: int = HIGH,
+    table: NB201Table | None = None,
+) -> TableSearchResult:
     """REA with ``budget`` full evaluations; see the module docstring."""
     fidelity = check_fidelity(fidelity)
     population_size = check_int("population_size", population_size, 1)

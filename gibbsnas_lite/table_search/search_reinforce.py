@@ -12,18 +12,27 @@ one cell, queries it, updates an exponential-moving-average baseline ``b`` (mome
 Hyper-parameters as NAS-Bench-201's code: Adam, ``ema_momentum=0.9``. Its learning rate is not
 one number in the public scripts (0.001 in a script header, 0.5 in the README's command line,
 a grid 0.01-0.5); ``learning_rate=0.01`` is the value of that grid its authors use for the
-same search space in NATS-Bench (docs/table_search.md measures 0.001 / 0.01 / 0.1 / 0.5). The result is the best cell sampled (NAS-Bench-201's final version); the policy's
+same search space in NATS-Bench (docs/table_search.md measures 0.001 / 0.01 / 0.1 / 0.5).
+The result is the best cell sampled (NAS-Bench-201's final version); the policy's
 argmax cell is kept in ``extras["policy_arch"]``, the softmax after every step in
 ``extras["probs"]`` (shape (steps + 1, 6, 5), row 0 = the initial policy).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from ..nasbench import NB201Table
 from ._common import (
-    HIGH, NUM_EDGES, NUM_OPS, OutOfBudget, TableSearchResult, check_fidelity, check_float,
-    make_result, start,
+    HIGH,
+    NUM_EDGES,
+    NUM_OPS,
+    OutOfBudget,
+    TableSearchResult,
+    check_fidelity,
+    check_float,
+    make_result,
+    start,
 )
 
 __all__ = ["reinforce", "softmax_rows"]
@@ -35,9 +44,16 @@ def softmax_rows(theta: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def reinforce(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-              learning_rate: float = 0.01, ema_momentum: float = 0.9, fidelity: int = HIGH,
-              table: NB201Table | None = None) -> TableSearchResult:
+def reinforce(
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seed: int = 0,
+    *,
+    learning_rate: float = 0.01,
+    ema_momentum: float = 0.9,
+    fidelity: int = HIGH,
+    table: NB201Table | None = None,
+) -> TableSearchResult:
     """REINFORCE with ``budget`` full evaluations; see the module docstring."""
     fidelity = check_fidelity(fidelity)
     lr = check_float("learning_rate", learning_rate, 0.0, np.inf, low_open=True, high_open=True)
@@ -68,15 +84,14 @@ def reinforce(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
             step += 1
             m = beta1 * m + (1 - beta1) * grad
             v = beta2 * v + (1 - beta2) * grad * grad
-            m_hat = m / (1 - beta1 ** step)
-            v_hat = v / (1 - beta2 ** step)
+            m_hat = m / (1 - beta1**step)
+            v_hat = v / (1 - beta2**step)
             theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
             probs_trace.append(softmax_rows(theta))
     except OutOfBudget:
         pass
     probs = np.stack(probs_trace)
     policy_codes = probs[-1].argmax(axis=1)
-    extras = {"probs": probs, "theta": theta,
-              "policy_arch": table.arch(int(table.indices(policy_codes[None, :])[0]))}
+    extras = {"probs": probs, "theta": theta, "policy_arch": table.arch(int(table.indices(policy_codes[None, :])[0]))}
     params = {"learning_rate": lr, "ema_momentum": mom, "fidelity": fidelity}
     return make_result("REINFORCE", oracle, seed, budget, params, extras)

@@ -6,6 +6,7 @@ the result is the best cell seen. NAS-Bench-201's script draws with replacement;
 budgets of Table 3 (~100 cells) the two differ by well under one repeated cell per run, and
 without replacement a budget of 15,625 full evaluations provably finds the table's best.
 """
+
 from __future__ import annotations
 
 from ..nasbench import NUM_ARCHS, NB201Table
@@ -14,8 +15,14 @@ from ._common import HIGH, OutOfBudget, TableSearchResult, check_fidelity, make_
 __all__ = ["random_search"]
 
 
-def random_search(dataset: str = "cifar10", budget: float = 100, seed: int = 0, *,
-                  fidelity: int = HIGH, table: NB201Table | None = None) -> TableSearchResult:
+def random_search(
+    dataset: str = "cifar10",
+    budget: float = 100,
+    seed: int = 0,
+    *,
+    fidelity: int = HIGH,
+    table: NB201Table | None = None,
+) -> TableSearchResult:
     """Random search with ``budget`` full evaluations; see the module docstring.
 
     ``fidelity``: 200 (query the final table) or 12 (the 12-epoch table; each query costs 0.06).

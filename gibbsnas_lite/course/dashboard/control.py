@@ -5,6 +5,7 @@ stays free and the dashboard's buttons act while the search runs; a pause blocks
 thread between two steps, a stop makes the next callback return ``"stop"`` (the module
 docstring of :mod:`gibbsnas_lite.course.widgets` explains why, and what happens on the main thread).
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,9 +23,11 @@ class RunControl:
         kind = event.get("kind")
         self._checkpoint_pause = None  # events flow: whatever was paused runs again
         if self._stop:
-            self._status = (f"stopped in epoch {int(event.get('epoch', 0)) + 1}; the last checkpoint is the "
-                            f"last completed epoch's" if kind == "alpha" else
-                            f"stopped after epoch {int(event.get('epoch', 0)) + 1} and its checkpoint")
+            self._status = (
+                f"stopped in epoch {int(event.get('epoch', 0)) + 1}; the last checkpoint is the last completed epoch's"
+                if kind == "alpha"
+                else f"stopped after epoch {int(event.get('epoch', 0)) + 1} and its checkpoint"
+            )
             return "stop"
         if not self._pause:
             return None
@@ -36,8 +39,10 @@ class RunControl:
             self._pause = False  # consumed; `paused` now reports the checkpoint pause
             self._go.set()
             self._checkpoint_pause = int(event.get("epoch", 0))
-            self._status = (f"paused after epoch {self._checkpoint_pause + 1} (checkpoint written); "
-                            f"resume() continues from {self._run_dir or 'the run folder'}")
+            self._status = (
+                f"paused after epoch {self._checkpoint_pause + 1} (checkpoint written); "
+                f"resume() continues from {self._run_dir or 'the run folder'}"
+            )
             return "stop"
         self._status = "pausing after this epoch's checkpoint"
         return None
@@ -119,8 +124,10 @@ class RunControl:
             self._go.set()
             run_dir = Path(run_dir) if run_dir is not None else self._run_dir
             if run_dir is None:
-                raise RuntimeError("nothing to resume: no paused search, and no run folder known; "
-                                   "call dash.resume(run_dir) or run_search(resume=run_dir, callback=dash)")
+                raise RuntimeError(
+                    "nothing to resume: no paused search, and no run folder known; "
+                    "call dash.resume(run_dir) or run_search(resume=run_dir, callback=dash)"
+                )
         if background is None:
             background = not self.headless
         kwargs = dict(self._run_kwargs)
@@ -155,8 +162,14 @@ class RunControl:
         self._finish(result, None)
         return result
 
-    def start(self, config=None, out_dir: str | Path | None = None, resume: str | Path | None = None,
-              background: bool | None = None, **kwargs):
+    def start(
+        self,
+        config=None,
+        out_dir: str | Path | None = None,
+        resume: str | Path | None = None,
+        background: bool | None = None,
+        **kwargs,
+    ):
         """Run the search in a background thread (live) and return the dashboard at once.
 
         The cell ends, the kernel stays free and Pause/Resume/Stop act while the search runs;
@@ -171,18 +184,19 @@ class RunControl:
             return self
         from ...search import run_search
 
-        self.widget  # build the widgets first (the first FigureWidget imports a lot) - not in the race
+        _ = self.widget  # build the widgets first (the first FigureWidget imports a lot) - not in the race
         with self._lock:
             self._prepare(out_dir, resume, kwargs)
             parent = _cell_parent()
-            gate = bool(self.wait_for_view and self._ui is not None and not self._ui.rendered.is_set()
-                        and _in_kernel())
+            gate = bool(self.wait_for_view and self._ui is not None and not self._ui.rendered.is_set() and _in_kernel())
             self.view_wait_seconds = None
             if gate:
                 self._view_gate.clear()
                 self._status = "waiting for the page to draw the dashboard; the search starts then"
-                print(f"AlphaDashboard: the search starts once the page has drawn the dashboard "
-                      f"(at most {self.wait_for_view:.0f} s; dash.wait() starts it at once)")
+                print(
+                    f"AlphaDashboard: the search starts once the page has drawn the dashboard "
+                    f"(at most {self.wait_for_view:.0f} s; dash.wait() starts it at once)"
+                )
 
             def main():
                 _set_thread_parent(parent)
@@ -215,16 +229,23 @@ class RunControl:
         drawn = self._view_gate.wait(max(0.0, self.wait_for_view - (time.perf_counter() - t0)))
         with self._lock:
             self.view_wait_seconds = time.perf_counter() - t0
-            self._view_wait_reason = ("the page had drawn the dashboard" if self._ui is not None
-                                      and self._ui.rendered.is_set() else "dash.wait() or Stop" if drawn
-                                      else "the page had not drawn it in time")
+            self._view_wait_reason = (
+                "the page had drawn the dashboard"
+                if self._ui is not None and self._ui.rendered.is_set()
+                else "dash.wait() or Stop"
+                if drawn
+                else "the page had not drawn it in time"
+            )
             if self._status.startswith("waiting for the page"):
                 self._status = "running"
             if not drawn:
-                self._note(f"the page had not drawn the dashboard after {self.wait_for_view:.0f} s; "
-                           f"the search started anyway")
-                print(f"AlphaDashboard: the page had not drawn the dashboard after {self.wait_for_view:.0f} s; "
-                      f"the search starts anyway")
+                self._note(
+                    f"the page had not drawn the dashboard after {self.wait_for_view:.0f} s; the search started anyway"
+                )
+                print(
+                    f"AlphaDashboard: the page had not drawn the dashboard after {self.wait_for_view:.0f} s; "
+                    f"the search starts anyway"
+                )
             self._view_gate.set()
             self._refresh_controls()
 
@@ -268,8 +289,10 @@ class RunControl:
                 pass  # the status line already says how to resume
             elif result is not None:
                 where = "stopped early" if result.stopped_early else "finished"
-                self._status = (f"{where}: {len(result.history.epochs)} epoch(s) in {result.seconds:.1f} s, "
-                                f"dashboard overhead {self.overhead_fraction(result.seconds):.1%}")
+                self._status = (
+                    f"{where}: {len(result.history.epochs)} epoch(s) in {result.seconds:.1f} s, "
+                    f"dashboard overhead {self.overhead_fraction(result.seconds):.1%}"
+                )
                 if self.view_wait_seconds is not None:
                     self._status += f"; started {self.view_wait_seconds:.1f} s after start(): {self._view_wait_reason}"
             self._stop = self._pause = False

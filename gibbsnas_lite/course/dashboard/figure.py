@@ -4,6 +4,7 @@
 a trailing redraw), builds the traces of the current snapshot, and shows either the live widget
 (:mod:`gibbsnas_lite.course.dashboard.live`) or, headless, a small static figure (:meth:`DashboardView.final_figure`).
 """
+
 from __future__ import annotations
 
 import html
@@ -82,8 +83,10 @@ class DashboardView:
             self._draw_errors = 0
         except Exception as err:  # never let drawing kill the search
             self._draw_errors += 1
-            self._note(f"redraw failed ({type(err).__name__}: {err})"
-                       + ("; live drawing switched off" if self._draw_errors >= 3 else ""))
+            self._note(
+                f"redraw failed ({type(err).__name__}: {err})"
+                + ("; live drawing switched off" if self._draw_errors >= 3 else "")
+            )
         t1 = time.perf_counter()
         self._last_draw_cost = t1 - t0
         self._last_draw_end = t1
@@ -98,12 +101,17 @@ class DashboardView:
         if self._entries:
             snap_where = self._snapshot(self._position)["where"] if self._position is not None else None
             last = self._entries[-1]
-            where = snap_where or (f"epoch {last.epoch + 1}, step {last.step + 1}" if last.kind == "alpha"
-                                   else f"end of epoch {last.epoch + 1}")
+            where = snap_where or (
+                f"epoch {last.epoch + 1}, step {last.step + 1}"
+                if last.kind == "alpha"
+                else f"end of epoch {last.epoch + 1}"
+            )
             parts.append(html.escape(f"{where} · {len(self._entries)} records"))
         if self._ui is not None and not self._replay and not self._controls_live():
-            parts.append("<i>Pause/Stop act on searches started with dash.start(...): a cell running "
-                         "run_search in the foreground keeps the kernel from handling clicks</i>")
+            parts.append(
+                "<i>Pause/Stop act on searches started with dash.start(...): a cell running "
+                "run_search in the foreground keeps the kernel from handling clicks</i>"
+            )
         for note in self._notes[-3:]:
             parts.append(f"<span style='color:#b00'>{html.escape(note)}</span>")
         return " &nbsp;|&nbsp; ".join(parts)
@@ -158,8 +166,10 @@ class DashboardView:
             return widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
         with self._lock:
             if not self._entries:
-                return {"text/plain": f"AlphaDashboard (headless: {self.headless_reason}); no records yet - "
-                                      f"display it, or call dash.final_figure(), after the search"}
+                return {
+                    "text/plain": f"AlphaDashboard (headless: {self.headless_reason}); no records yet - "
+                    f"display it, or call dash.final_figure(), after the search"
+                }
             fig = self.final_figure()
             return {
                 "application/vnd.plotly.v1+json": _jsonable(fig.to_plotly_json()),
@@ -186,8 +196,9 @@ class DashboardView:
         return "AlphaDashboard (static)\n" + "\n".join(f"  {k}: {v}" for k, v in self._summary_rows())
 
     def _summary_html(self) -> str:
-        cells = "".join(f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>"
-                        for k, v in self._summary_rows())
+        cells = "".join(
+            f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>" for k, v in self._summary_rows()
+        )
         return f"<table><caption>AlphaDashboard (static summary)</caption>{cells}</table>"
 
     # ------------------------------------------------------------------ figures (shared)
@@ -245,13 +256,29 @@ class DashboardView:
         alpha = _or_none(snap["alpha"]) if snap["alpha"] is not None else empty
         probs = _or_none(snap["probs"]) if snap["probs"] is not None else empty
         std = snap["std"]
-        err = dict(type="data", array=_or_none(std), visible=True) if std is not None \
+        err = (
+            dict(type="data", array=_or_none(std), visible=True)
+            if std is not None
             else dict(type="data", array=None, visible=False)
+        )
         return [
-            dict(type="bar", x=list(ops), y=alpha, error_y=err, name="α",
-                 marker=dict(color="#4c78a8"), hovertemplate="%{x}: α = %{y:.4f}<extra></extra>"),
-            dict(type="bar", x=list(ops), y=probs, name="softmax(α)",
-                 marker=dict(color="#f58518"), hovertemplate="%{x}: p = %{y:.4f}<extra></extra>"),
+            dict(
+                type="bar",
+                x=list(ops),
+                y=alpha,
+                error_y=err,
+                name="α",
+                marker=dict(color="#4c78a8"),
+                hovertemplate="%{x}: α = %{y:.4f}<extra></extra>",
+            ),
+            dict(
+                type="bar",
+                x=list(ops),
+                y=probs,
+                name="softmax(α)",
+                marker=dict(color="#f58518"),
+                hovertemplate="%{x}: p = %{y:.4f}<extra></extra>",
+            ),
         ]
 
     def _edge_title(self, snap: dict[str, Any]) -> str:
@@ -268,18 +295,37 @@ class DashboardView:
             if keep is not None:
                 x, y = x[keep], y[keep]
             x, y = _finite(x, y)
-            traces.append(dict(type="scatter", mode="lines", x=x, y=y, name=f"{k} (step)",
-                               line=dict(color=_COLORS[kind], width=1), opacity=0.55,
-                               legendgroup=kind, showlegend=k.endswith("loss")))
+            traces.append(
+                dict(
+                    type="scatter",
+                    mode="lines",
+                    x=x,
+                    y=y,
+                    name=f"{k} (step)",
+                    line=dict(color=_COLORS[kind], width=1),
+                    opacity=0.55,
+                    legendgroup=kind,
+                    showlegend=k.endswith("loss"),
+                )
+            )
         for k in _METRICS:
             kind = k.split("_")[0]
             keep = np.isfinite(ep[k])
-            traces.append(dict(type="scatter", mode="lines+markers", x=ep["x"][keep], y=ep[k][keep],
-                               name=f"{k} (epoch)",
-                               line=dict(color=_COLORS[kind], width=2, dash="dot"), marker=dict(size=7),
-                               legendgroup=kind, showlegend=k.endswith("loss"),
-                               customdata=ep["epoch"][keep],
-                               hovertemplate="epoch %{customdata}: %{y:.4f}<extra>" + k + "</extra>"))
+            traces.append(
+                dict(
+                    type="scatter",
+                    mode="lines+markers",
+                    x=ep["x"][keep],
+                    y=ep[k][keep],
+                    name=f"{k} (epoch)",
+                    line=dict(color=_COLORS[kind], width=2, dash="dot"),
+                    marker=dict(size=7),
+                    legendgroup=kind,
+                    showlegend=k.endswith("loss"),
+                    customdata=ep["epoch"][keep],
+                    hovertemplate="epoch %{customdata}: %{y:.4f}<extra>" + k + "</extra>",
+                )
+            )
         return traces
 
     def final_figure(self, position: int | None = None, max_points: int = 300):
@@ -296,20 +342,49 @@ class DashboardView:
             snap = self._snapshot(self._position if position is None else position)
             cell = self._cell_spec(snap["arch"], snap["block"])
         fig = make_subplots(
-            rows=2, cols=3, horizontal_spacing=0.08, vertical_spacing=0.16,
-            subplot_titles=(f"{snap['edge']}: α ± std", "softmax(α)" + (f" · {snap['block']}" if snap["block"]
-                                                                          and snap["space"] == "darts" else ""),
-                            "derived cell", "loss", "accuracy", "NB201 cifar10 test acc (%)"),
+            rows=2,
+            cols=3,
+            horizontal_spacing=0.08,
+            vertical_spacing=0.16,
+            subplot_titles=(
+                f"{snap['edge']}: α ± std",
+                "softmax(α)" + (f" · {snap['block']}" if snap["block"] and snap["space"] == "darts" else ""),
+                "derived cell",
+                "loss",
+                "accuracy",
+                "NB201 cifar10 test acc (%)",
+            ),
         )
         edge = self._edge_traces(snap)
         fig.add_trace(go.Bar(**{k: v for k, v in edge[0].items() if k != "type"}), row=1, col=1)
-        fig.add_trace(go.Scatter(x=edge[1]["x"], y=edge[1]["y"], mode="markers", name="softmax(α)",
-                                 marker=dict(color="#f58518", size=9, symbol="diamond")),
-                      row=1, col=1)
+        fig.add_trace(
+            go.Scatter(
+                x=edge[1]["x"],
+                y=edge[1]["y"],
+                mode="markers",
+                name="softmax(α)",
+                marker=dict(color="#f58518", size=9, symbol="diamond"),
+            ),
+            row=1,
+            col=1,
+        )
         if snap["heatmap"] is not None:
             z = np.asarray(snap["heatmap"], float).round(3)
-            fig.add_trace(go.Heatmap(z=z, x=snap["ops"], y=snap["rows"], colorscale="Blues", zmin=0, zmax=1,
-                                     showscale=False, texttemplate="%{z:.2f}", name="softmax(α)"), row=1, col=2)
+            fig.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=snap["ops"],
+                    y=snap["rows"],
+                    colorscale="Blues",
+                    zmin=0,
+                    zmax=1,
+                    showscale=False,
+                    texttemplate="%{z:.2f}",
+                    name="softmax(α)",
+                ),
+                row=1,
+                col=2,
+            )
             fig.update_yaxes(autorange="reversed", type="category", row=1, col=2)
         if cell is not None:
             sub = fig.get_subplot(1, 3)
@@ -329,15 +404,26 @@ class DashboardView:
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
         ex, bench = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
         if len(bench):
-            fig.add_trace(go.Scatter(x=ex, y=bench, mode="lines+markers",
-                                     name="NB201 cifar10 test", line=dict(color="#54a24b")), row=2, col=3)
+            fig.add_trace(
+                go.Scatter(x=ex, y=bench, mode="lines+markers", name="NB201 cifar10 test", line=dict(color="#54a24b")),
+                row=2,
+                col=3,
+            )
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
         fig.update_xaxes(title_text="epoch", row=2, col=3)
         title = self.title or "GibbsNAS α dashboard"
-        arch = f"<br><sup>{html.escape(snap['arch_source'] or '')}: {html.escape(snap['arch'])}</sup>" \
-            if snap["arch"] else ""
-        fig.update_layout(title=f"{title} · {snap['where']}{arch}", height=720, barmode="group",
-                          margin=dict(l=60, r=30, t=110, b=50), showlegend=True,
-                          legend=dict(orientation="h", y=-0.12))
+        arch = (
+            f"<br><sup>{html.escape(snap['arch_source'] or '')}: {html.escape(snap['arch'])}</sup>"
+            if snap["arch"]
+            else ""
+        )
+        fig.update_layout(
+            title=f"{title} · {snap['where']}{arch}",
+            height=720,
+            barmode="group",
+            margin=dict(l=60, r=30, t=110, b=50),
+            showlegend=True,
+            legend=dict(orientation="h", y=-0.12),
+        )
         return fig

@@ -4,11 +4,12 @@ Without one (papermill, nbconvert, pytest, a plain script) the dashboard creates
 only records events (see :func:`detect_headless`). Part of the dashboard split by what it does
 (:mod:`gibbsnas_lite.course.widgets` puts the parts together).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 #: Environment variable forcing the mode: ``1``/``true`` headless, ``0``/``false`` live widgets.
 HEADLESS_ENV = "GIBBSNAS_HEADLESS"
@@ -16,8 +17,18 @@ _TRUTHY = {"1", "true", "yes", "on"}
 _FALSY = {"0", "false", "no", "off"}
 # Programs that execute notebooks without a widget frontend (matched against the kernel's
 # ancestor processes); ``gibbsnas-lite`` is this package's CLI (``notebooks run``).
-_BATCH_PROGRAMS = {"papermill", "pytest", "py.test", "nbconvert", "jupyter-nbconvert", "nbclient",
-                   "jupyter-execute", "gibbsnas-lite", "gibbsnas_lite", "nbval"}
+_BATCH_PROGRAMS = {
+    "papermill",
+    "pytest",
+    "py.test",
+    "nbconvert",
+    "jupyter-nbconvert",
+    "nbclient",
+    "jupyter-execute",
+    "gibbsnas-lite",
+    "gibbsnas_lite",
+    "nbval",
+}
 
 
 def _in_kernel() -> bool:
@@ -80,8 +91,9 @@ def batch_program(cmdline: Sequence[str]) -> str | None:
     return None
 
 
-def detect_headless(env: dict[str, str] | None = None, ancestors: Iterable[Sequence[str]] | None = None,
-                    in_kernel: bool | None = None) -> tuple[bool, str]:
+def detect_headless(
+    env: dict[str, str] | None = None, ancestors: Iterable[Sequence[str]] | None = None, in_kernel: bool | None = None
+) -> tuple[bool, str]:
     """Decide whether a dashboard should run headless; returns ``(headless, reason)``.
 
     In order: ``GIBBSNAS_HEADLESS`` (``1/true/yes`` headless, ``0/false/no`` live); not in an
@@ -102,7 +114,7 @@ def detect_headless(env: dict[str, str] | None = None, ancestors: Iterable[Seque
         in_kernel = _in_kernel()
     if not in_kernel:
         return True, "not in an IPython kernel (plain Python, CLI or CI)"
-    for cmd in (_ancestor_cmdlines() if ancestors is None else ancestors):
+    for cmd in _ancestor_cmdlines() if ancestors is None else ancestors:
         program = batch_program(cmd)
         if program:
             return True, f"kernel started by {program} (batch execution, no widget frontend)"
@@ -110,5 +122,6 @@ def detect_headless(env: dict[str, str] | None = None, ancestors: Iterable[Seque
         return False, "kernel of a Jupyter server session (JupyterLab / Notebook)"
     if any(k.startswith(("VSCODE_", "COLAB_")) for k in env):
         return False, "VS Code or Colab kernel"
-    return True, (f"kernel without a known widget frontend; pass headless=False or set "
-                  f"{HEADLESS_ENV}=0 for the live widgets")
+    return True, (
+        f"kernel without a known widget frontend; pass headless=False or set {HEADLESS_ENV}=0 for the live widgets"
+    )

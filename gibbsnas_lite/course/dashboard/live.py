@@ -4,6 +4,7 @@
 cell drawing), which keeps a redraw to a few milliseconds; :func:`figure_widget` makes the
 figure's comm open with the whole figure, so a page that connects late still draws it.
 """
+
 from __future__ import annotations
 
 import html
@@ -60,7 +61,7 @@ class _Panel:
     """A read-only view of one panel of the dashboard's single figure: its traces and title
     (looked up on each access, so it follows the figure)."""
 
-    def __init__(self, ui: "LiveUI", name: str):
+    def __init__(self, ui: LiveUI, name: str):
         self._ui, self.name = ui, name
 
     @property
@@ -83,8 +84,15 @@ class _Panel:
 
 # The dashboard's panels in the one FigureWidget: (row, col) of the 3x3 grid, in the order of
 # make_subplots' subplot-title annotations (row by row).
-_PANELS = {"alpha": (1, 1), "softmax": (1, 2), "heatmap": (1, 3), "loss": (2, 1), "accuracy": (2, 2),
-           "benchmark": (2, 3), "cell": (3, 1)}
+_PANELS = {
+    "alpha": (1, 1),
+    "softmax": (1, 2),
+    "heatmap": (1, 3),
+    "loss": (2, 1),
+    "accuracy": (2, 2),
+    "benchmark": (2, 3),
+    "cell": (3, 1),
+}
 _BENCH_TITLE = "NB201 CIFAR-10 test acc (%)"
 
 
@@ -125,9 +133,15 @@ class LiveUI:
         snap = dash._snapshot(dash._position)
         layout = dash.layout or space_layout("nb201")
         titles = [self._panel_title(name, snap) for name in _PANELS]
-        fig = make_subplots(rows=3, cols=3, specs=[[{}, {}, {}], [{}, {}, {}], [{"colspan": 3}, None, None]],
-                            subplot_titles=titles, horizontal_spacing=0.09, vertical_spacing=0.1,
-                            row_heights=[0.32, 0.3, 0.38])
+        fig = make_subplots(
+            rows=3,
+            cols=3,
+            specs=[[{}, {}, {}], [{}, {}, {}], [{"colspan": 3}, None, None]],
+            subplot_titles=titles,
+            horizontal_spacing=0.09,
+            vertical_spacing=0.1,
+            row_heights=[0.32, 0.3, 0.38],
+        )
         self.refs = {}
         for name, (row, col) in _PANELS.items():
             sub = fig.get_subplot(row, col)
@@ -138,12 +152,24 @@ class LiveUI:
         fig.update_yaxes(range=[0, 1], row=1, col=2)
         dom_x = fig.layout[self.refs["heatmap"][0].replace("x", "xaxis")].domain
         dom_y = fig.layout[self.refs["heatmap"][1].replace("y", "yaxis")].domain
-        fig.add_trace(go.Heatmap(z=[[None] * len(layout.cols)] * len(layout.rows), x=list(layout.cols),
-                                 y=list(layout.rows), colorscale="Blues", zmin=0, zmax=1, texttemplate="%{z:.2f}",
-                                 name="softmax(α)", hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
-                                 colorbar=dict(title="p", x=dom_x[1] + 0.01, y=(dom_y[0] + dom_y[1]) / 2,
-                                               len=dom_y[1] - dom_y[0], thickness=12)),
-                      row=1, col=3)
+        fig.add_trace(
+            go.Heatmap(
+                z=[[None] * len(layout.cols)] * len(layout.rows),
+                x=list(layout.cols),
+                y=list(layout.rows),
+                colorscale="Blues",
+                zmin=0,
+                zmax=1,
+                texttemplate="%{z:.2f}",
+                name="softmax(α)",
+                hovertemplate="%{y} · %{x}: %{z:.3f}<extra></extra>",
+                colorbar=dict(
+                    title="p", x=dom_x[1] + 0.01, y=(dom_y[0] + dom_y[1]) / 2, len=dom_y[1] - dom_y[0], thickness=12
+                ),
+            ),
+            row=1,
+            col=3,
+        )
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=3)
         fig.update_xaxes(type="category", tickangle=30, row=1, col=3)
         for tr in dash._curve_traces(snap, dash.max_points):
@@ -151,20 +177,41 @@ class LiveUI:
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", line=dict(color="#54a24b"), name="cifar10 test",
-                                 showlegend=False, hovertemplate="epoch %{x}: %{y:.2f} %<extra></extra>"),
-                      row=2, col=3)
+        fig.add_trace(
+            go.Scatter(
+                x=[],
+                y=[],
+                mode="lines+markers",
+                line=dict(color="#54a24b"),
+                name="cifar10 test",
+                showlegend=False,
+                hovertemplate="epoch %{x}: %{y:.2f} %<extra></extra>",
+            ),
+            row=2,
+            col=3,
+        )
         fig.update_xaxes(title_text="epoch", row=2, col=3)
         fig.update_xaxes(visible=False, row=3, col=1)
         fig.update_yaxes(visible=False, scaleanchor=self.refs["cell"][0], scaleratio=1, row=3, col=1)
         # the curves' legend: in the empty left part of the (centred) cell drawing's row
         cy = fig.layout[self.refs["cell"][1].replace("y", "yaxis")].domain
-        fig.update_layout(height=980, width=940, plot_bgcolor="white", barmode="group",
-                          title=dict(text=self._figure_title(snap), font=dict(size=14), x=0.01),
-                          margin=dict(l=60, r=60, t=90, b=20),
-                          legend=dict(x=0, y=cy[1], xanchor="left", yanchor="top", font=dict(size=10),
-                                      title=dict(text="curves (loss and accuracy)"),
-                                      bgcolor="rgba(255,255,255,0.75)"))
+        fig.update_layout(
+            height=980,
+            width=940,
+            plot_bgcolor="white",
+            barmode="group",
+            title=dict(text=self._figure_title(snap), font=dict(size=14), x=0.01),
+            margin=dict(l=60, r=60, t=90, b=20),
+            legend=dict(
+                x=0,
+                y=cy[1],
+                xanchor="left",
+                yanchor="top",
+                font=dict(size=10),
+                title=dict(text="curves (loss and accuracy)"),
+                bgcolor="rgba(255,255,255,0.75)",
+            ),
+        )
         for ann in fig.layout.annotations:
             ann.font.size = 12
         assert len(fig.data) == self.N_FIXED, len(fig.data)
@@ -174,15 +221,23 @@ class LiveUI:
                 dash._cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
             except Exception as err:  # drawn later then
                 dash._note(f"could not prepare the cell drawing: {err}")
-        self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas",
-                                                       "_js2py_relayout"])
+        self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas", "_js2py_relayout"])
         self.n_titles = len(self.fig.layout.annotations)
         self.title_index = {name: i for i, name in enumerate(_PANELS)}
         # controls
-        self.pause = W.Button(description="Pause", icon="pause", layout=W.Layout(width="110px"),
-                              tooltip="pause the search at its next event (searches started with dash.start)")
-        self.stop = W.Button(description="Stop", icon="stop", button_style="danger", layout=W.Layout(width="100px"),
-                             tooltip="stop the search at its next event; resumable from its last checkpoint")
+        self.pause = W.Button(
+            description="Pause",
+            icon="pause",
+            layout=W.Layout(width="110px"),
+            tooltip="pause the search at its next event (searches started with dash.start)",
+        )
+        self.stop = W.Button(
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            layout=W.Layout(width="100px"),
+            tooltip="stop the search at its next event; resumable from its last checkpoint",
+        )
         self.pause.on_click(self._on_pause)
         self.stop.on_click(self._on_stop)
         self.picker = W.Dropdown(description="edge", layout=W.Layout(width="260px"))
@@ -193,8 +248,14 @@ class LiveUI:
         if dash._replay:
             n = max(1, len(dash._entries))
             value = n - 1 if dash._position is None else dash._position
-            self.slider = W.IntSlider(value=value, min=0, max=n - 1, description="record",
-                                      continuous_update=False, layout=W.Layout(width="420px"))
+            self.slider = W.IntSlider(
+                value=value,
+                min=0,
+                max=n - 1,
+                description="record",
+                continuous_update=False,
+                layout=W.Layout(width="420px"),
+            )
             self.play = W.Play(value=value, min=0, max=n - 1, interval=300, description="play")
             W.jslink((self.play, "value"), (self.slider, "value"))
             self.slider.observe(self._on_slide, names="value")
@@ -404,14 +465,17 @@ class LiveUI:
         xref, yref = self.refs["cell"]
         specs = [dict(_live_trace(t), xaxis=xref, yaxis=yref) for t in new["data"]] if new is not None else []
         anns = []
-        for ann in (new["layout"].get("annotations", []) if new is not None else []):
+        for ann in new["layout"].get("annotations", []) if new is not None else []:
             a = dict(ann, xref=xref, yref=yref)
             if "axref" in a:
                 a.update(axref=xref, ayref=yref)
             anns.append(a)
         fig = self.fig
-        same = self._cell_applied is not None and len(specs) == len(fig.data) - self.N_FIXED and \
-            all(a.get("type") == b.get("type") for a, b in zip(self._cell_applied, specs))
+        same = (
+            self._cell_applied is not None
+            and len(specs) == len(fig.data) - self.N_FIXED
+            and all(a.get("type") == b.get("type") for a, b in zip(self._cell_applied, specs))
+        )
         if not same:
             if len(fig.data) > self.N_FIXED:
                 fig.data = fig.data[: self.N_FIXED]
@@ -427,7 +491,7 @@ class LiveUI:
         specs, anns = cell
         fig = self.fig
         # same trace layout: set only what changed (NB201: colour, dash, name, hover)
-        for trace, old, spec in zip(fig.data[self.N_FIXED:], self._cell_applied, specs):
+        for trace, old, spec in zip(fig.data[self.N_FIXED :], self._cell_applied, specs):
             diff = {k: v for k, v in spec.items() if not _same(old.get(k), v)}
             if diff:
                 trace.update(diff)
@@ -445,8 +509,13 @@ def _live_trace(spec: dict) -> dict:
     """A cell trace for the live figure: a per-point hover text repeated on every point of an
     edge becomes one ``hovertemplate`` (validating 41 strings per edge made redraws 4x slower)."""
     text = spec.get("text")
-    if spec.get("hoverinfo") == "text" and isinstance(text, (list, tuple)) and text \
-            and all(t == text[0] for t in text) and "text" not in str(spec.get("mode", "")):
+    if (
+        spec.get("hoverinfo") == "text"
+        and isinstance(text, (list, tuple))
+        and text
+        and all(t == text[0] for t in text)
+        and "text" not in str(spec.get("mode", ""))
+    ):
         spec = {k: v for k, v in spec.items() if k not in ("text", "hoverinfo")}
         spec["hovertemplate"] = str(text[0]) + "<extra></extra>"
     return spec
@@ -459,8 +528,8 @@ def patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
     (all 6 drawn with ``none_style="dashed"``), then the nodes; annotations an arrow and a
     label per edge, in the same order; layout ``meta.arch``.
     """
-    from ..plots.cells import OP_COLORS
     from ...spaces.nb201.arch import EDGES, format_arch, parse_arch
+    from ..plots.cells import OP_COLORS
 
     ops = parse_arch(arch)
     data = [dict(tr) for tr in template["data"]]  # shallow copies: only edited keys are replaced

@@ -6,14 +6,18 @@ that the figures draw (:meth:`EventRecord.state`). :meth:`EventRecord.replay` fe
 run's ``history.jsonl`` through the same path. The helpers read alpha's blocks (NAS-Bench-201:
 one 6x5 block; DARTS: normal and reduce 14x8) and label their rows and columns.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the class replay() builds (course/widgets.py)
+    from ..widgets import AlphaDashboard
 
 _METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
 
@@ -34,8 +38,8 @@ class SpaceLayout:
 
 
 def space_layout(space: str) -> SpaceLayout:
-    from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
     from ...spaces.nb201.arch import OPS
+    from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
 
     if space == "nb201":
         return SpaceLayout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
@@ -201,12 +205,16 @@ class EventRecord:
         if alpha is not None:
             if probs is None:
                 probs = [_softmax(a) for a in alpha]
-            if self.layout is None or [len(self.layout.blocks)] + [len(self.layout.rows), len(self.layout.cols)] \
-                    != [len(alpha), *alpha[0].shape]:
+            if self.layout is None or [len(self.layout.blocks)] + [len(self.layout.rows), len(self.layout.cols)] != [
+                len(alpha),
+                *alpha[0].shape,
+            ]:
                 shaped = _layout_from_shape(alpha)
                 if self.layout is not None and self.layout.space != shaped.space:
-                    self._note(f"alpha has shape {[tuple(a.shape) for a in alpha]}, not {self.layout.space}'s; "
-                               f"showing it as {shaped.space}")
+                    self._note(
+                        f"alpha has shape {[tuple(a.shape) for a in alpha]}, not {self.layout.space}'s; "
+                        f"showing it as {shaped.space}"
+                    )
                 self.layout = shaped
                 self._edge = min(self._edge, len(shaped.blocks) * len(shaped.rows) - 1)
                 if self._ui is not None:
@@ -215,15 +223,13 @@ class EventRecord:
                 std = None
         entry = RecordEntry(kind, key, epoch, step, alpha, probs, std)
         if kind == "alpha":
-            entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items()
-                             if (f := _number(v)) is not None}
+            entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items() if (f := _number(v)) is not None}
         else:
             entry.metrics = {k: f for k in _METRICS if (f := _number(event.get(k))) is not None}
             last_alpha = next((e for e in reversed(self._entries) if e.kind == "alpha"), None)
             entry.x = float(last_alpha.step + 1) if last_alpha is not None else float(epoch + 1)
             entry.arch = event.get("arch")
-            entry.benchmark = {k: f for k, v in (event.get("benchmark") or {}).items()
-                               if (f := _number(v)) is not None}
+            entry.benchmark = {k: f for k, v in (event.get("benchmark") or {}).items() if (f := _number(v)) is not None}
             entry.seconds = _number(event.get("seconds"))
         self._entries.append(entry)
 
@@ -305,17 +311,29 @@ class EventRecord:
         layout = self.layout or space_layout("nb201")
         block, row = self._edge_block_row()
         snap: dict[str, Any] = {
-            "n_records": len(self._entries), "position": position, "space": layout.space,
+            "n_records": len(self._entries),
+            "position": position,
+            "space": layout.space,
             "edge": layout.edge_labels()[self._edge] if self._edge < len(layout.edge_labels()) else None,
             "block": layout.blocks[block] if block < len(layout.blocks) else None,
-            "ops": list(layout.cols), "rows": list(layout.rows),
-            "alpha": None, "probs": None, "std": None, "std_source": None, "heatmap": None,
-            "arch": None, "arch_source": None, "where": "no records yet",
+            "ops": list(layout.cols),
+            "rows": list(layout.rows),
+            "alpha": None,
+            "probs": None,
+            "std": None,
+            "std_source": None,
+            "heatmap": None,
+            "arch": None,
+            "arch_source": None,
+            "where": "no records yet",
         }
         last = entries[-1] if entries else None
         if last is not None:
-            snap["where"] = (f"epoch {last.epoch + 1}, step {last.step + 1}" if last.kind == "alpha"
-                             else f"end of epoch {last.epoch + 1}")
+            snap["where"] = (
+                f"epoch {last.epoch + 1}, step {last.step + 1}"
+                if last.kind == "alpha"
+                else f"end of epoch {last.epoch + 1}"
+            )
         with_alpha = [e for e in entries if e.alpha is not None]
         cur = with_alpha[-1] if with_alpha else None
         if cur is not None and block < len(cur.alpha) and row < cur.alpha[block].shape[0]:
@@ -325,7 +343,7 @@ class EventRecord:
             if cur.std is not None:
                 snap["std"], snap["std_source"] = cur.std[block][row], "posterior std (BFGS covariance)"
             elif self.fallback_std == "trace" and len(with_alpha) >= 2:
-                window = np.stack([e.alpha[block][row] for e in with_alpha[-self.trace_window:]])
+                window = np.stack([e.alpha[block][row] for e in with_alpha[-self.trace_window :]])
                 snap["std"] = window.std(axis=0)
                 snap["std_source"] = f"spread of alpha over the last {len(window)} records (not a posterior)"
         # step curves (alpha events) and epoch curves
@@ -334,20 +352,26 @@ class EventRecord:
         for k in _METRICS:
             snap["steps"][k] = np.array([e.metrics.get(k, np.nan) for e in steps], dtype=float)
         epochs = [e for e in entries if e.kind == "epoch"]
-        snap["epochs"] = {"x": np.array([e.x for e in epochs], dtype=float),
-                          "epoch": np.array([e.epoch + 1 for e in epochs], dtype=float)}
+        snap["epochs"] = {
+            "x": np.array([e.x for e in epochs], dtype=float),
+            "epoch": np.array([e.epoch + 1 for e in epochs], dtype=float),
+        }
         for k in _METRICS:
             snap["epochs"][k] = np.array([e.metrics.get(k, np.nan) for e in epochs], dtype=float)
-        snap["epochs"]["cifar10_test"] = np.array([e.benchmark.get("cifar10_test", np.nan) for e in epochs],
-                                                  dtype=float)
+        snap["epochs"]["cifar10_test"] = np.array(
+            [e.benchmark.get("cifar10_test", np.nan) for e in epochs], dtype=float
+        )
         snap["step_axis"] = "step" if steps else "epoch"
         # the derived cell: the newest of (epoch record's arch, argmax of the newest alpha)
         last_epoch = epochs[-1] if epochs else None
         if cur is not None and (last_epoch is None or cur.key > last_epoch.key or not last_epoch.arch):
             snap["arch"] = self._derive(cur.alpha)
             if snap["arch"]:
-                snap["arch_source"] = (f"argmax of alpha at step {cur.step + 1}" if cur.kind == "alpha"
-                                       else f"argmax of alpha, epoch {cur.epoch + 1}")
+                snap["arch_source"] = (
+                    f"argmax of alpha at step {cur.step + 1}"
+                    if cur.kind == "alpha"
+                    else f"argmax of alpha, epoch {cur.epoch + 1}"
+                )
         if snap["arch"] is None and last_epoch is not None and last_epoch.arch:
             snap["arch"], snap["arch_source"] = last_epoch.arch, f"derived at the end of epoch {last_epoch.epoch + 1}"
         return snap
@@ -368,7 +392,7 @@ class EventRecord:
         return None
 
     @classmethod
-    def replay(cls, source: Any, space: str = "auto", **kwargs) -> "AlphaDashboard":
+    def replay(cls, source: Any, space: str = "auto", **kwargs) -> AlphaDashboard:
         """A dashboard over a finished (or killed) run's history, with a slider over its records.
 
         ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``.

@@ -1,40 +1,62 @@
 """Figures of the sample-mean-order ablation (:mod:`gibbsnas_lite.course.ablation`, notebook 05):
 accuracy per variant and seed, and the curves over the search epochs."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..ablation import VARIANT_INFO, ordered_strategies, aggregate
+from ..ablation import VARIANT_INFO, aggregate, ordered_strategies
 
 __all__ = ["accuracy_box_figure", "curves_figure"]
 
 _COLORS = {"gibbs2": "#1f77b4", "gibbs2-mean": "#aec7e8", "gibbs1": "#d62728", "gibbs1-mean": "#ff9896"}
 
 
-def accuracy_box_figure(rows: Sequence[dict[str, Any]], value: str = "accuracy",
-                        title: str = "Derived cell's NAS-Bench-201 CIFAR-10 test accuracy, per variant and seed"):
+def accuracy_box_figure(
+    rows: Sequence[dict[str, Any]],
+    value: str = "accuracy",
+    title: str = "Derived cell's NAS-Bench-201 CIFAR-10 test accuracy, per variant and seed",
+):
     """Box per variant with every seed as a point (hover: seed and arch)."""
     fig = go.Figure()
     for strategy in ordered_strategies(rows):
         sub = [r for r in rows if r["strategy"] == strategy and r.get(value) is not None]
-        fig.add_trace(go.Box(
-            y=[r[value] for r in sub], name=VARIANT_INFO.get(strategy, {}).get("label", strategy),
-            boxpoints="all", jitter=0.4, pointpos=0, marker=dict(size=9, color=_COLORS.get(strategy)),
-            line=dict(color=_COLORS.get(strategy)),
-            text=[f"seed {r['seed']}<br>{r.get('arch')}" for r in sub], hovertemplate="%{y:.2f}<br>%{text}"))
-    fig.update_layout(title=title, yaxis_title="NB201 CIFAR-10 test accuracy (%)", showlegend=False,
-                      height=430, margin=dict(t=60, l=60, r=20, b=40))
+        fig.add_trace(
+            go.Box(
+                y=[r[value] for r in sub],
+                name=VARIANT_INFO.get(strategy, {}).get("label", strategy),
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                marker=dict(size=9, color=_COLORS.get(strategy)),
+                line=dict(color=_COLORS.get(strategy)),
+                text=[f"seed {r['seed']}<br>{r.get('arch')}" for r in sub],
+                hovertemplate="%{y:.2f}<br>%{text}",
+            )
+        )
+    fig.update_layout(
+        title=title,
+        yaxis_title="NB201 CIFAR-10 test accuracy (%)",
+        showlegend=False,
+        height=430,
+        margin=dict(t=60, l=60, r=20, b=40),
+    )
     return fig
 
 
-def curves_figure(epoch_table: Sequence[dict[str, Any]], values: Sequence[str] = ("accuracy", "train_loss"),
-                  titles: Sequence[str] = ("derived cell: NB201 CIFAR-10 test %", "search train loss"),
-                  group: str = "strategy", title: str = "Over the search epochs: mean ± std over seeds"):
+def curves_figure(
+    epoch_table: Sequence[dict[str, Any]],
+    values: Sequence[str] = ("accuracy", "train_loss"),
+    titles: Sequence[str] = ("derived cell: NB201 CIFAR-10 test %", "search train loss"),
+    group: str = "strategy",
+    title: str = "Over the search epochs: mean ± std over seeds",
+):
     """Fig. 2-style curves: per ``group`` the mean over seeds per epoch with a ± std band, one panel per value."""
-    fig = make_subplots(rows=1, cols=len(values), subplot_titles=list(titles)[:len(values)])
+    fig = make_subplots(rows=1, cols=len(values), subplot_titles=list(titles)[: len(values)])
     groups = []
     for r in epoch_table:
         if r[group] not in groups:
@@ -50,12 +72,34 @@ def curves_figure(epoch_table: Sequence[dict[str, Any]], values: Sequence[str] =
             std = [s["std"] or 0.0 for s in stats]
             color = _COLORS.get(g) if group == "strategy" else None
             name = VARIANT_INFO.get(g, {}).get("label", str(g)) if group == "strategy" else f"{group} {g}"
-            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[m + s for m, s in zip(mean, std)]
-                                     + [m - s for m, s in zip(mean, std)][::-1],
-                                     fill="toself", line=dict(width=0), fillcolor=color, opacity=0.15,
-                                     hoverinfo="skip", showlegend=False, legendgroup=str(g)), row=1, col=col)
-            fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines+markers", name=name, legendgroup=str(g),
-                                     line=dict(color=color), showlegend=col == 1), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=xs + xs[::-1],
+                    y=[m + s for m, s in zip(mean, std)] + [m - s for m, s in zip(mean, std)][::-1],
+                    fill="toself",
+                    line=dict(width=0),
+                    fillcolor=color,
+                    opacity=0.15,
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=str(g),
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=mean,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=str(g),
+                    line=dict(color=color),
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
         fig.update_xaxes(title_text="search epoch", row=1, col=col)
     fig.update_layout(title=title, height=430, margin=dict(t=70, l=60, r=20, b=40))
     return fig

@@ -14,9 +14,11 @@ is one line trace plus an arrow annotation at its head; op edges also get a labe
 is drawn **dashed and grey** by default so the cell's full structure stays visible;
 ``none_style="hidden"`` leaves those edges out.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -27,8 +29,14 @@ from ...spaces.nb201.arch import OPS as NB201_OPS
 from ...spaces.nb201.arch import format_arch, parse_arch
 
 __all__ = [
-    "OP_COLORS", "NB201_ROW_LABELS", "DARTS_PRIMITIVES", "DARTS_ROW_LABELS",
-    "nb201_cell_figure", "darts_cell_figure", "alpha_heatmap", "row_softmax",
+    "OP_COLORS",
+    "NB201_ROW_LABELS",
+    "DARTS_PRIMITIVES",
+    "DARTS_ROW_LABELS",
+    "nb201_cell_figure",
+    "darts_cell_figure",
+    "alpha_heatmap",
+    "row_softmax",
 ]
 
 #: Line / label colour of each op (NB201 and DARTS names); unknown ops are drawn in black.
@@ -54,8 +62,14 @@ NB201_ROW_LABELS: tuple[str, ...] = tuple(f"{j}→{i}" for i, j in NB201_EDGES)
 #: The DARTS ops in DARTS order (columns of a 14 x 8 alpha); the same as
 #: ``gibbsnas_lite.spaces.darts.genotypes.PRIMITIVES``.
 DARTS_PRIMITIVES: tuple[str, ...] = (
-    "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
 )
 
 
@@ -64,9 +78,7 @@ def _darts_node_name(j: int) -> str:
 
 
 #: Row labels of a DARTS alpha (14 edges: node 0 from c_{k-2}, c_{k-1}; node 1 from ..., 0; ...).
-DARTS_ROW_LABELS: tuple[str, ...] = tuple(
-    f"{_darts_node_name(j)}→{i}" for i in range(4) for j in range(i + 2)
-)
+DARTS_ROW_LABELS: tuple[str, ...] = tuple(f"{_darts_node_name(j)}→{i}" for i in range(4) for j in range(i + 2))
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -77,7 +89,7 @@ def _bezier(p0, p1, bend: float, n: int = 41) -> np.ndarray:
     normal = np.array([-d[1], d[0]]) / (np.hypot(*d) or 1.0)
     ctrl = (p0 + p1) / 2 + bend * normal
     t = np.linspace(0.0, 1.0, n)[:, None]
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl + t ** 2 * p1
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl + t**2 * p1
 
 
 def _route(p0, p1, others: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, int]:
@@ -123,14 +135,31 @@ def _arrow(pts: np.ndarray, color: str) -> dict:
     k = int(np.argmax(dist < _NODE_RADIUS)) - 1  # last point outside the target node
     k = max(k, 1)
     tip, tail = pts[k], pts[max(k - 4, 0)]
-    return dict(x=tip[0], y=tip[1], ax=tail[0], ay=tail[1], xref="x", yref="y", axref="x",
-                ayref="y", text="", showarrow=True, arrowhead=2, arrowsize=1.3, arrowwidth=1.5,
-                arrowcolor=color)
+    return dict(
+        x=tip[0],
+        y=tip[1],
+        ax=tail[0],
+        ay=tail[1],
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        text="",
+        showarrow=True,
+        arrowhead=2,
+        arrowsize=1.3,
+        arrowwidth=1.5,
+        arrowcolor=color,
+    )
 
 
-def _graph_figure(nodes: dict[Any, tuple[float, float]], node_text: dict[Any, str],
-                  edges: list[dict], title: str | None,
-                  node_hover: dict[Any, str] | None = None) -> go.Figure:
+def _graph_figure(
+    nodes: dict[Any, tuple[float, float]],
+    node_text: dict[Any, str],
+    edges: list[dict],
+    title: str | None,
+    node_hover: dict[Any, str] | None = None,
+) -> go.Figure:
     """Draw ``edges`` (dicts: src, dst, op or None, color, optional dash and bend) between ``nodes``."""
     fig = go.Figure()
     annotations: list[dict] = []
@@ -144,37 +173,66 @@ def _graph_figure(nodes: dict[Any, tuple[float, float]], node_text: dict[Any, st
         else:
             pts, spot = _route(pos[e["src"]], pos[e["dst"]], others, label_pos if e["op"] else [])
         hover = f"{node_text[e['src']]} → {node_text[e['dst']]}" + (f": {e['op']}" if e["op"] else "")
-        fig.add_trace(go.Scatter(
-            x=pts[:, 0], y=pts[:, 1], mode="lines", name=e["op"] or "concat",
-            line=dict(color=e["color"], width=2, dash=e.get("dash", "solid")),
-            hoverinfo="text", text=[hover] * len(pts), showlegend=False,
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=pts[:, 0],
+                y=pts[:, 1],
+                mode="lines",
+                name=e["op"] or "concat",
+                line=dict(color=e["color"], width=2, dash=e.get("dash", "solid")),
+                hoverinfo="text",
+                text=[hover] * len(pts),
+                showlegend=False,
+            )
+        )
         annotations.append(_arrow(pts, e["color"]))
         if e["op"]:
             mid = pts[spot]
             label_pos.append(mid)
-            annotations.append(dict(x=mid[0], y=mid[1], xref="x", yref="y", text=e["op"],
-                                    showarrow=False, font=dict(size=11, color=e["color"]),
-                                    bgcolor="rgba(255,255,255,0.85)"))
+            annotations.append(
+                dict(
+                    x=mid[0],
+                    y=mid[1],
+                    xref="x",
+                    yref="y",
+                    text=e["op"],
+                    showarrow=False,
+                    font=dict(size=11, color=e["color"]),
+                    bgcolor="rgba(255,255,255,0.85)",
+                )
+            )
     keys = list(nodes)
-    fig.add_trace(go.Scatter(
-        x=[pos[k][0] for k in keys], y=[pos[k][1] for k in keys], mode="markers+text",
-        text=[node_text[k] for k in keys], textposition="middle center", name="nodes",
-        hovertext=[(node_hover or node_text).get(k, node_text[k]) for k in keys],
-        marker=dict(size=38, color="#f5f5f5", line=dict(color="#424242", width=1.5)),
-        hoverinfo="text", showlegend=False,
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=[pos[k][0] for k in keys],
+            y=[pos[k][1] for k in keys],
+            mode="markers+text",
+            text=[node_text[k] for k in keys],
+            textposition="middle center",
+            name="nodes",
+            hovertext=[(node_hover or node_text).get(k, node_text[k]) for k in keys],
+            marker=dict(size=38, color="#f5f5f5", line=dict(color="#424242", width=1.5)),
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
     fig.update_layout(
-        title=title, annotations=annotations, plot_bgcolor="white", paper_bgcolor="white",
-        xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x", scaleratio=1),
-        margin=dict(l=20, r=20, t=50 if title else 20, b=20), height=380,
+        title=title,
+        annotations=annotations,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False, scaleanchor="x", scaleratio=1),
+        margin=dict(l=20, r=20, t=50 if title else 20, b=20),
+        height=380,
     )
     return fig
 
 
 # ----------------------------------------------------------------------------- NB201 cell
-def nb201_cell_figure(arch_or_ops: str | Sequence[str] | int, title: str | None = None,
-                      none_style: str = "dashed") -> go.Figure:
+def nb201_cell_figure(
+    arch_or_ops: str | Sequence[str] | int, title: str | None = None, none_style: str = "dashed"
+) -> go.Figure:
     """A NAS-Bench-201 cell: nodes 0 (input) .. 3 (output), edges labelled with their ops.
 
     ``arch_or_ops``: an arch string, 6 op names in ``EDGES`` order, or a benchmark index
@@ -202,8 +260,7 @@ def nb201_cell_figure(arch_or_ops: str | Sequence[str] | int, title: str | None 
         if op == "none" and none_style == "hidden":
             continue
         dash = "dash" if op == "none" else "solid"
-        edges.append(dict(src=j, dst=i, op=op, color=OP_COLORS.get(op, "black"), dash=dash,
-                          bend=bends[(i, j)]))
+        edges.append(dict(src=j, dst=i, op=op, color=OP_COLORS.get(op, "black"), dash=dash, bend=bends[(i, j)]))
     hover = {0: "node 0: cell input", 1: "node 1", 2: "node 2", 3: "node 3: cell output"}
     fig = _graph_figure(nodes, names, edges, title, hover)
     fig.update_layout(meta={"arch": arch})
@@ -226,19 +283,20 @@ def darts_cell_figure(genotype: Any, which: str = "normal", title: str | None = 
         pairs = [tuple(p) for p in getattr(genotype, which)]
         concat = list(getattr(genotype, f"{which}_concat"))
     except AttributeError as e:
-        raise ValueError(
-            f"genotype must have fields normal, normal_concat, reduce, reduce_concat; {e}"
-        ) from None
+        raise ValueError(f"genotype must have fields normal, normal_concat, reduce, reduce_concat; {e}") from None
     if not pairs or len(pairs) % 2:
         raise ValueError(f"genotype.{which} must list 2 (op, input) pairs per node; got {len(pairs)}")
     steps = len(pairs) // 2
     for k, p in enumerate(pairs):
         node = k // 2 + 2
-        if len(p) != 2 or not isinstance(p[0], str) or isinstance(p[1], bool) \
-                or not isinstance(p[1], (int, np.integer)) or not 0 <= p[1] < node:
-            raise ValueError(
-                f"genotype.{which}[{k}] = {p!r}: expected (op name, input) with input in 0..{node - 1}"
-            )
+        if (
+            len(p) != 2
+            or not isinstance(p[0], str)
+            or isinstance(p[1], bool)
+            or not isinstance(p[1], (int, np.integer))
+            or not 0 <= p[1] < node
+        ):
+            raise ValueError(f"genotype.{which}[{k}] = {p!r}: expected (op name, input) with input in 0..{node - 1}")
     for c in concat:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < steps + 2:
             raise ValueError(f"genotype.{which}_concat entry {c!r} not in 0..{steps + 1}")
@@ -248,7 +306,7 @@ def darts_cell_figure(genotype: Any, which: str = "normal", title: str | None = 
     dx, dy = 2.0, 1.3
     depth = {0: 0, 1: 0}
     for n in range(steps):
-        depth[n + 2] = 1 + max(depth[int(j)] for _, j in pairs[2 * n:2 * n + 2])
+        depth[n + 2] = 1 + max(depth[int(j)] for _, j in pairs[2 * n : 2 * n + 2])
     nodes: dict[Any, tuple[float, float]] = {0: (0.0, dy * 0.8), 1: (0.0, -dy * 0.8)}
     for col in range(1, max(depth.values()) + 1):
         members = [k for k in range(2, steps + 2) if depth[k] == col]
@@ -287,9 +345,14 @@ def _as_array(alpha: Any) -> np.ndarray:
     return a
 
 
-def alpha_heatmap(alpha: Any, row_labels: Sequence[str] | None = None,
-                  col_labels: Sequence[str] | None = None, softmax: bool = True,
-                  title: str | None = None, colorscale: str = "Blues") -> go.Figure:
+def alpha_heatmap(
+    alpha: Any,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    softmax: bool = True,
+    title: str | None = None,
+    colorscale: str = "Blues",
+) -> go.Figure:
     """alpha (edges x ops) as a heat map; with ``softmax=True`` each row is softmax(alpha_row).
 
     Default labels for NB201's 6 x 5 alpha (edges "j→i", :data:`~gibbsnas_lite.spaces.nb201.OPS`)
@@ -319,14 +382,23 @@ def alpha_heatmap(alpha: Any, row_labels: Sequence[str] | None = None,
         raise ValueError(f"{len(col_labels)} column labels for {cols} columns of alpha")
     z = row_softmax(a, axis=1) if softmax else a
     name = "softmax(α)" if softmax else "α"
-    fig = go.Figure(go.Heatmap(
-        z=z, x=col_labels, y=row_labels, colorscale=colorscale, name=name,
-        zmin=0.0 if softmax else None, zmax=1.0 if softmax else None,
-        texttemplate="%{z:.2f}", colorbar=dict(title=name),
-        hovertemplate="edge %{y}<br>op %{x}<br>" + name + " = %{z:.4f}<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=col_labels,
+            y=row_labels,
+            colorscale=colorscale,
+            name=name,
+            zmin=0.0 if softmax else None,
+            zmax=1.0 if softmax else None,
+            texttemplate="%{z:.2f}",
+            colorbar=dict(title=name),
+            hovertemplate="edge %{y}<br>op %{x}<br>" + name + " = %{z:.4f}<extra></extra>",
+        )
+    )
     fig.update_layout(
-        title=title, yaxis=dict(autorange="reversed", title="edge", type="category"),
+        title=title,
+        yaxis=dict(autorange="reversed", title="edge", type="category"),
         xaxis=dict(title="op", type="category", side="top"),
         margin=dict(l=80, r=20, t=80 if title else 60, b=20),
         height=max(260, 34 * rows + 120),

@@ -1,13 +1,15 @@
 """Figures of the NB201 search report (:mod:`gibbsnas_lite.course.report`): Table 3 as a table,
 and the derived cell's benchmark accuracy after each search epoch."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
 from ...nasbench import TABLE3_COLUMNS, NB201Table
-from ..report import LABELS, STRATEGY_PAPER_ROW, format_cell, run_rows, epoch_curve, paper_table3
+from ..report import LABELS, STRATEGY_PAPER_ROW, epoch_curve, format_cell, paper_table3, run_rows
 
 __all__ = ["epochs_figure", "table3_figure"]
 
@@ -19,22 +21,40 @@ def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
     columns = [[r["method"] for r in rows], [r.get("arch", "") for r in rows]]
     columns += [[format_cell(r["values"].get(label)) for r in rows] for label in LABELS]
     fill = [["#eef4fb" if o else "white" for o in ours]] * len(header)
-    fig = go.Figure(go.Table(
-        columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
-        header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#dde3ea", align="left",
-                    font=dict(size=11)),
-        cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=24)))
-    fig.update_layout(title=title or "NAS-Bench-201 accuracy (%) of the derived cells, beside the paper's Table 3",
-                      height=110 + 28 * len(rows), margin=dict(l=10, r=10, t=50, b=10))
+    fig = go.Figure(
+        go.Table(
+            columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
+            header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#dde3ea", align="left", font=dict(size=11)),
+            cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=24),
+        )
+    )
+    fig.update_layout(
+        title=title or "NAS-Bench-201 accuracy (%) of the derived cells, beside the paper's Table 3",
+        height=110 + 28 * len(rows),
+        margin=dict(l=10, r=10, t=50, b=10),
+    )
     return fig
 
 
-_COLORS = {"gibbs2": "#1f77b4", "gibbs2-mean": "#aec7e8", "gibbs1": "#17becf", "gibbs1-mean": "#9edae5",
-           "darts-v1": "#d62728", "darts-v2": "#ff9896", "gdas": "#2ca02c", "rsps": "#7f7f7f"}
+_COLORS = {
+    "gibbs2": "#1f77b4",
+    "gibbs2-mean": "#aec7e8",
+    "gibbs1": "#17becf",
+    "gibbs1-mean": "#9edae5",
+    "darts-v1": "#d62728",
+    "darts-v2": "#ff9896",
+    "gdas": "#2ca02c",
+    "rsps": "#7f7f7f",
+}
 
 
-def epochs_figure(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None = None,
-                  column: str = "CIFAR-10 test", paper: bool = True, title: str | None = None):
+def epochs_figure(
+    runs: Mapping[str, Any] | Iterable[Any],
+    table: NB201Table | None = None,
+    column: str = "CIFAR-10 test",
+    paper: bool = True,
+    title: str | None = None,
+):
     """The derived cell's benchmark accuracy after each search epoch, one line per run; the
     paper's mean for the same strategy as a dotted line (a CIFAR-10 search, for orientation)."""
     table = table or NB201Table.load()
@@ -45,20 +65,44 @@ def epochs_figure(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | N
     for r in rows:
         color = _COLORS.get(r.strategy)
         x, y, archs = epoch_curve(r, table, column)
-        fig.add_trace(go.Scatter(
-            x=x, y=y, mode="lines+markers", name=f"{r.name} (seed {r.seed})", line=dict(color=color),
-            customdata=archs, hovertemplate="epoch %{x}<br>%{y:.2f} %<br>%{customdata}<extra>" + r.name + "</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines+markers",
+                name=f"{r.name} (seed {r.seed})",
+                line=dict(color=color),
+                customdata=archs,
+                hovertemplate="epoch %{x}<br>%{y:.2f} %<br>%{customdata}<extra>" + r.name + "</extra>",
+            )
+        )
         name = STRATEGY_PAPER_ROW.get(r.strategy)
         if paper and name in paper_rows and name not in drawn and len(x):
             drawn.add(name)
             mean = paper_rows[name][column][0]
-            fig.add_trace(go.Scatter(x=[1, max(int(x.max()), 1)], y=[mean, mean], mode="lines",
-                                     name=f"{name} (paper, CIFAR-10 search)",
-                                     line=dict(color=color, dash="dot", width=1.5), hoverinfo="name+y"))
+            fig.add_trace(
+                go.Scatter(
+                    x=[1, max(int(x.max()), 1)],
+                    y=[mean, mean],
+                    mode="lines",
+                    name=f"{name} (paper, CIFAR-10 search)",
+                    line=dict(color=color, dash="dot", width=1.5),
+                    hoverinfo="name+y",
+                )
+            )
     best = table.best(*TABLE3_COLUMNS[LABELS.index(column)][1:]).accuracy
-    fig.add_hline(y=best, line=dict(color="black", dash="dash", width=1),
-                  annotation_text=f"optimum {best:.2f}", annotation_position="bottom right")
-    fig.update_layout(title=title or f"Derived cell's NAS-Bench-201 {column} accuracy after each search epoch",
-                      xaxis_title="search epoch", yaxis_title=f"{column} accuracy (%)", height=420,
-                      hovermode="closest", legend=dict(orientation="h", y=-0.2))
+    fig.add_hline(
+        y=best,
+        line=dict(color="black", dash="dash", width=1),
+        annotation_text=f"optimum {best:.2f}",
+        annotation_position="bottom right",
+    )
+    fig.update_layout(
+        title=title or f"Derived cell's NAS-Bench-201 {column} accuracy after each search epoch",
+        xaxis_title="search epoch",
+        yaxis_title=f"{column} accuracy (%)",
+        height=420,
+        hovermode="closest",
+        legend=dict(orientation="h", y=-0.2),
+    )
     return fig

@@ -1,8 +1,9 @@
 """Plotly figure of the table searches' anytime curves (:mod:`gibbsnas_lite.table_search`): best-so-far
 accuracy vs budget, mean ± std per algorithm."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,9 +16,14 @@ _COLORS = {"RS": "#7f7f7f", "REA": "#d62728", "REINFORCE": "#1f77b4", "BOHB": "#
 _PALETTE = ("#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e")
 
 
-def anytime_figure(runs: dict[str, Sequence[TableSearchResult]], metric: str = "valid", x: str = "cost",
-                   grid: Sequence[float] | np.ndarray | None = None, title: str | None = None,
-                   optimum: float | None = None) -> go.Figure:
+def anytime_figure(
+    runs: dict[str, Sequence[TableSearchResult]],
+    metric: str = "valid",
+    x: str = "cost",
+    grid: Sequence[float] | np.ndarray | None = None,
+    title: str | None = None,
+    optimum: float | None = None,
+) -> go.Figure:
     """Best-so-far accuracy (``metric``: "valid" / "test" of the incumbent, or "signal") against
     the budget (``x``: "cost" in full evaluations, or "queries"), one line per algorithm with a
     mean ± std band over its runs. ``runs``: ``{name: [TableSearchResult, ...]}`` (e.g.
@@ -31,19 +37,40 @@ def anytime_figure(runs: dict[str, Sequence[TableSearchResult]], metric: str = "
     for k, (name, rs) in enumerate(runs.items()):
         g, mean, std = anytime_curves(rs, grid, metric, x)
         color = _COLORS.get(name, _PALETTE[k % len(_PALETTE)])
-        r, gg, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-        fig.add_trace(go.Scatter(x=np.concatenate([g, g[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
-                                 fill="toself", fillcolor=f"rgba({r},{gg},{b},0.18)", line={"width": 0},
-                                 hoverinfo="skip", showlegend=False, legendgroup=name, name=f"{name} ± std"))
-        fig.add_trace(go.Scatter(x=g, y=mean, mode="lines", line={"color": color, "width": 2},
-                                 name=f"{name} (n={len(rs)})", legendgroup=name))
+        r, gg, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([g, g[::-1]]),
+                y=np.concatenate([mean + std, (mean - std)[::-1]]),
+                fill="toself",
+                fillcolor=f"rgba({r},{gg},{b},0.18)",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=name,
+                name=f"{name} ± std",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=g,
+                y=mean,
+                mode="lines",
+                line={"color": color, "width": 2},
+                name=f"{name} (n={len(rs)})",
+                legendgroup=name,
+            )
+        )
     if optimum is not None:
         fig.add_hline(y=optimum, line={"dash": "dot", "color": "black"}, annotation_text="table best")
     first = next(iter(runs.values()))[0]
     split = {"valid": first.valid_split, "test": first.test_split}.get(metric)
-    ylab = (f"{metric} accuracy of the incumbent (%)" + (f" [{split[0]} {split[1]}, 200 ep]" if split else ""))
+    ylab = f"{metric} accuracy of the incumbent (%)" + (f" [{split[0]} {split[1]}, 200 ep]" if split else "")
     fig.update_layout(
         title=title or f"Anytime {metric} accuracy on {first.dataset} (mean ± std over runs)",
         xaxis_title="budget spent (full 200-epoch evaluations)" if x == "cost" else "queries",
-        yaxis_title=ylab, template="plotly_white", hovermode="x unified")
+        yaxis_title=ylab,
+        template="plotly_white",
+        hovermode="x unified",
+    )
     return fig

@@ -13,7 +13,8 @@ Gaussian it holds a fraction ``1 − exp(−k²/2)`` of the mass (39 % for k = 1
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -127,15 +128,24 @@ def gaussian_ellipse_traces(
     if show_mean:
         out.append(
             go.Scatter(
-                x=[mean[0]], y=[mean[1]], mode="markers", name=f"{name} mean",
-                marker=dict(color=color, symbol="x", size=10), showlegend=False, legendgroup=name,
+                x=[mean[0]],
+                y=[mean[1]],
+                mode="markers",
+                name=f"{name} mean",
+                marker=dict(color=color, symbol="x", size=10),
+                showlegend=False,
+                legendgroup=name,
             )
         )
     return out
 
 
-def _layout(fig: go.Figure, title: str | None, xlabel: str, ylabel: str, equal: bool = False, height: int = 450) -> go.Figure:
-    fig.update_layout(title=title, template="plotly_white", height=height, margin=dict(l=50, r=20, t=50 if title else 20, b=40))
+def _layout(
+    fig: go.Figure, title: str | None, xlabel: str, ylabel: str, equal: bool = False, height: int = 450
+) -> go.Figure:
+    fig.update_layout(
+        title=title, template="plotly_white", height=height, margin=dict(l=50, r=20, t=50 if title else 20, b=40)
+    )
     fig.update_xaxes(title_text=xlabel)
     fig.update_yaxes(title_text=ylabel)
     if equal:
@@ -177,17 +187,30 @@ def ellipses_figure(
             x = x[::step]
             fig.add_trace(
                 go.Scattergl(
-                    x=x[:, 0], y=x[:, 1], mode="markers", name=name,
+                    x=x[:, 0],
+                    y=x[:, 1],
+                    mode="markers",
+                    name=name,
                     marker=dict(size=3, opacity=0.35, color=PALETTE[(i + 7) % len(PALETTE)] if i else "#7f7f7f"),
                 )
             )
     for i, (name, g) in enumerate(gaussians.items()):
-        for tr in gaussian_ellipse_traces(g, name=name, color=PALETTE[i % len(PALETTE)], ks=ks, dash=None if i == 0 else "dash", dims=dims):
+        for tr in gaussian_ellipse_traces(
+            g, name=name, color=PALETTE[i % len(PALETTE)], ks=ks, dash=None if i == 0 else "dash", dims=dims
+        ):
             fig.add_trace(tr)
     for i, (name, path) in enumerate((paths or {}).items()):
         x = _np(path).reshape(len(path), -1)[: max_path + 1][:, list(dims)]
-        fig.add_trace(go.Scatter(x=x[:, 0], y=x[:, 1], mode="lines+markers", name=name,
-                                 line=dict(width=1, color=PALETTE[(len(gaussians) + i) % len(PALETTE)]), marker=dict(size=4)))
+        fig.add_trace(
+            go.Scatter(
+                x=x[:, 0],
+                y=x[:, 1],
+                mode="lines+markers",
+                name=name,
+                line=dict(width=1, color=PALETTE[(len(gaussians) + i) % len(PALETTE)]),
+                marker=dict(size=4),
+            )
+        )
     return _layout(fig, title, labels[0], labels[1], equal=equal)
 
 
@@ -212,8 +235,16 @@ def density_contour_trace(
         e = _np(potential(pts))
     dens = np.exp(-(e - e.min()))
     return go.Contour(
-        x=xs, y=ys, z=dens, ncontours=levels, colorscale=colorscale, showscale=False,
-        contours=dict(coloring="fill", showlines=False), opacity=0.6, name=name, hoverinfo="skip",
+        x=xs,
+        y=ys,
+        z=dens,
+        ncontours=levels,
+        colorscale=colorscale,
+        showscale=False,
+        contours=dict(coloring="fill", showlines=False),
+        opacity=0.6,
+        name=name,
+        hoverinfo="skip",
     )
 
 
@@ -231,13 +262,34 @@ def gibbs_path_figure(
     fig = go.Figure()
     if samples is not None:
         s = _np(samples).reshape(len(samples), -1)
-        fig.add_trace(go.Scattergl(x=s[:, 0], y=s[:, 1], mode="markers", name="samples (one per sweep)", marker=dict(size=3, opacity=0.3, color="#7f7f7f")))
+        fig.add_trace(
+            go.Scattergl(
+                x=s[:, 0],
+                y=s[:, 1],
+                mode="markers",
+                name="samples (one per sweep)",
+                marker=dict(size=3, opacity=0.3, color="#7f7f7f"),
+            )
+        )
     if target is not None:
         for tr in gaussian_ellipse_traces(target, name="target", color=PALETTE[0], ks=ks):
             fig.add_trace(tr)
     p = _np(path).reshape(len(path), -1)[: max_steps + 1]
-    fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="lines+markers", name=f"Gibbs path ({len(p) - 1} updates)", line=dict(color=PALETTE[1], width=1.5), marker=dict(size=4)))
-    fig.add_trace(go.Scatter(x=[p[0, 0]], y=[p[0, 1]], mode="markers", name="start", marker=dict(color="black", size=10, symbol="star")))
+    fig.add_trace(
+        go.Scatter(
+            x=p[:, 0],
+            y=p[:, 1],
+            mode="lines+markers",
+            name=f"Gibbs path ({len(p) - 1} updates)",
+            line=dict(color=PALETTE[1], width=1.5),
+            marker=dict(size=4),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[p[0, 0]], y=[p[0, 1]], mode="markers", name="start", marker=dict(color="black", size=10, symbol="star")
+        )
+    )
     return _layout(fig, title, labels[0], labels[1], equal=True)
 
 
@@ -272,7 +324,9 @@ def trace_figure(
     for i, (name, y) in enumerate(items):
         step = max(1, len(y) // max_points)
         x = np.arange(len(y))[::step]
-        fig.add_trace(go.Scattergl(x=x, y=y[::step], mode="lines", name=name, line=dict(width=1, color=PALETTE[i % len(PALETTE)])))
+        fig.add_trace(
+            go.Scattergl(x=x, y=y[::step], mode="lines", name=name, line=dict(width=1, color=PALETTE[i % len(PALETTE)]))
+        )
     return _layout(fig, title, xlabel, ylabel)
 
 
@@ -286,10 +340,27 @@ def autocorrelation_figure(
     fig = go.Figure()
     for i, (name, r) in enumerate(acfs.items()):
         r = _np(r)
-        fig.add_trace(go.Scatter(x=np.arange(len(r)), y=r, mode="lines+markers", name=name, marker=dict(size=4), line=dict(color=PALETTE[i % len(PALETTE)])))
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(r)),
+                y=r,
+                mode="lines+markers",
+                name=name,
+                marker=dict(size=4),
+                line=dict(color=PALETTE[i % len(PALETTE)]),
+            )
+        )
     for i, (name, r) in enumerate((reference or {}).items()):
         r = _np(r)
-        fig.add_trace(go.Scatter(x=np.arange(len(r)), y=r, mode="lines", name=name, line=dict(dash="dot", color=PALETTE[i % len(PALETTE)])))
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(r)),
+                y=r,
+                mode="lines",
+                name=name,
+                line=dict(dash="dot", color=PALETTE[i % len(PALETTE)]),
+            )
+        )
     fig.add_hline(y=0.0, line=dict(color="black", width=1))
     return _layout(fig, title, "lag k", "autocorrelation ρ_k")
 
@@ -308,7 +379,9 @@ def ess_figure(
     fig = go.Figure()
     x = _np(rhos)
     for i, (name, e) in enumerate(ess.items()):
-        fig.add_trace(go.Scatter(x=x, y=_np(e), mode="lines+markers", name=name, line=dict(color=PALETTE[i % len(PALETTE)])))
+        fig.add_trace(
+            go.Scatter(x=x, y=_np(e), mode="lines+markers", name=name, line=dict(color=PALETTE[i % len(PALETTE)]))
+        )
     if reference is not None:
         ref = _np(reference)
         xr = x if len(ref) == len(x) else np.linspace(x.min(), x.max(), len(ref))
@@ -369,22 +442,64 @@ def ellipse_evolution_figure(
 
     def frame_traces(i):
         e = ellipse_points(means[i], covs[i], k)
-        out = [go.Scatter(x=e[:, 0], y=e[:, 1], mode="lines", name=name, line=dict(color=PALETTE[1], dash="dash", width=2))]
+        out = [
+            go.Scatter(x=e[:, 0], y=e[:, 1], mode="lines", name=name, line=dict(color=PALETTE[1], dash="dash", width=2))
+        ]
         if pts_arr is not None:
-            out.append(go.Scatter(x=[pts_arr[i, 0]], y=[pts_arr[i, 1]], mode="markers", name="θ_t", marker=dict(color=PALETTE[1], size=9)))
+            out.append(
+                go.Scatter(
+                    x=[pts_arr[i, 0]],
+                    y=[pts_arr[i, 1]],
+                    mode="markers",
+                    name="θ_t",
+                    marker=dict(color=PALETTE[1], size=9),
+                )
+            )
         return out
 
     fig = go.Figure(data=[ellipse_trace(tm, tc, k, name="target", color=PALETTE[0])] + frame_traces(0))
-    fig.frames = [go.Frame(data=frame_traces(i), traces=list(range(1, 1 + len(frame_traces(i)))), name=str(s)) for i, s in enumerate(steps)]
+    fig.frames = [
+        go.Frame(data=frame_traces(i), traces=list(range(1, 1 + len(frame_traces(i)))), name=str(s))
+        for i, s in enumerate(steps)
+    ]
     fig.update_layout(
-        sliders=[dict(
-            active=0, currentvalue=dict(prefix="step "), pad=dict(t=40),
-            steps=[dict(label=str(s), method="animate", args=[[str(s)], dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))]) for s in steps],
-        )],
-        updatemenus=[dict(
-            type="buttons", showactive=False, x=0.0, y=1.12, xanchor="left",
-            buttons=[dict(label="▶ play", method="animate", args=[None, dict(frame=dict(duration=150, redraw=False), fromcurrent=True, transition=dict(duration=0))])],
-        )],
+        sliders=[
+            dict(
+                active=0,
+                currentvalue=dict(prefix="step "),
+                pad=dict(t=40),
+                steps=[
+                    dict(
+                        label=str(s),
+                        method="animate",
+                        args=[
+                            [str(s)],
+                            dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0)),
+                        ],
+                    )
+                    for s in steps
+                ],
+            )
+        ],
+        updatemenus=[
+            dict(
+                type="buttons",
+                showactive=False,
+                x=0.0,
+                y=1.12,
+                xanchor="left",
+                buttons=[
+                    dict(
+                        label="▶ play",
+                        method="animate",
+                        args=[
+                            None,
+                            dict(frame=dict(duration=150, redraw=False), fromcurrent=True, transition=dict(duration=0)),
+                        ],
+                    )
+                ],
+            )
+        ],
     )
     fig.update_xaxes(range=[lo[0] - pad[0], hi[0] + pad[0]])
     fig.update_yaxes(range=[lo[1] - pad[1], hi[1] + pad[1]])
@@ -430,18 +545,50 @@ def conditional_figure(
     sl = sl / (sl.sum() * (grid[1] - grid[0]))
     dens = torch.exp(cond.log_prob(grid[:, None]))
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("joint and the line θ_other = given", f"p({labels[block]} | {labels[other]} = {given:g})"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("joint and the line θ_other = given", f"p({labels[block]} | {labels[other]} = {given:g})"),
+    )
     for tr in gaussian_ellipse_traces(target, name="joint", color=PALETTE[0], ks=ks):
         fig.add_trace(tr, row=1, col=1)
     g_np = _np(grid)
     line = np.full_like(g_np, float(given))
     xy = (g_np, line) if block == 0 else (line, g_np)
-    fig.add_trace(go.Scatter(x=xy[0], y=xy[1], mode="lines", name="line", line=dict(color="#7f7f7f", dash="dot")), row=1, col=1)
+    fig.add_trace(
+        go.Scatter(x=xy[0], y=xy[1], mode="lines", name="line", line=dict(color="#7f7f7f", dash="dot")), row=1, col=1
+    )
     seg = np.array([cm - cs, cm + cs])
     seg_xy = (seg, [given, given]) if block == 0 else ([given, given], seg)
-    fig.add_trace(go.Scatter(x=seg_xy[0], y=seg_xy[1], mode="lines+markers", name="conditional mean ± 1 std", line=dict(color=PALETTE[1], width=4)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=g_np, y=_np(dens), mode="lines", name="closed form N(μ_c, σ_c²)", line=dict(color=PALETTE[1], width=3)), row=1, col=2)
-    fig.add_trace(go.Scatter(x=g_np, y=_np(sl), mode="lines", name="slice of the joint, renormalized", line=dict(color="black", dash="dash")), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(
+            x=seg_xy[0],
+            y=seg_xy[1],
+            mode="lines+markers",
+            name="conditional mean ± 1 std",
+            line=dict(color=PALETTE[1], width=4),
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=g_np, y=_np(dens), mode="lines", name="closed form N(μ_c, σ_c²)", line=dict(color=PALETTE[1], width=3)
+        ),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=g_np,
+            y=_np(sl),
+            mode="lines",
+            name="slice of the joint, renormalized",
+            line=dict(color="black", dash="dash"),
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(title_text=labels[0], row=1, col=1)
     fig.update_yaxes(title_text=labels[1], scaleanchor="x", scaleratio=1, row=1, col=1)
     fig.update_xaxes(title_text=labels[block], row=1, col=2)
@@ -450,7 +597,9 @@ def conditional_figure(
     return fig
 
 
-def pd_policy_figure(results: Mapping[str, Mapping[str, Any]], *, floor: float = 1e-3, title: str | None = None) -> go.Figure:
+def pd_policy_figure(
+    results: Mapping[str, Mapping[str, Any]], *, floor: float = 1e-3, title: str | None = None
+) -> go.Figure:
     """Smallest eigenvalue of the BFGS estimate per pair, one line per positive-definite policy.
 
     ``results`` is the output of :func:`gibbsnas_lite.course.toys.compare_pd_policies`.  The
@@ -463,12 +612,28 @@ def pd_policy_figure(results: Mapping[str, Mapping[str, Any]], *, floor: float =
     for i, (pol, r) in enumerate(results.items()):
         lam = _np(r["min_eig"])
         y = np.sign(lam) * np.log10(1.0 + np.abs(lam) / floor)
-        fig.add_trace(go.Scatter(x=np.arange(1, len(lam) + 1), y=y, mode="lines", name=pol, line=dict(color=PALETTE[i % len(PALETTE)]),
-                                 customdata=lam, hovertemplate="pair %{x}: λ_min = %{customdata:.3g}"))
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(lam) + 1),
+                y=y,
+                mode="lines",
+                name=pol,
+                line=dict(color=PALETTE[i % len(PALETTE)]),
+                customdata=lam,
+                hovertemplate="pair %{x}: λ_min = %{customdata:.3g}",
+            )
+        )
         sy = _np(r["sy"]) if "sy" in r else sy
     if sy is not None:
         bad = np.nonzero(sy <= 0)[0] + 1
-        fig.add_trace(go.Scatter(x=bad, y=np.zeros(len(bad)), mode="markers", name="pairs with sᵀy ≤ 0",
-                                 marker=dict(symbol="line-ns-open", size=10, color="black")))
+        fig.add_trace(
+            go.Scatter(
+                x=bad,
+                y=np.zeros(len(bad)),
+                mode="markers",
+                name="pairs with sᵀy ≤ 0",
+                marker=dict(symbol="line-ns-open", size=10, color="black"),
+            )
+        )
     fig.add_hline(y=0.0, line=dict(color="black", width=1, dash="dot"))
     return _layout(fig, title, "pair", f"sign(λ_min)·log10(1 + |λ_min|/{floor:g})")

@@ -1,9 +1,11 @@
 """Algorithm 1 on a joint Gaussian over (ω, α): exact block Gibbs vs the GibbsNAS way (each
 block's conditional approximated by its quasi-Newton Gaussian)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -139,6 +141,7 @@ def gibbsnas_chain(
         return closure
 
     close_w, close_a = block_closure(w, om_t), block_closure(a, al_t)
+
     def sweep() -> None:
         # step 4: ω_t ~ p(ω | α_t), by Eq. 15
         if pairs == "conditional":

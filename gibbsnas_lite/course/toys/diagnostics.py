@@ -1,10 +1,12 @@
 """Mixing diagnostics: autocorrelation, integrated autocorrelation time, effective sample size
 (of exact Gibbs and of the GibbsNAS chain, against the correlation), and errors of the
 inverse-Hessian estimates."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,7 +142,9 @@ def chain_ess_vs_rho(
         vals = []
         for i, rho in enumerate(rhos):
             tgt = two_block_gaussian(float(rho))
-            res = gibbsnas_chain(tgt, n_sweeps, method=method, init=torch.zeros(2, dtype=DEFAULT_DTYPE), seed=seed + i, **chain_kwargs)
+            res = gibbsnas_chain(
+                tgt, n_sweeps, method=method, init=torch.zeros(2, dtype=DEFAULT_DTYPE), seed=seed + i, **chain_kwargs
+            )
             x = to_numpy(res.samples[burn_in:, 0])
             vals.append(effective_sample_size(x) / len(x) if res.diverged_at is None else float("nan"))
         out[method] = np.asarray(vals)

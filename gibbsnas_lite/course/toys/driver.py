@@ -1,9 +1,11 @@
 """The sampler driver: run a ``torch.optim``-style sampler on a potential and keep its trace
 (and, optionally, its inverse-Hessian estimates)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -146,7 +148,9 @@ def run_sampler(
     diverged_at, error = None, ""
     for t in it:
         if gnoise is not None:
-            batch["noise"] = grad_noise * torch.randn(x0.shape, generator=gnoise, dtype=param.dtype, device=param.device)
+            batch["noise"] = grad_noise * torch.randn(
+                x0.shape, generator=gnoise, dtype=param.dtype, device=param.device
+            )
         try:
             if pairs == "same_batch":
                 sampler.step(closure)

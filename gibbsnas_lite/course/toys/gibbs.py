@@ -1,9 +1,11 @@
 """Exact Gibbs sampling of a Gaussian: systematic scan with the closed-form conditionals
 (coordinate-wise or blockwise, many chains at once)."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 

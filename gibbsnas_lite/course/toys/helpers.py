@@ -1,4 +1,5 @@
 """Small helpers of the toys: tensors and arrays, sample moments, errors."""
+
 from __future__ import annotations
 
 import math

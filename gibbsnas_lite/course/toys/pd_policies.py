@@ -1,8 +1,9 @@
 """The positive-definite policies of BFGS on curvature pairs with ``sᵀy <= 0``."""
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -38,7 +39,11 @@ def noisy_secant_pairs(
     """
     g = _generator(seed, target.device)
     s = step_std * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
-    eps = math.sqrt(2.0) * grad_noise * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
+    eps = (
+        math.sqrt(2.0)
+        * grad_noise
+        * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
+    )
     return s, s @ target.precision + eps
 
 
@@ -74,5 +79,10 @@ def compare_pd_policies(
             mins.append(float(torch.linalg.eigvalsh(h)[0]))
             errs.append(relative_error(h, target_inv))
             outcomes.append(oc)
-        out[pol] = {"min_eig": np.array(mins), "error": np.array(errs), "outcome": np.array(outcomes), "sy": to_numpy(sy)}
+        out[pol] = {
+            "min_eig": np.array(mins),
+            "error": np.array(errs),
+            "outcome": np.array(outcomes),
+            "sy": to_numpy(sy),
+        }
     return out

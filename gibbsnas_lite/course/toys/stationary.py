@@ -1,8 +1,10 @@
 """What the quasi-Newton Gaussian steps converge to for a fixed ``H`` and learning rate η
 (exact, by a Lyapunov equation)."""
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

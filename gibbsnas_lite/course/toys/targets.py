@@ -1,10 +1,12 @@
 """The toy targets (posteriors whose answer is known): Gaussians (any block's closed-form
 conditional), potentials and their derivatives, the Laplace approximation, the logistic-regression
 and banana posteriors, and exact 2-D moments by quadrature."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -53,7 +55,7 @@ class GaussianPosterior:
     def dtype(self) -> torch.dtype:
         return self.mean.dtype
 
-    def to(self, device=None, dtype=None) -> "GaussianPosterior":
+    def to(self, device=None, dtype=None) -> GaussianPosterior:
         g = GaussianPosterior(self.mean.to(device=device, dtype=dtype), self.cov.to(device=device, dtype=dtype))
         g.info = dict(self.info)
         return g
@@ -112,7 +114,7 @@ class GaussianPosterior:
         k = -c @ self.precision[b][:, r]
         return k, c
 
-    def conditional(self, block: Sequence[int] | int, theta: Any) -> "GaussianPosterior":
+    def conditional(self, block: Sequence[int] | int, theta: Any) -> GaussianPosterior:
         """The exact conditional ``p(θ_b | θ_rest)`` as a Gaussian over the block.
 
         ``theta`` is a full vector of shape ``(d,)``; its entries in ``block`` are ignored.
@@ -123,7 +125,7 @@ class GaussianPosterior:
         m = self.mean[b] + k @ (theta[r] - self.mean[r])
         return GaussianPosterior(m, c)
 
-    def marginal(self, block: Sequence[int] | int) -> "GaussianPosterior":
+    def marginal(self, block: Sequence[int] | int) -> GaussianPosterior:
         """The marginal of ``θ_b``: ``N(μ_b, Σ_bb)``."""
         b, _ = self._block(block)
         return GaussianPosterior(self.mean[b], self.cov[b][:, b])
@@ -135,7 +137,9 @@ def equicorrelation(d: int, r: float, dtype=None, device=None) -> torch.Tensor:
     return (1 - r) * torch.eye(d, dtype=dtype, device=device) + r * torch.ones(d, d, dtype=dtype, device=device)
 
 
-def bivariate_gaussian(rho: float, sigmas: Sequence[float] = (1.0, 1.0), mean: Sequence[float] = (0.0, 0.0), device=None) -> GaussianPosterior:
+def bivariate_gaussian(
+    rho: float, sigmas: Sequence[float] = (1.0, 1.0), mean: Sequence[float] = (0.0, 0.0), device=None
+) -> GaussianPosterior:
     """2-D Gaussian with standard deviations ``sigmas`` and correlation ``rho``."""
     if not -1 < rho < 1:
         raise ValueError("need |rho| < 1")
@@ -144,7 +148,9 @@ def bivariate_gaussian(rho: float, sigmas: Sequence[float] = (1.0, 1.0), mean: S
     return GaussianPosterior(mean, cov, device=device)
 
 
-def two_block_gaussian(rho: float, d_omega: int = 1, d_alpha: int = 1, within: float = 0.0, scale: float = 1.0, device=None) -> GaussianPosterior:
+def two_block_gaussian(
+    rho: float, d_omega: int = 1, d_alpha: int = 1, within: float = 0.0, scale: float = 1.0, device=None
+) -> GaussianPosterior:
     """Joint Gaussian over ``θ = (ω, α)``, the toy of Algorithm 1 (mean 0).
 
     ``Σ = scale² · [[1, ρ], [ρ, 1]] ⊗ W`` with ``W`` the ``d×d`` equicorrelation
@@ -317,7 +323,9 @@ class LogisticRegressionPosterior:
     def hessian(self, w: torch.Tensor) -> torch.Tensor:
         """Closed-form ``∇²E(w) = Xᵀ diag(σ(1−σ)) X + I/prior_var``."""
         p = torch.sigmoid(w @ self.x.T)
-        return (self.x.T * (p * (1 - p))) @ self.x + torch.eye(self.dim, dtype=self.x.dtype, device=self.x.device) / self.prior_var
+        return (self.x.T * (p * (1 - p))) @ self.x + torch.eye(
+            self.dim, dtype=self.x.dtype, device=self.x.device
+        ) / self.prior_var
 
 
 class BananaPosterior:
@@ -360,7 +368,9 @@ class BananaPosterior:
 
     def exact_cov(self) -> torch.Tensor:
         """``Var θ₁ = s²``, ``Var θ₂ = 2b²s⁴ + 1``, ``Cov = b·E[θ₁³] = 0``."""
-        return torch.tensor([[self.s**2, 0.0], [0.0, 2 * self.b**2 * self.s**4 + 1.0]], dtype=DEFAULT_DTYPE, device=self.device)
+        return torch.tensor(
+            [[self.s**2, 0.0], [0.0, 2 * self.b**2 * self.s**4 + 1.0]], dtype=DEFAULT_DTYPE, device=self.device
+        )
 
 
 def grid_moments(potential: Any, xlim: Sequence[float], ylim: Sequence[float], n: int = 400) -> GaussianPosterior:
@@ -389,7 +399,9 @@ def grid_moments(potential: Any, xlim: Sequence[float], ylim: Sequence[float], n
     return out
 
 
-def random_gaussian(dim: int, condition_number: float = 100.0, *, seed: int = 0, scale: float = 1.0, device=None) -> GaussianPosterior:
+def random_gaussian(
+    dim: int, condition_number: float = 100.0, *, seed: int = 0, scale: float = 1.0, device=None
+) -> GaussianPosterior:
     """A zero-mean Gaussian with a random orientation and covariance eigenvalues log-spaced
     over ``[scale/√κ, scale·√κ]`` (κ = ``condition_number``)."""
     g = _generator(seed, torch.device("cpu"))
@@ -399,7 +411,9 @@ def random_gaussian(dim: int, condition_number: float = 100.0, *, seed: int = 0,
     return GaussianPosterior(torch.zeros(dim, dtype=DEFAULT_DTYPE, device=device), (q * ev) @ q.T, device=device)
 
 
-def box_around(gaussian: GaussianPosterior, k: float = 5.0, dims: Sequence[int] = (0, 1)) -> tuple[tuple[float, float], tuple[float, float]]:
+def box_around(
+    gaussian: GaussianPosterior, k: float = 5.0, dims: Sequence[int] = (0, 1)
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """``(xlim, ylim)``: mean ± k std in two coordinates (a plotting / quadrature window)."""
     out = []
     for i in dims:

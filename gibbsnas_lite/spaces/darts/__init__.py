@@ -9,6 +9,7 @@ ICLR 2019): 8 candidate ops, normal and reduction cells with 4 intermediate node
 - ``model_search``: ``Network``, the supernet with ``alpha_normal`` / ``alpha_reduce``.
 - ``model``: ``NetworkCIFAR``, ``NetworkImageNet``, ``count_parameters``.
 """
+
 from .genotypes import (
     DARTS_V1,
     DARTS_V2,

@@ -20,11 +20,13 @@ alpha), :func:`format_genotype` / :func:`parse_genotype` (a compact one-line str
 DARTS ``Genotype(...)`` repr, or a name from :data:`GENOTYPES`), and
 :func:`genotype_to_dict` / :func:`genotype_from_dict` for JSON.
 """
+
 from __future__ import annotations
 
 import ast
 from collections import namedtuple
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,8 +74,7 @@ PRIMITIVES: tuple[str, ...] = (
 STEPS = 4
 MULTIPLIER = 4
 #: (to_node, from_node) of each edge, in the row order of alpha.
-EDGES: tuple[tuple[int, int], ...] = tuple(
-    (i + 2, j) for i in range(STEPS) for j in range(i + 2))
+EDGES: tuple[tuple[int, int], ...] = tuple((i + 2, j) for i in range(STEPS) for j in range(i + 2))
 NUM_EDGES = len(EDGES)  # 14
 NUM_OPS = len(PRIMITIVES)  # 8
 
@@ -92,19 +93,29 @@ _DARTS_GENOTYPE_OPS: tuple[str, ...] = PRIMITIVES[1:]
 # (quark0/darts, cnn/genotypes.py). Uses sep_conv_7x7, outside the DARTS space.
 NASNet = Genotype(
     normal=[
-        ("sep_conv_5x5", 1), ("sep_conv_3x3", 0),
-        ("sep_conv_5x5", 0), ("sep_conv_3x3", 0),
-        ("avg_pool_3x3", 1), ("skip_connect", 0),
-        ("avg_pool_3x3", 0), ("avg_pool_3x3", 0),
-        ("sep_conv_3x3", 1), ("skip_connect", 1),
+        ("sep_conv_5x5", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_3x3", 0),
+        ("avg_pool_3x3", 1),
+        ("skip_connect", 0),
+        ("avg_pool_3x3", 0),
+        ("avg_pool_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 1),
     ],
     normal_concat=[2, 3, 4, 5, 6],
     reduce=[
-        ("sep_conv_5x5", 1), ("sep_conv_7x7", 0),
-        ("max_pool_3x3", 1), ("sep_conv_7x7", 0),
-        ("avg_pool_3x3", 1), ("sep_conv_5x5", 0),
-        ("skip_connect", 3), ("avg_pool_3x3", 2),
-        ("sep_conv_3x3", 2), ("max_pool_3x3", 1),
+        ("sep_conv_5x5", 1),
+        ("sep_conv_7x7", 0),
+        ("max_pool_3x3", 1),
+        ("sep_conv_7x7", 0),
+        ("avg_pool_3x3", 1),
+        ("sep_conv_5x5", 0),
+        ("skip_connect", 3),
+        ("avg_pool_3x3", 2),
+        ("sep_conv_3x3", 2),
+        ("max_pool_3x3", 1),
     ],
     reduce_concat=[4, 5, 6],
 )
@@ -113,19 +124,29 @@ NASNet = Genotype(
 # (quark0/darts, cnn/genotypes.py). Uses sep_conv_7x7 and conv_7x1_1x7.
 AmoebaNet = Genotype(
     normal=[
-        ("avg_pool_3x3", 0), ("max_pool_3x3", 1),
-        ("sep_conv_3x3", 0), ("sep_conv_5x5", 2),
-        ("sep_conv_3x3", 0), ("avg_pool_3x3", 3),
-        ("sep_conv_3x3", 1), ("skip_connect", 1),
-        ("skip_connect", 0), ("avg_pool_3x3", 1),
+        ("avg_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 0),
+        ("avg_pool_3x3", 3),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 1),
+        ("skip_connect", 0),
+        ("avg_pool_3x3", 1),
     ],
     normal_concat=[4, 5, 6],
     reduce=[
-        ("avg_pool_3x3", 0), ("sep_conv_3x3", 1),
-        ("max_pool_3x3", 0), ("sep_conv_7x7", 2),
-        ("sep_conv_7x7", 0), ("avg_pool_3x3", 1),
-        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
-        ("conv_7x1_1x7", 0), ("sep_conv_3x3", 5),
+        ("avg_pool_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("sep_conv_7x7", 2),
+        ("sep_conv_7x7", 0),
+        ("avg_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("conv_7x1_1x7", 0),
+        ("sep_conv_3x3", 5),
     ],
     reduce_concat=[3, 4, 6],
 )
@@ -134,17 +155,25 @@ AmoebaNet = Genotype(
 # Published: 3.3 M params, 3.00 +- 0.14 % CIFAR-10 error (DARTS paper, Table 1).
 DARTS_V1 = Genotype(
     normal=[
-        ("sep_conv_3x3", 1), ("sep_conv_3x3", 0),
-        ("skip_connect", 0), ("sep_conv_3x3", 1),
-        ("skip_connect", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0), ("skip_connect", 2),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 2),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
-        ("skip_connect", 2), ("max_pool_3x3", 0),
-        ("max_pool_3x3", 0), ("skip_connect", 2),
-        ("skip_connect", 2), ("avg_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("avg_pool_3x3", 0),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -154,17 +183,25 @@ DARTS_V1 = Genotype(
 # 3.349 MB for its released model), 4.7 M on ImageNet (paper Table 3; README 4.719 MB).
 DARTS_V2 = Genotype(
     normal=[
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1), ("skip_connect", 0),
-        ("skip_connect", 0), ("dil_conv_3x3", 2),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
-        ("skip_connect", 2), ("max_pool_3x3", 1),
-        ("max_pool_3x3", 0), ("skip_connect", 2),
-        ("skip_connect", 2), ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -174,17 +211,25 @@ DARTS = DARTS_V2
 # Published: 3.4 M params, 2.50 % CIFAR-10 error (as quoted in GibbsNAS Table 1).
 PDARTS = Genotype(
     normal=[
-        ("skip_connect", 0), ("dil_conv_3x3", 1),
-        ("skip_connect", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1), ("sep_conv_3x3", 3),
-        ("sep_conv_3x3", 0), ("dil_conv_5x5", 4),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 3),
+        ("sep_conv_3x3", 0),
+        ("dil_conv_5x5", 4),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("avg_pool_3x3", 0), ("sep_conv_5x5", 1),
-        ("sep_conv_3x3", 0), ("dil_conv_5x5", 2),
-        ("max_pool_3x3", 0), ("dil_conv_3x3", 1),
-        ("dil_conv_3x3", 1), ("dil_conv_5x5", 3),
+        ("avg_pool_3x3", 0),
+        ("sep_conv_5x5", 1),
+        ("sep_conv_3x3", 0),
+        ("dil_conv_5x5", 2),
+        ("max_pool_3x3", 0),
+        ("dil_conv_3x3", 1),
+        ("dil_conv_3x3", 1),
+        ("dil_conv_5x5", 3),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -193,17 +238,25 @@ PDARTS = Genotype(
 # (PC_DARTS_cifar). Published: 3.6 M params, 2.57 +- 0.07 % CIFAR-10 error (repository README).
 PC_DARTS_CIFAR = Genotype(
     normal=[
-        ("sep_conv_3x3", 1), ("skip_connect", 0),
-        ("sep_conv_3x3", 0), ("dil_conv_3x3", 1),
-        ("sep_conv_5x5", 0), ("sep_conv_3x3", 1),
-        ("avg_pool_3x3", 0), ("dil_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 0),
+        ("dil_conv_3x3", 1),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_3x3", 1),
+        ("avg_pool_3x3", 0),
+        ("dil_conv_3x3", 1),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("sep_conv_5x5", 1), ("max_pool_3x3", 0),
-        ("sep_conv_5x5", 1), ("sep_conv_5x5", 2),
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 3),
-        ("sep_conv_3x3", 1), ("sep_conv_3x3", 2),
+        ("sep_conv_5x5", 1),
+        ("max_pool_3x3", 0),
+        ("sep_conv_5x5", 1),
+        ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 3),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 2),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -212,17 +265,25 @@ PC_DARTS_CIFAR = Genotype(
 # Published: 24.2 % top-1 error on ImageNet (mobile setting, repository README).
 PC_DARTS_IMAGENET = Genotype(
     normal=[
-        ("skip_connect", 1), ("sep_conv_3x3", 0),
-        ("sep_conv_3x3", 0), ("skip_connect", 1),
-        ("sep_conv_3x3", 1), ("sep_conv_3x3", 3),
-        ("sep_conv_3x3", 1), ("dil_conv_5x5", 4),
+        ("skip_connect", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 1),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 3),
+        ("sep_conv_3x3", 1),
+        ("dil_conv_5x5", 4),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("sep_conv_3x3", 0), ("skip_connect", 1),
-        ("dil_conv_5x5", 2), ("max_pool_3x3", 1),
-        ("sep_conv_3x3", 2), ("sep_conv_3x3", 1),
-        ("sep_conv_5x5", 0), ("sep_conv_3x3", 3),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 1),
+        ("dil_conv_5x5", 2),
+        ("max_pool_3x3", 1),
+        ("sep_conv_3x3", 2),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_3x3", 3),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -232,17 +293,25 @@ PC_DARTS_IMAGENET = Genotype(
 # Published: 3.4 M params, 2.93 % CIFAR-10 error (GDAS paper; quoted, not checked here).
 GDAS_V1 = Genotype(
     normal=[
-        ("skip_connect", 0), ("skip_connect", 1),
-        ("skip_connect", 0), ("sep_conv_5x5", 2),
-        ("sep_conv_3x3", 3), ("skip_connect", 0),
-        ("sep_conv_5x5", 4), ("sep_conv_3x3", 3),
+        ("skip_connect", 0),
+        ("skip_connect", 1),
+        ("skip_connect", 0),
+        ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 3),
+        ("skip_connect", 0),
+        ("sep_conv_5x5", 4),
+        ("sep_conv_3x3", 3),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("sep_conv_5x5", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_5x5", 2), ("sep_conv_5x5", 1),
-        ("dil_conv_5x5", 2), ("sep_conv_3x3", 1),
-        ("sep_conv_5x5", 0), ("sep_conv_5x5", 1),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_5x5", 2),
+        ("sep_conv_5x5", 1),
+        ("dil_conv_5x5", 2),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_5x5", 1),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -265,19 +334,17 @@ GENOTYPES: dict[str, Genotype] = {
 # Validation
 # --------------------------------------------------------------------------------------
 
+
 def _fields(genotype: Any) -> tuple[Any, Any, Any, Any]:
     if isinstance(genotype, Mapping):
         missing = [f for f in Genotype._fields if f not in genotype]
         if missing:
-            raise ValueError(f"genotype mapping lacks {', '.join(missing)}; "
-                             f"needs {', '.join(Genotype._fields)}")
+            raise ValueError(f"genotype mapping lacks {', '.join(missing)}; needs {', '.join(Genotype._fields)}")
         return tuple(genotype[f] for f in Genotype._fields)  # type: ignore[return-value]
     try:
         return tuple(getattr(genotype, f) for f in Genotype._fields)  # type: ignore[return-value]
     except AttributeError:
-        raise ValueError(
-            f"not a genotype: {genotype!r}; expected Genotype({', '.join(Genotype._fields)})"
-        ) from None
+        raise ValueError(f"not a genotype: {genotype!r}; expected Genotype({', '.join(Genotype._fields)})") from None
 
 
 def _validate_cell(kind: str, pairs: Any, steps: int | None, ops: Sequence[str]) -> list:
@@ -288,40 +355,37 @@ def _validate_cell(kind: str, pairs: Any, steps: int | None, ops: Sequence[str])
         if len(pairs) == 0 or len(pairs) % 2:
             raise ValueError(
                 f"{kind} cell lists {len(pairs)} (op, input) pairs; every intermediate node "
-                f"needs exactly 2 inputs, so the count must be even and positive")
+                f"needs exactly 2 inputs, so the count must be even and positive"
+            )
         steps = len(pairs) // 2
     elif len(pairs) != 2 * steps:
         covered = len(pairs) / 2
         hint = ""
         if len(pairs) < 2 * steps:
             first_short = len(pairs) // 2 + 2
-            hint = f"; node {first_short} is missing" + (
-                " an input" if len(pairs) % 2 else "")
+            hint = f"; node {first_short} is missing" + (" an input" if len(pairs) % 2 else "")
         raise ValueError(
             f"{kind} cell lists {len(pairs)} (op, input) pairs ({covered:g} nodes); each of "
             f"the {steps} intermediate nodes (2..{steps + 1}) needs exactly 2 inputs, "
-            f"so {2 * steps} pairs{hint}")
+            f"so {2 * steps} pairs{hint}"
+        )
     out = []
     for k, pair in enumerate(pairs):
         node = k // 2 + 2
         try:
             op, src = pair
         except (TypeError, ValueError):
-            raise ValueError(
-                f"{kind} cell, node {node}: entry {pair!r} is not an (op, input) pair") from None
+            raise ValueError(f"{kind} cell, node {node}: entry {pair!r} is not an (op, input) pair") from None
         if not isinstance(op, str) or op not in ops:
-            extra = (" ('none' never survives the DARTS derivation)"
-                     if op == "none" and "none" not in ops else "")
-            raise ValueError(
-                f"{kind} cell, node {node}: unknown op {op!r}{extra}; "
-                f"allowed ops: {', '.join(ops)}")
+            extra = " ('none' never survives the DARTS derivation)" if op == "none" and "none" not in ops else ""
+            raise ValueError(f"{kind} cell, node {node}: unknown op {op!r}{extra}; allowed ops: {', '.join(ops)}")
         if isinstance(src, bool) or not isinstance(src, (int, np.integer)):
-            raise ValueError(f"{kind} cell, node {node}: input {src!r} of op {op!r} "
-                             f"is not an integer node index")
+            raise ValueError(f"{kind} cell, node {node}: input {src!r} of op {op!r} is not an integer node index")
         if not 0 <= src < node:
             raise ValueError(
                 f"{kind} cell, node {node}: input {int(src)} of op {op!r} is out of range; "
-                f"node {node} can take inputs 0..{node - 1}")
+                f"node {node} can take inputs 0..{node - 1}"
+            )
         out.append((op, int(src)))
     return out
 
@@ -335,15 +399,13 @@ def _validate_concat(kind: str, concat: Any, num_nodes: int) -> list[int]:
         raise ValueError(f"{kind}_concat is empty; the cell output needs at least one node")
     for c in concat:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < num_nodes:
-            raise ValueError(f"{kind}_concat entry {c!r} is out of range: the cell has "
-                             f"nodes 0..{num_nodes - 1}")
+            raise ValueError(f"{kind}_concat entry {c!r} is out of range: the cell has nodes 0..{num_nodes - 1}")
     if len(set(concat)) != len(concat):
         raise ValueError(f"{kind}_concat {concat!r} repeats a node")
     return [int(c) for c in concat]
 
 
-def validate_genotype(genotype: Any, steps: int | None = STEPS,
-                      ops: Iterable[str] | None = None) -> Genotype:
+def validate_genotype(genotype: Any, steps: int | None = STEPS, ops: Iterable[str] | None = None) -> Genotype:
     """Check a genotype and return it normalized (lists of ``(str, int)`` pairs and ints).
 
     ``steps``: intermediate nodes per cell (4 in the DARTS space); ``None`` infers it
@@ -365,6 +427,7 @@ def validate_genotype(genotype: Any, steps: int | None = STEPS,
 # Derivation (DARTS, Sec. 2.4)
 # --------------------------------------------------------------------------------------
 
+
 def _as_array(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # torch tensor, on any device
         x = x.detach().cpu().double().numpy()
@@ -382,7 +445,7 @@ def _derive_cell(w: np.ndarray, steps: int, primitives: Sequence[str]) -> list:
     gene, start = [], 0
     for i in range(steps):
         n_in = i + 2
-        rows = w[start:start + n_in]
+        rows = w[start : start + n_in]
         # Strength of edge j: its best non-none op weight. Python's sort is stable, so ties
         # go to the lower input index, as in DARTS.
         strength = [max(rows[j][k] for k in keep) for j in range(n_in)]
@@ -394,9 +457,14 @@ def _derive_cell(w: np.ndarray, steps: int, primitives: Sequence[str]) -> list:
     return gene
 
 
-def derive_genotype(alpha_normal: Any, alpha_reduce: Any, steps: int = STEPS,
-                    multiplier: int = MULTIPLIER, primitives: Sequence[str] = PRIMITIVES,
-                    from_logits: bool = True) -> Genotype:
+def derive_genotype(
+    alpha_normal: Any,
+    alpha_reduce: Any,
+    steps: int = STEPS,
+    multiplier: int = MULTIPLIER,
+    primitives: Sequence[str] = PRIMITIVES,
+    from_logits: bool = True,
+) -> Genotype:
     """DARTS derivation of a discrete genotype from architecture weights.
 
     ``alpha_*`` (tensor, array or nested list) has one row per edge (:data:`EDGES` order)
@@ -411,8 +479,9 @@ def derive_genotype(alpha_normal: Any, alpha_reduce: Any, steps: int = STEPS,
     for kind, alpha in (("alpha_normal", alpha_normal), ("alpha_reduce", alpha_reduce)):
         a = _as_array(alpha)
         if a.shape != (n_edges, len(primitives)):
-            raise ValueError(f"{kind} must have shape ({n_edges}, {len(primitives)}) "
-                             f"(edges x ops), got {tuple(a.shape)}")
+            raise ValueError(
+                f"{kind} must have shape ({n_edges}, {len(primitives)}) (edges x ops), got {tuple(a.shape)}"
+            )
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{kind} has non-finite entries")
         cells.append(_derive_cell(_softmax_rows(a) if from_logits else a, steps, primitives))
@@ -424,9 +493,9 @@ def derive_genotype(alpha_normal: Any, alpha_reduce: Any, steps: int = STEPS,
 # Text and JSON forms
 # --------------------------------------------------------------------------------------
 
+
 def _format_cell(pairs: Sequence[tuple[str, int]]) -> str:
-    nodes = ["|" + "|".join(f"{op}~{src}" for op, src in pairs[k:k + 2]) + "|"
-             for k in range(0, len(pairs), 2)]
+    nodes = ["|" + "|".join(f"{op}~{src}" for op, src in pairs[k : k + 2]) + "|" for k in range(0, len(pairs), 2)]
     return "+".join(nodes)
 
 
@@ -441,8 +510,7 @@ def format_genotype(genotype: Any) -> str:
     """
     g = validate_genotype(genotype, steps=None, ops=BUILDABLE_OPS)
     parts = []
-    for kind, pairs, concat in (("normal", g.normal, g.normal_concat),
-                                ("reduce", g.reduce, g.reduce_concat)):
+    for kind, pairs, concat in (("normal", g.normal, g.normal_concat), ("reduce", g.reduce, g.reduce_concat)):
         parts.append(f"{kind}={_format_cell(pairs)}")
         if concat != list(range(2, len(pairs) // 2 + 2)):
             parts.append(f"{kind}_concat={','.join(map(str, concat))}")
@@ -453,13 +521,11 @@ def _parse_cell(kind: str, text: str) -> list:
     pairs = []
     for n, group in enumerate(text.split("+")):
         if not (group.startswith("|") and group.endswith("|") and len(group) > 1):
-            raise ValueError(f"{kind} cell: node group {group!r} must look like "
-                             f"'|op~input|op~input|'")
+            raise ValueError(f"{kind} cell: node group {group!r} must look like '|op~input|op~input|'")
         for item in group[1:-1].split("|"):
             op, sep, src = item.partition("~")
             if not sep or not src.strip().lstrip("-").isdigit():
-                raise ValueError(f"{kind} cell, node {n + 2}: malformed edge {item!r}; "
-                                 f"expected 'op~input'")
+                raise ValueError(f"{kind} cell, node {n + 2}: malformed edge {item!r}; expected 'op~input'")
             pairs.append((op.strip(), int(src)))
     return pairs
 
@@ -472,16 +538,16 @@ def _parse_compact(text: str) -> dict:
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in Genotype._fields:
-            raise ValueError(f"malformed genotype part {part!r}; expected one of "
-                             f"{', '.join(f + '=...' for f in Genotype._fields)}")
+            raise ValueError(
+                f"malformed genotype part {part!r}; expected one of {', '.join(f + '=...' for f in Genotype._fields)}"
+            )
         if key in fields:
             raise ValueError(f"genotype string gives {key!r} twice")
         if key.endswith("_concat"):
             try:
                 fields[key] = [int(v) for v in value.split(",")]
             except ValueError:
-                raise ValueError(f"{key} must be comma-separated node indices, "
-                                 f"got {value!r}") from None
+                raise ValueError(f"{key} must be comma-separated node indices, got {value!r}") from None
         else:
             fields[key] = _parse_cell(key, value)
     for kind in ("normal", "reduce"):
@@ -493,8 +559,7 @@ def _parse_compact(text: str) -> dict:
 
 def _literal(node: ast.AST) -> Any:
     """A literal, or ``range(a, b)`` (as DARTS logs print concats), from an AST node."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == "range" and not node.keywords):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range" and not node.keywords:
         return list(range(*[_literal(a) for a in node.args]))
     return ast.literal_eval(node)
 
@@ -504,8 +569,7 @@ def _parse_repr(text: str) -> dict:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as e:
         raise ValueError(f"cannot parse genotype {text!r}: {e.msg}") from None
-    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)
-            and tree.func.id == "Genotype"):
+    if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "Genotype"):
         raise ValueError(f"expected 'Genotype(normal=..., ...)', got {text!r}")
     if len(tree.args) > len(Genotype._fields):
         raise ValueError(f"Genotype takes {len(Genotype._fields)} fields, got {len(tree.args)}")
@@ -520,8 +584,7 @@ def _parse_repr(text: str) -> dict:
     return values
 
 
-def parse_genotype(text: str, steps: int | None = STEPS,
-                   ops: Iterable[str] | None = None) -> Genotype:
+def parse_genotype(text: str, steps: int | None = STEPS, ops: Iterable[str] | None = None) -> Genotype:
     """Parse a genotype from a name in :data:`GENOTYPES` (e.g. ``"DARTS_V2"``), the
     one-line form of :func:`format_genotype`, or the ``Genotype(normal=[...], ...)`` repr
     DARTS prints in its logs (``range(2, 6)`` allowed). The result is validated with
@@ -538,9 +601,11 @@ def parse_genotype(text: str, steps: int | None = STEPS,
     elif "=" in s:
         fields = _parse_compact(s)
     else:
-        raise ValueError(f"cannot parse genotype {text!r}: not a known name "
-                         f"({', '.join(GENOTYPES)}), nor 'normal=...;reduce=...', "
-                         f"nor 'Genotype(...)'")
+        raise ValueError(
+            f"cannot parse genotype {text!r}: not a known name "
+            f"({', '.join(GENOTYPES)}), nor 'normal=...;reduce=...', "
+            f"nor 'Genotype(...)'"
+        )
     return validate_genotype(fields, steps=steps, ops=ops)
 
 
@@ -555,7 +620,6 @@ def genotype_to_dict(genotype: Any) -> dict:
     }
 
 
-def genotype_from_dict(d: Mapping, steps: int | None = STEPS,
-                       ops: Iterable[str] | None = None) -> Genotype:
+def genotype_from_dict(d: Mapping, steps: int | None = STEPS, ops: Iterable[str] | None = None) -> Genotype:
     """Inverse of :func:`genotype_to_dict` (validated as in :func:`validate_genotype`)."""
     return validate_genotype(d, steps=steps, ops=ops)

@@ -13,6 +13,7 @@ the training loop may change per epoch (DARTS ramps it linearly over training).
 
 Module and attribute names follow the DARTS code, so state dicts have the same keys.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -55,15 +56,15 @@ def resolve_genotype(genotype: Any) -> Genotype:
 def count_parameters(model: nn.Module, exclude_auxiliary: bool = True) -> int:
     """Number of parameters; like DARTS' ``utils.count_parameters_in_MB`` (times 1e6),
     parameters whose name contains ``"auxiliary"`` are left out by default."""
-    return sum(p.numel() for name, p in model.named_parameters()
-               if not (exclude_auxiliary and "auxiliary" in name))
+    return sum(p.numel() for name, p in model.named_parameters() if not (exclude_auxiliary and "auxiliary" in name))
 
 
 class Cell(nn.Module):
     """A discrete cell: per intermediate node, two ops on earlier nodes, summed."""
 
-    def __init__(self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int,
-                 reduction: bool, reduction_prev: bool):
+    def __init__(
+        self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool
+    ):
         super().__init__()
         self.reduction = reduction
         if reduction_prev:
@@ -77,8 +78,8 @@ class Cell(nn.Module):
         self._steps = len(pairs) // 2
         self._indices = [src for _, src in pairs]
         self._ops = nn.ModuleList(
-            make_op(name, C, 2 if reduction and src < 2 else 1, affine=True)
-            for name, src in pairs)
+            make_op(name, C, 2 if reduction and src < 2 else 1, affine=True) for name, src in pairs
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -139,8 +140,9 @@ class AuxiliaryHeadImageNet(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
-def _build_cells(net: nn.Module, genotype: Genotype, layers: int, C_prev_prev: int,
-                 C_prev: int, C_curr: int, reduction_prev: bool) -> tuple[int, int]:
+def _build_cells(
+    net: nn.Module, genotype: Genotype, layers: int, C_prev_prev: int, C_prev: int, C_curr: int, reduction_prev: bool
+) -> tuple[int, int]:
     """Stack the cells on ``net.cells``; return the channels at 2/3 depth (auxiliary head
     input) and at the output."""
     net.cells = nn.ModuleList()
@@ -176,9 +178,17 @@ class NetworkCIFAR(_EvalNetwork):
     ``genotype`` may be a :class:`Genotype`, a name from ``GENOTYPES`` or a genotype string.
     """
 
-    def __init__(self, C: int = 36, num_classes: int = 10, layers: int = 20,
-                 auxiliary: bool = True, genotype: Any = DARTS_V2, drop_path_prob: float = 0.0,
-                 in_channels: int = 3, stem_multiplier: int = 3):
+    def __init__(
+        self,
+        C: int = 36,
+        num_classes: int = 10,
+        layers: int = 20,
+        auxiliary: bool = True,
+        genotype: Any = DARTS_V2,
+        drop_path_prob: float = 0.0,
+        in_channels: int = 3,
+        stem_multiplier: int = 3,
+    ):
         super().__init__()
         self.genotype = resolve_genotype(genotype)
         self._layers = layers
@@ -210,9 +220,16 @@ class NetworkImageNet(_EvalNetwork):
     final pooling is adaptive (DARTS uses ``AvgPool2d(7)``, the same for 224x224 input).
     """
 
-    def __init__(self, C: int = 48, num_classes: int = 1000, layers: int = 14,
-                 auxiliary: bool = True, genotype: Any = DARTS_V2, drop_path_prob: float = 0.0,
-                 in_channels: int = 3):
+    def __init__(
+        self,
+        C: int = 48,
+        num_classes: int = 1000,
+        layers: int = 14,
+        auxiliary: bool = True,
+        genotype: Any = DARTS_V2,
+        drop_path_prob: float = 0.0,
+        in_channels: int = 3,
+    ):
         super().__init__()
         self.genotype = resolve_genotype(genotype)
         self._layers = layers

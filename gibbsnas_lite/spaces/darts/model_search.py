@@ -11,9 +11,10 @@ The continuous relaxation is what GibbsNAS samples: a sampler can evaluate the n
 a drawn alpha without touching the parameters (``forward(x, alphas=...)``), or at explicit
 per-edge op weights such as a hard one-hot path (``forward(x, weights=...)``).
 """
+
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn as nn
@@ -40,8 +41,7 @@ class MixedOp(nn.Module):
                 op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
             self._ops.append(op)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor,
-                skip_zero: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, skip_zero: bool = False) -> torch.Tensor:
         """``weights``: 1-D, one weight per op. With ``skip_zero``, ops whose weight is
         exactly 0 and does not require grad are not run (same output and alpha-gradients;
         their parameters then get no ``.grad`` on this pass)."""
@@ -56,8 +56,17 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """A supernet cell: two preprocessed inputs, ``steps`` nodes, one MixedOp per edge."""
 
-    def __init__(self, steps: int, multiplier: int, C_prev_prev: int, C_prev: int, C: int,
-                 reduction: bool, reduction_prev: bool, primitives: Sequence[str] = PRIMITIVES):
+    def __init__(
+        self,
+        steps: int,
+        multiplier: int,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        primitives: Sequence[str] = PRIMITIVES,
+    ):
         super().__init__()
         self.reduction = reduction
         self._steps = steps
@@ -73,16 +82,16 @@ class SearchCell(nn.Module):
                 stride = 2 if reduction and j < 2 else 1
                 self._ops.append(MixedOp(C, stride, primitives))
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
-                skip_zero: bool = False) -> torch.Tensor:
+    def forward(
+        self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor, skip_zero: bool = False
+    ) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for _ in range(self._steps):
-            s = sum(self._ops[offset + j](h, weights[offset + j], skip_zero)
-                    for j, h in enumerate(states))
+            s = sum(self._ops[offset + j](h, weights[offset + j], skip_zero) for j, h in enumerate(states))
             offset += len(states)
             states.append(s)
-        return torch.cat(states[-self._multiplier:], dim=1)
+        return torch.cat(states[-self._multiplier :], dim=1)
 
 
 class Network(nn.Module):
@@ -105,9 +114,17 @@ class Network(nn.Module):
     different optimizers. ``forward`` returns logits.
     """
 
-    def __init__(self, C: int = 16, num_classes: int = 10, layers: int = 8, steps: int = STEPS,
-                 multiplier: int = MULTIPLIER, stem_multiplier: int = 3, in_channels: int = 3,
-                 primitives: Sequence[str] = PRIMITIVES):
+    def __init__(
+        self,
+        C: int = 16,
+        num_classes: int = 10,
+        layers: int = 8,
+        steps: int = STEPS,
+        multiplier: int = MULTIPLIER,
+        stem_multiplier: int = 3,
+        in_channels: int = 3,
+        primitives: Sequence[str] = PRIMITIVES,
+    ):
         super().__init__()
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
@@ -134,8 +151,9 @@ class Network(nn.Module):
             reduction = i in (layers // 3, 2 * layers // 3)
             if reduction:
                 C_curr *= 2
-            self.cells.append(SearchCell(steps, multiplier, C_prev_prev, C_prev, C_curr,
-                                         reduction, reduction_prev, self.primitives))
+            self.cells.append(
+                SearchCell(steps, multiplier, C_prev_prev, C_prev, C_curr, reduction, reduction_prev, self.primitives)
+            )
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, multiplier * C_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -163,16 +181,15 @@ class Network(nn.Module):
         if not isinstance(t, torch.Tensor):
             t = torch.as_tensor(t, dtype=self.alpha_normal.dtype)
         if tuple(t.shape) != (self.num_edges, self.num_ops):
-            raise ValueError(f"{name} must have shape ({self.num_edges}, {self.num_ops}) "
-                             f"(edges x ops), got {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must have shape ({self.num_edges}, {self.num_ops}) (edges x ops), got {tuple(t.shape)}"
+            )
         return t.to(self.alpha_normal.device)
 
     def _pair(self, name: str, pair) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(pair, torch.Tensor) or len(pair) != 2:
-            raise ValueError(f"{name} must be a pair (normal, reduce) of "
-                             f"({self.num_edges}, {self.num_ops}) tensors")
-        return (self._check(f"{name}[0] (normal)", pair[0]),
-                self._check(f"{name}[1] (reduce)", pair[1]))
+            raise ValueError(f"{name} must be a pair (normal, reduce) of ({self.num_edges}, {self.num_ops}) tensors")
+        return (self._check(f"{name}[0] (normal)", pair[0]), self._check(f"{name}[1] (reduce)", pair[1]))
 
     @torch.no_grad()
     def load_alphas(self, alpha_normal, alpha_reduce) -> None:
@@ -182,13 +199,11 @@ class Network(nn.Module):
 
     def edge_weights(self, alphas=None) -> tuple[torch.Tensor, torch.Tensor]:
         """softmax over ops of ``alphas`` (default: the network's own), per cell type."""
-        a_n, a_r = (self.alpha_normal, self.alpha_reduce) if alphas is None \
-            else self._pair("alphas", alphas)
+        a_n, a_r = (self.alpha_normal, self.alpha_reduce) if alphas is None else self._pair("alphas", alphas)
         return F.softmax(a_n, dim=-1), F.softmax(a_r, dim=-1)
 
     # ---- forward and derivation ----------------------------------------------------
-    def forward(self, x: torch.Tensor, alphas=None, weights=None,
-                skip_zero_weights: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, alphas=None, weights=None, skip_zero_weights: bool = False) -> torch.Tensor:
         """Logits of ``x`` (N, in_channels, H, W).
 
         - default: edge weights softmax(alpha_normal), softmax(alpha_reduce);
@@ -214,11 +229,11 @@ class Network(nn.Module):
     def genotype(self, alphas=None) -> Genotype:
         """DARTS derivation (top-2 edges per node, best non-``none`` op) from the
         network's alpha or from ``alphas=(a_normal, a_reduce)``."""
-        a_n, a_r = (self.alpha_normal, self.alpha_reduce) if alphas is None \
-            else self._pair("alphas", alphas)
-        return derive_genotype(a_n, a_r, steps=self._steps, multiplier=self._multiplier,
-                               primitives=self.primitives)
+        a_n, a_r = (self.alpha_normal, self.alpha_reduce) if alphas is None else self._pair("alphas", alphas)
+        return derive_genotype(a_n, a_r, steps=self._steps, multiplier=self._multiplier, primitives=self.primitives)
 
     def extra_repr(self) -> str:
-        return (f"C={self._C}, num_classes={self._num_classes}, layers={self._layers}, "
-                f"steps={self._steps}, in_channels={self._in_channels}")
+        return (
+            f"C={self._C}, num_classes={self._num_classes}, layers={self._layers}, "
+            f"steps={self._steps}, in_channels={self._in_channels}"
+        )

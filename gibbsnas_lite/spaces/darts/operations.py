@@ -18,9 +18,10 @@ Definitions follow the DARTS reference code:
 ``affine`` switches the learnable BatchNorm scale/shift; the search network uses
 ``affine=False`` (as DARTS does), the evaluation networks ``affine=True``.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -40,8 +41,7 @@ __all__ = [
 class ReLUConvBN(nn.Module):
     """ReLU -> Conv2d (no bias) -> BatchNorm2d."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, affine: bool = True):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
@@ -53,13 +53,13 @@ class ReLUConvBN(nn.Module):
         return self.op(x)
 
 
-def _relu_dw_pw_bn(C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                   dilation: int, affine: bool) -> list[nn.Module]:
+def _relu_dw_pw_bn(
+    C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int, affine: bool
+) -> list[nn.Module]:
     """ReLU -> depthwise k x k conv -> pointwise 1x1 conv -> BN, as a list of modules."""
     return [
         nn.ReLU(inplace=False),
-        nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding,
-                  dilation=dilation, groups=C_in, bias=False),
+        nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False),
         nn.Conv2d(C_in, C_out, 1, bias=False),
         nn.BatchNorm2d(C_out, affine=affine),
     ]
@@ -68,11 +68,11 @@ def _relu_dw_pw_bn(C_in: int, C_out: int, kernel_size: int, stride: int, padding
 class DilConv(nn.Module):
     """ReLU -> depthwise conv (with ``dilation``) -> pointwise 1x1 conv -> BatchNorm2d."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int, affine: bool = True):
+    def __init__(
+        self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, dilation: int, affine: bool = True
+    ):
         super().__init__()
-        self.op = nn.Sequential(
-            *_relu_dw_pw_bn(C_in, C_out, kernel_size, stride, padding, dilation, affine))
+        self.op = nn.Sequential(*_relu_dw_pw_bn(C_in, C_out, kernel_size, stride, padding, dilation, affine))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.op(x)
@@ -86,8 +86,7 @@ class SepConv(nn.Module):
     DARTS code, so parameter names match its checkpoints.
     """
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int, affine: bool = True):
         super().__init__()
         self.op = nn.Sequential(
             *_relu_dw_pw_bn(C_in, C_in, kernel_size, stride, padding, 1, affine),
@@ -152,11 +151,9 @@ def _conv_7x1_1x7(C: int, stride: int, affine: bool) -> nn.Module:
 #: name -> constructor ``(C, stride, affine) -> nn.Module``.
 OPS: dict[str, Callable[[int, int, bool], nn.Module]] = {
     "none": lambda C, stride, affine: Zero(stride),
-    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(
-        3, stride=stride, padding=1, count_include_pad=False),
+    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
     "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
-    "skip_connect": lambda C, stride, affine: (
-        nn.Identity() if stride == 1 else FactorizedReduce(C, C, affine=affine)),
+    "skip_connect": lambda C, stride, affine: nn.Identity() if stride == 1 else FactorizedReduce(C, C, affine=affine),
     "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine=affine),
     "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine=affine),
     "sep_conv_7x7": lambda C, stride, affine: SepConv(C, C, 7, stride, 3, affine=affine),

@@ -9,9 +9,10 @@ Row e of alpha (shape 6 x 5) belongs to ``EDGES[e]`` and column k to ``OPS[k]``,
 of the benchmark's search code, so ``derive_arch(alpha)`` is the benchmark's argmax
 derivation (``none`` included).
 """
+
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to_node, from_node), in the order the string lists them and alpha's rows hold them.
@@ -41,9 +42,7 @@ def parse_arch(arch: str) -> tuple[str, ...]:
             raise ValueError(f"malformed node group {group!r} in {arch!r}: must be wrapped in '|'")
         items = [item for item in group[1:-1].split("|")]
         if len(items) != i:
-            raise ValueError(
-                f"node {i} of {arch!r} lists {len(items)} inputs ({group!r}); it must list exactly {i}"
-            )
+            raise ValueError(f"node {i} of {arch!r} lists {len(items)} inputs ({group!r}); it must list exactly {i}")
         for j, item in enumerate(items):
             op, sep, src = item.partition("~")
             if not sep:
@@ -51,9 +50,7 @@ def parse_arch(arch: str) -> tuple[str, ...]:
             if op not in OPS:
                 raise ValueError(f"unknown op {op!r} in {arch!r}; known ops: {', '.join(OPS)}")
             if src != str(j):
-                raise ValueError(
-                    f"edge {item!r} of node {i} in {arch!r} must come from node {j}, got {src!r}"
-                )
+                raise ValueError(f"edge {item!r} of node {i} in {arch!r} must come from node {j}, got {src!r}")
             ops.append(op)
     return tuple(ops)
 
@@ -77,9 +74,7 @@ def check_alpha_shape(alpha) -> None:
     """Raise ``ValueError`` unless ``alpha`` has shape (6, 5)."""
     shape = tuple(getattr(alpha, "shape", ()))
     if shape != (NUM_EDGES, NUM_OPS):
-        raise ValueError(
-            f"NB201 alpha must have shape ({NUM_EDGES}, {NUM_OPS}) (edges x ops), got {shape}"
-        )
+        raise ValueError(f"NB201 alpha must have shape ({NUM_EDGES}, {NUM_OPS}) (edges x ops), got {shape}")
 
 
 def derive_arch(alpha) -> str:

@@ -3,6 +3,7 @@ path through it passes a convolution (the collapse of the paper's Fig. 3).
 
 Pure string work on arch strings (``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``): no torch.
 """
+
 from __future__ import annotations
 
 PARAMETER_FREE = ("none", "skip_connect", "avg_pool_3x3")
@@ -16,8 +17,10 @@ def cell_edges(arch: str) -> list[tuple[str, int, int]]:
         for item in node.strip("|").split("|"):
             op, _, source = item.partition("~")
             if not source.isdigit():
-                raise ValueError(f"not an NB201 arch string: {arch!r} (an edge reads {item!r}; "
-                                 "expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)")
+                raise ValueError(
+                    f"not an NB201 arch string: {arch!r} (an edge reads {item!r}; "
+                    "expected |op~0|+|op~0|op~1|+|op~0|op~1|op~2|)"
+                )
             edges.append((op, int(source), target))
     return edges
 

@@ -12,6 +12,7 @@ output is node 3. ``none`` edges are not computed (they would add zeros); a node
 inputs are all ``none`` is zero. With the defaults (C=16, N=5, 3 input channels,
 ``num_classes=10``) the parameter count equals the one the benchmark lists for CIFAR-10.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,8 +26,7 @@ __all__ = ["NB201Cell", "NB201Network", "count_parameters", "macro_layout"]
 
 def macro_layout(C: int, N: int) -> list[tuple[int, bool]]:
     """(channels, is_reduction) for each of the 3N + 2 layers after the stem."""
-    return ([(C, False)] * N + [(2 * C, True)] + [(2 * C, False)] * N
-            + [(4 * C, True)] + [(4 * C, False)] * N)
+    return [(C, False)] * N + [(2 * C, True)] + [(2 * C, False)] * N + [(4 * C, True)] + [(4 * C, False)] * N
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -37,12 +37,10 @@ def count_parameters(module: nn.Module) -> int:
 class NB201Cell(nn.Module):
     """One discrete cell: ``edges[e]`` is the op on ``EDGES[e]`` (a ``Zero`` for ``none``)."""
 
-    def __init__(self, ops: tuple[str, ...], C: int, affine: bool = True,
-                 track_running_stats: bool = True):
+    def __init__(self, ops: tuple[str, ...], C: int, affine: bool = True, track_running_stats: bool = True):
         super().__init__()
         self.ops = tuple(ops)
-        self.edges = nn.ModuleList(make_op(name, C, C, 1, affine, track_running_stats)
-                                   for name in self.ops)
+        self.edges = nn.ModuleList(make_op(name, C, C, 1, affine, track_running_stats) for name in self.ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
@@ -60,13 +58,20 @@ class NB201Cell(nn.Module):
 class NB201Network(nn.Module):
     """Discrete network for ``arch`` (a benchmark arch string); ``forward`` returns logits."""
 
-    def __init__(self, arch: str, C: int = 16, N: int = 5, num_classes: int = 10,
-                 in_channels: int = 3, affine: bool = True, track_running_stats: bool = True):
+    def __init__(
+        self,
+        arch: str,
+        C: int = 16,
+        N: int = 5,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
         super().__init__()
         self.ops = parse_arch(arch)
         self.C, self.N, self.num_classes, self.in_channels = C, N, num_classes, in_channels
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
         self.cells = nn.ModuleList()
         C_prev = C
         for C_curr, reduction in macro_layout(C, N):

@@ -23,9 +23,10 @@ Two exact formulations of the mixed cell are kept: ``impl="loop"`` (the benchmar
 every op of every edge in turn) and ``impl="fused"`` (default, see ``SearchCell``); they
 give the same outputs and gradients up to float rounding (tested).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -38,8 +39,7 @@ from .ops import ResNetBasicBlock, make_op
 __all__ = ["IMPLS", "SearchCell", "NB201SearchNetwork"]
 
 IMPLS = ("fused", "loop")
-_SKIP, _CONV1, _CONV3, _POOL = (OPS.index(n) for n in
-                                ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
+_SKIP, _CONV1, _CONV3, _POOL = (OPS.index(n) for n in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
 # incoming[i] = [(edge index, source node)] for node i; outgoing[j] = [(edge index, target)].
 _INCOMING = {i: [(e, j) for e, (t, j) in enumerate(EDGES) if t == i] for i in (1, 2, 3)}
 _OUTGOING = {j: [(e, t) for e, (t, s) in enumerate(EDGES) if s == j] for j in (0, 1, 2)}
@@ -60,8 +60,8 @@ class SearchCell(nn.Module):
         super().__init__()
         self.C = C
         self.edges = nn.ModuleList(
-            nn.ModuleList(make_op(name, C, C, 1, affine, track_running_stats) for name in OPS)
-            for _ in EDGES)
+            nn.ModuleList(make_op(name, C, C, 1, affine, track_running_stats) for name in OPS) for _ in EDGES
+        )
         bn = self.edges[0][_CONV3].bn
         self._batch_stats_only = not bn.affine and not bn.track_running_stats
 
@@ -75,8 +75,9 @@ class SearchCell(nn.Module):
     def forward_loop(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         for i in (1, 2, 3):
-            nodes.append(sum(sum(op(nodes[j]) * weights[e, k] for k, op in enumerate(self.edges[e]))
-                             for e, j in _INCOMING[i]))
+            nodes.append(
+                sum(sum(op(nodes[j]) * weights[e, k] for k, op in enumerate(self.edges[e])) for e, j in _INCOMING[i])
+            )
         return nodes[3]
 
     def _conv_features(self, x: torch.Tensor, out_edges: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -107,8 +108,9 @@ class SearchCell(nn.Module):
                 nodes[t] = y if nodes[t] is None else nodes[t] + y
         return nodes[3]
 
-    def forward_path(self, x: torch.Tensor, path: Sequence[int], chosen: torch.Tensor | None = None,
-                     rest: torch.Tensor | None = None) -> torch.Tensor:
+    def forward_path(
+        self, x: torch.Tensor, path: Sequence[int], chosen: torch.Tensor | None = None, rest: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Single path: only ``edges[e][path[e]]`` runs on edge e.
 
         With ``chosen`` and ``rest`` (per-edge, shape 6) the edge output is
@@ -158,14 +160,21 @@ class NB201SearchNetwork(nn.Module):
     ``arch_parameters()`` and ``weight_parameters()`` to separate optimizers.
     """
 
-    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3,
-                 affine: bool = False, track_running_stats: bool = False, impl: str = "fused"):
+    def __init__(
+        self,
+        C: int = 16,
+        N: int = 5,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        impl: str = "fused",
+    ):
         super().__init__()
         self.C, self.N, self.num_classes, self.in_channels = C, N, num_classes, in_channels
         self.affine, self.track_running_stats = affine, track_running_stats
         self.impl = impl
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C))
         self.cells = nn.ModuleList()
         C_prev = C
         for C_curr, reduction in macro_layout(C, N):
@@ -210,8 +219,9 @@ class NB201SearchNetwork(nn.Module):
 
     derive = genotype
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None, *,
-                alpha: torch.Tensor | None = None, path=None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, weights: torch.Tensor | None = None, *, alpha: torch.Tensor | None = None, path=None
+    ) -> torch.Tensor:
         if weights is not None and alpha is not None:
             raise ValueError("give either weights or alpha, not both")
         if weights is None:
@@ -247,8 +257,9 @@ class NB201SearchNetwork(nn.Module):
         Its cell ops keep the supernet's BN setting (so, by default, batch-statistics BN);
         in training mode it computes exactly ``forward(x, path=arch)``.
         """
-        net = NB201Network(arch, self.C, self.N, self.num_classes, self.in_channels,
-                           self.affine, self.track_running_stats).to(self.alpha.device, self.alpha.dtype)
+        net = NB201Network(
+            arch, self.C, self.N, self.num_classes, self.in_channels, self.affine, self.track_running_stats
+        ).to(self.alpha.device, self.alpha.dtype)
         path = _as_path(arch)
         net.stem.load_state_dict(self.stem.state_dict())
         net.lastact.load_state_dict(self.lastact.state_dict())

@@ -14,9 +14,10 @@ use ``affine=True, track_running_stats=True``; its weight-sharing search code bu
 cell ops with ``affine=False, track_running_stats=False``. The reduction blocks, stem and
 head always use the default BN (affine, running stats), in search and in evaluation.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -29,13 +30,21 @@ __all__ = ["OPERATIONS", "ReLUConvBN", "Pooling", "Identity", "Zero", "ResNetBas
 class ReLUConvBN(nn.Module):
     """ReLU -> Conv2d (no bias) -> BatchNorm2d, the benchmark's ``nor_conv_kxk``."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int = 1, affine: bool = True, track_running_stats: bool = True):
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        dilation: int = 1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding,
-                      dilation=dilation, bias=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False),
             nn.BatchNorm2d(C_out, affine=affine, track_running_stats=track_running_stats),
         )
 
@@ -58,11 +67,9 @@ class Pooling(nn.Module):
     (never the case inside NAS-Bench-201 cells, where every edge keeps C channels).
     """
 
-    def __init__(self, C_in: int, C_out: int, stride: int = 1, affine: bool = True,
-                 track_running_stats: bool = True):
+    def __init__(self, C_in: int, C_out: int, stride: int = 1, affine: bool = True, track_running_stats: bool = True):
         super().__init__()
-        self.preprocess = (None if C_in == C_out else
-                           ReLUConvBN(C_in, C_out, 1, 1, 0, 1, affine, track_running_stats))
+        self.preprocess = None if C_in == C_out else ReLUConvBN(C_in, C_out, 1, 1, 0, 1, affine, track_running_stats)
         self.op = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,18 +124,16 @@ def _skip(C_in: int, C_out: int, stride: int, affine: bool, track_running_stats:
 OPERATIONS: dict[str, Callable[[int, int, int, bool, bool], nn.Module]] = {
     "none": lambda C_in, C_out, stride, affine, trs: Zero(C_in, C_out, stride),
     "skip_connect": _skip,
-    "nor_conv_1x1": lambda C_in, C_out, stride, affine, trs: ReLUConvBN(
-        C_in, C_out, 1, stride, 0, 1, affine, trs),
-    "nor_conv_3x3": lambda C_in, C_out, stride, affine, trs: ReLUConvBN(
-        C_in, C_out, 3, stride, 1, 1, affine, trs),
-    "avg_pool_3x3": lambda C_in, C_out, stride, affine, trs: Pooling(
-        C_in, C_out, stride, affine, trs),
+    "nor_conv_1x1": lambda C_in, C_out, stride, affine, trs: ReLUConvBN(C_in, C_out, 1, stride, 0, 1, affine, trs),
+    "nor_conv_3x3": lambda C_in, C_out, stride, affine, trs: ReLUConvBN(C_in, C_out, 3, stride, 1, 1, affine, trs),
+    "avg_pool_3x3": lambda C_in, C_out, stride, affine, trs: Pooling(C_in, C_out, stride, affine, trs),
 }
 assert tuple(OPERATIONS) == OPS
 
 
-def make_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True,
-            track_running_stats: bool = True) -> nn.Module:
+def make_op(
+    name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True, track_running_stats: bool = True
+) -> nn.Module:
     """Build the NAS-Bench-201 op called ``name``; unknown names raise ``ValueError``."""
     try:
         factory = OPERATIONS[name]
@@ -145,8 +150,9 @@ class ResNetBasicBlock(nn.Module):
     BN) when stride is 2, a 1x1 ReLU-Conv-BN when only the channels change, identity else.
     """
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 2, affine: bool = True,
-                 track_running_stats: bool = True):
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 2, affine: bool = True, track_running_stats: bool = True
+    ):
         super().__init__()
         if stride not in (1, 2):
             raise ValueError(f"ResNetBasicBlock stride must be 1 or 2, got {stride}")
