@@ -6,7 +6,7 @@
   :func:`atomic_torch_save` (checkpoints), and :func:`read_checkpoint_file`;
 - random-number-generator state: :func:`seed_everything`, :func:`capture_rng`, :func:`restore_rng`;
 - :data:`PROFILES` (smoke, cpu, full: the presets of every command) and :func:`choice`;
-- :func:`resolve_device`;
+- :func:`resolve_device`, and :func:`open_run` / :func:`resume_error`: how a run starts or resumes;
 - :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
   only torch and numpy);
 - :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses).
@@ -37,10 +37,12 @@ __all__ = [
     "atomic_write_text",
     "capture_rng",
     "choice",
+    "open_run",
     "progress",
     "read_checkpoint_file",
     "resolve_device",
     "restore_rng",
+    "resume_error",
     "seed_everything",
 ]
 
@@ -158,6 +160,45 @@ def resolve_device(name: str):
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda was asked for but CUDA is not available; use --device cpu or auto")
     return torch.device(name)
+
+
+# ------------------------------------------------------------------------------- opening a run
+def open_run(config, out_dir, resume, *, load_checkpoint, config_class, needs: str):
+    """The start every run shares (search and training): ``(config, out_dir, checkpoint, device)``.
+
+    ``resume=DIR`` reads DIR's checkpoint (``load_checkpoint(DIR, map_location="cpu")``) and its
+    saved config; a ``config`` given with it only contributes its ``device`` (the kind of device
+    the checkpoint was written on; another machine of that kind is fine). Without either, a
+    ``ValueError`` that says what to pass (``needs``). The config is validated and the device
+    resolved before anything is written; then ``out_dir/config.json`` is written atomically.
+    """
+    checkpoint = None
+    if resume is not None:
+        out_dir = Path(resume)
+        checkpoint = load_checkpoint(out_dir, map_location="cpu")
+        saved = config_class.from_dict(checkpoint["config"])
+        if config is not None:
+            saved.device = config.device
+        config = saved
+    if config is None:
+        raise ValueError(f"{needs} or resume=DIR")
+    config.validate()
+    device = resolve_device(config.device)  # before anything is written
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
+    return config, out_dir, checkpoint, device
+
+
+def resume_error(out_dir, checkpoint: dict, device, err: Exception) -> ValueError:
+    """The error for a checkpoint whose state does not fit the run being resumed (raise it ``from None``)."""
+    saved_on = checkpoint.get("device", "an unrecorded device")
+    return ValueError(
+        f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
+        f"it was written on {saved_on}, this run is on {device.type}: resume it on the same kind "
+        "of device, with the same gibbsnas-lite version"
+    )
 
 
 # ------------------------------------------------------------------------------- configs

@@ -53,7 +53,6 @@ import torch.nn.functional as F
 from .data import Augment, DeviceLoader, load_dataset
 from .runs import (
     CHECKPOINT,
-    CONFIG,
     HISTORY,
     PROFILES,
     SUMMARY,
@@ -62,9 +61,10 @@ from .runs import (
     atomic_write_text,
     capture_rng,
     choice,
+    open_run,
     read_checkpoint_file,
-    resolve_device,
     restore_rng,
+    resume_error,
     seed_everything,
 )
 from .runs import (
@@ -492,24 +492,16 @@ def train_network(
     A NaN/Inf loss raises :class:`NonFiniteLossError`; the last checkpoint stays as it was.
     """
     start_time = time.perf_counter()
-    ckpt = None
-    if resume is not None:
-        out_dir = Path(resume)
-        ckpt = load_train_checkpoint(out_dir, map_location="cpu")
-        saved = TrainConfig.from_dict(ckpt["config"])
-        if config is not None:
-            saved.device = config.device
-        config = saved
-    if config is None:
-        raise ValueError("train_network needs a config (gibbsnas_lite.train.make_train_config) or resume=DIR")
-    config.validate()
-    device = resolve_device(config.device)
+    config, out_dir, ckpt, device = open_run(
+        config,
+        out_dir,
+        resume,
+        load_checkpoint=load_train_checkpoint,
+        config_class=TrainConfig,
+        needs="train_network needs a config (gibbsnas_lite.train.make_train_config)",
+    )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as DARTS's train.py: fixed input sizes
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
 
     seed_everything(config.seed)
     data = _build_data(config, device)
@@ -529,11 +521,7 @@ def train_network(
             data.train.load_state_dict(ckpt["data"])
             restore_rng(ckpt["rng"])
         except (RuntimeError, KeyError, TypeError, ValueError) as err:
-            raise ValueError(
-                f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
-                f"it was written on {ckpt.get('device', 'an unrecorded device')}, this run is on {device.type}: "
-                "resume on the same kind of device, with the same gibbsnas-lite version"
-            ) from None
+            raise resume_error(out_dir, ckpt, device, err) from None
         history = list(ckpt["history"])
         start_epoch = int(ckpt["epoch"]) + 1
     if out_dir is not None:

@@ -28,14 +28,14 @@ import torch
 
 from ..runs import (
     CHECKPOINT,
-    CONFIG,
     HISTORY,
     SUMMARY,
     atomic_torch_save,
     atomic_write_text,
     capture_rng,
-    resolve_device,
+    open_run,
     restore_rng,
+    resume_error,
     seed_everything,
 )
 from ..runs import (
@@ -141,22 +141,14 @@ def run_search(
     from .data import build_search_data
 
     start_time = time.perf_counter()
-    ckpt = None
-    if resume is not None:
-        out_dir = Path(resume)
-        ckpt = load_checkpoint(out_dir, map_location="cpu")
-        saved = SearchConfig.from_dict(ckpt["config"])
-        if config is not None and config.device != saved.device:
-            saved.device = config.device
-        config = saved
-    if config is None:
-        raise ValueError("run_search needs a config (gibbsnas_lite.search.make_config) or resume=DIR")
-    config.validate()
-    device = resolve_device(config.device)  # before anything is written
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
+    config, out_dir, ckpt, device = open_run(
+        config,
+        out_dir,
+        resume,
+        load_checkpoint=load_checkpoint,
+        config_class=SearchConfig,
+        needs="run_search needs a config (gibbsnas_lite.search.make_config)",
+    )
 
     seed_everything(config.seed)
     data = build_search_data(config, device)
@@ -175,12 +167,7 @@ def run_search(
             history.load_state_dict(ckpt["history"])
             restore_rng(ckpt["rng"])
         except (RuntimeError, KeyError, TypeError) as err:
-            saved_on = ckpt.get("device", "an unrecorded device")
-            raise ValueError(
-                f"cannot resume {out_dir}: its checkpoint does not fit this run ({type(err).__name__}: {err}); "
-                f"it was written on {saved_on}, this run is on {device.type}: resume it on the same kind "
-                "of device, with the same gibbsnas-lite version"
-            ) from None
+            raise resume_error(out_dir, ckpt, device, err) from None
         start_epoch = ckpt["epoch"] + 1
         history.rewrite()
     elif out_dir is not None and (out_dir / HISTORY).exists():
