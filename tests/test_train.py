@@ -21,6 +21,7 @@ from gibbsnas_lite.train import (
     parse_genotype_arg,
     train_network,
 )
+from gibbsnas_lite.train import loop as TL
 
 
 def tiny(**overrides):
@@ -129,20 +130,20 @@ def test_resume_equals_uninterrupted(tmp_path):
 
 def test_nan_loss_is_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = T._objective
+    real = TL._objective
 
     def poisoned(*args, **kwargs):
         calls["n"] += 1
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] > 2 else loss  # epoch 1 (2 steps) fine, then NaN
 
-    monkeypatch.setattr(T, "_objective", poisoned)
+    monkeypatch.setattr(TL, "_objective", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"non-finite training loss.*epoch 2, step 1.*last good checkpoint"):
         train_network(tiny(epochs=3, max_steps_per_epoch=2), out_dir=tmp_path)
     ckpt = T.load_train_checkpoint(tmp_path)
     assert ckpt["epoch"] == 0 and all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
-    monkeypatch.setattr(T, "_objective", real)
+    monkeypatch.setattr(TL, "_objective", real)
     resumed = train_network(resume=tmp_path)
     assert len(resumed.history) == 3
 
