@@ -66,11 +66,11 @@ def build_search_data(config, device: torch.device) -> SearchData:
         train = train.subset(range(min(config.train_limit, len(train))))
         valid = valid.subset(range(min(config.train_limit, len(valid))))
     bs = config.batch_size
-    common = dict(device=device, drop_last=True, channels_last=bool(getattr(config, "channels_last", False)))
+    common = dict(device=device, drop_last=True, channels_last=config.channels_last)
     train_loader = DeviceLoader(train, min(bs, len(train)), seed=config.seed, **common)
     valid_loader = DeviceLoader(valid, min(bs, len(valid)), seed=config.seed + 1, **common)
     fixed = DeviceLoader(
-        valid, min(bs, len(valid)), device=device, shuffle=False, augment=False, channels_last=common["channels_last"]
+        valid, min(bs, len(valid)), device=device, shuffle=False, augment=False, channels_last=config.channels_last
     )
     steps = len(train_loader)
     if config.max_steps_per_epoch:
