@@ -6,6 +6,10 @@ Where the files are looked for, in order:
 2. the data folder (``$GIBBSNAS_DATA`` or ``~/.cache/gibbsnas-lite``) ``/fashion-mnist/``;
 3. Debian's package ``dataset-fashion-mnist``: ``/usr/share/datasets/fashion-mnist/``;
 4. with ``download=True``: the upstream mirror, into the data folder;
+``root="embedded"`` reads the embedded subset (below) and nothing else, on every machine: the
+stage of the deep seed study (``cpu-deep``), so a learner's run sees the study's pictures
+whether or not the full set is installed.
+
 5. otherwise (no ``root`` given, no download asked for): the **embedded subset** shipped with the
    kit in ``data/fashion-mnist-subset/`` (8,200 training and 2,000 test images, the first 820 /
    200 of each class in file order; MIT licence, provenance in that folder), with a warning.
@@ -48,12 +52,14 @@ from .formats import read_idx
 IMAGE_SIZES = (16, 28, 32)  # load_fashion_mnist(size=...): pooled, native, padded
 
 __all__ = ["load_fashion_mnist", "FASHION_MNIST_FILES", "FASHION_MNIST_URL", "FASHION_MNIST_MEAN",
-           "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR", "SUBSET_FILES", "find_subset_dir"]
+           "FASHION_MNIST_STD", "FASHION_MNIST_CLASSES", "DEBIAN_DIR", "SUBSET_FILES", "find_subset_dir",
+           "EMBEDDED"]
 
 PathLike = Union[str, os.PathLike]
 
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+EMBEDDED = "embedded"  # load_fashion_mnist(root=EMBEDDED): the embedded subset, whatever else is installed
 
 #: file -> (md5 of upstream's .gz, md5 of the decompressed IDX bytes).
 FASHION_MNIST_FILES = {
@@ -156,9 +162,19 @@ def load_fashion_mnist(
     if size not in IMAGE_SIZES:
         raise ValueError(f"Fashion-MNIST size {size!r} is not supported; choose one of {IMAGE_SIZES} "
                          "(16: 2x2-pooled and padded, 28: native, 32: zero-padded)")
-    folder = next((c for c in _candidates(root) if _has_all(c)), None)
     checksums = {f: md5s[1] for f, md5s in FASHION_MNIST_FILES.items()}
     prefix = "fashion-mnist"
+    if root == EMBEDDED:
+        folder = find_subset_dir()
+        if folder is None:
+            raise DatasetNotFoundError(
+                "Fashion-MNIST: root='embedded' asks for the kit's embedded subset, but "
+                "data/fashion-mnist-subset/ was not found next to the package; use a repository "
+                "checkout (or an install with its data files), or give root= a folder with the full set."
+            )
+        checksums, prefix = SUBSET_FILES, "fashion-mnist-subset"
+    else:
+        folder = next((c for c in _candidates(root) if _has_all(c)), None)
     if folder is None and root is None and not download:
         folder = find_subset_dir()
         if folder is not None:

@@ -9,6 +9,8 @@ import torch
 MODES = ("sample", "mean")
 # where curvature pairs come from: consecutive steps (and closures), or closures only
 PAIR_SOURCES = ("step", "closure")
+# the covariance of a draw: (T/N) H as Eq. 15/16 print it, or eta(2 - eta) (T/N) H (noise_variance_factor)
+NOISES = ("eq16", "calibrated")
 
 
 def check_at_least(owner: str, name: str, value, low: float, *, strict: bool = False) -> None:
@@ -57,6 +59,29 @@ def check_sampler_args(
     check_count(owner, "warmup_steps", warmup_steps)
     check_count(owner, "ramp_steps", ramp_steps)
     check_clipping(owner, clip_std, clip_ratio)
+
+
+def noise_variance_factor(noise: str, lr: float) -> float:
+    """The factor c of a draw's covariance c (T/N) H at step factor η = ``lr``.
+
+    ``"eq16"``: c = 1, the paper's Eqs. 15-16 as printed. A chain x' = x - η H g + N(0, c (T/N) H)
+    on a quadratic with Hessian A and H = A⁻¹ has the stationary covariance
+    c (T/N) A⁻¹ / (η (2 - η)) (x - μ shrinks by (1 - η) per step), so with c = 1 it is
+    1/(η(2 - η)) times the Laplace Gaussian (T/N) A⁻¹: 5.3x at the paper's η = 0.1.
+
+    ``"calibrated"``: c = η (2 - η), so that stationary covariance is (T/N) A⁻¹ at every η: at
+    η = 1 exactly Eq. 16, and for small η the preconditioned Langevin step (noise variance
+    2η (T/N) H; Welling & Teh 2011, Li et al. 2016), whose spread is (T/N) A⁻¹ for *any*
+    positive-definite H as η → 0. With an H that is not A⁻¹ (a capped or secant estimate) the
+    spread along an eigendirection where H A has eigenvalue κ is (T/N) A⁻¹ (2 - η)/(2 - ηκ):
+    exact at κ = 1, between 1/2 and 1 of the Laplace spread for 0 < κ < 1 (docs/samplers.md).
+    Needs 0 <= η <= 2 (beyond, the mean step alone diverges on a quadratic).
+    """
+    if noise == "eq16":
+        return 1.0
+    if not 0.0 <= lr <= 2.0:
+        raise ValueError(f"calibrated noise needs a step factor lr in [0, 2] (eta(2 - eta) >= 0), got {lr!r}")
+    return lr * (2.0 - lr)
 
 
 def warmup_scale(step: int, warmup_steps: int, ramp_steps: int) -> float:

@@ -8,12 +8,14 @@ import torch
 from torch.optim import Optimizer
 
 from ._common import (
+    NOISES,
     check_at_least,
     check_choice,
     check_finite_grads,
     check_group,
     check_sampler_args,
     make_generator,
+    noise_variance_factor,
     ratio_clip_factor,
     standard_normal,
     warmup_scale,
@@ -120,6 +122,13 @@ class BFGSGaussian(Optimizer):
     an uphill step; the mean here is the downhill Newton step, which is what the text means.
     η = 1 makes a draw from the local Laplace Gaussian; at η < 1 the mean is a damped Newton
     step and, on a quadratic, the chain's stationary covariance is (T/N) A⁻¹ / (η (2 - η)).
+    ``noise="calibrated"`` draws N(0, η(2 - η) (T/N) H) instead, so that the chain's spread is
+    the Laplace Gaussian's (T/N) A⁻¹ at every η (:func:`~._common.noise_variance_factor`).
+
+    The sampler keeps the sum of its mean steps (``drift``) and of its noise (``noise``) since
+    its first step, with the parameters at that step (``start``): :meth:`movement`. Whether the
+    data or the noise moved θ is then a question the run can answer (``start + noise`` is where
+    the noise alone would have taken it; :mod:`gibbsnas_lite.search.drive`).
 
     H is one dense matrix over all parameters of the sampler flattened together, in the order
     of ``param_groups`` (e.g. DARTS' two 14×8 α tensors give 224×224). It is kept in float64
@@ -154,6 +163,8 @@ class BFGSGaussian(Optimizer):
         temperature: T (default 1, the Bayesian posterior). Per group; with several groups the
             noise of each coordinate is scaled by sqrt(T_group / N).
         mode: ``"sample"`` draws from the Gaussian; ``"mean"`` takes its mean (Table 2 ablation).
+        noise: ``"eq16"`` (default: the covariance (T/N) H of Eq. 16 as printed) or
+            ``"calibrated"`` (η(2 - η) (T/N) H: the chain's spread is (T/N) H at every η).
         hessian: ``"bfgs"`` (default) or ``"identity"`` (H = I always: in mean mode the step is
             exactly ``torch.optim.SGD(lr, weight_decay)``, i.e. first-order DARTS).
         init_scale: H₀ = init_scale · I before the first pair; ``"auto"`` (default) starts from
@@ -189,6 +200,7 @@ class BFGSGaussian(Optimizer):
         weight_decay: float = 1e-4,
         temperature: float = 1.0,
         mode: str = "sample",
+        noise: str = "eq16",
         hessian: str = "bfgs",
         init_scale: float | str = "auto",
         pd_policy: str = "damp",
@@ -215,6 +227,7 @@ class BFGSGaussian(Optimizer):
             clip_std=clip_std,
             clip_ratio=clip_ratio,
         )
+        check_choice(owner, "noise", noise, NOISES)
         check_choice(owner, "hessian", hessian, HESSIANS)
         check_choice(owner, "pd_policy", pd_policy, PD_POLICIES)
         if init_scale != "auto":
@@ -232,6 +245,7 @@ class BFGSGaussian(Optimizer):
             raise ValueError(f"{owner}: all parameters must share one dtype and device (H spans them all)")
         self.data_size = float(data_size)
         self.mode, self.hessian, self.pd_policy, self.pd_eps = mode, hessian, pd_policy, pd_eps
+        self.noise = noise
         self.init_scale = init_scale
         self.pairs = pairs
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
@@ -291,7 +305,10 @@ class BFGSGaussian(Optimizer):
         return self._state()["inverse_hessian"].clone()
 
     def covariance(self) -> torch.Tensor:
-        """The covariance (T/N) H of the next draw at full noise (the α uncertainty, float64)."""
+        """(T/N) H, the Laplace Gaussian's covariance: the α uncertainty (float64).
+
+        With ``noise="eq16"`` it is also the covariance of the next draw at full noise; with
+        ``"calibrated"`` a draw adds η(2 - η) of it, and (T/N) H is the chain's spread."""
         std = torch.cat(
             [
                 torch.full((p.numel(),), math.sqrt(group["temperature"] / self.data_size), dtype=torch.float64)
@@ -299,6 +316,14 @@ class BFGSGaussian(Optimizer):
             ]
         ).to(self._params[0].device)
         return std[:, None] * self.inverse_hessian() * std[None, :]
+
+    def movement(self) -> dict[str, torch.Tensor]:
+        """Where θ started (``start``, at the first step) and the sums of the mean steps
+        (``drift``) and of the noise (``noise``) applied since (flat, params' dtype; trust-radius
+        scaling included), so θ = start + drift + noise up to float rounding. Empty before the
+        first step."""
+        state = self._state()
+        return {k: state[k].clone() for k in ("start", "drift", "noise") if k in state}
 
     def noise_scale(self) -> float:
         """The warm-up multiplier of the next step's noise (0 in mean mode)."""
@@ -338,7 +363,10 @@ class BFGSGaussian(Optimizer):
 
         noise, noise_scales = self._noise(state), []
         if noise is not None:
-            noise_scales = [math.sqrt(group["temperature"] / self.data_size) for group, _ in self._grouped()]
+            noise_scales = [
+                math.sqrt(noise_variance_factor(self.noise, group["lr"]) * group["temperature"] / self.data_size)
+                for group, _ in self._grouped()
+            ]
             if self.clip_ratio is not None:
                 noise_norm = math.sqrt(sum(c * c * float(n.square().sum()) for c, n in zip(noise_scales, noise)))
                 step_norm = math.sqrt(
@@ -350,10 +378,19 @@ class BFGSGaussian(Optimizer):
                 factor = ratio_clip_factor(noise_norm, step_norm, self.clip_ratio)
                 noise_scales = [c * factor for c in noise_scales]
         factor = self._trust_factor(state, directions, noise, noise_scales)
+        if "start" not in state:
+            state["start"] = torch.cat([p.detach().reshape(-1) for p in self._params])
+            state["drift"], state["noise"] = torch.zeros_like(state["start"]), torch.zeros_like(state["start"])
+        drift, noise_sum, offset = state["drift"], state["noise"], 0
         for index, (group, p) in enumerate(self._grouped()):
+            part = slice(offset, offset + p.numel())
+            offset += p.numel()
+            drift[part].add_(directions[index].reshape(-1), alpha=-group["lr"] * factor)
             p.add_(directions[index], alpha=-group["lr"] * factor)
             if noise is not None:
-                p.add_(noise[index].to(p.dtype), alpha=noise_scales[index] * factor)
+                scaled = noise[index].to(p.dtype)
+                noise_sum[part].add_(scaled.reshape(-1), alpha=noise_scales[index] * factor)
+                p.add_(scaled, alpha=noise_scales[index] * factor)
 
         if closure is not None and self.hessian == "bfgs":
             # The pair on the closure's own batch: y = ∇U_B(θ_{t+1}) - ∇U_B(θ_t) (oBFGS).

@@ -8,12 +8,14 @@ import torch
 from torch.optim import Optimizer
 
 from ._common import (
+    NOISES,
     check_at_least,
     check_choice,
     check_finite_grads,
     check_group,
     check_sampler_args,
     make_generator,
+    noise_variance_factor,
     standard_normal,
     warmup_scale,
 )
@@ -112,6 +114,9 @@ class DiagLBFGSGaussian(Optimizer):
         weight_decay: λ, the prior precision (paper: 1e-4). Per group.
         temperature: T (default 1). Per group.
         mode: ``"sample"`` or ``"mean"`` (the mean of Eq. 15 only).
+        noise: ``"eq16"`` (default: variance (T/N) D per coordinate, Eq. 15 as printed) or
+            ``"calibrated"`` (η(2 - η) (T/N) D, so the chain's spread does not grow as a schedule
+            lowers η; BFGSGaussian's ``noise`` and docs/samplers.md).
         diag: ``"secant"`` or ``"lbfgs"`` (above).
         history_size: m, the number of pairs kept (default 5).
         h_min, h_max: the clamp of D (defaults 1e-4 and 0.1).
@@ -132,6 +137,7 @@ class DiagLBFGSGaussian(Optimizer):
         weight_decay: float = 1e-4,
         temperature: float = 1.0,
         mode: str = "sample",
+        noise: str = "eq16",
         diag: str = "secant",
         history_size: int = 5,
         h_min: float = 1e-4,
@@ -157,6 +163,7 @@ class DiagLBFGSGaussian(Optimizer):
             clip_ratio=clip_ratio,
         )
         check_choice(owner, "diag", diag, DIAGONALS)
+        check_choice(owner, "noise", noise, NOISES)
         if not isinstance(history_size, int) or isinstance(history_size, bool) or history_size < 1:
             raise ValueError(f"{owner}: history_size must be an int >= 1, got {history_size!r}")
         check_at_least(owner, "h_min", h_min, 0.0, strict=True)
@@ -180,6 +187,7 @@ class DiagLBFGSGaussian(Optimizer):
             start = self._ranges[-1][1]
         self.data_size = float(data_size)
         self.mode, self.diag, self.history_size = mode, diag, history_size
+        self.noise = noise
         self.pairs = pairs
         self.h_min, self.h_max = float(h_min), float(h_max)
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
@@ -274,7 +282,8 @@ class DiagLBFGSGaussian(Optimizer):
         return self._unflatten(self._diagonal(self._flat_state()))
 
     def variance(self) -> list[torch.Tensor]:
-        """(T/N) D for each parameter: the variance of the next draw at full noise."""
+        """(T/N) D for each parameter: the Laplace variance (of the next draw at full noise with
+        ``noise="eq16"``; a calibrated draw has η(2 - η) of it)."""
         variance = self._diagonal(self._flat_state())
         for group, (start, end) in self._groups():
             variance[start:end].mul_(group["temperature"] / self.data_size)
@@ -394,7 +403,8 @@ class DiagLBFGSGaussian(Optimizer):
             noise = standard_normal(theta.shape, theta.dtype, theta.device, self._generator, self.clip_std)
             noise.mul_(diagonal.sqrt_())
             for group, (start, end) in self._groups():
-                noise[start:end].mul_(scale * (group["temperature"] / self.data_size) ** 0.5)
+                factor = noise_variance_factor(self.noise, group["lr"])
+                noise[start:end].mul_(scale * (factor * group["temperature"] / self.data_size) ** 0.5)
         if not complete:  # parameters without a gradient stay where they are
             moving = torch.cat(
                 [

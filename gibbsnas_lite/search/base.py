@@ -107,6 +107,10 @@ class Strategy:
             "std": None,
         }
 
+    def drive_report(self) -> dict[str, Any]:
+        """What moved alpha, data or noise (:mod:`gibbsnas_lite.search.drive`); {} without a sampler."""
+        return {}
+
     # --- resume ---------------------------------------------------------------------
     def optimizers(self) -> dict[str, Any]:
         """Named objects with state_dict()/load_state_dict() (optimizers, schedulers)."""

@@ -35,7 +35,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runs import PROFILES, ConfigDict, choice
+from ..runs import ConfigDict, choice
+from ..samplers._common import NOISES
 from .registry import REGISTRY, get, strategy_names
 
 STRATEGIES = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
@@ -82,6 +83,9 @@ class SearchConfig(ConfigDict):
     temperature: float = 1.0  # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
     w_temperature: float | None = None  # T of omega's draws (Eq. 15); None: the same as temperature
     noise_follows_lr: bool = False  # scale each block's T by eta(2-eta)/(eta0(2-eta0)) per epoch (gibbs.py)
+    # covariance of a draw: "eq16" (T/N) H as printed, or "calibrated" eta(2-eta) (T/N) H, whose chain
+    # spreads as the Laplace Gaussian (T/N) H at every eta (samplers._common.noise_variance_factor)
+    noise: str = "eq16"
     data_size: int | None = None  # N of Eqs. 15-16; None: size of each search half
     warmup_steps: int = 0
     ramp_steps: int = 0
@@ -110,6 +114,12 @@ class SearchConfig(ConfigDict):
         choice("dataset", self.dataset, DATASETS)
         choice("profile", self.profile, PROFILES)
         choice("device", self.device, DEVICES)
+        choice("noise", self.noise, NOISES)
+        if self.noise == "calibrated" and self.noise_follows_lr:
+            raise ValueError(
+                "noise='calibrated' already scales each draw by eta(2 - eta); noise_follows_lr=True would "
+                "apply that factor twice: set noise_follows_lr=False (or noise='eq16')"
+            )
         for name in (
             "epochs",
             "batch_size",
@@ -162,6 +172,21 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
         image_size=16,
         alpha_every=10,
     ),
+    # The deep stage (docs/search.md "The deep stage"): the cpu stage with NAS-Bench-201's depth
+    # (5 cells per stage, 15 cells) and 20 epochs, where DARTS-V1 at its published config
+    # collapses to parameter-free cells on a CPU. Its data is the embedded subset on every
+    # machine (data_root="embedded"), so a learner's run reads the study's pictures.
+    "cpu-deep": dict(
+        dataset="fashion-mnist",
+        data_root="embedded",
+        channels=8,
+        cells_per_stage=5,
+        epochs=20,
+        batch_size=64,
+        train_limit=4096,
+        image_size=16,
+        alpha_every=10,
+    ),
     "full": dict(
         dataset="cifar10",
         channels=16,
@@ -172,6 +197,14 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
         image_size=32,
         alpha_every=20,
     ),
+}
+
+PROFILES = tuple(PROFILE_PRESETS)  # smoke, cpu, cpu-deep, full (notebooks take smoke, cpu, full)
+
+#: (profile, strategy family) -> values on top of the strategy's defaults. The deep stage's
+#: GibbsNAS settings were chosen there by the rule in docs/search.md ("The deep stage").
+PROFILE_FAMILY_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("cpu-deep", "gibbs"): dict(noise="calibrated", noise_follows_lr=False),
 }
 
 FULL_OVER_CPU_N = 25_000 / 4_096  # search-half sizes of the full (CIFAR-10) and cpu profiles
@@ -201,8 +234,9 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
             values["w_temperature"] = values["w_temperature"] * FULL_OVER_CPU_N
     if profile == "smoke":  # a few steps per epoch: accumulate alpha over fewer batches
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 2)
-    elif profile == "cpu":
+    elif profile in ("cpu", "cpu-deep"):
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 4)
+    values.update(PROFILE_FAMILY_DEFAULTS.get((profile, spec.family), {}))
     if overrides.get("space") == "darts" and profile == "full":
         values["cells_per_stage"] = 3  # DARTS's 8-cell search network
     values.update({k: v for k, v in overrides.items() if v is not None})

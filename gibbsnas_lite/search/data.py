@@ -8,6 +8,7 @@ sees the same batches.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,9 @@ class SearchData:
     sizes: tuple[int, int]
     source: str
     _fixed: DeviceLoader
+    #: what the search sees: the dataset's name and a sha256 of its two halves (images and labels
+    #: after ``train_limit``), so two runs can show they read the same pictures (``data_checksum``)
+    identity: dict[str, str] | None = None
 
     def epoch_batches(self, epoch: int) -> Iterator[tuple[Any, Any]]:
         """Exactly ``steps_per_epoch`` pairs (search-train batch, search-valid batch).
@@ -38,6 +42,9 @@ class SearchData:
         """
         for _ in range(self.steps_per_epoch):
             yield self.train.next_batch(), self.valid.next_batch()
+
+    def describe(self) -> dict[str, str]:
+        return dict(self.identity or {})
 
     def fixed_valid_batch(self):
         """The first search-valid batch in file order, unaugmented (for RSPS's selection)."""
@@ -84,4 +91,14 @@ def build_search_data(config, device: torch.device) -> SearchData:
         (len(train), len(valid)),
         splits.source,
         fixed,
+        {"dataset": config.dataset, "root": config.data_root, "sha256": data_checksum(train, valid)},
     )
+
+
+def data_checksum(*datasets) -> str:
+    """sha256 over the images and labels of ``datasets`` in order (uint8/int64 bytes as stored)."""
+    digest = hashlib.sha256()
+    for dataset in datasets:
+        for tensor in (dataset.images, dataset.labels):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

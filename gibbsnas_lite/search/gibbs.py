@@ -43,6 +43,7 @@ from __future__ import annotations
 import torch
 
 from ..samplers import BFGSGaussian, DiagLBFGSGaussian
+from . import drive
 from .base import Strategy, advance_schedules, cosine_lr, weights_sgd
 
 
@@ -70,7 +71,9 @@ class GibbsNAS(Strategy):
         self.order, self.mode = order, mode
         self.name = f"gibbs{order}" + ("-mean" if mode == "mean" else "")
         c = config
-        common = dict(mode=mode, clip_std=c.clip_std, warmup_steps=c.warmup_steps, ramp_steps=c.ramp_steps)
+        common = dict(
+            mode=mode, noise=c.noise, clip_std=c.clip_std, warmup_steps=c.warmup_steps, ramp_steps=c.ramp_steps
+        )
         w_temperature = c.temperature if c.w_temperature is None else c.w_temperature
         weights = list(model.weight_parameters())
         if order == 2:
@@ -238,6 +241,18 @@ class GibbsNAS(Strategy):
             for group in sampler.param_groups:
                 eta, eta0 = group["lr"], group["initial_lr"]
                 group["temperature"] = base * (eta * (2 - eta)) / (eta0 * (2 - eta0))
+
+    def drive_report(self):
+        """The drift/noise split of alpha's movement and the noise-only control (search/drive.py)."""
+        alphas = [a.detach() for a in self.model.arch_parameters()]
+        movement = self.a_optimizer.movement()
+        report = drive.drive_report(movement, [a.shape for a in alphas], alphas)
+        if report and len(alphas) == 1:  # NB201: the control as an arch string
+            control = (movement["start"] + movement["noise"]).view_as(alphas[0])
+            arch = self.model.genotype(control)
+            if isinstance(arch, str):
+                report["noise_only_arch"] = arch
+        return report
 
     def alpha_state(self):
         state = super().alpha_state()

@@ -64,6 +64,7 @@ class SearchResult:
     seconds: float = 0.0
     strategy: Any = None
     model: Any = None
+    data: dict[str, Any] = field(default_factory=dict)  # the search data's identity (search/data.py)
 
     def summary(self) -> dict[str, Any]:
         last = self.history.epochs[-1] if self.history.epochs else {}
@@ -78,7 +79,9 @@ class SearchResult:
             "epochs_done": len(self.history.epochs),
             "stopped_early": self.stopped_early,
             "seconds": round(self.seconds, 3),
-            "final": {k: v for k, v in last.items() if k not in ("alpha", "probs", "std")},
+            "final": {k: v for k, v in last.items() if k not in ("alpha", "probs", "std", "drive")},
+            "drive": last.get("drive", {}),
+            "data": self.data,
             "config": self.config.to_dict(),
         }
 
@@ -209,6 +212,7 @@ def run_search(
                 "arch": arch,
                 "benchmark": benchmark_accuracies(config, arch),
                 "seconds": time.perf_counter() - epoch_start,
+                "drive": strategy.drive_report(),
                 **strategy.alpha_state(),
             }
             history.log_epoch(record)
@@ -246,6 +250,7 @@ def run_search(
         time.perf_counter() - start_time,
         strategy,
         model,
+        data.describe(),
     )
     if out_dir is not None:
         atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
