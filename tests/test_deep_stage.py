@@ -1,0 +1,153 @@
+"""The deep stage (docs/deep_stage.md): calibrated draws, the drift/noise split, the cpu-deep profile."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
+from gibbsnas_lite.samplers._common import noise_variance_factor
+from gibbsnas_lite.search import drive, make_config
+
+A = torch.tensor([[3.0, 1.2], [1.2, 1.0]], dtype=torch.float64)
+MU = torch.tensor([0.5, -1.0], dtype=torch.float64)
+
+
+def whitened_chain_covariance(eta: float, noise: str, n: int = 20_000, burn: int = 500, T=2.0, N=8.0):
+    """Empirical covariance of a BFGSGaussian chain on U = ½(θ-μ)ᵀA(θ-μ), whitened by the
+    Laplace Gaussian's (T/N)A⁻¹: the identity when the chain draws from the Laplace Gaussian."""
+    theta = torch.nn.Parameter(MU.clone())
+    sampler = BFGSGaussian([theta], lr=eta, data_size=N, temperature=T, weight_decay=0.0, noise=noise, seed=0)
+    draws = torch.empty(n, 2, dtype=torch.float64)
+    for i in range(burn + n):
+        theta.grad = A @ (theta.detach() - MU)
+        sampler.step()
+        if i >= burn:
+            draws[i - burn] = theta.detach()
+    inverse_factor = torch.linalg.inv(torch.linalg.cholesky((T / N) * torch.linalg.inv(A)))
+    return inverse_factor @ torch.cov(draws.T) @ inverse_factor.T, sampler
+
+
+@pytest.mark.parametrize("eta", [0.1, 0.5, 1.0])
+def test_calibrated_chain_covariance_is_the_laplace_gaussians(eta):
+    """noise='calibrated': the chain's covariance is (T/N)A⁻¹ at every η (Monte Carlo error:
+    at η = 0.1 the lag-1 autocorrelation is 0.9, ~1,000 effective draws, a ~4.5 % standard error)."""
+    whitened, sampler = whitened_chain_covariance(eta, "calibrated")
+    torch.testing.assert_close(sampler.inverse_hessian() @ A, torch.eye(2, dtype=torch.float64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(whitened, torch.eye(2, dtype=torch.float64), atol=0.12, rtol=0)
+
+
+def test_eq16_chain_is_wider_by_one_over_eta_two_minus_eta():
+    """The printed Eq. 16 (c = 1) at η = 0.5: 1/(η(2-η)) = 4/3 times the Laplace covariance."""
+    whitened, _ = whitened_chain_covariance(0.5, "eq16")
+    torch.testing.assert_close(whitened, (4 / 3) * torch.eye(2, dtype=torch.float64), atol=0.08, rtol=0)
+    assert noise_variance_factor("eq16", 0.1) == 1.0
+    assert noise_variance_factor("calibrated", 0.1) == pytest.approx(0.19)
+    with pytest.raises(ValueError, match=r"lr in \[0, 2\].*2.5"):
+        noise_variance_factor("calibrated", 2.5)
+
+
+def test_diagonal_sampler_calibrated_draw_variance():
+    """One ω draw at zero gradient has variance η(2-η)(T/N)D with noise='calibrated', (T/N)D with 'eq16'."""
+    spreads = {}
+    for noise in ("eq16", "calibrated"):
+        w = torch.nn.Parameter(torch.zeros(200_000, dtype=torch.float64))
+        sampler = DiagLBFGSGaussian(
+            [w], lr=0.5, data_size=4.0, temperature=2.0, weight_decay=0.0, h_max=0.1, noise=noise, seed=3
+        )
+        w.grad = torch.zeros_like(w)
+        sampler.step()
+        spreads[noise] = float(w.detach().var())
+    assert spreads["eq16"] == pytest.approx(0.1 * 2.0 / 4.0, rel=0.02)  # D = h_max at the first step
+    assert spreads["calibrated"] == pytest.approx(0.75 * 0.1 * 2.0 / 4.0, rel=0.02)
+
+
+def test_samplers_refuse_an_unknown_noise():
+    p = torch.nn.Parameter(torch.zeros(3))
+    with pytest.raises(ValueError, match="noise must be one of 'eq16', 'calibrated', got 'hot'"):
+        BFGSGaussian([p], data_size=1.0, noise="hot")
+    with pytest.raises(ValueError, match="noise must be one of"):
+        DiagLBFGSGaussian([p], data_size=1.0, noise="hot")
+
+
+def alpha_chain(gradient: torch.Tensor, steps: int, seed: int):
+    """A BFGSGaussian chain on one 6x5 α with a fixed loss gradient (no data, no network)."""
+    alpha = torch.nn.Parameter(1e-3 * torch.randn(6, 5, generator=torch.Generator().manual_seed(seed)))
+    sampler = BFGSGaussian(
+        [alpha], lr=0.1, data_size=100.0, temperature=1.0, weight_decay=0.0, noise="calibrated", seed=seed
+    )
+    for _ in range(steps):
+        alpha.grad = gradient.clone()
+        sampler.step()
+    return alpha, sampler
+
+
+def test_zero_gradient_chain_is_its_own_noise_only_control():
+    alpha, sampler = alpha_chain(torch.zeros(6, 5), steps=40, seed=1)
+    movement = sampler.movement()
+    torch.testing.assert_close(movement["start"] + movement["drift"] + movement["noise"], alpha.detach().reshape(-1))
+    report = drive.drive_report(movement, [alpha.shape], [alpha.detach()])
+    assert report["drift_share"] == 0.0
+    assert report["noise_only_agreement"] == 1.0
+    assert report["noise_only_choices"] == alpha.detach().argmax(-1).tolist()
+
+
+def test_strong_consistent_gradient_drives_the_cell_and_agreement_falls_to_chance():
+    """A gradient that pulls every edge to op (e mod 5) wins: the cell is that one, the drift
+    dominates, and the noise-only controls agree with it on about 1/5 of the edges."""
+    target = torch.arange(6) % 5
+    gradient = -3.0 * torch.nn.functional.one_hot(target, 5).double().float()  # downhill towards target
+    agreements = []
+    for seed in range(30):
+        alpha, sampler = alpha_chain(gradient, steps=40, seed=seed)
+        assert alpha.detach().argmax(-1).tolist() == target.tolist()
+        report = drive.drive_report(sampler.movement(), [alpha.shape], [alpha.detach()])
+        assert report["drift_share"] > 0.9
+        assert report["drift_only_agreement"] == 1.0
+        agreements.append(report["noise_only_agreement"])
+    mean = sum(agreements) / len(agreements)
+    assert 0.1 < mean < 0.3, mean  # chance is 0.2 (180 edges: standard error 0.03)
+
+
+def test_movement_is_empty_before_the_first_step_and_survives_a_state_dict():
+    alpha, sampler = alpha_chain(torch.zeros(6, 5), steps=0, seed=0)
+    assert sampler.movement() == {}
+    assert drive.drive_report({}, [alpha.shape], [alpha.detach()]) == {}
+    alpha.grad = torch.ones(6, 5)
+    sampler.step()
+    other = BFGSGaussian([alpha], lr=0.1, data_size=100.0, noise="calibrated")
+    other.load_state_dict(sampler.state_dict())
+    for key, value in sampler.movement().items():
+        torch.testing.assert_close(other.movement()[key], value, rtol=0, atol=0)
+
+
+def test_cpu_deep_profile_is_the_deep_stage():
+    darts = make_config("darts-v1", "cpu-deep")
+    assert (darts.cells_per_stage, darts.epochs, darts.channels, darts.image_size) == (5, 20, 8, 16)
+    assert (darts.dataset, darts.data_root, darts.train_limit, darts.batch_size) == ("fashion-mnist", "embedded", 4096, 64)
+    # DARTS's published config (NAS-Bench-201's DARTS.config): no α lr raised to force a collapse
+    assert (darts.w_lr, darts.w_weight_decay, darts.a_lr, darts.a_weight_decay) == (0.025, 5e-4, 3e-4, 1e-3)
+    gibbs = make_config("gibbs2", "cpu-deep")
+    assert gibbs.noise == "calibrated" and gibbs.noise_follows_lr is False
+    assert gibbs.alpha_accum == 4 and gibbs.cells_per_stage == 5
+    # the shallow stage keeps the settings its shipped study was made with
+    shallow = make_config("gibbs2", "cpu")
+    assert shallow.noise == "eq16" and shallow.noise_follows_lr is True
+    with pytest.raises(ValueError, match="noise_follows_lr=False"):
+        make_config("gibbs2", "cpu", noise="calibrated")
+    with pytest.raises(ValueError, match="noise"):
+        make_config("gibbs2", "cpu-deep", noise="loud")
+
+
+def test_cpu_deep_reads_the_embedded_subset_on_every_machine():
+    """The same images and labels whether or not Debian's full Fashion-MNIST is installed (CI
+    installs it; this pins the bytes the deep study searched on, seed 0: data/seed_study/deep.json)."""
+    from gibbsnas_lite.search.data import build_search_data
+
+    data = build_search_data(make_config("darts-v1", "cpu-deep", seed=0), torch.device("cpu"))
+    assert data.sizes == (4096, 4096)
+    assert data.describe() == {
+        "dataset": "fashion-mnist",
+        "root": "embedded",
+        "sha256": "26bc1f743d6505a4f4198ddb1f57856de355446967738d07071652d83d9498cb",
+    }
