@@ -57,7 +57,9 @@ def main(argv=None) -> int:
         result = run_search(resume=folder, echo=print)
     else:
         result = run_search(build(args.candidate, args.seed, args.epochs), out_dir=folder, echo=print)
-    print(result.arch, result.benchmark.get("cifar10_test"), result.summary().get("drive", {}).get("noise_only_agreement"))
+    print(
+        result.arch, result.benchmark.get("cifar10_test"), result.summary().get("drive", {}).get("noise_only_agreement")
+    )
     return 0
 
 

@@ -124,7 +124,12 @@ def test_movement_is_empty_before_the_first_step_and_survives_a_state_dict():
 def test_cpu_deep_profile_is_the_deep_stage():
     darts = make_config("darts-v1", "cpu-deep")
     assert (darts.cells_per_stage, darts.epochs, darts.channels, darts.image_size) == (5, 20, 8, 16)
-    assert (darts.dataset, darts.data_root, darts.train_limit, darts.batch_size) == ("fashion-mnist", "embedded", 4096, 64)
+    assert (darts.dataset, darts.data_root, darts.train_limit, darts.batch_size) == (
+        "fashion-mnist",
+        "embedded",
+        4096,
+        64,
+    )
     # DARTS's published config (NAS-Bench-201's DARTS.config): no α lr raised to force a collapse
     assert (darts.w_lr, darts.w_weight_decay, darts.a_lr, darts.a_weight_decay) == (0.025, 5e-4, 3e-4, 1e-3)
     gibbs = make_config("gibbs2", "cpu-deep")
@@ -151,3 +156,28 @@ def test_cpu_deep_reads_the_embedded_subset_on_every_machine():
         "root": "embedded",
         "sha256": "26bc1f743d6505a4f4198ddb1f57856de355446967738d07071652d83d9498cb",
     }
+
+
+def test_a_search_reports_what_moved_alpha(tmp_path):
+    """Every GibbsNAS run's summary (and each epoch record) carries the drive report and the data's
+    checksum; the seed study's row adds the noise-only control's NAS-Bench-201 accuracies."""
+    from gibbsnas_lite.course.seed_study import run_row
+    from gibbsnas_lite.nasbench import NB201Table
+    from gibbsnas_lite.search import run_search
+
+    config = make_config("gibbs2", "smoke", noise="calibrated", noise_follows_lr=False)
+    result = run_search(config, out_dir=tmp_path / "run")
+    summary = result.summary()
+    report = summary["drive"]
+    assert 0.0 <= report["drift_share"] <= 1.0 and report["noise_norm"] > 0
+    assert report["noise_only_agreement"] in {k / 6 for k in range(7)}
+    assert all(e["drive"] for e in result.history.epochs)
+    assert len(summary["data"]["sha256"]) == 64
+    row = run_row(tmp_path / "run")
+    control = row["drive"]["noise_only_arch"]
+    assert row["drive"]["noise_only_benchmark"]["cifar10_test"] == NB201Table.load().accuracy(
+        control, "cifar10", "test"
+    )
+    assert row["epochs"][-1]["noise_only_agreement"] == report["noise_only_agreement"]
+    darts = run_search(make_config("darts-v1", "smoke"), out_dir=tmp_path / "darts")
+    assert darts.summary()["drive"] == {} and run_row(tmp_path / "darts")["drive"] == {}

@@ -9,7 +9,10 @@ the learner's own live run without rerunning the study.
 
 A row per run: strategy, seed, the derived arch, its NAS-Bench-201 accuracies, per epoch the
 derived cell's CIFAR-10 test accuracy and its share of parameter-free ops (the paper's Fig. 3),
-CPU seconds and peak memory (from a sweep trial's ``trial.json``, or the run's ``time.txt``).
+CPU seconds and peak memory (from a sweep trial's ``trial.json``, or the run's ``time.txt``),
+and for GibbsNAS what moved α (``drive``: the drift share and the noise-only control's cell,
+its accuracies and its agreement with the searched cell; :mod:`gibbsnas_lite.search.drive`),
+per epoch too; ``data_sha256`` names the pictures the run searched on.
 """
 
 from __future__ import annotations
@@ -59,9 +62,12 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
                 METRIC: r["benchmark"].get(METRIC),
                 "parameter_free_share": parameter_free_share(r["arch"]),
                 "arch": r["arch"],
+                **_epoch_drive(r.get("drive") or {}),
             }
             for r in epochs
         ],
+        "drive": drive_row(summary.get("drive") or {}),
+        "data_sha256": (summary.get("data") or {}).get("sha256"),
         "cpu_seconds": None,
         "wall_seconds": summary.get("seconds"),
         "peak_rss_mb": None,
@@ -80,6 +86,27 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
             row["peak_rss_mb"] = int(fields[1]) / 1024
             row["cpu_seconds"] = float(fields[2]) + float(fields[3])
     return row
+
+
+def drive_row(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's drive report with the noise-only control's NAS-Bench-201 accuracies ({} if none)."""
+    if not report:
+        return {}
+    row = {k: report.get(k) for k in ("drift_share", "drift_norm", "noise_norm", "noise_only_agreement")}
+    arch = report.get("noise_only_arch")
+    if arch:
+        from ..search.config import SearchConfig
+        from ..search.loop import benchmark_accuracies
+
+        row["noise_only_arch"] = arch
+        row["noise_only_benchmark"] = benchmark_accuracies(SearchConfig(space="nb201"), arch)
+    return row
+
+
+def _epoch_drive(report: Mapping[str, Any]) -> dict[str, Any]:
+    if not report:
+        return {}
+    return {"drift_share": report.get("drift_share"), "noise_only_agreement": report.get("noise_only_agreement")}
 
 
 def collect(folders: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
