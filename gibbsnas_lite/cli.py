@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "search",
         help="run a search (GibbsNAS or a baseline); writes checkpoint, history, summary",
         description="Profiles are presets: smoke (seconds, synthetic data), cpu (minutes on 2 cores, "
-        "Fashion-MNIST, reduced supernet), full (the paper's protocol, GPU). "
+        "Fashion-MNIST, reduced supernet), cpu-deep (the cpu stage at NAS-Bench-201's depth, 5 cells "
+        "per stage, 20 epochs, on the embedded Fashion-MNIST subset: where DARTS collapses; "
+        "docs/deep_stage.md), full (the paper's protocol, GPU). "
         "Explicit options override the profile.",
     )
     search.add_argument("--strategy", choices=STRATEGIES, default=None, help="default: gibbs2")
