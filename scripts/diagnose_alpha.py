@@ -83,7 +83,7 @@ def instrument(strategy, records: list, steps_per_epoch: int):
                 "gap_alpha": [
                     float(v) for v in (alpha.detach().double().topk(2, dim=-1).values.diff(dim=-1).abs()[:, 0])
                 ],
-                "pairs": {k: state.get(f"pairs_{k}") for k in ("updated", "damped", "skipped")},
+                "pairs": {k: int(state.get(f"pairs_{k}", 0)) for k in ("updated", "damped", "skipped")},
             }
         )
         return out

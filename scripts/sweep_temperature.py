@@ -255,7 +255,9 @@ def run_one(args, mode: str, temperature: float, w_temperature: float | None) ->
         "train_loss": losses,
         "records": records,
         "final_arch": strategy.derive(),
-        "pairs": {k: strategy.a_optimizer._state().get(k) for k in ("pairs_updated", "pairs_damped", "pairs_skipped")},
+        "pairs": {  # device tensors (the sampler counts without a host sync)
+            k: int(strategy.a_optimizer._state().get(k, 0)) for k in ("pairs_updated", "pairs_damped", "pairs_skipped")
+        },
     }
 
 

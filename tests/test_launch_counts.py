@@ -62,15 +62,18 @@ def test_the_count_covers_the_full_profiles_cycle(counts):
 def test_gibbsnas_launches_no_more_kernels_than_darts_v1(counts):
     g, d = counts["gibbs2"], counts["darts-v1"]
     ratio = g["ops_per_step_mean"] / d["ops_per_step_mean"]
-    # measured 0.858 here (1,301 vs 1,516 ops) and 0.831 at full size (docs/bench_search.md); the goal
-    # is <= 1.10 there.
+    # measured 0.858 here (1,301 vs 1,516 ops) and 0.831 at full size (docs/bench_search.md) while
+    # DARTS-V1's omega step also differentiated alpha; since it differentiates omega alone (issue 19),
+    # 1.027 here (1,284 vs 1,250). The goal is <= 1.10 at full size.
     # With the per-tensor omega sampler it was 1.74 here (1,430 ops in its step instead of 26).
-    assert ratio <= 0.95, (g["ops_per_step_mean"], d["ops_per_step_mean"])
-    assert g["w_step_ops"] <= 30 and g["w_step_syncs"] == 1  # the flat omega sampler, a step without a pair
+    assert ratio <= 1.10, (g["ops_per_step_mean"], d["ops_per_step_mean"])
+    # the flat omega sampler, a step without a pair: its finite-gradient check is noted in the
+    # strategy's NaN record (read once per epoch), so no host sync
+    assert g["w_step_ops"] <= 30 and g["w_step_syncs"] == 0
 
 
 def test_gibbsnas_syncs_no_more_than_darts_v1(counts):
     g, d = counts["gibbs2"], counts["darts-v1"]
     # measured: see docs/bench_search.md (the alpha step, once in 32, has the most)
     assert g["syncs_per_step_mean"] <= d["syncs_per_step_mean"]
-    assert g["syncs_per_step_min"] <= 4  # a plain step: two loss checks, the sampler's gradient check, the metrics
+    assert g["syncs_per_step_min"] == 0  # a plain step (tests/test_host_syncs.py pins every strategy's)

@@ -44,8 +44,9 @@ def test_bench_search_times_every_strategy_and_counts_ops(tmp_path):
     assert 0 < cl["variant"]["weight_grad"] < 1e-2 and cl["float32_eager"]["loss"] < 1e-5
     counts = {name: c["as_cuda"] for name, c in result["counts"].items()}
     lib = counts["gibbs2:curvature_every=2"]
-    # the flat omega sampler: one host sync and a few dozen kernels per step, whatever the tensor count
-    assert lib["w_step_syncs"] == 1 and lib["w_step_ops"] < 50
+    # the flat omega sampler: a few dozen kernels per step, whatever the tensor count, and no host
+    # sync (its finite-gradient check is noted for the search's epoch check)
+    assert lib["w_step_syncs"] == 0 and lib["w_step_ops"] < 50
     assert lib["a_step_ops"] > 0  # one real alpha (BFGS) step was counted
     # passes per step over the 2-step cycle: 2 + 1/2 (omega pair every 2nd step) + 1/2 (alpha pair)
     assert lib["steps"] == 2 and lib["forwards_per_step_mean"] == pytest.approx(3.0)

@@ -1,7 +1,9 @@
-"""What both samplers share: argument checks, the warm-up schedule, noise clipping, gradient checks."""
+"""What both samplers share: argument checks, the warm-up schedule, noise clipping, gradient checks,
+and :class:`NonFiniteWatch`, the deferred (sync-free) form of those checks that a search uses."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -108,7 +110,9 @@ def check_finite_grads(owner: str, params: Sequence[torch.Tensor]) -> None:
     """Raise ``ValueError`` naming the first parameter whose gradient holds NaN or Inf.
 
     Called before anything is changed, so the params and the sampler's state stay as they were.
-    One device synchronization for all parameters.
+    One device synchronization for all parameters: raising needs the answer on the host. A
+    caller that can wait for the answer (a search reads it once per epoch) notes the gradient
+    in a :class:`NonFiniteWatch` instead (``DiagLBFGSGaussian.finite_watch``).
     """
     flags = [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
     if not flags or bool(torch.stack(flags).all()):
@@ -138,3 +142,56 @@ def make_generator(device: torch.device, seed: int | None) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
+
+
+class NonFiniteWatch:
+    """Values to check for NaN/Inf later: the check reads them all at once, in one host sync.
+
+    Why: checking a loss or a gradient for NaN/Inf where it is computed
+    (``bool(torch.isfinite(x).all())``) makes the host wait for the device at every check,
+    and on a GPU a search step is host-bound: one wait per loss is one stall per forward pass.
+    :meth:`note` keeps a reference to the (0-dim, detached) value and launches no kernel;
+    :meth:`first` stacks the values noted since the last read, reads them in one sync (e.g.
+    once per epoch) and names the first non-finite one. The price: the work after a
+    non-finite value until the read is wasted, and its results (NaN parameters) must not be
+    kept; the search raises before it writes a checkpoint.
+
+    ``context`` is a label the owner sets as it goes (e.g. the step being run); each note is
+    reported with the context it was noted in, so a sampler's gradient note names the step.
+    """
+
+    def __init__(self):
+        self.context = ""
+        self._values: list[torch.Tensor] = []
+        self._sites: list[tuple[str, str]] = []
+
+    @property
+    def pending(self) -> int:
+        """How many values were noted since the last :meth:`first`."""
+        return len(self._values)
+
+    def note(self, value: torch.Tensor, site: str) -> None:
+        """Keep ``value`` (a 0-dim tensor, e.g. a loss) for the next :meth:`first`; no kernel, no sync."""
+        self._values.append(value.detach())
+        self._sites.append((self.context, site))
+
+    def first(self) -> tuple[str, str, float] | None:
+        """``(context, site, value)`` of the first non-finite value noted since the last call, or
+        None; one host sync (a stack per dtype, read together). The record starts afresh."""
+        values, sites = self._values, self._sites
+        self._values, self._sites = [], []
+        if not values:
+            return None
+        groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}  # torch.stack needs one of each
+        for index, value in enumerate(values):
+            groups.setdefault((value.dtype, value.device), []).append(index)
+        device = values[0].device
+        stacked = torch.cat(
+            [torch.stack([values[i] for i in indices]).to(device, torch.float64) for indices in groups.values()]
+        )
+        read = dict(zip([i for indices in groups.values() for i in indices], stacked.tolist()))
+        for index in range(len(values)):
+            if not math.isfinite(read[index]):
+                context, site = sites[index]
+                return context, site, read[index]
+        return None

@@ -27,6 +27,11 @@ POWELL_THRESHOLD = 0.2  # Nocedal & Wright, Procedure 18.2
 ROUND_OFF = 1e-30  # pairs with ||s||^2 or ||y||^2 below this are skipped
 
 
+#: the outcome codes of :func:`bfgs_inverse_update_codes`, by index
+OUTCOMES = ("updated", "damped", "skipped")
+UPDATED, DAMPED, SKIPPED = range(3)
+
+
 def bfgs_inverse_update(
     inverse_hessian: torch.Tensor,
     s: torch.Tensor,
@@ -50,41 +55,68 @@ def bfgs_inverse_update(
     Either policy skips a pair with ``s = 0``, ``y = 0``, a non-finite entry, or one at round-off
     level (‖s‖² or ‖y‖² below 1e-30, or ``yᵀHy`` not positive): such pairs carry no curvature
     and, in mean mode near a mode, made the damping divide by a vanishing ``yᵀHy``.
-    Returns ``(H+, outcome)`` with outcome ``"updated"``, ``"damped"`` or ``"skipped"``.
+    Returns ``(H+, outcome)`` with outcome ``"updated"``, ``"damped"`` or ``"skipped"`` (a
+    skipped pair returns ``H`` itself). The outcome is read on the host (one sync); the sampler
+    uses :func:`bfgs_inverse_update_codes`, the same update with the outcome left on the device.
     """
-    ss, sy, yy = float(s @ s), float(s @ y), float(y @ y)
-    if not (ss > ROUND_OFF and yy > ROUND_OFF and math.isfinite(ss + sy + yy)):
-        return inverse_hessian, "skipped"
-    outcome = "updated"
+    updated, code = bfgs_inverse_update_codes(inverse_hessian, s, y, pd_policy, pd_eps)
+    outcome = OUTCOMES[int(code)]
+    return (inverse_hessian if outcome == "skipped" else updated), outcome
+
+
+def bfgs_inverse_update_codes(
+    inverse_hessian: torch.Tensor,
+    s: torch.Tensor,
+    y: torch.Tensor,
+    pd_policy: str = "damp",
+    pd_eps: float = 1e-8,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`bfgs_inverse_update` without a host sync: ``(H+, outcome code)``, the code a 0-dim
+    int64 tensor indexing :data:`OUTCOMES` (``H+`` equals ``H`` bit for bit when skipped).
+
+    Why branch-free: every branch of the policy depends on dot products that live on the
+    device, and each ``if`` on one is a host sync (five per pair). Here both branches are
+    computed and ``torch.where`` picks, so the numbers are the branchy code's bit for bit (the
+    same operations in the same order on the same operands; a branch not taken may hold
+    NaN/Inf, which ``where`` never lets through). The cost is a few n×n kernels more per pair.
+    Every constant enters as a Python number in arithmetic (a kernel argument) or as a tensor
+    filled on the device, never as a number that ``torch.where`` would copy to the device.
+    """
+    ss, sy, yy = s @ s, s @ y, y @ y
     hy = inverse_hessian @ y
-    yhy = float(y @ hy)
-    if not (yhy > 0 and math.isfinite(yhy)):
-        return inverse_hessian, "skipped"
+    yhy = y @ hy
+    skip = ~((ss > ROUND_OFF) & (yy > ROUND_OFF) & torch.isfinite(ss + sy + yy))
+    skip |= ~((yhy > 0) & torch.isfinite(yhy))
+    damp = torch.zeros_like(skip)
     if pd_policy == "skip":
-        if sy <= pd_eps * math.sqrt(ss * yy):
-            return inverse_hessian, "skipped"
-    elif sy <= POWELL_THRESHOLD * yhy:
-        theta = (1.0 - POWELL_THRESHOLD) / (1.0 - sy / yhy)
-        s = theta * s + (1.0 - theta) * hy
-        sy = float(s @ y)
-        outcome = "damped"
-    rho = 1.0 / sy
+        skip |= sy <= pd_eps * torch.sqrt(ss * yy)
+    else:
+        damp = ~skip & (sy <= POWELL_THRESHOLD * yhy)
+        # θ = 0.8 / (1 - sᵀy / yᵀHy); written as a division (a Python number over a tensor
+        # would be a reciprocal times the number: not the same rounding)
+        theta = torch.full_like(sy, 1.0 - POWELL_THRESHOLD) / (1.0 - sy / yhy)
+        s = torch.where(damp, theta * s + (1.0 - theta) * hy, s)
+        sy = torch.where(damp, s @ y, sy)
+    rho = torch.ones_like(sy) / sy
     cross = torch.outer(hy, s)
     updated = inverse_hessian - rho * (cross + cross.T) + (rho * rho * yhy + rho) * torch.outer(s, s)
-    return (updated + updated.T) / 2, outcome
+    updated = torch.where(skip, inverse_hessian, (updated + updated.T) / 2)
+    code = skip.to(torch.int64) * SKIPPED + damp.to(torch.int64) * DAMPED  # never both; neither: UPDATED (0)
+    return updated, code
 
 
 def cap_eigenvalues(matrix: torch.Tensor, h_max: float) -> torch.Tensor:
     """The symmetric ``matrix`` with its eigenvalues above ``h_max`` set to ``h_max``.
 
     Eigenvectors are kept, so the capped H is still positive definite and its action on
-    directions of curvature above 1/h_max is unchanged.
+    directions of curvature above 1/h_max is unchanged. Branch-free: the capped matrix is
+    always formed and ``torch.where`` keeps ``matrix``'s own entries (bit for bit) when no
+    eigenvalue is above the cap, so no eigenvalue is read on the host. ``torch.linalg.eigh``
+    itself checks its convergence on the host on CUDA (a sync inside torch that no flag turns off).
     """
     values, vectors = torch.linalg.eigh(matrix)
-    if float(values[-1]) <= h_max:
-        return matrix
     capped = (vectors * values.clamp(max=h_max)) @ vectors.T
-    return (capped + capped.T) / 2
+    return torch.where(values[-1] <= h_max, matrix, (capped + capped.T) / 2)
 
 
 def cholesky_with_jitter(matrix: torch.Tensor) -> torch.Tensor:
@@ -92,6 +124,10 @@ def cholesky_with_jitter(matrix: torch.Tensor) -> torch.Tensor:
 
     The BFGS policies keep H positive definite in exact arithmetic; if round-off makes the
     factorization fail, a growing multiple of the mean diagonal is added until it succeeds.
+
+    One host sync: whether the factorization succeeded (``info``) is read on the host. It
+    stays: the fallback is a loop of up to 30 factorizations, which a branch-free form would
+    have to run every time, and a factor of a failed factorization is not a usable one.
     """
     factor, info = torch.linalg.cholesky_ex(matrix)
     if int(info) == 0:
@@ -294,6 +330,10 @@ class BFGSGaussian(Optimizer):
             self._state()["inverse_hessian"] = saved["inverse_hessian"].to(
                 dtype=torch.float64, device=self._params[0].device, copy=True
             )
+        # ... and the flag and the pair counters, device tensors (_update_curvature), to it too
+        for key, dtype in (("initial_scale_set", torch.bool), *((f"pairs_{o}", torch.int64) for o in OUTCOMES)):
+            if isinstance(saved.get(key), torch.Tensor):
+                self._state()[key] = saved[key].to(dtype=dtype, device=self._params[0].device, copy=True)
         if generator_state is not None:
             self._generator.set_state(generator_state)
 
@@ -431,17 +471,30 @@ class BFGSGaussian(Optimizer):
         return [(group, p) for group in self.param_groups for p in group["params"]]
 
     def _update_curvature(self, state: dict, s: torch.Tensor, y: torch.Tensor) -> None:
+        """Update H with the pair (s, y): N&W's initial scaling at the first usable pair, the BFGS
+        update (:func:`bfgs_inverse_update_codes`), the eigenvalue cap.
+
+        No host sync (the cap's ``eigh`` aside, on CUDA): whether the initial scaling is done
+        (``initial_scale_set``) and the pair counters (``pairs_updated``/``_damped``/``_skipped``)
+        are 0-dim tensors on the device, and each branch is a ``torch.where`` (the same numbers
+        as branching on the host). A state from before (Python bool and ints) is taken as is.
+        """
         inverse_hessian = state["inverse_hessian"]
-        if not state["initial_scale_set"]:
-            sy, yy = float(s @ y), float(y @ y)
-            if sy > 0 and yy > 0:  # N&W Eq. 6.20, at the first usable pair
-                inverse_hessian = (sy / yy) * torch.eye(self._numel, dtype=torch.float64, device=s.device)
-                state["initial_scale_set"] = True
-        updated, outcome = bfgs_inverse_update(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
+        scale_set = state["initial_scale_set"]
+        if not isinstance(scale_set, torch.Tensor):  # a Python bool (a new state): filled on the device
+            scale_set = torch.full((), bool(scale_set), dtype=torch.bool, device=s.device)
+        sy, yy = s @ y, y @ y
+        # N&W Eq. 6.20, at the first usable pair (sy > 0 and yy > 0)
+        rescale = ~scale_set & (sy > 0) & (yy > 0)
+        eye = torch.eye(self._numel, dtype=torch.float64, device=s.device)
+        inverse_hessian = torch.where(rescale, (sy / yy) * eye, inverse_hessian)
+        state["initial_scale_set"] = scale_set | rescale
+        updated, code = bfgs_inverse_update_codes(inverse_hessian, s, y, self.pd_policy, self.pd_eps)
         if self.h_max is not None:  # unchanged when already under the cap (e.g. a skipped pair)
             updated = cap_eigenvalues(updated, self.h_max)
         state["inverse_hessian"] = updated
-        state[f"pairs_{outcome}"] += 1
+        for index, outcome in enumerate(OUTCOMES):
+            state[f"pairs_{outcome}"] = state[f"pairs_{outcome}"] + (code == index)
 
     def _noise(self, state: dict) -> list[torch.Tensor] | None:
         """Warm-up scaled L z per parameter (float64, before the sqrt(T/N) factor); None when off."""

@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 
 from ._common import (
     NOISES,
+    NonFiniteWatch,
     check_at_least,
     check_choice,
     check_finite_grads,
@@ -107,6 +108,14 @@ class DiagLBFGSGaussian(Optimizer):
     and keeps D = h_max). ``diag="lbfgs"`` keeps a per-tensor loop (its pairs and its
     compact matrices are per tensor).
 
+    **Host syncs.** With the secant diagonal a step reads nothing back from the device except
+    the finite-gradient check (one sync), and :attr:`finite_watch` defers that check: a search
+    sets it to its :class:`~gibbsnas_lite.samplers._common.NonFiniteWatch`, which it reads once
+    per epoch, so its steps have no host sync; a non-finite gradient then moves the parameters
+    to NaN/Inf instead of raising at once, and the owner must not keep them. ``diag="lbfgs"``
+    reads each tensor's ``sᵀy`` test back when it stores a pair (two syncs per tensor) and
+    ``torch.linalg.inv`` checks its result on the host on CUDA: it is not the search's diagonal.
+
     Args:
         params: parameters (or param groups) to sample, on one device, of one dtype.
         lr: η (default 1.0, see above); per group, so lr schedulers work.
@@ -193,6 +202,10 @@ class DiagLBFGSGaussian(Optimizer):
         self.warmup_steps, self.ramp_steps = warmup_steps, ramp_steps
         self.clip_std, self.clip_ratio = clip_std, clip_ratio
         self._generator = make_generator(first.device, seed)
+
+    #: None: a non-finite gradient raises ``ValueError`` at once (one host sync per step); a
+    #: :class:`~gibbsnas_lite.samplers._common.NonFiniteWatch`: it is noted there (no sync).
+    finite_watch: NonFiniteWatch | None = None
 
     # ------------------------------------------------------------ state
     def _flat_state(self) -> dict:
@@ -303,7 +316,8 @@ class DiagLBFGSGaussian(Optimizer):
     def _flat_gradient(self, check: bool = True) -> tuple[torch.Tensor, torch.Tensor, bool] | None:
         """(θ, g = ∇L + λθ, whether every parameter has a gradient), flat; None if none has one.
 
-        ``check``: raise, naming the parameter, if a gradient is not finite (one host sync).
+        ``check``: raise, naming the parameter, if a gradient is not finite (one host sync); with
+        a :attr:`finite_watch`, note the gradient's largest magnitude there instead (no sync).
         """
         grads = [p.grad for p in self._params]
         complete = all(g is not None for g in grads)
@@ -312,7 +326,9 @@ class DiagLBFGSGaussian(Optimizer):
         gradient = torch.cat(
             [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(self._params, grads)]
         )
-        if check and not math.isfinite(gradient.sum()):  # NaN/Inf reach the sum (2 kernels, 1 sync)
+        if check and self.finite_watch is not None:  # NaN/Inf reach the max norm (1 kernel, no sync)
+            self.finite_watch.note(torch.linalg.vector_norm(gradient, math.inf), f"{type(self).__name__} gradient")
+        elif check and not math.isfinite(gradient.sum()):  # NaN/Inf reach the sum (2 kernels, 1 sync)
             check_finite_grads(type(self).__name__, self._params)  # finds the parameter and raises
         theta = self._flat_param()
         for group, (start, end) in self._groups():

@@ -4,20 +4,37 @@ A strategy owns the optimizers (or samplers) of one search method and performs o
 step on a search-train batch (omega) and a search-valid batch (alpha). The loop
 (:mod:`gibbsnas_lite.search.loop`) owns data, epochs, history and checkpoints, so every
 strategy runs under the same budget, data and bookkeeping.
+
+No host syncs in a step: on a GPU a search step is host-bound (thousands of small kernels),
+and every read of a device value on the host (``.item()``, ``float(t)``, ``bool(t)``,
+``.tolist()``) or blocking upload makes the host wait for the device to drain its queue. So a
+step returns its metrics as device tensors (the loop sums them on the device and reads the
+sums once per epoch), losses are kept for one NaN/Inf check per epoch
+(:meth:`Strategy.check_finite`), and the random numbers a strategy draws on the host (its CPU
+generator keeps a seeded run's numbers the same on every device) are drawn a block of steps
+at a time and uploaded at once (:class:`BlockDraws`). tests/test_host_syncs.py pins the count.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from ..samplers._common import NonFiniteWatch
+
 
 class NonFiniteLossError(ValueError):
     """The loss became NaN/Inf; the run stops and the last good checkpoint is kept."""
+
+
+#: a strategy driven without the loop's epoch check (e.g. a script calling ``step()``) checks its
+#: NaN/Inf record after this many noted values, so the values kept for the check stay bounded
+WATCH_LIMIT = 1 << 16
 
 
 def logits_of(output: Any) -> torch.Tensor:
@@ -25,23 +42,59 @@ def logits_of(output: Any) -> torch.Tensor:
     return output[-1] if isinstance(output, (tuple, list)) else output
 
 
-def check_finite(loss: torch.Tensor, where: str) -> None:
-    if not torch.isfinite(loss.detach()).all():
-        raise NonFiniteLossError(
-            f"non-finite loss ({loss.item()}) at {where}; lower the learning rate (--w-lr/--a-lr), "
-            "raise the warm-up, or check the data; the last good checkpoint is left as it was"
-        )
-
-
-def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> float:
-    """Top-1 accuracy; ``targets`` are class indices (B) or class probabilities (B x classes).
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy, a 0-dim float32 tensor on the logits' device (no host sync; ``float()`` it
+    to read it); ``targets`` are class indices (B) or class probabilities (B x classes).
 
     Probability targets (e.g. a teacher's softmax) work everywhere in the search, since
     ``F.cross_entropy`` accepts them too; their argmax is the class counted here.
     """
     if targets.dim() == logits.dim():
         targets = targets.argmax(dim=1)
-    return (logits.argmax(dim=1) == targets).float().mean().item()
+    return (logits.argmax(dim=1) == targets).float().mean()
+
+
+class BlockDraws:
+    """A strategy's host-side random draws, made ``block`` steps at a time: ``next()`` gives one step's.
+
+    Why: a strategy draws from a CPU generator so that a seeded run has the same numbers on
+    every device, but a draw made on the host at every step must be copied to the device at
+    every step, and on CUDA a copy from pageable host memory waits for the device. Drawing a
+    block of steps at once gives the same numbers (a CPU generator's stream is sequential:
+    one draw of n x k numbers is n draws of k) with one copy per block. ``draw(generator, n)``
+    draws n steps' worth, indexable by step (a device tensor with one row per step, or a list).
+
+    The loop runs ``steps_per_epoch`` steps per epoch and checkpoints at epoch ends, so with
+    ``block = steps_per_epoch`` a block is drawn at each epoch's first step and is used up
+    when the checkpoint saves the generator: its state is the one drawing step by step gives.
+    A state saved mid-block (:meth:`state_dict`) holds the generator's state from before the
+    block and the steps used, and :meth:`load_state_dict` draws the block again.
+    """
+
+    def __init__(self, generator: torch.Generator, draw: Callable[[torch.Generator, int], Any], block: int):
+        self.generator, self.draw, self.block = generator, draw, max(1, int(block))
+        self._rows: Any = None
+        self._used = 0
+        self._start: torch.Tensor | None = None  # the generator's state before the block
+
+    def next(self) -> Any:
+        if self._rows is None or self._used == self.block:
+            self._start = self.generator.get_state()
+            self._rows, self._used = self.draw(self.generator, self.block), 0
+        self._used += 1
+        return self._rows[self._used - 1]
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._rows is None or self._used == self.block:
+            return {"used": 0}
+        return {"used": self._used, "start": self._start}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        self._rows, self._used = None, 0
+        if state and state["used"]:
+            self.generator.set_state(state["start"])
+            self.next()
+            self._used = int(state["used"])
 
 
 class Strategy:
@@ -64,23 +117,62 @@ class Strategy:
         self.fixed_valid_batch = None
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(int(config.seed) + 7919)
+        # the losses (and the omega sampler's gradient norms), kept for the epoch's NaN/Inf check
+        self.watch = NonFiniteWatch()
+        # the generator's draws, a block of steps ahead (GDAS, RSPS); saved with the generator
+        self.draws: BlockDraws | None = None
 
     # --- the step ------------------------------------------------------------------
-    def step(self, train_batch, valid_batch, epoch: int, step: int) -> dict[str, float]:
+    def step(self, train_batch, valid_batch, epoch: int, step: int) -> dict[str, torch.Tensor | float]:
+        """One search step; returns its metrics (losses, accuracies) as 0-dim device tensors
+        (or Python numbers), which the loop sums on the device and reads once per epoch."""
         raise NotImplementedError
 
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch (learning-rate schedules)."""
 
     def forward_loss(self, x, y, where: str, **forward_kwargs):
+        """The loss on (x, y) and the logits; the loss is noted in :attr:`watch` under ``where``
+        (no host sync: :meth:`check_finite` reads the losses noted, once per epoch in the loop)."""
         use_amp = bool(self.config.amp) and x.is_cuda
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
             logits = logits_of(self.model(x, **forward_kwargs))
         if logits.dtype in (torch.float16, torch.bfloat16):  # autocast: the loss in float32
             logits = logits.float()
         loss = F.cross_entropy(logits, y)
-        check_finite(loss, where)
+        if self.watch.pending >= WATCH_LIMIT:  # only when nobody reads it (no loop): keep it bounded
+            self.check_finite()
+        self.watch.context = where
+        self.watch.note(loss, "loss")
         return loss, logits
+
+    def check_finite(self, epoch: int | None = None) -> None:
+        """Raise :class:`NonFiniteLossError` naming the first NaN/Inf loss (or sampler gradient)
+        since the last check, with its step; one host sync. The loop calls it at each epoch's
+        end, before anything of the epoch is recorded or saved."""
+        found = self.watch.first()
+        if found is None:
+            return
+        where, what, value = found
+        when = "" if epoch is None else f" (found at the end of epoch {epoch}, before its checkpoint)"
+        raise NonFiniteLossError(
+            f"non-finite {what} ({value}) at {where}{when}; lower the learning rate (--w-lr/--a-lr), "
+            "raise the warm-up, or check the data; the last good checkpoint is left as it was"
+        )
+
+    def backward_weights(self, loss: torch.Tensor) -> None:
+        """``loss.backward()`` for the network weights only (into their ``.grad``, accumulating).
+
+        Why: ``loss.backward()`` also differentiates through alpha (DARTS's mixing weights or
+        GDAS's Gumbel weights) and leaves a gradient there that an omega step throws away:
+        about 1,500 of DARTS-V1's 6,900 ops per step at C=16, N=5. The weights' gradients are
+        the same numbers (the same graph, pruned of the alpha branches).
+        """
+        weights = [w for w in self.model.weight_parameters() if w.requires_grad]
+        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+        for w, g in zip(weights, grads):
+            if g is not None:
+                w.grad = g if w.grad is None else w.grad + g
 
     def clip_weights_grad(self) -> None:
         if self.config.grad_clip and self.config.grad_clip > 0:
@@ -119,12 +211,16 @@ class Strategy:
     def state_dict(self) -> dict[str, Any]:
         state = {name: obj.state_dict() for name, obj in self.optimizers().items()}
         state["generator"] = self.generator.get_state()
+        if self.draws is not None:  # a block drawn ahead of the steps (its docstring)
+            state["draws"] = self.draws.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, obj in self.optimizers().items():
             obj.load_state_dict(state[name])
         self.generator.set_state(state["generator"])
+        if self.draws is not None:
+            self.draws.load_state_dict(state.get("draws"))
 
 
 def cosine_lr(optimizer, epochs: int, eta_min: float):

@@ -25,13 +25,14 @@ class DartsV1(SgdAdamStrategy):
 
     name = "darts-v1"
 
-    def alpha_gradient(self, train_batch, valid_batch, where: str) -> tuple[float, float]:
+    def alpha_gradient(self, train_batch, valid_batch, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set alpha's ``.grad`` to the search-valid gradient; returns (loss, accuracy), device tensors."""
         x, y = valid_batch
         loss, logits = self.forward_loss(x, y, where)
         grads = torch.autograd.grad(loss, self.model.arch_parameters())
         for a, g in zip(self.model.arch_parameters(), grads):
             a.grad = g
-        return loss.item(), accuracy(logits, y)
+        return loss.detach(), accuracy(logits, y)
 
     def step(self, train_batch, valid_batch, epoch, step):
         where = f"{self.name} epoch {epoch} step {step}"
@@ -42,10 +43,10 @@ class DartsV1(SgdAdamStrategy):
         x, y = train_batch
         self.w_optimizer.zero_grad(set_to_none=True)
         loss, logits = self.forward_loss(x, y, where + " (omega)")
-        loss.backward()
+        self.backward_weights(loss)  # omega's gradient only: no backward through alpha
         self.clip_weights_grad()
         self.w_optimizer.step()
-        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y), "valid_loss": v_loss, "valid_acc": v_acc}
+        return {"train_loss": loss.detach(), "train_acc": accuracy(logits, y), "valid_loss": v_loss, "valid_acc": v_acc}
 
 
 class DartsV2(DartsV1):
@@ -92,7 +93,7 @@ class DartsV2(DartsV1):
         implicit = self.hessian_vector_product(vector, train_batch, where)
         for a, g, h in zip(alphas, d_alpha, implicit):
             a.grad = g - xi * h
-        return loss_v.item(), accuracy(logits_v, y_v)
+        return loss_v.detach(), accuracy(logits_v, y_v)
 
     def hessian_vector_product(self, vector, train_batch, where: str = "darts-v2") -> list[torch.Tensor]:
         """``grad^2_{alpha,w} L_train(w, alpha) . vector`` at the current weights, by Eq. 8:
@@ -101,13 +102,16 @@ class DartsV2(DartsV1):
             r = fd_radius / ||v||  (0.01 / ||v||, as DARTS' ``_hessian_vector_product``).
 
         The weights are moved in place and restored exactly (a saved copy) before returning.
+        r stays on the device (a 0-dim float64 tensor: the same numbers as the Python float it
+        was, with no host sync); on CUDA a division by a device r is not the multiplication by a
+        host reciprocal that torch uses for a Python number, so CUDA's last bits may differ.
         """
         weights = list(self.model.weight_parameters())
         alphas = list(self.model.arch_parameters())
         x_t, y_t = train_batch
         saved = [w.detach().clone() for w in weights]
-        norm = torch.sqrt(sum((v * v).sum() for v in vector))
-        radius = self.fd_radius / (norm.item() + 1e-12)
+        norm = torch.sqrt(sum((v * v).sum() for v in vector)).to(torch.float64) + 1e-12
+        radius = torch.full_like(norm, self.fd_radius) / norm  # a division, as fd_radius / float(norm)
         grads = []
         try:
             for sign in (+1.0, -1.0):

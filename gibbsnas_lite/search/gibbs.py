@@ -44,21 +44,17 @@ import torch
 
 from ..samplers import BFGSGaussian, DiagLBFGSGaussian
 from . import drive
-from .base import Strategy, advance_schedules, cosine_lr, weights_sgd
+from .base import Strategy, accuracy, advance_schedules, cosine_lr, weights_sgd
 
 
-def metrics(loss, logits, y, v_loss, v_logits, yv) -> dict[str, float]:
-    """The step's losses and top-1 accuracies (as ``base.accuracy``), fetched with one host sync."""
-
-    def correct(logits, targets):
-        if targets.dim() == logits.dim():  # class probabilities
-            targets = targets.argmax(dim=1)
-        return (logits.argmax(dim=1) == targets).float().mean()
-
-    values = torch.stack(
-        [loss.detach().double(), correct(logits, y).double(), v_loss.detach().double(), correct(v_logits, yv).double()]
-    ).tolist()
-    return dict(zip(("train_loss", "train_acc", "valid_loss", "valid_acc"), values))
+def metrics(loss, logits, y, v_loss, v_logits, yv) -> dict[str, torch.Tensor]:
+    """The step's losses and top-1 accuracies (``base.accuracy``), as device tensors (no host sync)."""
+    return {
+        "train_loss": loss.detach(),
+        "train_acc": accuracy(logits, y),
+        "valid_loss": v_loss.detach(),
+        "valid_acc": accuracy(v_logits, yv),
+    }
 
 
 class GibbsNAS(Strategy):
@@ -164,6 +160,9 @@ class GibbsNAS(Strategy):
             loss, logits, _ = self._weight_grads(x, y, where)
             self.w_optimizer.step()
             return loss, logits
+        # the sampler notes a non-finite gradient with the losses (read once per epoch) instead of
+        # checking it at once (a host sync per step); a NaN step is then discarded with its epoch
+        self.w_optimizer.finite_watch = self.watch
         self.w_optimizer.zero_grad(set_to_none=True)
         if global_step % max(1, int(self.config.curvature_every)) != 0:
             loss, logits, _ = self._weight_grads(x, y, where)
@@ -219,7 +218,11 @@ class GibbsNAS(Strategy):
                     a.grad = g
                 return v_loss
 
-            self.a_optimizer.step(closure)
+            try:
+                self.a_optimizer.step(closure)
+            except ValueError:  # its gradient check: a non-finite loss first, if there was one
+                self.check_finite()
+                raise
             for acc in self._accum:
                 acc.zero_()
             self._accum_count = 0

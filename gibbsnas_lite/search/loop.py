@@ -191,18 +191,24 @@ def run_search(
         for epoch in range(start_epoch, config.epochs):
             model.train()
             epoch_start = time.perf_counter()
-            sums: dict[str, float] = {}
+            sums: dict[str, Any] = {}
             for step, (train_batch, valid_batch) in enumerate(data.epoch_batches(epoch)):
                 metrics = strategy.step(train_batch, valid_batch, epoch, step)
-                for key, value in metrics.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
+                for key, value in metrics.items():  # on the device: read once, after the epoch
+                    sums[key] = sums.get(key, 0.0) + _float64(value)
                 global_step = epoch * data.steps_per_epoch + step
                 bar.update(1)
                 if strategy.uses_alpha and (global_step + 1) % config.alpha_every == 0:
                     record = {"epoch": epoch, "step": global_step, **strategy.alpha_state()}
                     history.log_alpha(record)
-                    if _notify(callback, {"kind": "alpha", "metrics": metrics, **record}):
+                    if callback is not None and _notify(
+                        callback, {"kind": "alpha", "metrics": _host(metrics), **record}
+                    ):
                         raise StopSearch  # mid-epoch: drop the unfinished epoch (module docstring)
+            # The epoch's NaN/Inf check (one host sync): a non-finite loss stops the search here,
+            # before the epoch is recorded or its checkpoint written (the last good one stays).
+            strategy.check_finite(epoch)
+            sums = _host(sums)  # the epoch's metric sums, read in one sync
             strategy.end_epoch(epoch)
             n = max(1, data.steps_per_epoch)
             arch = strategy.derive()
@@ -255,6 +261,21 @@ def run_search(
     if out_dir is not None:
         atomic_write_text(out_dir / SUMMARY, json.dumps(result.summary(), indent=2, default=float))
     return result
+
+
+def _float64(value: Any) -> Any:
+    """A step metric for the epoch's sums: a device tensor in float64 (the same sums as Python
+    floats would give, float64 additions in the same order), or the Python number it is."""
+    return value.detach().to(torch.float64) if isinstance(value, torch.Tensor) else value
+
+
+def _host(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with its tensors read into Python floats, all in one host sync."""
+    keys = [k for k, v in values.items() if isinstance(v, torch.Tensor)]
+    if not keys:
+        return dict(values)
+    read = torch.stack([values[k].detach().to(torch.float64) for k in keys]).tolist()
+    return {**values, **dict(zip(keys, read))}
 
 
 def _notify(callback: Callback | None, event: dict[str, Any]) -> bool:

@@ -13,10 +13,14 @@ from __future__ import annotations
 import torch
 
 from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, format_arch
-from .base import Strategy, accuracy, advance_schedules, logits_of, weights_sgd
+from .base import BlockDraws, Strategy, accuracy, advance_schedules, logits_of, weights_sgd
 
 
 class RSPS(Strategy):
+    """Random single paths from the strategy's CPU generator, an epoch of steps' paths drawn at
+    once (:class:`~gibbsnas_lite.search.base.BlockDraws`: the same paths as one draw per step,
+    read into Python once per epoch instead of once per step)."""
+
     name = "rsps"
     uses_alpha = False
 
@@ -26,21 +30,27 @@ class RSPS(Strategy):
             raise ValueError("rsps is implemented for the nb201 space; use --space nb201")
         self.w_optimizer, self.w_scheduler = weights_sgd(model, config)
         self.last_selection: list[tuple[str, float]] = []
+        self.draws = BlockDraws(self.generator, self.random_paths, self.steps_per_epoch)
 
     def optimizers(self):
         return {"w_optimizer": self.w_optimizer, "w_scheduler": self.w_scheduler}
 
     def random_path(self, generator: torch.Generator) -> list[int]:
-        return torch.randint(0, NUM_OPS, (NUM_EDGES,), generator=generator).tolist()
+        return self.random_paths(generator, 1)[0]
+
+    @staticmethod
+    def random_paths(generator: torch.Generator, count: int) -> list[list[int]]:
+        """``count`` uniformly random paths (one op index per edge), as ``count`` draws of one."""
+        return torch.randint(0, NUM_OPS, (count, NUM_EDGES), generator=generator).tolist()
 
     def step(self, train_batch, valid_batch, epoch, step):
         x, y = train_batch
         self.w_optimizer.zero_grad(set_to_none=True)
-        loss, logits = self.forward_loss(x, y, f"rsps epoch {epoch} step {step}", path=self.random_path(self.generator))
-        loss.backward()
+        loss, logits = self.forward_loss(x, y, f"rsps epoch {epoch} step {step}", path=self.draws.next())
+        self.backward_weights(loss)
         self.clip_weights_grad()
         self.w_optimizer.step()
-        return {"train_loss": loss.item(), "train_acc": accuracy(logits, y)}
+        return {"train_loss": loss.detach(), "train_acc": accuracy(logits, y)}
 
     def end_epoch(self, epoch):
         advance_schedules(self.w_scheduler)
@@ -51,16 +61,17 @@ class RSPS(Strategy):
             raise RuntimeError("RSPS selection needs fixed_valid_batch (the loop sets it)")
         x, y = self.fixed_valid_batch
         picker = torch.Generator().manual_seed(int(self.config.seed) + 104729)  # same candidates every call
-        scored = []
+        paths, accs = [], []
         was_training = self.model.training
         self.model.eval()
         try:
             for _ in range(int(self.config.rsps_candidates)):
-                path = self.random_path(picker)
-                acc = accuracy(logits_of(self.model(x, path=path)), y)
-                scored.append((format_arch(OPS[k] for k in path), acc))
+                paths.append(self.random_path(picker))
+                accs.append(accuracy(logits_of(self.model(x, path=paths[-1])), y))
         finally:
             self.model.train(was_training)
+        accs = torch.stack(accs).tolist() if accs else []  # one host sync for all candidates
+        scored = [(format_arch(OPS[k] for k in path), acc) for path, acc in zip(paths, accs)]
         scored.sort(key=lambda item: -item[1])
         self.last_selection = scored
         return scored[0][0]
