@@ -16,7 +16,7 @@ Datasets: ``cifar10``, ``cifar100`` (downloaded on request, md5-checked), ``Imag
 """
 
 from .api import DATASETS, canonical_name, load_dataset, search_splits
-from .augment import Augment, NO_AUGMENT, apply_augment, cutout, normalize, random_crop, random_flip
+from .augment import Augment, NO_AUGMENT, apply_augment, cutout, draw_augment, normalize, random_crop, random_flip
 from .base import ImageDataset
 from .download import cache_dir, download_url, file_digest, verify_file
 from .errors import ChecksumError, DatasetError, DatasetNotFoundError
@@ -39,6 +39,7 @@ __all__ = [
     "canonical_name",
     "cutout",
     "download_url",
+    "draw_augment",
     "file_digest",
     "load_dataset",
     "make_search_splits",

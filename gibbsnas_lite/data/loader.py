@@ -7,21 +7,28 @@ generator seeded with ``(seed, e, i)``. So the whole stream is a function of
 ``(seed, epoch, position)``, which is all :meth:`DeviceLoader.state_dict` stores: a loader
 restored mid-epoch yields exactly the batches the original would have yielded, on CPU or
 CUDA alike.
+
+Host-to-device copies: the order and every batch's augmentation draws (from the same per-batch
+generators, in the same order) are made on the host when an epoch starts and reach the device
+in one copy; the normalization constants are put there once. So a batch within an epoch
+makes no copy to the device (on CUDA each such copy, from pageable memory, waits for the
+device) and the batches are the ones drawn batch by batch, bit for bit.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from .augment import Augment, apply_augment
+from .augment import Augment, apply_augment, draw_augment
 from .base import ImageDataset
 
 __all__ = ["DeviceLoader", "search_loaders"]
 
-DeviceLike = Union[str, torch.device, None]
+DeviceLike = str | torch.device | None
 
 
 def _seed(*parts: int) -> int:
@@ -56,12 +63,12 @@ class DeviceLoader:
         *,
         device: DeviceLike = None,
         shuffle: bool = True,
-        augment: Union[Augment, bool, None] = None,
+        augment: Augment | bool | None = None,
         seed: int = 0,
         drop_last: bool = False,
         channels_last: bool = False,
-        mean: Optional[Sequence[float]] = None,
-        std: Optional[Sequence[float]] = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -79,7 +86,7 @@ class DeviceLoader:
             augment = dataset.augment
         elif augment is False:
             augment = None
-        self.augment: Optional[Augment] = augment
+        self.augment: Augment | None = augment
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
         self.channels_last = bool(channels_last)
@@ -87,9 +94,13 @@ class DeviceLoader:
         self.std = tuple(std) if std is not None else dataset.std
         if len(self.mean) != self.images.shape[1] or len(self.std) != self.images.shape[1]:
             raise ValueError("mean and std need one value per channel")
+        # on the device once (as float32, what normalize() makes of the numbers)
+        self._mean = torch.tensor(self.mean, dtype=torch.float32).to(self.device)
+        self._std = torch.tensor(self.std, dtype=torch.float32).to(self.device)
         self.epoch = 0
         self.position = 0  # batches already handed out in the current epoch
-        self._perm_cache: Tuple[int, Optional[torch.Tensor]] = (-1, None)
+        # (epoch, its order, its batches' augmentation draws): made and uploaded once per epoch
+        self._epoch_cache: tuple[int, torch.Tensor | None, torch.Tensor | None] = (-1, None, None)
         if len(self) == 0:
             raise ValueError(f"batch_size {batch_size} > {len(dataset)} images with drop_last=True: no batches")
 
@@ -102,29 +113,61 @@ class DeviceLoader:
         return n // b if self.drop_last else -(-n // b)
 
     def __repr__(self) -> str:
-        return (f"DeviceLoader({self.dataset_name!r}, {self.num_samples} images, batch_size={self.batch_size}, "
-                f"device={self.device}, shuffle={self.shuffle}, augment={self.augment}, epoch={self.epoch}, "
-                f"position={self.position})")
+        return (
+            f"DeviceLoader({self.dataset_name!r}, {self.num_samples} images, batch_size={self.batch_size}, "
+            f"device={self.device}, shuffle={self.shuffle}, augment={self.augment}, epoch={self.epoch}, "
+            f"position={self.position})"
+        )
 
     # -- the stream ---------------------------------------------------------------------
-    def _perm(self, epoch: int) -> torch.Tensor:
-        if self._perm_cache[0] == epoch and self._perm_cache[1] is not None:
-            return self._perm_cache[1]
+    def _epoch_data(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Epoch ``epoch``'s order (N) and augmentation draws (batches × K × batch_size, or None).
+
+        Drawn on the host with the generators batch-by-batch drawing uses (:meth:`_draws`) and
+        copied to the device in one piece; cached for the epoch.
+        """
+        cached_epoch, perm, draws = self._epoch_cache
+        if cached_epoch == epoch and perm is not None:
+            return perm, draws
         if self.shuffle:
             g = torch.Generator().manual_seed(_seed(self.seed, epoch))
             perm = torch.randperm(self.num_samples, generator=g)
         else:
             perm = torch.arange(self.num_samples)
-        perm = perm.to(self.device)
-        self._perm_cache = (epoch, perm)
-        return perm
+        host_draws = self._draws(epoch)
+        if host_draws is None:
+            perm, draws = perm.to(self.device), None
+        else:
+            both = torch.cat([perm, host_draws.reshape(-1)]).to(self.device)  # the one upload
+            perm, draws = both[: self.num_samples], both[self.num_samples :].view(host_draws.shape)
+        self._epoch_cache = (epoch, perm, draws)
+        return perm, draws
 
-    def _batch(self, epoch: int, i: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        idx = self._perm(epoch)[i * self.batch_size : (i + 1) * self.batch_size]
+    def _draws(self, epoch: int) -> torch.Tensor | None:
+        """Every batch's augmentation draws of epoch ``epoch`` (batches × K × batch_size, CPU).
+
+        Batch ``i`` draws from its own generator seeded with ``(seed, epoch, i + 1)``, as when
+        each batch drew for itself (:func:`~gibbsnas_lite.data.augment.draw_augment`); a last,
+        smaller batch uses the first columns of its row.
+        """
+        if self.augment is None:
+            return None
+        _, _, h, w = self.images.shape
+        rows = []
+        for i in range(len(self)):
+            size = min(self.batch_size, self.num_samples - i * self.batch_size)
+            g = torch.Generator().manual_seed(_seed(self.seed, epoch, i + 1))
+            drawn = draw_augment(self.augment, size, h, w, g)
+            rows.append(torch.nn.functional.pad(drawn, (0, self.batch_size - size)))
+        return torch.stack(rows)
+
+    def _batch(self, epoch: int, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        perm, draws = self._epoch_data(epoch)
+        idx = perm[i * self.batch_size : (i + 1) * self.batch_size]
         x = self.images.index_select(0, idx)
         y = self.labels.index_select(0, idx)
-        g = torch.Generator().manual_seed(_seed(self.seed, epoch, i + 1)) if self.augment is not None else None
-        x = apply_augment(x, self.augment, self.mean, self.std, g)
+        batch_draws = None if draws is None else draws[i, :, : idx.shape[0]]
+        x = apply_augment(x, self.augment, self._mean, self._std, draws=batch_draws)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
@@ -134,7 +177,7 @@ class DeviceLoader:
             self.epoch += 1
             self.position = 0
 
-    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self._roll_over()
         epoch = self.epoch
         while self.epoch == epoch and self.position < len(self):
@@ -143,7 +186,7 @@ class DeviceLoader:
             yield self._batch(epoch, i)
         self._roll_over()
 
-    def next_batch(self) -> Tuple[torch.Tensor, torch.Tensor]:
+    def next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next batch of the stream, starting a new epoch when the current one is done."""
         self._roll_over()
         i = self.position
@@ -151,7 +194,7 @@ class DeviceLoader:
         return self._batch(self.epoch, i)
 
     # -- resume -------------------------------------------------------------------------
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
             "position": self.position,
@@ -162,7 +205,7 @@ class DeviceLoader:
             "drop_last": self.drop_last,
         }
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         for key in ("num_samples", "batch_size", "shuffle", "drop_last"):
             if key in state and state[key] != getattr(self, key):
                 raise ValueError(
@@ -172,19 +215,19 @@ class DeviceLoader:
         self.seed = int(state["seed"])
         self.epoch = int(state["epoch"])
         self.position = int(state["position"])
-        self._perm_cache = (-1, None)
+        self._epoch_cache = (-1, None, None)
 
 
 def search_loaders(
     splits,
-    batch_size: Union[int, Tuple[int, int]],
+    batch_size: int | tuple[int, int],
     *,
     device: DeviceLike = None,
     seed: int = 0,
     test_batch_size: int = 512,
     augment_valid: bool = True,
     **kwargs,
-) -> Tuple[DeviceLoader, DeviceLoader, DeviceLoader]:
+) -> tuple[DeviceLoader, DeviceLoader, DeviceLoader]:
     """(ω loader, α loader, test loader) for a :class:`~gibbsnas_lite.data.splits.SearchSplits`.
 
     ``batch_size`` is one int or ``(ω batch, α batch)`` (the paper uses 64 and 2048). The α
@@ -193,8 +236,14 @@ def search_loaders(
     """
     bw, ba = (batch_size, batch_size) if isinstance(batch_size, int) else batch_size
     train = DeviceLoader(splits.train, bw, device=device, seed=seed, **kwargs)
-    valid = DeviceLoader(splits.valid, min(ba, len(splits.valid)), device=device, seed=seed + 1,
-                         augment=None if augment_valid else False, **kwargs)
+    valid = DeviceLoader(
+        splits.valid,
+        min(ba, len(splits.valid)),
+        device=device,
+        seed=seed + 1,
+        augment=None if augment_valid else False,
+        **kwargs,
+    )
     test_kwargs = {k: v for k, v in kwargs.items() if k in ("channels_last", "mean", "std")}
     test = DeviceLoader(splits.test, test_batch_size, device=device, shuffle=False, augment=False, **test_kwargs)
     return train, valid, test
