@@ -20,7 +20,7 @@ from gibbsnas_lite.spaces.nb201 import (
     make_op,
     parse_arch,
 )
-from gibbsnas_lite.spaces.nb201.model_search import SearchCell
+from gibbsnas_lite.spaces.nb201.model_search import SearchCell, mixing_matrices
 
 ALL_OPS = list(itertools.product(OPS, repeat=len(EDGES)))
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -204,29 +204,146 @@ def test_supernet_forward_backward_and_parameter_groups():
     assert net.stem[1].affine and net.stem[1].running_mean is not None
 
 
-@pytest.mark.parametrize("affine", [False, True])
-def test_fused_equals_loop(affine):
-    net = _tiny(affine=affine, track_running_stats=affine)
-    x = torch.randn(3, 3, 12, 12, dtype=torch.float64)
-    grads = []
+def _fused_and_loop(net, x, **given):
+    """Logits and gradients (every parameter, and the given ``alpha``/``weights``) under a random
+    cotangent, in the loop formulation (the benchmark's code: the truth) and the fused one."""
+    cotangent = torch.randn(x.shape[0], 10, generator=torch.Generator().manual_seed(7)).to(x.dtype)
+    results = []
     for impl in ("loop", "fused"):
         net.impl = impl
-        net.zero_grad()
-        out = net(x)
-        (out * torch.arange(10.0, dtype=out.dtype)).sum().backward()
-        grads.append((out.detach(), [p.grad.clone() for p in net.parameters()]))
-    (o1, g1), (o2, g2) = grads
-    assert torch.allclose(o1, o2, rtol=1e-10, atol=1e-12)
-    for a, b in zip(g1, g2):
-        assert torch.allclose(a, b, rtol=1e-8, atol=1e-10)
+        net.zero_grad(set_to_none=True)
+        leaves = {k: v.detach().clone().requires_grad_() for k, v in given.items()}
+        out = net(x, **leaves)
+        (out * cotangent).sum().backward()
+        grads = [p.grad for p in net.parameters()] + [v.grad for v in leaves.values()]
+        results.append((out.detach(), grads))
+    return results
+
+
+def _assert_same(results, dtype, float32_atol=1e-5):
+    """Equal up to float rounding: float64 tight; float32 with ``rtol=1e-4`` and an ``atol`` relative
+    to the tensor's largest entry (gradients span orders of magnitude), or to 1 for a gradient that
+    is 0 up to rounding (a BN bias followed by a batch-statistics BN)."""
+    (out_loop, g_loop), (out_fused, g_fused) = results
+    assert len(g_loop) == len(g_fused)
+    for a, b in zip([out_loop, *g_loop], [out_fused, *g_fused]):
+        assert (a is None) == (b is None)
+        if a is not None:
+            scale = a.abs().max().item()
+            if dtype == torch.float64:
+                torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12 * max(scale, 1.0))
+            else:
+                torch.testing.assert_close(b, a, rtol=1e-4, atol=float32_atol * max(scale, 1.0))
+
+
+def _random_net(N, dtype, channels_last=False, **kw):
+    torch.manual_seed(N)
+    net = NB201SearchNetwork(C=4, N=N, **kw)
+    with torch.no_grad():
+        net.alpha.normal_()  # far from uniform: every op weight differs
+    net, x = net.to(dtype), torch.randn(3, 3, 12, 12).to(dtype)  # the same values in both dtypes
+    if channels_last:
+        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    return net, x
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("N", [1, 5])
+@pytest.mark.parametrize("given", ["self", "alpha", "weights"])
+def test_fused_equals_loop_logits_and_gradients(given, N, dtype):
+    net, x = _random_net(N, dtype)
+    kw = {}
+    if given == "alpha":
+        kw["alpha"] = torch.randn(6, 5).to(dtype)
+    elif given == "weights":  # not a softmax, not one-hot: the mixed sum with these weights
+        kw["weights"] = torch.rand(6, 5).to(dtype) + 0.1
+    results = _fused_and_loop(net, x, **kw)
+    # float32, N = 5: 17 batch-statistics BNs on 3 images (down to 3 x 3 pixels) amplify rounding;
+    # the loop itself is off the float64 result by up to ~1e-4 of a gradient's largest entry there.
+    _assert_same(results, dtype, float32_atol=1e-5 if N == 1 else 2e-4)
+    out, grads = results[1]
+    assert (grads[0] is None) == bool(kw)  # net.alpha gets a gradient iff it gave the weights
+    if given == "weights":  # d logits / d w[:, none] is 0 (none adds 0 * w), every other entry moves them
+        gw = grads[-1]
+        assert torch.equal(gw[:, 0], torch.zeros_like(gw[:, 0])) and (gw[:, 1:] != 0).all()
+
+
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_equals_loop_bn_state_and_channels_last(affine, channels_last):
+    net, x = _random_net(2, torch.float64, channels_last, affine=affine, track_running_stats=affine)
+    _assert_same(_fused_and_loop(net, x), torch.float64)
     if affine:  # running statistics must be updated identically too (eval mode uses them)
         net.eval()
         net.impl = "loop"
         e1 = net(x)
         net.impl = "fused"
-        assert torch.allclose(e1, net(x), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(net(x), e1, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="unknown impl 'fast'"):
         net.impl = "fast"
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_cell_alone_matches_loop_and_swapped_ops_differ(channels_last):
+    # SearchCell(x, weights) without precomputed mixing matrices (a caller like tests/test_search's
+    # one-cell supernet), gradients w.r.t. the cell's weights and the op weights.
+    torch.manual_seed(3)
+    cell = SearchCell(4).double()
+    x = torch.randn(2, 4, 7, 7, dtype=torch.float64)
+    if channels_last:
+        cell, x = cell.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    w = torch.rand(6, 5, dtype=torch.float64)
+    outs = []
+    for impl in ("loop", "fused"):
+        cell.zero_grad(set_to_none=True)
+        wi, xi = w.clone().requires_grad_(), x.clone().requires_grad_()
+        y = cell(xi, wi, impl)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        outs.append([y.detach(), wi.grad, xi.grad, *(p.grad for p in cell.parameters())])
+    for a, b in zip(*outs):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+    fused = outs[1][0]
+    assert fused.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    # The comparison can fail: swapping two ops' weights on any one edge changes the output.
+    for e in range(6):
+        for a, b in ((1, 4), (2, 3), (1, 3)):
+            swapped = w.clone()
+            swapped[e, [a, b]] = w[e, [b, a]]
+            assert not torch.allclose(cell(x, swapped), fused, rtol=1e-6, atol=1e-8)
+
+
+def _count_ops(fn) -> int:
+    """Non-view aten ops run by ``fn()`` (as ``scripts/bench_search.py --count`` counts them)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    count = [0]
+
+    class Mode(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            count[0] += not getattr(func, "is_view", False)
+            return func(*args, **(kwargs or {}))
+
+    with Mode():
+        fn()
+    return count[0]
+
+
+def test_fused_cell_op_count():
+    # One fused cell (mixing matrices given, as the network passes them): per source node pool,
+    # ReLU, conv, BN (2 ops), cat, mm, plus the kernels (1x1 cat + pad, one cat per node): 26 ops
+    # forward, 39 backward with torch 2.x on CPU; the loop formulation, which runs every op and a
+    # multiply-add per (edge, op), 126 and 270. A little headroom for other torch versions.
+    cell = SearchCell(4)
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    w = torch.rand(6, 5, requires_grad=True)
+    mixing = mixing_matrices(w)
+    counts = {}
+    for impl in ("fused", "loop"):
+        y = cell(x, w, impl, mixing)
+        counts[impl] = (_count_ops(lambda: cell(x, w, impl, mixing)), _count_ops(lambda: y.sum().backward()))
+    (fwd, bwd), (loop_fwd, loop_bwd) = counts["fused"], counts["loop"]
+    assert fwd <= 30 and bwd <= 45, counts
+    assert 4 * fwd <= loop_fwd and 6 * bwd <= loop_bwd, counts
 
 
 @pytest.mark.parametrize("arch", [RESNET, MIXED, ARCH_1])

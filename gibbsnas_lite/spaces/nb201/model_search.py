@@ -36,7 +36,7 @@ from .arch import EDGES, NUM_EDGES, NUM_OPS, OPS, check_alpha_shape, derive_arch
 from .model import NB201Network, macro_layout
 from .ops import ResNetBasicBlock, make_op
 
-__all__ = ["IMPLS", "SearchCell", "NB201SearchNetwork"]
+__all__ = ["IMPLS", "SearchCell", "NB201SearchNetwork", "mixing_matrices"]
 
 IMPLS = ("fused", "loop")
 _SKIP, _CONV1, _CONV3, _POOL = (OPS.index(n) for n in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
@@ -45,15 +45,90 @@ _INCOMING = {i: [(e, j) for e, (t, j) in enumerate(EDGES) if t == i] for i in (1
 _OUTGOING = {j: [(e, t) for e, (t, s) in enumerate(EDGES) if s == j] for j in (0, 1, 2)}
 
 
+# Mixing tables of the fused cell (see SearchCell). For source node j, the stack Z_j holds
+# `carried` blocks (j = 0: x_0; j > 0: node j, then the partial sums of nodes j+1..3), pool(x_j),
+# then the (conv1x1, conv3x3) BN outputs of each edge leaving j. Row r of M_j is target node
+# t = j + 1 + r, reached by edge e = EDGES.index((t, j)). _MIXING[j][r][c] indexes the entry of
+# cat(weights.flatten(), [0, 1]) that multiplies block c: an op weight, 0 (block unused), or 1
+# (the partial sum of t itself, carried on unchanged).
+_ZERO, _ONE = NUM_EDGES * NUM_OPS, NUM_EDGES * NUM_OPS + 1
+
+
+def _mixing_table(j: int) -> list[list[int]]:
+    carried = 1 if j == 0 else 4 - j
+    rows = []
+    for r, t in enumerate(range(j + 1, 4)):
+        e = EDGES.index((t, j))
+        row = [_ZERO] * (carried + 1 + 2 * (3 - j))
+        row[0] = e * NUM_OPS + _SKIP
+        if j > 0:
+            row[t - j] = _ONE
+        row[carried] = e * NUM_OPS + _POOL
+        row[carried + 1 + 2 * r] = e * NUM_OPS + _CONV1
+        row[carried + 2 + 2 * r] = e * NUM_OPS + _CONV3
+        rows.append(row)
+    return rows
+
+
+_MIXING = tuple(_mixing_table(j) for j in (0, 1, 2))  # M_0: 3 x 8, M_1: 2 x 8, M_2: 1 x 5
+_MIXING_INDEX = [i for table in _MIXING for row in table for i in row]
+
+
+def mixing_matrices(weights: torch.Tensor, index: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+    """The fused cell's mixing matrices ``(M_0, M_1, M_2)`` (3 x 8, 2 x 8, 1 x 5) from the 6 x 5 op
+    weights, in one gather, shared by all cells (``NB201SearchNetwork`` builds them once per
+    forward). ``index``: ``_MIXING_INDEX`` on the weights' device (the modules keep it as a
+    buffer; made here if not given, a host-to-device copy on a GPU)."""
+    if index is None:
+        index = torch.tensor(_MIXING_INDEX, device=weights.device)
+    flat = torch.cat([weights.reshape(-1), weights.new_zeros(1), weights.new_ones(1)])[index]
+    sizes = [len(table) * len(table[0]) for table in _MIXING]
+    return tuple(m.view(len(table), -1) for m, table in zip(flat.split(sizes), _MIXING))
+
+
+def _blocks(t: torch.Tensor, C: int, nhwc: bool) -> torch.Tensor:
+    """A view of ``t`` (B x k*C x H x W) as its k blocks of C channels, block index first:
+    k x B x C x H x W, or k x B x H x W x C (``nhwc``: dense when ``t`` is channels_last)."""
+    if nhwc:
+        return t.permute(0, 2, 3, 1).unflatten(-1, (-1, C)).movedim(3, 0)
+    return t.unflatten(1, (-1, C)).movedim(1, 0)
+
+
+def _unblock(block: torch.Tensor, nhwc: bool) -> torch.Tensor:
+    """One block of ``_blocks`` back as B x C x H x W (a view)."""
+    return block.permute(0, 3, 1, 2) if nhwc else block
+
+
 class SearchCell(nn.Module):
     """A cell whose 6 edges each hold all 5 ops: ``edges[e][k]`` is ``OPS[k]`` on ``EDGES[e]``.
 
-    ``forward_loop`` is the benchmark's formulation. ``forward_fused`` computes the same
-    sum with fewer, larger kernels: for each source node j it applies one ReLU, one 3x3
-    conv whose output channels stack the 3x3 kernels and the zero-padded 1x1 kernels of all
-    edges leaving j (a 1x1 kernel padded to 3x3 with padding 1 is the same convolution),
-    one batch norm over all those channels (per-channel, so identical to separate BNs),
-    and one average pool shared by those edges; ``none`` is skipped (it adds ``0 * w``).
+    ``forward_loop`` is the benchmark's formulation (the search cell of its DARTS search model,
+    Dong & Yang, ICLR 2020): node ``t = sum_{j<t} sum_k w[(t, j), k] * op_k(x_j)``.
+    ``forward_fused`` computes the same sums with a few large kernels per source node j = 0, 1, 2
+    (``none`` is dropped: it adds ``0 * w``):
+
+    * one ReLU and one 3x3 conv whose output channels stack the 3x3 kernels and the
+      zero-padded 1x1 kernels of all edges leaving j (a 1x1 kernel padded to 3x3 with
+      padding 1 is the same convolution), one batch norm over all those channels (per-channel,
+      so identical to separate BNs), and one average pool, shared by those edges;
+    * one cat into a stack ``Z_j`` of C-channel blocks, block index first (a K_j x B*C*H*W
+      matrix): the blocks carried from node j-1 (``x_0`` for j = 0; else node j, then the
+      partial sums of the later nodes), ``pool(x_j)``, and the BN outputs;
+    * one matrix product ``M_j @ Z_j`` (``mixing_matrices``): row r is ``w[e, skip] * x_j +
+      w[e, pool] * pool(x_j) + w[e, conv1] * conv1_e(x_j) + w[e, conv3] * conv3_e(x_j)
+      (+ 1 * partial sum of t)`` for the edge e from j to t = j + 1 + r, i.e. the loop's
+      edge sum for e added to what t already had. Its first row is node j + 1, complete (all
+      its sources <= j are done); the others are the new partial sums, carried on as they are.
+
+    So a cell is 3 x (pool, ReLU, conv, BN, cat, mm) and no elementwise mixing, instead of
+    scalar multiplies and adds per (edge, op) and, backward, a multiply, a sum and a select per
+    scalar weight (26 ops forward and 39 backward, against 126 and 270 for the loop; the mixing
+    matrices are built once per network forward). The products and sums are the loop's, in the
+    order a matrix product takes them, so outputs and gradients agree with it up to float
+    rounding (tested in float64 and float32). Block index first makes ``Z_j`` one plain matrix
+    (one GEMM, faster on a CPU than a batched product over a batch-major stack) whose rows are
+    laid out as the input is, NCHW or ``torch.channels_last`` (then pixel-major blocks), so
+    every reshape is a view and the outputs keep the input's memory format.
     """
 
     def __init__(self, C: int, affine: bool = False, track_running_stats: bool = False):
@@ -64,10 +139,19 @@ class SearchCell(nn.Module):
         )
         bn = self.edges[0][_CONV3].bn
         self._batch_stats_only = not bn.affine and not bn.track_running_stats
+        self.register_buffer("mixing_index", torch.tensor(_MIXING_INDEX), persistent=False)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, impl: str = "fused") -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor | None,
+        impl: str = "fused",
+        mixing: Sequence[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """``weights``: the 6 x 5 op weights; ``mixing``: ``mixing_matrices(weights)`` when the
+        caller has them already (the fused cell then ignores ``weights``)."""
         if impl == "fused":
-            return self.forward_fused(x, weights)
+            return self.forward_fused(x, weights, mixing)
         if impl == "loop":
             return self.forward_loop(x, weights)
         raise ValueError(f"unknown impl {impl!r}; choose one of {', '.join(IMPLS)}")
@@ -80,33 +164,40 @@ class SearchCell(nn.Module):
             )
         return nodes[3]
 
-    def _conv_features(self, x: torch.Tensor, out_edges: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(conv1x1 branch, conv3x3 branch) outputs after BN for each edge in ``out_edges``."""
-        kernels, bns = [], []
-        for e in out_edges:
-            conv1, conv3 = self.edges[e][_CONV1], self.edges[e][_CONV3]
-            kernels += [F.pad(conv1.conv.weight, (1, 1, 1, 1)), conv3.conv.weight]
-            bns += [conv1.bn, conv3.bn]
-        y = F.conv2d(F.relu(x), torch.cat(kernels), padding=1)
-        if self._batch_stats_only:
-            y = F.batch_norm(y, None, None, training=True, eps=bns[0].eps)
-            chunks = y.split(self.C, dim=1)
-        else:
-            chunks = [bn(c) for bn, c in zip(bns, y.split(self.C, dim=1))]
-        return [(chunks[2 * n], chunks[2 * n + 1]) for n in range(len(out_edges))]
+    def _kernels(self) -> list[torch.Tensor]:
+        """Per source node j, the 3x3 kernels of the edges leaving j, (conv1x1 zero-padded,
+        conv3x3) per edge: one pad for the cell's six 1x1 kernels, one cat per node."""
+        conv1 = torch.cat([ops[_CONV1].conv.weight for ops in self.edges])
+        conv1 = F.pad(conv1, (1, 1, 1, 1)).split(self.C)
+        return [
+            torch.cat([k for e, _ in _OUTGOING[j] for k in (conv1[e], self.edges[e][_CONV3].conv.weight)])
+            for j in (0, 1, 2)
+        ]
 
-    def forward_fused(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        nodes: list[torch.Tensor | None] = [x, None, None, None]
-        for j in (0, 1, 2):  # node j is complete once all sources < j have been processed
-            xj = nodes[j]
-            out = _OUTGOING[j]
-            pooled = self.edges[out[0][0]][_POOL](xj)
-            feats = self._conv_features(xj, [e for e, _ in out])
-            for (e, t), (c1, c3) in zip(out, feats):
-                w = weights[e]
-                y = xj * w[_SKIP] + c1 * w[_CONV1] + c3 * w[_CONV3] + pooled * w[_POOL]
-                nodes[t] = y if nodes[t] is None else nodes[t] + y
-        return nodes[3]
+    def _conv_features(self, x: torch.Tensor, out_edges: list[int], kernels: torch.Tensor) -> list[torch.Tensor]:
+        """The (conv1x1, conv3x3) BN outputs of the edges in ``out_edges``, in that order, along
+        the channels: one tensor, or one per op when the BNs have their own state."""
+        y = F.conv2d(F.relu(x), kernels, padding=1)
+        if self._batch_stats_only:
+            return [F.batch_norm(y, None, None, training=True, eps=self.edges[0][_CONV3].bn.eps)]
+        bns = [self.edges[e][k].bn for e in out_edges for k in (_CONV1, _CONV3)]
+        return [bn(c) for bn, c in zip(bns, y.split(self.C, dim=1))]
+
+    def forward_fused(
+        self, x: torch.Tensor, weights: torch.Tensor | None, mixing: Sequence[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        if mixing is None:
+            mixing = mixing_matrices(weights, self.mixing_index)
+        nhwc = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        carried, xj = _blocks(x, self.C, nhwc), x
+        for j, (m, kernels) in enumerate(zip(mixing, self._kernels())):
+            out_edges = [e for e, _ in _OUTGOING[j]]
+            pooled = self.edges[out_edges[0]][_POOL](xj)
+            feats = self._conv_features(xj, out_edges, kernels)
+            z = torch.cat([carried, *(_blocks(t, self.C, nhwc) for t in (pooled, *feats))])
+            carried = (m.to(z.dtype) @ z.reshape(len(z), -1)).view(len(m), *z.shape[1:])
+            xj = _unblock(carried[0] if len(m) > 1 else carried.squeeze(0), nhwc)  # node j + 1
+        return xj
 
     def forward_path(
         self, x: torch.Tensor, path: Sequence[int], chosen: torch.Tensor | None = None, rest: torch.Tensor | None = None
@@ -187,6 +278,7 @@ class NB201SearchNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(NUM_EDGES, NUM_OPS))
+        self.register_buffer("mixing_index", torch.tensor(_MIXING_INDEX), persistent=False)
 
     @property
     def impl(self) -> str:
@@ -241,8 +333,9 @@ class NB201SearchNetwork(nn.Module):
                 chosen = (weights * onehot).sum(-1)
                 rest = (weights * (1 - onehot)).sum(-1)
             run = lambda cell, h: cell.forward_path(h, path, chosen, rest)  # noqa: E731
-        else:
-            run = lambda cell, h: cell(h, weights, self.impl)  # noqa: E731
+        else:  # the fused cells' mixing matrices are built once, for all cells
+            mixing = mixing_matrices(weights, self.mixing_index) if self.impl == "fused" else None
+            run = lambda cell, h: cell(h, weights, self.impl, mixing)  # noqa: E731
 
         feature = self.stem(x)
         for cell in self.cells:
