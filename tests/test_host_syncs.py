@@ -108,15 +108,15 @@ class SyncCounter:
             F.one_hot = originals["one_hot"]
 
 
-def small_strategy(name, space="nb201", **overrides):
-    config = make_config(name, "smoke", space=space, **SMALL, **overrides)
+def small_strategy(name, space="nb201", device="cpu", **overrides):
+    config = make_config(name, "smoke", space=space, device=device, **SMALL, **overrides)
     torch.manual_seed(0)
-    model = build_model(config, 10, 3)
+    model = build_model(config, 10, 3).to(device)
     strategy = build_strategy(config, model, steps_per_epoch=STEPS_PER_EPOCH, sizes=(64, 64))
     g = torch.Generator().manual_seed(1)
 
     def batch():
-        return torch.randn(4, 3, 8, 8, generator=g), torch.randint(0, 10, (4,), generator=g)
+        return torch.randn(4, 3, 8, 8, generator=g).to(device), torch.randint(0, 10, (4,), generator=g).to(device)
 
     return strategy, [(batch(), batch()) for _ in range(3)]
 
@@ -209,6 +209,41 @@ def test_block_draws_are_the_step_by_step_stream_and_resume_mid_block():
     from gibbsnas_lite.search.rsps import RSPS
 
     assert RSPS.random_paths(a, 7) == [torch.randint(0, 5, (6,), generator=b).tolist() for _ in range(7)]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["gibbs2", "gibbs1", "darts-v1", "darts-v2", "rsps"])
+def test_no_sync_on_cuda(name):
+    """On CUDA, torch's own sync check (``set_sync_debug_mode("error")``: a read of a device
+    value or a blocking copy raises) over plain steps, after a warm-up step; alpha never draws."""
+    strategy, batches = small_strategy(name, device="cuda", alpha_accum=1000, curvature_every=2)
+    strategy.step(*batches[0], epoch=0, step=0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for k in range(1, 5):
+            strategy.step(*batches[k % len(batches)], epoch=0, step=k)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    strategy.check_finite(0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_no_sync_in_the_loaders_batches_on_cuda():
+    tr, _ = D.load_dataset("synthetic", num_train=200, num_test=50, size=16)
+    loader = D.DeviceLoader(tr, 32, device="cuda", seed=4, augment=D.Augment(crop_padding=4, flip=True, cutout=8))
+    first = loader.next_batch()  # the epoch's one upload
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        rest = [loader.next_batch() for _ in range(len(loader) - 1)]
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    cpu = D.DeviceLoader(tr, 32, seed=4, augment=D.Augment(crop_padding=4, flip=True, cutout=8))
+    for x, y in [first, *rest]:  # the CPU's stream (CUDA divides by 255 as a product: last bits)
+        xc, yc = cpu.next_batch()
+        assert torch.equal(y.cpu(), yc)
+        torch.testing.assert_close(x.cpu(), xc, rtol=1e-6, atol=1e-6)
 
 
 # --- the non-finite loss check, once per epoch ---------------------------------------------------
