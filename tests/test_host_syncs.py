@@ -39,8 +39,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from gibbsnas_lite import data as D
-from gibbsnas_lite.samplers import DiagLBFGSGaussian
-from gibbsnas_lite.samplers._common import NonFiniteWatch
+from gibbsnas_lite.samplers import DiagLBFGSGaussian, NonFiniteWatch
 from gibbsnas_lite.search import NonFiniteLossError, make_config, run_search
 from gibbsnas_lite.search.base import BlockDraws
 from gibbsnas_lite.search.checkpoint import load_checkpoint

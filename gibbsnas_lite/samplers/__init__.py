@@ -5,9 +5,19 @@
   few curvature pairs, Eq. 15.
 
 Both draw ``θ ~ N(θ - η H ∇U, (T/N) H)`` for ``U = L_mean + (λ/2)‖θ‖²``; see docs/samplers.md.
+:class:`NonFiniteWatch` holds values (losses, a sampler's gradient norm) for one NaN/Inf check
+later, so that a search checks them once per epoch instead of with a host sync each.
 """
 
+from ._common import NonFiniteWatch
 from .bfgs import BFGSGaussian, bfgs_inverse_update
 from .diag_lbfgs import DiagLBFGSGaussian, lbfgs_diagonal, secant_diagonal
 
-__all__ = ["BFGSGaussian", "DiagLBFGSGaussian", "bfgs_inverse_update", "lbfgs_diagonal", "secant_diagonal"]
+__all__ = [
+    "BFGSGaussian",
+    "DiagLBFGSGaussian",
+    "NonFiniteWatch",
+    "bfgs_inverse_update",
+    "lbfgs_diagonal",
+    "secant_diagonal",
+]

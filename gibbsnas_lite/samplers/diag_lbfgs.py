@@ -110,7 +110,7 @@ class DiagLBFGSGaussian(Optimizer):
 
     **Host syncs.** With the secant diagonal a step reads nothing back from the device except
     the finite-gradient check (one sync), and :attr:`finite_watch` defers that check: a search
-    sets it to its :class:`~gibbsnas_lite.samplers._common.NonFiniteWatch`, which it reads once
+    sets it to its :class:`~gibbsnas_lite.samplers.NonFiniteWatch`, which it reads once
     per epoch, so its steps have no host sync; a non-finite gradient then moves the parameters
     to NaN/Inf instead of raising at once, and the owner must not keep them. ``diag="lbfgs"``
     reads each tensor's ``sᵀy`` test back when it stores a pair (two syncs per tensor) and
@@ -204,7 +204,7 @@ class DiagLBFGSGaussian(Optimizer):
         self._generator = make_generator(first.device, seed)
 
     #: None: a non-finite gradient raises ``ValueError`` at once (one host sync per step); a
-    #: :class:`~gibbsnas_lite.samplers._common.NonFiniteWatch`: it is noted there (no sync).
+    #: :class:`~gibbsnas_lite.samplers.NonFiniteWatch`: it is noted there (no sync).
     finite_watch: NonFiniteWatch | None = None
 
     # ------------------------------------------------------------ state

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..samplers._common import NonFiniteWatch
+from ..samplers import NonFiniteWatch
 
 
 class NonFiniteLossError(ValueError):
