@@ -181,3 +181,40 @@ def test_a_search_reports_what_moved_alpha(tmp_path):
     assert row["epochs"][-1]["noise_only_agreement"] == report["noise_only_agreement"]
     darts = run_search(make_config("darts-v1", "smoke"), out_dir=tmp_path / "darts")
     assert darts.summary()["drive"] == {} and run_row(tmp_path / "darts")["drive"] == {}
+
+
+def _row(strategy, seed, arch, agreement=None):
+    from gibbsnas_lite.nasbench import NB201Table
+
+    row = {"strategy": strategy, "seed": seed, "arch": arch}
+    row["benchmark"] = {"cifar10_test": NB201Table.load().accuracy(arch, "cifar10", "test")}
+    row["drive"] = {} if agreement is None else {"noise_only_agreement": agreement, "drift_share": 0.5}
+    return row
+
+
+def test_the_deep_study_verdict_on_known_rows():
+    """The issue's criteria on hand-made rows: all-skip DARTS-V1 cells (54.30, the benchmark's own
+    number) against the best convolution cell; then one GibbsNAS cell without a path fails the win."""
+    from gibbsnas_lite.course import deep_study
+
+    all_skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    convs = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    no_path = "|none~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|avg_pool_3x3~2|"
+    seeds = deep_study.HELD_OUT_SEEDS
+    rows = [_row("darts-v1", s, all_skip) for s in seeds] + [_row("gibbs2", s, convs, 1 / 6) for s in seeds]
+    assert deep_study.skip_edges(all_skip) == 6 and deep_study.skip_edges(convs) == 1
+    verdict = deep_study.verdict(rows)
+    assert verdict["darts"] == pytest.approx((54.30, 0.0), abs=0.01)
+    assert verdict["stage_valid"] and verdict["gibbs_searches"] and verdict["gibbs_wins"]
+    assert verdict["gibbs_ahead"] == 7 and verdict["gap_mean_std"][0] == pytest.approx(
+        verdict["gibbs"][0] - 54.30, abs=0.01
+    )
+    rows[-1] = _row("gibbs2", 9, no_path, 1 / 6)
+    verdict = deep_study.verdict(rows)
+    assert verdict["gibbs_without_path"] == 1 and not verdict["gibbs_wins"]
+    rows = [r if r["strategy"] == "darts-v1" else {**r, "drive": {"noise_only_agreement": 0.5}} for r in rows]
+    assert not deep_study.verdict(rows)["gibbs_searches"]  # agreement above 35 %: not a search
+    assert not deep_study.verdict(rows[:4])["stage_valid"]  # 4 DARTS-V1 seeds cannot make 5 of 7
+    control = deep_study.random_cells()
+    assert control["mean"] == pytest.approx(87.06, abs=0.01)  # docs/deep_stage.md quotes these
+    assert control["chance_share"] == pytest.approx(0.0218, abs=1e-4)

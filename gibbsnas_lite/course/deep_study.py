@@ -1,0 +1,124 @@
+"""The deep stage's study read against its question (docs/deep_stage.md): does DARTS-V1 collapse,
+is GibbsNAS-2nd driven by data, and does it beat DARTS-V1 on seeds never used for tuning?
+
+Works on seed-study rows (:func:`gibbsnas_lite.course.seed_study.run_row`; a shipped file's
+``runs``). The criteria are the issue's, fixed before the study ran:
+
+* the stage is valid when DARTS-V1's cell has ``skip_connect`` leading on >= 4 of the 6 edges on
+  >= 5 of the 7 held-out seeds;
+* GibbsNAS-2nd searches when its cells agree with their noise-only controls on <= 35 % of the
+  edges (pooled);
+* GibbsNAS-2nd wins when its mean NAS-Bench-201 CIFAR-10 accuracy is >= 5 points above
+  DARTS-V1's, it is ahead on >= 6 of 7 seeds, and none of its cells lacks a parameterised path.
+
+Controls printed beside them: each seed's noise-only cell and NAS-Bench-201's random cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..search.drive import NOT_A_SEARCH
+from ..spaces.nb201.cell_stats import cell_edges, has_parameterised_path
+from ..sweep.stats import METRIC, mean_std
+
+#: the seeds settings were chosen on, and the seeds that judge them
+TUNING_SEEDS = (0, 1, 2)
+HELD_OUT_SEEDS = (3, 4, 5, 6, 7, 8, 9)
+
+
+def skip_edges(arch: str) -> int:
+    """How many of the cell's 6 edges carry ``skip_connect``."""
+    return sum(op == "skip_connect" for op, _, _ in cell_edges(arch))
+
+
+def by_seed(rows: Sequence[Mapping[str, Any]], strategy: str, seeds: Sequence[int]) -> dict[int, Mapping[str, Any]]:
+    return {r["seed"]: r for r in rows if r["strategy"] == strategy and r["seed"] in seeds}
+
+
+def random_cells(table=None) -> dict[str, float]:
+    """NAS-Bench-201's 15,625 cells as a control: CIFAR-10 test accuracy mean, std, quartiles,
+    the share at chance level (< 20 %) and the share without a parameterised path."""
+    from ..nasbench import NB201Table
+
+    table = table or NB201Table.load()
+    acc = np.asarray(table.accuracies("cifar10", "test"), dtype=float)
+    no_path = np.mean([not has_parameterised_path(a) for a in table.arch_strs])
+    q25, q50, q75 = np.percentile(acc, [25, 50, 75])
+    return {
+        "mean": float(acc.mean()),
+        "std": float(acc.std(ddof=1)),
+        "q25": float(q25),
+        "median": float(q50),
+        "q75": float(q75),
+        "chance_share": float(np.mean(acc < 20)),
+        "no_path_share": float(no_path),
+    }
+
+
+def per_seed(rows: Sequence[Mapping[str, Any]], seeds: Sequence[int] = HELD_OUT_SEEDS) -> list[dict[str, Any]]:
+    """One line per seed: DARTS-V1's cell, GibbsNAS-2nd's and its mean twin's, the noise-only control."""
+    darts, gibbs, mean = (by_seed(rows, s, seeds) for s in ("darts-v1", "gibbs2", "gibbs2-mean"))
+    out = []
+    for seed in seeds:
+        d, g, m = darts.get(seed), gibbs.get(seed), mean.get(seed)
+        line: dict[str, Any] = {"seed": seed}
+        if d:
+            line.update(darts_arch=d["arch"], darts=d["benchmark"][METRIC], darts_skip_edges=skip_edges(d["arch"]))
+        if g:
+            drive = g.get("drive") or {}
+            control = drive.get("noise_only_benchmark") or {}
+            line.update(
+                gibbs_arch=g["arch"],
+                gibbs=g["benchmark"][METRIC],
+                gibbs_path=has_parameterised_path(g["arch"]),
+                agreement=drive.get("noise_only_agreement"),
+                drift_share=drive.get("drift_share"),
+                control_arch=drive.get("noise_only_arch"),
+                control=control.get(METRIC),
+            )
+        if m:
+            line.update(mean_arch=m["arch"], mean=m["benchmark"][METRIC])
+        if d and g:
+            line["gibbs_minus_darts"] = line["gibbs"] - line["darts"]
+        if g and m:
+            line["sample_minus_mean"] = line["gibbs"] - line["mean"]
+        out.append(line)
+    return out
+
+
+def verdict(rows: Sequence[Mapping[str, Any]], seeds: Sequence[int] = HELD_OUT_SEEDS) -> dict[str, Any]:
+    """The issue's three criteria on ``seeds`` (module docstring), with the numbers behind them."""
+    lines = per_seed(rows, seeds)
+    darts = [x for x in lines if "darts" in x]
+    gibbs = [x for x in lines if "gibbs" in x]
+    both = [x for x in lines if "gibbs_minus_darts" in x]
+    collapsed = sum(x["darts_skip_edges"] >= 4 for x in darts)
+    agreements = [x["agreement"] for x in gibbs if x.get("agreement") is not None]
+    gaps = [x["gibbs_minus_darts"] for x in both]
+    diffs = [x["sample_minus_mean"] for x in lines if "sample_minus_mean" in x]
+    result: dict[str, Any] = {
+        "seeds": list(seeds),
+        "darts_runs": len(darts),
+        "darts_collapsed": collapsed,
+        "stage_valid": len(darts) == len(seeds) and collapsed >= 5,
+        "gibbs_runs": len(gibbs),
+        "gibbs_agreement": float(np.mean(agreements)) if agreements else None,
+        "gibbs_searches": bool(agreements) and float(np.mean(agreements)) <= NOT_A_SEARCH,
+        "gibbs_without_path": sum(not x["gibbs_path"] for x in gibbs),
+        "gap_mean_std": mean_std(gaps) if gaps else None,
+        "gibbs_ahead": sum(g > 0 for g in gaps),
+        "sample_minus_mean": mean_std(diffs) if diffs else None,
+        "darts": mean_std([x["darts"] for x in darts]) if darts else None,
+        "gibbs": mean_std([x["gibbs"] for x in gibbs]) if gibbs else None,
+    }
+    result["gibbs_wins"] = (
+        len(both) == len(seeds)
+        and result["gap_mean_std"][0] >= 5.0
+        and result["gibbs_ahead"] >= 6
+        and result["gibbs_without_path"] == 0
+    )
+    return result
