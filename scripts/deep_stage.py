@@ -2,6 +2,8 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/deep_stage.py --candidate A --seed 0 --out runs/deep/tune
     OMP_NUM_THREADS=1 .venv/bin/python scripts/deep_stage.py --candidate darts-v1 --seed 0 --out runs/deep/tune
+    .venv/bin/python scripts/deep_stage.py --report data/seed_study/deep.json            # the held-out verdict
+    .venv/bin/python scripts/deep_stage.py --report runs/deep/tune --seeds 0-2 --as A=gibbs2   # a candidate
 
 Each run goes to ``OUT/<candidate>-s<seed>/`` and resumes from its checkpoint when killed
 (run the same command again). The candidates are the table of docs/deep_stage.md ("The rule for
@@ -45,13 +47,69 @@ def build(candidate: str, seed: int, epochs: int | None = None):
     return config.validate()
 
 
+def fmt(value, digits=2):
+    return "" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def report(source: str, seeds: list[int], renames: dict[str, str]) -> int:
+    """Per-seed lines and the issue's verdict (gibbsnas_lite.course.deep_study) as markdown."""
+    from gibbsnas_lite.course import deep_study, seed_study
+
+    path = Path(source)
+    if path.is_file():
+        rows = seed_study.load(path)["runs"]
+    else:
+        rows = seed_study.collect(sorted(p for p in path.iterdir() if p.is_dir()))
+        for row in rows:  # candidate folders are named <candidate>-s<seed>
+            name = row["run"].rsplit("-s", 1)[0]
+            row["strategy"] = renames.get(name, name)
+    lines = deep_study.per_seed(rows, seeds)
+    cols = ["seed", "darts", "darts_skip_edges", "gibbs", "gibbs_path", "agreement", "drift_share", "control", "mean"]
+    cols += ["gibbs_minus_darts", "sample_minus_mean"]
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for line in lines:
+        print("| " + " | ".join(fmt(line.get(c)) for c in cols) + " |")
+    print()
+    for line in lines:
+        print(
+            line["seed"],
+            "darts",
+            line.get("darts_arch"),
+            "gibbs",
+            line.get("gibbs_arch"),
+            "control",
+            line.get("control_arch"),
+        )
+    print()
+    for key, value in deep_study.verdict(rows, seeds).items():
+        print(f"{key}: {value}")
+    print("random cells:", {k: round(v, 4) for k, v in deep_study.random_cells().items()})
+    return 0
+
+
+def seed_list(text: str) -> list[int]:
+    seeds = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        seeds += list(range(int(low), int(high or low) + 1))
+    return seeds
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--candidate", required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--candidate")
+    p.add_argument("--seed", type=int)
     p.add_argument("--out", default="runs/deep/tune")
     p.add_argument("--epochs", type=int, default=None, help="default: the profile's 20")
+    p.add_argument("--report", default=None, help="a study file or a folder of run folders: print the verdict")
+    p.add_argument("--seeds", default="3-9", help="with --report: the seeds to judge (default: the held-out 3-9)")
+    p.add_argument("--as", dest="renames", action="append", default=[], help="with --report: CANDIDATE=STRATEGY")
     args = p.parse_args(argv)
+    if args.report:
+        return report(args.report, seed_list(args.seeds), dict(item.split("=", 1) for item in args.renames))
+    if args.candidate is None or args.seed is None:
+        p.error("give --candidate and --seed (or --report)")
     folder = Path(args.out) / f"{args.candidate}-s{args.seed}"
     if (folder / CHECKPOINT).exists():
         result = run_search(resume=folder, echo=print)
