@@ -20,6 +20,7 @@ The course layer (``course/``, the [course] extra: what the notebooks teach with
     report        Table-3 rows of searched cells beside the paper's (notebook 04)
     ablation      sample/mean x 1st/2nd order, temperature sweep (notebook 05)
     seed_study    many searches as distributions: rows from run folders, the shipped study
+    deep_study    the deep stage's study read against its question (DARTS collapse, data-driven GibbsNAS)
     exercises     the check_... helpers of the notebooks' exercises
     notebooks     headless batch runs of the course notebooks (papermill)
     widgets       the live alpha dashboard's public API; dashboard: its parts

@@ -6,6 +6,7 @@
 * :mod:`.report`         - the NB201 search report (Table 3 rows, epochs, cells);
 * :mod:`.ablation`       - the sample-mean-order ablation;
 * :mod:`.seed_study`     - many searches per strategy as distributions;
+* :mod:`.deep_study`     - the deep stage's study against its criteria (docs/deep_stage.md);
 * :mod:`.exercises`      - the notebooks' exercise checks;
 * :mod:`.notebooks`      - the batch runner (papermill, profiles, headlines);
 * :mod:`.widgets`        - the live alpha dashboard (built from :mod:`.dashboard`);

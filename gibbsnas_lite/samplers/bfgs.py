@@ -9,6 +9,7 @@ from torch.optim import Optimizer
 
 from ._common import (
     NOISES,
+    NonFiniteWatch,
     check_at_least,
     check_choice,
     check_finite_grads,
@@ -292,6 +293,11 @@ class BFGSGaussian(Optimizer):
         self._numel = sum(self._sizes)
         self._generator = make_generator(first.device, seed)
 
+    #: None: a non-finite gradient raises ``ValueError`` at once, nothing changed (one host sync
+    #: per step); a :class:`~gibbsnas_lite.samplers.NonFiniteWatch`: it is noted there (no sync)
+    #: and the owner discards the step when it reads the watch (a search: before its checkpoint).
+    finite_watch: NonFiniteWatch | None = None
+
     def add_param_group(self, param_group: dict) -> None:
         if hasattr(self, "_params"):
             raise ValueError(
@@ -380,7 +386,12 @@ class BFGSGaussian(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         owner = type(self).__name__
-        check_finite_grads(owner, self._params)
+        if self.finite_watch is None:
+            check_finite_grads(owner, self._params)
+        else:  # deferred: NaN/Inf reach the max norm (no sync); the owner reads the watch later
+            grads = [p.grad.reshape(-1) for p in self._params if p.grad is not None]
+            if grads:
+                self.finite_watch.note(torch.linalg.vector_norm(torch.cat(grads), math.inf), f"{owner} gradient")
         for group in self.param_groups:
             check_group(owner, group)
 

@@ -8,7 +8,8 @@ Modules: ``registry`` (the strategy table: name -> class, order, mode, labels, d
 strategy is one file plus one ``register`` line there), ``config`` (profiles, defaults and their
 sources), ``base`` (the strategy interface, DARTS's shared optimizers), ``gibbs`` (GibbsNAS
 1st/2nd order, sample/mean), ``darts`` (DARTS-V1/V2), ``gdas``, ``rsps``, ``data`` (search
-splits on the device), ``history``, ``checkpoint``, ``loop``. Run-folder helpers (atomic writes,
+splits on the device), ``history``, ``checkpoint``, ``loop``, ``drive`` (did the data or the
+noise move alpha: the drift/noise split and the noise-only control). Run-folder helpers (atomic writes,
 RNG states, progress bars) are in :mod:`gibbsnas_lite.runs`.
 """
 

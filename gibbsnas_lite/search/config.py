@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..runs import ConfigDict, choice
-from ..samplers._common import NOISES
+from ..samplers import NOISES
 from .registry import REGISTRY, get, strategy_names
 
 STRATEGIES = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...

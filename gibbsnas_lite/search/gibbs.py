@@ -108,6 +108,7 @@ class GibbsNAS(Strategy):
             **alpha_common,
         )
         self.a_scheduler = cosine_lr(self.a_optimizer, c.epochs, c.a_lr * 0.01)
+        self.a_optimizer.finite_watch = self.watch  # its gradient check read once per epoch, no sync
         self._accum = [torch.zeros_like(a) for a in model.arch_parameters()]
         self._accum_count = 0
 
