@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
-from gibbsnas_lite.samplers import noise_variance_factor
+from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian, noise_variance_factor
 from gibbsnas_lite.search import drive, make_config
 
 A = torch.tensor([[3.0, 1.2], [1.2, 1.0]], dtype=torch.float64)
