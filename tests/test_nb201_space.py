@@ -20,7 +20,7 @@ from gibbsnas_lite.spaces.nb201 import (
     make_op,
     parse_arch,
 )
-from gibbsnas_lite.spaces.nb201.model_search import SearchCell, mixing_matrices
+from gibbsnas_lite.spaces.nb201.model_search import SearchCell, avg_pool_3x3, box_pool_mode, mixing_matrices
 
 ALL_OPS = list(itertools.product(OPS, repeat=len(EDGES)))
 RESNET = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
@@ -260,7 +260,7 @@ def test_fused_equals_loop_logits_and_gradients(given, N, dtype):
     results = _fused_and_loop(net, x, **kw)
     # float32, N = 5: 17 batch-statistics BNs on 3 images (down to 3 x 3 pixels) amplify rounding;
     # the loop itself is off the float64 result by up to ~1e-4 of a gradient's largest entry there.
-    _assert_same(results, dtype, float32_atol=1e-5 if N == 1 else 2e-4)
+    _assert_same(results, dtype, float32_atol=1e-5 if N == 1 else 5e-4)
     out, grads = results[1]
     assert (grads[0] is None) == bool(kw)  # net.alpha gets a gradient iff it gave the weights
     if given == "weights":  # d logits / d w[:, none] is 0 (none adds 0 * w), every other entry moves them
@@ -284,11 +284,16 @@ def test_fused_equals_loop_bn_state_and_channels_last(affine, channels_last):
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_fused_cell_alone_matches_loop_and_swapped_ops_differ(channels_last):
+@pytest.mark.parametrize(
+    ("conv_mode", "pool_mode"), [(None, None), ("padded", "pool"), ("split", "dw"), ("split", "shift")]
+)
+def test_fused_cell_alone_matches_loop_and_swapped_ops_differ(channels_last, conv_mode, pool_mode):
     # SearchCell(x, weights) without precomputed mixing matrices (a caller like tests/test_search's
-    # one-cell supernet), gradients w.r.t. the cell's weights and the op weights.
+    # one-cell supernet), gradients w.r.t. the cell's weights and the op weights; every way of
+    # computing the convs (split on a CPU, padded on a GPU) and the pool.
     torch.manual_seed(3)
     cell = SearchCell(4).double()
+    cell.conv_mode, cell.pool_mode = conv_mode, pool_mode
     x = torch.randn(2, 4, 7, 7, dtype=torch.float64)
     if channels_last:
         cell, x = cell.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
@@ -329,21 +334,69 @@ def _count_ops(fn) -> int:
 
 
 def test_fused_cell_op_count():
-    # One fused cell (mixing matrices given, as the network passes them): per source node pool,
-    # ReLU, conv, BN (2 ops), cat, mm, plus the kernels (1x1 cat + pad, one cat per node): 26 ops
-    # forward, 39 backward with torch 2.x on CPU; the loop formulation, which runs every op and a
-    # multiply-add per (edge, op), 126 and 270. A little headroom for other torch versions.
-    cell = SearchCell(4)
+    # One fused cell (mixing matrices given, as the network passes them), torch 2.x on a CPU. As on
+    # a GPU (one 3x3 conv with the 1x1 kernels zero-padded, avg_pool2d): per source node pool,
+    # ReLU, conv, BN (2 ops), cat, mm/addmm, plus the kernels: 27 ops forward and 40 backward. As
+    # on a CPU (a 1x1 and a 3x3 conv and a BN each; here the pool as a depthwise conv and a
+    # multiply): 35 and 53. The loop formulation, which runs every op and a multiply-add per
+    # (edge, op): 126 and 270. A little headroom for other torch versions.
     x = torch.randn(2, 4, 6, 6, requires_grad=True)
     w = torch.rand(6, 5, requires_grad=True)
-    mixing = mixing_matrices(w)
     counts = {}
-    for impl in ("fused", "loop"):
+    for name, impl, conv_mode, pool_mode in (
+        ("gpu", "fused", "padded", "pool"),
+        ("cpu", "fused", None, None),
+        ("loop", "loop", None, None),
+    ):
+        cell = SearchCell(4)
+        cell.conv_mode, cell.pool_mode = conv_mode, pool_mode
+        mixing = mixing_matrices(w)
         y = cell(x, w, impl, mixing)
-        counts[impl] = (_count_ops(lambda: cell(x, w, impl, mixing)), _count_ops(lambda: y.sum().backward()))
-    (fwd, bwd), (loop_fwd, loop_bwd) = counts["fused"], counts["loop"]
-    assert fwd <= 30 and bwd <= 45, counts
-    assert 4 * fwd <= loop_fwd and 6 * bwd <= loop_bwd, counts
+        counts[name] = (_count_ops(lambda: cell(x, w, impl, mixing)), _count_ops(lambda: y.sum().backward()))
+    assert counts["gpu"][0] <= 30 and counts["gpu"][1] <= 45, counts
+    assert counts["cpu"][0] <= 40 and counts["cpu"][1] <= 60, counts
+    (fwd, bwd), (loop_fwd, loop_bwd) = counts["cpu"], counts["loop"]
+    assert 3 * fwd <= loop_fwd and 4 * bwd <= loop_bwd, counts
+
+
+@pytest.mark.parametrize("mode", ["pool", "dw", "shift", None])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("size", [(4, 4), (8, 8), (7, 7), (5, 9), (1, 3)])
+def test_avg_pool_3x3_equals_avgpool2d(size, channels_last, mode):
+    # The fused cell's pool (window sums times a cached 1 / window-size map) against the discrete
+    # network's op, nn.AvgPool2d(3, 1, 1, count_include_pad=False): values and input gradients,
+    # float64 to 1e-12, float32 to its rounding; the output keeps the input's memory format.
+    reference = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    gen = torch.Generator().manual_seed(size[0] * 10 + size[1])
+    x64 = torch.randn(3, 5, *size, dtype=torch.float64, generator=gen)
+    cot64 = torch.randn(3, 5, *size, dtype=torch.float64, generator=gen)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for dtype, tol in ((torch.float64, 1e-12), (torch.float32, 1e-6)):
+        results = []
+        for fn in (reference, lambda t: avg_pool_3x3(t, mode)):
+            x = x64.to(dtype, copy=True).contiguous(memory_format=fmt).requires_grad_()
+            y = fn(x)
+            (y * cot64.to(dtype)).sum().backward()
+            results.append((y.detach(), x.grad))
+            assert y.is_contiguous(memory_format=fmt)
+        for a, b in zip(*results):
+            torch.testing.assert_close(b, a, rtol=tol, atol=tol)
+    # The pool of an all-ones image is all ones (the window sizes at borders and corners).
+    ones = torch.ones(1, 2, *size, dtype=torch.float64).contiguous(memory_format=fmt)
+    assert torch.equal(avg_pool_3x3(ones, mode), torch.ones_like(ones))
+
+
+def test_box_pool_mode_choice():
+    # The choice measured on a CPU (docs/bench_search.md, "Issue 19"); a bad mode is named.
+    cl = lambda *shape: torch.zeros(*shape).contiguous(memory_format=torch.channels_last)  # noqa: E731
+    assert box_pool_mode(cl(2, 8, 16, 16)) == "dw" and box_pool_mode(cl(2, 32, 4, 4)) == "pool"
+    assert box_pool_mode(torch.zeros(2, 8, 16, 16)) == "shift" and box_pool_mode(torch.zeros(2, 32, 8, 8)) == "dw"
+    with pytest.raises(ValueError, match="unknown avg_pool_3x3 mode 'box'"):
+        avg_pool_3x3(torch.zeros(1, 1, 4, 4), "box")
+    cell = SearchCell(4)
+    cell.conv_mode = "fast"
+    with pytest.raises(ValueError, match="unknown conv_mode 'fast'"):
+        cell(torch.zeros(1, 4, 4, 4), torch.rand(6, 5))
 
 
 @pytest.mark.parametrize("arch", [RESNET, MIXED, ARCH_1])

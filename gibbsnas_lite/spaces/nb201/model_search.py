@@ -36,7 +36,7 @@ from .arch import EDGES, NUM_EDGES, NUM_OPS, OPS, check_alpha_shape, derive_arch
 from .model import NB201Network, macro_layout
 from .ops import ResNetBasicBlock, make_op
 
-__all__ = ["IMPLS", "SearchCell", "NB201SearchNetwork", "mixing_matrices"]
+__all__ = ["IMPLS", "SearchCell", "NB201SearchNetwork", "mixing_matrices", "avg_pool_3x3", "box_pool_mode"]
 
 IMPLS = ("fused", "loop")
 _SKIP, _CONV1, _CONV3, _POOL = (OPS.index(n) for n in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
@@ -45,43 +45,40 @@ _INCOMING = {i: [(e, j) for e, (t, j) in enumerate(EDGES) if t == i] for i in (1
 _OUTGOING = {j: [(e, t) for e, (t, s) in enumerate(EDGES) if s == j] for j in (0, 1, 2)}
 
 
-# Mixing tables of the fused cell (see SearchCell). For source node j, the stack Z_j holds
-# `carried` blocks (j = 0: x_0; j > 0: node j, then the partial sums of nodes j+1..3), pool(x_j),
-# then the (conv1x1, conv3x3) BN outputs of each edge leaving j. Row r of M_j is target node
-# t = j + 1 + r, reached by edge e = EDGES.index((t, j)). _MIXING[j][r][c] indexes the entry of
-# cat(weights.flatten(), [0, 1]) that multiplies block c: an op weight, 0 (block unused), or 1
-# (the partial sum of t itself, carried on unchanged).
-_ZERO, _ONE = NUM_EDGES * NUM_OPS, NUM_EDGES * NUM_OPS + 1
+# Mixing tables of the fused cell (see SearchCell). For source node j, the stack Z_j holds x_j,
+# pool(x_j), the conv1x1 BN outputs of the n = 3 - j edges leaving j, then their conv3x3 BN outputs
+# (2 + 2n blocks). Row r of M_j is target node t = j + 1 + r, reached by edge e = EDGES.index((t, j)).
+# _MIXING[j][r][c] indexes the entry of cat(weights.flatten(), [0]) that multiplies block c: an op
+# weight of e, or 0 (a block of another edge).
+_ZERO = NUM_EDGES * NUM_OPS
 
 
 def _mixing_table(j: int) -> list[list[int]]:
-    carried = 1 if j == 0 else 4 - j
+    n = 3 - j  # edges leaving j
     rows = []
     for r, t in enumerate(range(j + 1, 4)):
         e = EDGES.index((t, j))
-        row = [_ZERO] * (carried + 1 + 2 * (3 - j))
+        row = [_ZERO] * (2 + 2 * n)
         row[0] = e * NUM_OPS + _SKIP
-        if j > 0:
-            row[t - j] = _ONE
-        row[carried] = e * NUM_OPS + _POOL
-        row[carried + 1 + 2 * r] = e * NUM_OPS + _CONV1
-        row[carried + 2 + 2 * r] = e * NUM_OPS + _CONV3
+        row[1] = e * NUM_OPS + _POOL
+        row[2 + r] = e * NUM_OPS + _CONV1
+        row[2 + n + r] = e * NUM_OPS + _CONV3
         rows.append(row)
     return rows
 
 
-_MIXING = tuple(_mixing_table(j) for j in (0, 1, 2))  # M_0: 3 x 8, M_1: 2 x 8, M_2: 1 x 5
+_MIXING = tuple(_mixing_table(j) for j in (0, 1, 2))  # M_0: 3 x 8, M_1: 2 x 6, M_2: 1 x 4
 _MIXING_INDEX = [i for table in _MIXING for row in table for i in row]
 
 
 def mixing_matrices(weights: torch.Tensor, index: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-    """The fused cell's mixing matrices ``(M_0, M_1, M_2)`` (3 x 8, 2 x 8, 1 x 5) from the 6 x 5 op
+    """The fused cell's mixing matrices ``(M_0, M_1, M_2)`` (3 x 8, 2 x 6, 1 x 4) from the 6 x 5 op
     weights, in one gather, shared by all cells (``NB201SearchNetwork`` builds them once per
     forward). ``index``: ``_MIXING_INDEX`` on the weights' device (the modules keep it as a
     buffer; made here if not given, a host-to-device copy on a GPU)."""
     if index is None:
         index = torch.tensor(_MIXING_INDEX, device=weights.device)
-    flat = torch.cat([weights.reshape(-1), weights.new_zeros(1), weights.new_ones(1)])[index]
+    flat = torch.cat([weights.reshape(-1), weights.new_zeros(1)])[index]
     sizes = [len(table) * len(table[0]) for table in _MIXING]
     return tuple(m.view(len(table), -1) for m, table in zip(flat.split(sizes), _MIXING))
 
@@ -99,6 +96,67 @@ def _unblock(block: torch.Tensor, nhwc: bool) -> torch.Tensor:
     return block.permute(0, 3, 1, 2) if nhwc else block
 
 
+_POOL_CONSTANTS: dict[tuple, torch.Tensor] = {}
+
+
+def _pool_constant(kind: str, size: int | tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    """Cached constants of ``avg_pool_3x3``: ``"inv"``, 1 / (the number of in-image pixels of each
+    3x3 window), 1 x 1 x H x W (``size``: (H, W)); ``"box"``, the C x 1 x 3 x 3 all-ones
+    depthwise kernel (``size``: C) in ``like``'s memory format. In ``like``'s dtype and device."""
+    nhwc = kind == "box" and not like.is_contiguous() and like.is_contiguous(memory_format=torch.channels_last)
+    key = (kind, size, like.dtype, like.device, nhwc)
+    const = _POOL_CONSTANTS.get(key)
+    if const is None:
+        if kind == "inv":
+            (H, W) = size
+            ones = torch.ones(1, 1, H, W, dtype=torch.float64)
+            counts = F.avg_pool2d(ones, 3, 1, 1, count_include_pad=True, divisor_override=1)
+            const = (1.0 / counts).to(like.dtype)
+        else:
+            const = torch.ones(size, 1, 3, 3, dtype=like.dtype)
+            if nhwc:
+                const = const.contiguous(memory_format=torch.channels_last)
+        const = _POOL_CONSTANTS[key] = const.to(like.device)
+    return const
+
+
+def box_pool_mode(x: torch.Tensor) -> str:
+    """How ``avg_pool_3x3`` computes ``x``'s 3x3 window sums: ``"pool"`` (``F.avg_pool2d`` itself),
+    ``"dw"`` (a depthwise all-ones 3x3 convolution) or ``"shift"`` (three shifted adds per axis).
+
+    Measured on a CPU with one thread, forward + backward at batch 64 (docs/bench_search.md, "Issue
+    19"): in channels_last the depthwise convolution is 2.1-2.2x faster than ``avg_pool2d`` at 16x16
+    and 32x32 (C = 8..32), even at 8x8, and slower at 4x4 (0.21 against 0.09 ms); in NCHW
+    ``avg_pool2d`` is 1.5-10x slower than either, the shifted adds fastest for few channels on large
+    images (C <= 16, >= 16x16), the depthwise convolution otherwise. On other devices (a GPU: one
+    kernel against two or more) the pool itself."""
+    if x.device.type != "cpu":
+        return "pool"
+    H, W = x.shape[-2:]
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return "dw" if H * W > 64 else "pool"
+    return "shift" if H * W >= 256 and x.shape[1] <= 16 else "dw"
+
+
+def avg_pool_3x3(x: torch.Tensor, mode: str | None = None) -> torch.Tensor:
+    """``nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)(x)``, the ``avg_pool_3x3`` op
+    of a cell edge, as the 3x3 window sums times a cached map of 1 / (in-image pixels per window):
+    the same values and gradients up to float rounding (tests/test_nb201_space.py). ``mode``: see
+    ``box_pool_mode`` (its choice by default)."""
+    mode = box_pool_mode(x) if mode is None else mode
+    if mode == "pool":
+        return F.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    if mode == "dw":
+        box = F.conv2d(x, _pool_constant("box", x.shape[1], x), padding=1, groups=x.shape[1])
+    elif mode == "shift":
+        xp = F.pad(x, (1, 1, 1, 1))
+        rows = xp[:, :, :-2] + xp[:, :, 1:-1] + xp[:, :, 2:]
+        box = rows[..., :-2] + rows[..., 1:-1] + rows[..., 2:]
+    else:
+        raise ValueError(f"unknown avg_pool_3x3 mode {mode!r}; choose one of pool, dw, shift")
+    return box * _pool_constant("inv", tuple(x.shape[-2:]), x)
+
+
 class SearchCell(nn.Module):
     """A cell whose 6 edges each hold all 5 ops: ``edges[e][k]`` is ``OPS[k]`` on ``EDGES[e]``.
 
@@ -107,29 +165,42 @@ class SearchCell(nn.Module):
     ``forward_fused`` computes the same sums with a few large kernels per source node j = 0, 1, 2
     (``none`` is dropped: it adds ``0 * w``):
 
-    * one ReLU and one 3x3 conv whose output channels stack the 3x3 kernels and the
-      zero-padded 1x1 kernels of all edges leaving j (a 1x1 kernel padded to 3x3 with
-      padding 1 is the same convolution), one batch norm over all those channels (per-channel,
-      so identical to separate BNs), and one average pool, shared by those edges;
+    * one ReLU, then one 1x1 conv and one 3x3 conv whose output channels stack the kernels of
+      that size of all edges leaving j, and one batch norm over each (per-channel, so identical
+      to separate BNs); one average pool (``avg_pool_3x3``: window sums times a cached map of
+      1 / window size), shared by those edges;
     * one cat into a stack ``Z_j`` of C-channel blocks, block index first (a K_j x B*C*H*W
-      matrix): the blocks carried from node j-1 (``x_0`` for j = 0; else node j, then the
-      partial sums of the later nodes), ``pool(x_j)``, and the BN outputs;
-    * one matrix product ``M_j @ Z_j`` (``mixing_matrices``): row r is ``w[e, skip] * x_j +
-      w[e, pool] * pool(x_j) + w[e, conv1] * conv1_e(x_j) + w[e, conv3] * conv3_e(x_j)
-      (+ 1 * partial sum of t)`` for the edge e from j to t = j + 1 + r, i.e. the loop's
-      edge sum for e added to what t already had. Its first row is node j + 1, complete (all
-      its sources <= j are done); the others are the new partial sums, carried on as they are.
+      matrix): ``x_j``, ``pool(x_j)``, and the BN outputs;
+    * one matrix product ``M_j @ Z_j`` (``mixing_matrices``; for j > 0 an ``addmm`` onto the
+      partial sums): row r is ``w[e, skip] * x_j + w[e, pool] * pool(x_j) + w[e, conv1] *
+      conv1_e(x_j) + w[e, conv3] * conv3_e(x_j)`` for the edge e from j to t = j + 1 + r, the
+      loop's edge sum for e, added to what t already had. Its first row is node j + 1, complete
+      (all its sources <= j are done); the others are the new partial sums.
 
-    So a cell is 3 x (pool, ReLU, conv, BN, cat, mm) and no elementwise mixing, instead of
+    So a cell is 3 x (pool, ReLU, 2 convs, 2 BNs, cat, mm) and no elementwise mixing, instead of
     scalar multiplies and adds per (edge, op) and, backward, a multiply, a sum and a select per
-    scalar weight (26 ops forward and 39 backward, against 126 and 270 for the loop; the mixing
-    matrices are built once per network forward). The products and sums are the loop's, in the
-    order a matrix product takes them, so outputs and gradients agree with it up to float
+    scalar weight (about 30 ops forward and 45 backward, against 126 and 270 for the loop; the
+    mixing matrices are built once per network forward). The products and sums are the loop's,
+    in the order a matrix product takes them, so outputs and gradients agree with it up to float
     rounding (tested in float64 and float32). Block index first makes ``Z_j`` one plain matrix
     (one GEMM, faster on a CPU than a batched product over a batch-major stack) whose rows are
     laid out as the input is, NCHW or ``torch.channels_last`` (then pixel-major blocks), so
     every reshape is a view and the outputs keep the input's memory format.
+
+    Measured on one CPU thread (docs/bench_search.md, "Issue 19"): separate 1x1 and 3x3 convs do
+    1 + 9 multiply-adds per pixel and channel pair where a 3x3 conv with zero-padded 1x1 kernels
+    did 9 + 9 (conv forward + backward at 16x16, C = 8, 3 edges: 3.4 against 4.8
+    ms in channels_last); the pool as window sums 2x faster in channels_last at >= 16x16 and
+    1.5-10x in NCHW (``box_pool_mode``); the partial sums added by ``addmm`` rather than copied
+    into ``Z_j`` and back out.
     """
+
+    #: "split" (a 1x1 and a 3x3 conv per source node), "padded" (one 3x3 conv, the 1x1 kernels
+    #: zero-padded: one conv and one BN launch instead of two, for a launch-bound GPU), or None:
+    #: split on a CPU, padded elsewhere. Both are exact; set per instance to choose.
+    conv_mode: str | None = None
+    #: ``avg_pool_3x3``'s mode ("pool", "dw", "shift"), or None: ``box_pool_mode``'s choice.
+    pool_mode: str | None = None
 
     def __init__(self, C: int, affine: bool = False, track_running_stats: bool = False):
         super().__init__()
@@ -164,24 +235,37 @@ class SearchCell(nn.Module):
             )
         return nodes[3]
 
-    def _kernels(self) -> list[torch.Tensor]:
-        """Per source node j, the 3x3 kernels of the edges leaving j, (conv1x1 zero-padded,
-        conv3x3) per edge: one pad for the cell's six 1x1 kernels, one cat per node."""
-        conv1 = torch.cat([ops[_CONV1].conv.weight for ops in self.edges])
-        conv1 = F.pad(conv1, (1, 1, 1, 1)).split(self.C)
-        return [
-            torch.cat([k for e, _ in _OUTGOING[j] for k in (conv1[e], self.edges[e][_CONV3].conv.weight)])
-            for j in (0, 1, 2)
-        ]
+    def _split_convs(self, x: torch.Tensor) -> bool:
+        mode = self.conv_mode or ("split" if x.device.type == "cpu" else "padded")
+        if mode not in ("split", "padded"):
+            raise ValueError(f"unknown conv_mode {mode!r}; choose split, padded or None")
+        return mode == "split"
 
-    def _conv_features(self, x: torch.Tensor, out_edges: list[int], kernels: torch.Tensor) -> list[torch.Tensor]:
-        """The (conv1x1, conv3x3) BN outputs of the edges in ``out_edges``, in that order, along
-        the channels: one tensor, or one per op when the BNs have their own state."""
-        y = F.conv2d(F.relu(x), kernels, padding=1)
+    def _kernels(self, split: bool) -> list[tuple[torch.Tensor, ...]]:
+        """Per source node j, the kernels of the edges leaving j, stacked along the output channels
+        in target order: (1x1, 3x3) when ``split``, else one 3x3 stack, the 1x1 kernels zero-padded
+        to 3x3 (the same convolution with padding 1) first. One cat per kernel size for the cell."""
+        edges = [e for j in (0, 1, 2) for e, _ in _OUTGOING[j]]
+        sizes = [len(_OUTGOING[j]) * self.C for j in (0, 1, 2)]
+        conv1 = torch.cat([self.edges[e][_CONV1].conv.weight for e in edges])
+        conv3 = torch.cat([self.edges[e][_CONV3].conv.weight for e in edges]).split(sizes)
+        if split:
+            return list(zip(conv1.split(sizes), conv3))
+        return [(torch.cat([k1, k3]),) for k1, k3 in zip(F.pad(conv1, (1, 1, 1, 1)).split(sizes), conv3)]
+
+    def _conv_features(
+        self, x: torch.Tensor, out_edges: list[int], kernels: tuple[torch.Tensor, ...]
+    ) -> list[torch.Tensor]:
+        """The conv1x1 BN outputs of the edges in ``out_edges``, then their conv3x3 BN outputs,
+        along the channels: one tensor per conv (``_kernels``), or one per op when the BNs have
+        their own state."""
+        x = F.relu(x)
+        ys = [F.conv2d(x, k, padding=k.shape[-1] // 2) for k in kernels]
         if self._batch_stats_only:
-            return [F.batch_norm(y, None, None, training=True, eps=self.edges[0][_CONV3].bn.eps)]
-        bns = [self.edges[e][k].bn for e in out_edges for k in (_CONV1, _CONV3)]
-        return [bn(c) for bn, c in zip(bns, y.split(self.C, dim=1))]
+            eps = self.edges[0][_CONV3].bn.eps
+            return [F.batch_norm(y, None, None, training=True, eps=eps) for y in ys]
+        bns = [self.edges[e][k].bn for k in (_CONV1, _CONV3) for e in out_edges]
+        return [bn(c) for bn, c in zip(bns, (c for y in ys for c in y.split(self.C, dim=1)))]
 
     def forward_fused(
         self, x: torch.Tensor, weights: torch.Tensor | None, mixing: Sequence[torch.Tensor] | None = None
@@ -189,14 +273,16 @@ class SearchCell(nn.Module):
         if mixing is None:
             mixing = mixing_matrices(weights, self.mixing_index)
         nhwc = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-        carried, xj = _blocks(x, self.C, nhwc), x
-        for j, (m, kernels) in enumerate(zip(mixing, self._kernels())):
+        xj, partial = x, None  # node j; the partial sums of nodes j+1..3 (rows)
+        for j, (m, kernels) in enumerate(zip(mixing, self._kernels(self._split_convs(x)))):
             out_edges = [e for e, _ in _OUTGOING[j]]
-            pooled = self.edges[out_edges[0]][_POOL](xj)
             feats = self._conv_features(xj, out_edges, kernels)
-            z = torch.cat([carried, *(_blocks(t, self.C, nhwc) for t in (pooled, *feats))])
-            carried = (m.to(z.dtype) @ z.reshape(len(z), -1)).view(len(m), *z.shape[1:])
-            xj = _unblock(carried[0] if len(m) > 1 else carried.squeeze(0), nhwc)  # node j + 1
+            pooled = avg_pool_3x3(xj, self.pool_mode)
+            z = torch.cat([_blocks(t, self.C, nhwc) for t in (xj, pooled, *feats)])
+            m, flat = m.to(z.dtype), z.reshape(len(z), -1)
+            sums = m @ flat if partial is None else torch.addmm(partial, m, flat)
+            node, partial = sums.split([1, len(m) - 1]) if len(m) > 1 else (sums, None)
+            xj = _unblock(node.view(z.shape[1:]), nhwc)  # node j + 1, complete
         return xj
 
     def forward_path(
