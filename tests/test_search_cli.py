@@ -280,7 +280,7 @@ def test_set_reads_booleans_and_refuses_a_contradiction_or_a_non_boolean(tmp_pat
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_channels_last_is_opt_in_and_puts_model_and_batches_in_that_layout(tmp_path):
+def test_channels_last_is_the_cpu_profiles_default_and_puts_model_and_batches_in_that_layout(tmp_path):
     from gibbsnas_lite.search import make_config
     from gibbsnas_lite.search.data import build_search_data
 
@@ -289,6 +289,11 @@ def test_channels_last_is_opt_in_and_puts_model_and_batches_in_that_layout(tmp_p
     x, _ = next(iter(data.epoch_batches(0)))[0]
     assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     assert make_config("gibbs2", "smoke").channels_last is False
+    # on by default where a search runs on a CPU (docs/bench_search.md, "Issue 19"); not on a GPU
+    for profile, default in (("cpu", True), ("cpu-deep", True), ("full", False)):
+        for strategy in ("gibbs2", "darts-v1"):
+            assert make_config(strategy, profile).channels_last is default
+            assert make_config(strategy, profile, channels_last=not default).channels_last is not default
     out = tmp_path / "cl"
     assert main(search_cli(out, "--set", "channels_last=true")) == 0
     summary = json.loads((out / "summary.json").read_text())
