@@ -22,9 +22,10 @@ curvature_every) steps) when the size's ``cycle`` is on, so means include the al
 Sizes: ``cpu`` (the ``cpu`` profile: C=8, N=1, batch 64, 1x16x16), ``deep`` (the ``cpu-deep``
 profile where the tree has it, else ``cpu`` with ``cells_per_stage=5``: C=8, N=5), ``full``
 (the ``full`` profile: C=16, N=5, batch 64, 3x32x32; few steps, GibbsNAS's 32-step alpha cycle
-not covered). Ops: the non-view aten ops per step over one cycle of each strategy (a
-TorchDispatchMode, as ``scripts/bench_search.py --count``; at batch 2: the count does not depend
-on the batch size), counted once per tree and size.
+not covered); ``smoke`` (the ``smoke`` profile, one step: the script's test). Ops: the non-view
+aten ops per step over one cycle of each strategy (a TorchDispatchMode, as
+``scripts/bench_search.py --count``; at batch 2: the count does not depend on the batch size),
+counted once per tree and size.
 
 **search**: ``run_search`` as ``gibbsnas-lite search --profile cpu-deep --epochs E`` runs it (a tree
 without ``cpu-deep``: ``--profile cpu --set cells_per_stage=5``, the same sizes), into a temporary
@@ -52,6 +53,7 @@ SIZES = {  # size -> (warm-up rounds, timed rounds, round up to whole cycles, re
     "cpu": (2, 16, True, 2),
     "deep": (2, 16, True, 2),
     "full": (1, 4, False, 1),
+    "smoke": (1, 1, False, 1),  # the smoke profile (C=4, N=1): the script's own test
 }
 
 
@@ -65,8 +67,8 @@ def _config(strategy: str, size: str, **overrides):
         if "cpu-deep" in C.PROFILES:
             return C.make_config(strategy, "cpu-deep", **overrides)
         return C.make_config(strategy, "cpu", cells_per_stage=5, **overrides)
-    if size == "full":
-        return C.make_config(strategy, "full", **overrides)
+    if size in ("full", "smoke"):
+        return C.make_config(strategy, size, **overrides)
     raise SystemExit(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
 
 
@@ -77,7 +79,7 @@ def _cycle(config) -> int:
 
 
 def _in_channels(size: str) -> int:
-    return 3 if size == "full" else 1
+    return 1 if size in ("cpu", "deep") else 3
 
 
 def _build(strategies: list[str], size: str, batch: int | None = None):
@@ -391,7 +393,7 @@ def parse_args(argv=None):
     p.add_argument("--before", default="/work/base", help="the tree before (default: %(default)s)")
     p.add_argument("--after", default=ROOT, help="the tree after (default: this script's tree)")
     p.add_argument("--strategies", default=STRATEGIES)
-    p.add_argument("--sizes", default=",".join(SIZES), help="steps: comma-separated, from %(default)s")
+    p.add_argument("--sizes", default="cpu,deep,full", help=f"steps: comma-separated, of {', '.join(SIZES)}")
     p.add_argument("--steps", type=int, default=None, help="timed rounds per worker (default: per size)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per worker (default: per size)")
     p.add_argument("--repeats", type=int, default=None, help="workers per tree (default: per size; search: 2)")

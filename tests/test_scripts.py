@@ -21,10 +21,28 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+import bench_before_after  # noqa: E402
 import bench_search  # noqa: E402
 import sweep_temperature  # noqa: E402
 
 TINY = "--device cpu -C 4 -N 1 --batch 8 --image-size 16 --alpha-accum 2 --steps 2 --warmup 1 --batches 2".split()
+
+
+def test_bench_before_after_runs_both_trees_in_subprocesses(tmp_path, capsys):
+    # This tree as both "before" and "after" at the smoke size: one worker per tree, each importing
+    # the tree it is given; CPU times and op counts per strategy, and the table.
+    out = tmp_path / "ba.json"
+    argv = ["steps", "--before", str(ROOT), "--after", str(ROOT), "--sizes", "smoke"]
+    assert bench_before_after.main(argv + ["--strategies", "darts-v1,gibbs2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    entry = report["sizes"]["smoke"]
+    for tree in ("before", "after"):
+        (run,) = entry["runs"][tree]
+        assert run["package"] == str(ROOT / "gibbsnas_lite")
+        assert set(run["cpu"]) == {"darts-v1", "gibbs2"} and all(t[0] > 0 for t in run["cpu"].values())
+        assert all(v["ops_per_step"] > 100 for v in entry["ops"][tree].values())
+    assert entry["ops"]["before"] == entry["ops"]["after"]  # the same tree: the same ops
+    assert "| darts-v1 |" in capsys.readouterr().out
 
 
 def test_bench_search_times_every_strategy_and_counts_ops(tmp_path):
