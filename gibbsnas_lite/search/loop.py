@@ -156,7 +156,7 @@ def run_search(
     seed_everything(config.seed)
     data = build_search_data(config, device)
     model = build_model(config, data.num_classes, data.in_channels).to(device)
-    if config.channels_last:  # opt-in (config.py): the layout the loaders' batches come in
+    if config.channels_last:  # the cpu profiles' default (config.py): the layout the loaders' batches come in
         model = model.to(memory_format=torch.channels_last)
     strategy = build_strategy(config, model, data.steps_per_epoch, data.sizes)
     strategy.fixed_valid_batch = data.fixed_valid_batch()
