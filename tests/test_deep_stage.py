@@ -133,6 +133,8 @@ def test_cpu_deep_profile_is_the_deep_stage():
     assert (darts.w_lr, darts.w_weight_decay, darts.a_lr, darts.a_weight_decay) == (0.025, 5e-4, 3e-4, 1e-3)
     gibbs = make_config("gibbs2", "cpu-deep")
     assert gibbs.noise == "calibrated" and gibbs.noise_follows_lr is False
+    # the setting the tuning rule chose on seeds 0-2 (docs/deep_stage.md, candidate B)
+    assert (gibbs.temperature, gibbs.w_temperature, gibbs.alpha_h_max) == (1.0, 0.01, None)
     assert gibbs.alpha_accum == 4 and gibbs.cells_per_stage == 5
     # the shallow stage keeps the settings its shipped study was made with
     shallow = make_config("gibbs2", "cpu")
