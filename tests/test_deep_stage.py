@@ -147,7 +147,7 @@ def test_cpu_deep_profile_is_the_deep_stage():
 
 def test_cpu_deep_reads_the_embedded_subset_on_every_machine():
     """The same images and labels whether or not Debian's full Fashion-MNIST is installed (CI
-    installs it; this pins the bytes the deep study searched on, seed 0: data/seed_study/deep.json)."""
+    installs it; this pins the bytes seed 0 searches on: data/seed_study/deep_tuning.json records the same sha256)."""
     from gibbsnas_lite.search.data import build_search_data
 
     data = build_search_data(make_config("darts-v1", "cpu-deep", seed=0), torch.device("cpu"))
