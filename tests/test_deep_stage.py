@@ -219,3 +219,12 @@ def test_the_deep_study_verdict_on_known_rows():
     control = deep_study.random_cells()
     assert control["mean"] == pytest.approx(87.06, abs=0.01)  # docs/deep_stage.md quotes these
     assert control["chance_share"] == pytest.approx(0.0218, abs=1e-4)
+
+
+def test_notebook_stages_read_the_embedded_subset_and_other_datasets_their_own():
+    # issue 20: the stages that notebooks run and studies ship read the same files on every machine
+    for profile in ("cpu", "cpu-deep"):
+        assert make_config("darts-v1", profile).data_root == "embedded"
+        assert make_config("darts-v1", profile, dataset="cifar10").data_root is None
+        assert make_config("darts-v1", profile, data_root="/data/fmnist").data_root == "/data/fmnist"
+    assert make_config("darts-v1", "full").data_root is None

@@ -163,8 +163,12 @@ PROFILE_PRESETS: dict[str, dict[str, Any]] = {
     ),
     # The seed study's stage (docs/search.md): 16x16 images make a step ~4x cheaper than 32x32,
     # which buys 10 epochs (640 steps, 160 alpha steps) for about 2 minutes of CPU per search.
+    # Its data is the embedded subset on every machine, as the deep stage's (issue 20: a learner
+    # on Binder, a laptop or CI searches the shipped study's pictures); data_root=PATH reads the
+    # full set instead.
     "cpu": dict(
         dataset="fashion-mnist",
+        data_root="embedded",
         channels=8,
         cells_per_stage=1,
         epochs=10,
@@ -248,4 +252,6 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
     if overrides.get("space") == "darts" and profile == "full":
         values["cells_per_stage"] = 3  # DARTS's 8-cell search network
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if overrides.get("data_root") is None and values.get("dataset") != "fashion-mnist":
+        values["data_root"] = None  # a preset's embedded subset is Fashion-MNIST's: another dataset reads its own
     return SearchConfig.from_dict(values).validate()
