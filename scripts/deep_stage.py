@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/deep_stage.py --candidate darts-v1 --seed 0 --out runs/deep/tune
     .venv/bin/python scripts/deep_stage.py --report data/seed_study/deep.json            # the held-out verdict
     .venv/bin/python scripts/deep_stage.py --report runs/deep/tune --seeds 0-2 --as A=gibbs2   # a candidate
+    .venv/bin/python scripts/deep_stage.py --ship runs/deep-study/*/trials/*-s4   # the replayed runs
 
 Each run goes to ``OUT/<candidate>-s<seed>/`` and resumes from its checkpoint when killed
 (run the same command again). The candidates are the table of docs/deep_stage.md ("The rule for
@@ -15,6 +16,8 @@ same as T) cannot be given with ``--set``, which treats None as "keep the defaul
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import sys
 from pathlib import Path
 
@@ -88,6 +91,20 @@ def report(source: str, seeds: list[int], renames: dict[str, str]) -> int:
     return 0
 
 
+def ship(folders: list[str], dest: Path) -> int:
+    """Copy finished runs' histories, gzipped reproducibly (mtime 0), to ``dest/<strategy>-s<seed>.jsonl.gz``:
+    the example runs notebooks 04-05 replay (gibbsnas_lite.course.deep_study.example_history)."""
+    from gibbsnas_lite.runs import HISTORY, SUMMARY
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for folder in map(Path, folders):
+        summary = json.loads((folder / SUMMARY).read_text())
+        target = dest / f"{summary['strategy']}-s{summary['seed']}.jsonl.gz"
+        target.write_bytes(gzip.compress((folder / HISTORY).read_bytes(), compresslevel=9, mtime=0))
+        print(f"{folder} -> {target} ({target.stat().st_size:,} bytes)")
+    return 0
+
+
 def seed_list(text: str) -> list[int]:
     seeds = []
     for part in text.split(","):
@@ -105,7 +122,11 @@ def main(argv=None) -> int:
     p.add_argument("--report", default=None, help="a study file or a folder of run folders: print the verdict")
     p.add_argument("--seeds", default="3-9", help="with --report: the seeds to judge (default: the held-out 3-9)")
     p.add_argument("--as", dest="renames", action="append", default=[], help="with --report: CANDIDATE=STRATEGY")
+    p.add_argument("--ship", nargs="+", default=None, help="finished run folders: ship their histories (gzipped)")
+    p.add_argument("--ship-to", default=str(Path(__file__).resolve().parents[1] / "data/seed_study/deep_runs"))
     args = p.parse_args(argv)
+    if args.ship:
+        return ship(args.ship, Path(args.ship_to))
     if args.report:
         return report(args.report, seed_list(args.seeds), dict(item.split("=", 1) for item in args.renames))
     if args.candidate is None or args.seed is None:

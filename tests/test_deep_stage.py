@@ -228,3 +228,55 @@ def test_notebook_stages_read_the_embedded_subset_and_other_datasets_their_own()
         assert make_config("darts-v1", profile, dataset="cifar10").data_root is None
         assert make_config("darts-v1", profile, data_root="/data/fmnist").data_root == "/data/fmnist"
     assert make_config("darts-v1", "full").data_root is None
+
+
+def test_verdict_in_words_and_per_seed_table_name_the_numbers():
+    from gibbsnas_lite.course import deep_study
+
+    all_skip = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    convs = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    rows = [_row("darts-v1", 3, all_skip), _row("gibbs2", 3, convs, 0.5)]
+    lines = deep_study.verdict_lines(deep_study.verdict(rows, seeds=(3,)))
+    assert "on 1 of 1 seeds run" in lines[0] and "54.30 ± 0.00" in lines[0]
+    assert "0.50 of the edges" in lines[1] and "NOT a search" in lines[1]
+    table = deep_study.per_seed_markdown(deep_study.per_seed(rows, seeds=(3, 4))).splitlines()
+    assert len(table) == 4 and table[2].startswith("| 3 | 54.30 | 6 |") and table[3].startswith("| 4 | – |")
+
+
+def test_history_reads_a_gzipped_copy_and_the_shipped_example_runs_are_the_studys(tmp_path):
+    """The replayed deep-stage runs are the study's own: each shipped history ends on its row's cell."""
+    import gzip
+
+    from gibbsnas_lite.course import deep_study
+    from gibbsnas_lite.search.history import History
+
+    source = deep_study.example_history("darts-v1")
+    (tmp_path / "history.jsonl.gz").write_bytes(source.read_bytes())
+    (tmp_path / "plain.jsonl").write_bytes(gzip.decompress(source.read_bytes()))
+    from_folder, plain = History.load(tmp_path), History.load(tmp_path / "plain.jsonl")
+    assert from_folder.epochs == plain.epochs and from_folder.alpha == plain.alpha and len(plain.epochs) == 20
+    rows = deep_study.load()["runs"]
+    for strategy in ("darts-v1", "gibbs2"):
+        history = History.load(deep_study.example_history(strategy))
+        row = deep_study.by_seed(rows, strategy, [deep_study.EXAMPLE_SEED])[deep_study.EXAMPLE_SEED]
+        assert [e["arch"] for e in history.epochs] == [e["arch"] for e in row["epochs"]]
+    with pytest.raises(FileNotFoundError, match="darts-v1-s4.jsonl.gz"):
+        deep_study.example_history("rsps")
+
+
+def test_deep_study_figures_draw_one_dot_per_seed_and_the_controls():
+    from gibbsnas_lite.course import deep_study
+    from gibbsnas_lite.course.plots import deep_study as plots
+
+    convs = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    rows = [_row("darts-v1", s, convs) for s in (3, 4, 5)] + [_row("gibbs2", s, convs, 0.2) for s in (3, 4)]
+    rows[-1]["drive"].update(noise_only_arch=convs, noise_only_benchmark={"cifar10_test": 12.5})
+    fig = plots.study_figure(rows, deep_study.random_cells(), live={"darts-v1": 60.0})
+    by_name = {t.name: t for t in fig.data}
+    assert len(by_name["DARTS-V1"].y) == 3 and len(by_name["GibbsNAS-2nd"].y) == 2
+    assert list(by_name["noise-only control"].y) == [12.5]  # seed 3 has no control recorded
+    assert by_name["NB201's 15,625 cells"].median[0] == pytest.approx(90.745, abs=1e-3)
+    for row in rows:
+        row["epochs"] = [{"epoch": 0, "arch": convs, "cifar10_test": 90.0}]
+    fig = plots.epochs_by_seed_figure(rows, highlight=4)
+    assert len(fig.data) == 2 * 5 and max(t.line.width for t in fig.data) == 3.5

@@ -17,6 +17,7 @@ Controls printed beside them: each seed's noise-only cell and NAS-Bench-201's ra
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,29 @@ from ..sweep.stats import METRIC, mean_std
 #: the seeds settings were chosen on, and the seeds that judge them
 TUNING_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (3, 4, 5, 6, 7, 8, 9)
+#: the held-out seed whose runs the kit ships whole (data/seed_study/deep_runs/), for the replays of
+#: notebooks 04-05: the first held-out seed on which DARTS-V1 ended on the all-skip cell
+EXAMPLE_SEED = 4
+#: NAS-Bench-201's CIFAR-10 test accuracy of the all-skip_connect cell (DARTS-V1's row in Table 3)
+ALL_SKIP = 54.30
+
+
+def load() -> dict[str, Any]:
+    """The shipped deep study, ``data/seed_study/deep.json`` (``{"about": ..., "runs": rows}``)."""
+    from . import seed_study
+
+    return seed_study.load(seed_study.find_study("deep"))
+
+
+def example_history(strategy: str, seed: int = EXAMPLE_SEED) -> Path:
+    """The shipped ``history.jsonl.gz`` of one held-out run (``AlphaDashboard.replay`` reads it)."""
+    from . import seed_study
+
+    path = seed_study.find_study("deep").parent / "deep_runs" / f"{strategy}-s{seed}.jsonl.gz"
+    if not path.is_file():
+        shipped = sorted(p.name for p in path.parent.glob("*.jsonl.gz")) if path.parent.is_dir() else []
+        raise FileNotFoundError(f"no shipped deep-stage run {path.name}; the kit ships {shipped or 'none'}")
+    return path
 
 
 def skip_edges(arch: str) -> int:
@@ -35,12 +59,17 @@ def skip_edges(arch: str) -> int:
     return sum(op == "skip_connect" for op, _, _ in cell_edges(arch))
 
 
+def skip_edges_by_epoch(row: Mapping[str, Any]) -> list[int]:
+    """``skip_connect`` edges of the cell derived after each epoch of one study row."""
+    return [skip_edges(e["arch"]) for e in row["epochs"]]
+
+
 def by_seed(rows: Sequence[Mapping[str, Any]], strategy: str, seeds: Sequence[int]) -> dict[int, Mapping[str, Any]]:
     return {r["seed"]: r for r in rows if r["strategy"] == strategy and r["seed"] in seeds}
 
 
 def random_cells(table=None) -> dict[str, float]:
-    """NAS-Bench-201's 15,625 cells as a control: CIFAR-10 test accuracy mean, std, quartiles,
+    """NAS-Bench-201's 15,625 cells as a control: CIFAR-10 test accuracy min, max, mean, std, quartiles,
     the share at chance level (< 20 %) and the share without a parameterised path."""
     from ..nasbench import NB201Table
 
@@ -49,6 +78,8 @@ def random_cells(table=None) -> dict[str, float]:
     no_path = np.mean([not has_parameterised_path(a) for a in table.arch_strs])
     q25, q50, q75 = np.percentile(acc, [25, 50, 75])
     return {
+        "min": float(acc.min()),
+        "max": float(acc.max()),
         "mean": float(acc.mean()),
         "std": float(acc.std(ddof=1)),
         "q25": float(q25),
@@ -122,3 +153,52 @@ def verdict(rows: Sequence[Mapping[str, Any]], seeds: Sequence[int] = HELD_OUT_S
         and result["gibbs_without_path"] == 0
     )
     return result
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def per_seed_markdown(lines: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`per_seed` as a markdown table (NB201 CIFAR-10 test accuracies of the derived cells)."""
+    cols = [
+        ("seed", "seed"),
+        ("darts", "DARTS-V1"),
+        ("darts_skip_edges", "its skip edges"),
+        ("gibbs", "GibbsNAS-2nd"),
+        ("gibbs_path", "conv on a path"),
+        ("control", "noise-only control"),
+        ("agreement", "agreement with it"),
+        ("mean", "mean twin"),
+        ("gibbs_minus_darts", "GibbsNAS − DARTS"),
+        ("sample_minus_mean", "sample − mean"),
+    ]
+    out = ["| " + " | ".join(title for _, title in cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(_fmt(line.get(key)) for key, _ in cols) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def verdict_lines(result: Mapping[str, Any]) -> list[str]:
+    """The verdict of :func:`verdict` in words, one line per criterion, with its numbers."""
+    n = len(result["seeds"])
+
+    def ms(pair):
+        return "–" if pair is None else f"{pair[0]:.2f} ± {pair[1]:.2f}"
+
+    lines = [
+        f"DARTS-V1 collapses (skip_connect on >= 4 of 6 edges) on {result['darts_collapsed']} of "
+        f"{result['darts_runs']} seeds run (stage valid when >= 5 of {n}): "
+        f"{'valid' if result['stage_valid'] else 'not (yet) valid'}; its cells {ms(result['darts'])}",
+        f"GibbsNAS-2nd agrees with its noise-only control on {_fmt(result['gibbs_agreement'])} of the edges "
+        f"(a search when <= {NOT_A_SEARCH}): {'a search' if result['gibbs_searches'] else 'NOT a search'}; "
+        f"its cells {ms(result['gibbs'])}",
+        f"GibbsNAS-2nd − DARTS-V1: {ms(result['gap_mean_std'])} points, ahead on {result['gibbs_ahead']} of "
+        f"{n} seeds, {result['gibbs_without_path']} cell(s) without a parameterised path: "
+        f"{'GibbsNAS-2nd wins by the criteria' if result['gibbs_wins'] else 'the criteria for a win are not met'}",
+        f"sample − mean (GibbsNAS-2nd against its mean twin): {ms(result['sample_minus_mean'])} points",
+    ]
+    return lines

@@ -1,13 +1,15 @@
 """A search's history: per-epoch records and an alpha trace, in memory and as JSON lines.
 
 ``history.jsonl`` holds one JSON object per line, ``{"kind": "epoch", ...}`` or
-``{"kind": "alpha", ...}``; :meth:`History.load` reads it back (the dashboard replays it).
+``{"kind": "alpha", ...}``; :meth:`History.load` reads it back (the dashboard replays it), also
+gzipped as ``history.jsonl.gz`` (how the kit ships the deep study's example runs).
 On resume the file is rewritten from the checkpoint's copy, so records of a killed,
 unfinished epoch never survive.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -69,11 +71,13 @@ class History:
         """Read a ``history.jsonl`` written by a search (for plots and replay)."""
         path = Path(path)
         if path.is_dir():
-            path = path / HISTORY
+            gzipped = path / f"{HISTORY}.gz"
+            path = gzipped if gzipped.exists() and not (path / HISTORY).exists() else path / HISTORY
         if not path.exists():
             raise FileNotFoundError(f"no search history at {path}; pass a run folder or its history.jsonl")
+        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
         history = cls(None)
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
+        for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:

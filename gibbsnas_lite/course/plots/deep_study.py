@@ -1,0 +1,158 @@
+"""Figures of the deep stage's study (:mod:`gibbsnas_lite.course.deep_study`, notebooks 04-05): the
+held-out seeds beside their two controls, and each seed's search epoch by epoch (the paper's Fig. 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ...sweep.stats import METRIC
+from ..deep_study import ALL_SKIP, HELD_OUT_SEEDS, by_seed, skip_edges_by_epoch
+
+COLORS = {"darts-v1": "#d62728", "gibbs2": "#1f77b4", "gibbs2-mean": "#7fa7cf", "control": "#8c8c8c"}
+LABELS = {
+    "darts-v1": "DARTS-V1",
+    "gibbs2": "GibbsNAS-2nd",
+    "gibbs2-mean": "GibbsNAS-2nd, mean twin",
+    "control": "noise-only control",
+}
+
+
+def _column(rows, strategy, seeds):
+    """(accuracies, hover texts) of one strategy's rows on ``seeds``, in seed order."""
+    mine = by_seed(rows, strategy, seeds)
+    seeds_run = sorted(mine)
+    return [mine[s]["benchmark"][METRIC] for s in seeds_run], [f"seed {s}: {mine[s]['arch']}" for s in seeds_run]
+
+
+def study_figure(
+    rows: Sequence[Mapping[str, Any]],
+    random_cells: Mapping[str, float] | None = None,
+    live: Mapping[str, float] | None = None,
+    seeds: Sequence[int] = HELD_OUT_SEEDS,
+    title: str | None = None,
+):
+    """One dot per held-out seed: DARTS-V1, GibbsNAS-2nd, its mean twin and GibbsNAS-2nd's noise-only
+        control; NAS-Bench-201's 15,625 cells as a box from its quartiles, whiskers at its worst and best cell
+    (``random_cells``: :func:`deep_study.random_cells`);
+        the all-skip cell as a line; ``live`` ({strategy: accuracy}) adds the learner's runs as stars."""
+    fig = go.Figure()
+    columns = {s: _column(rows, s, seeds) for s in ("darts-v1", "gibbs2", "gibbs2-mean")}
+    gibbs = by_seed(rows, "gibbs2", seeds)
+    controls = [(s, (gibbs[s].get("drive") or {}).get("noise_only_benchmark") or {}) for s in sorted(gibbs)]
+    columns["control"] = (
+        [c[METRIC] for _, c in controls if METRIC in c],
+        [f"seed {s}: {gibbs[s]['drive'].get('noise_only_arch')}" for s, c in controls if METRIC in c],
+    )
+    for key, (values, texts) in columns.items():
+        if not values:
+            continue
+        fig.add_trace(
+            go.Box(
+                y=values,
+                name=LABELS[key],
+                boxpoints="all",
+                jitter=0.35,
+                pointpos=0,
+                marker=dict(color=COLORS[key], size=9),
+                line=dict(width=1, color=COLORS[key]),
+                fillcolor="rgba(0,0,0,0)",
+                text=texts,
+                hovertemplate="%{text}<br>%{y:.2f} %<extra></extra>",
+                showlegend=False,
+            )
+        )
+    if random_cells:
+        fig.add_trace(
+            go.Box(
+                name="NB201's 15,625 cells",
+                x=["NB201's 15,625 cells"],
+                q1=[random_cells["q25"]],
+                median=[random_cells["median"]],
+                q3=[random_cells["q75"]],
+                mean=[random_cells["mean"]],
+                lowerfence=[random_cells["min"]],
+                upperfence=[random_cells["max"]],
+                marker=dict(color="#555555"),
+                line=dict(width=1, color="#555555"),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    if live:
+        names = [LABELS.get(s, s) for s in live if live[s] is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=names,
+                y=[v for v in live.values() if v is not None],
+                mode="markers",
+                name="your run",
+                marker=dict(symbol="star", size=17, color="black", line=dict(color="white", width=1)),
+            )
+        )
+    fig.add_hline(
+        y=ALL_SKIP,
+        line=dict(dash="dot", color="#d62728", width=1),
+        annotation_text=f"all skip_connect: {ALL_SKIP:.2f}",
+        annotation_position="bottom left",
+    )
+    fig.update_layout(
+        title=title or f"The deep stage, held-out seeds {seeds[0]}-{seeds[-1]}: one dot per seed",
+        yaxis_title="derived cell: NB201 CIFAR-10 test (%)",
+        height=460,
+        margin=dict(t=60, b=40),
+    )
+    return fig
+
+
+def epochs_by_seed_figure(
+    rows: Sequence[Mapping[str, Any]],
+    strategies: Sequence[str] = ("darts-v1", "gibbs2"),
+    seeds: Sequence[int] = HELD_OUT_SEEDS,
+    highlight: int | None = None,
+    title: str | None = None,
+):
+    """Each seed's search epoch by epoch (the paper's Fig. 3, one thin line per seed rather than a mean a
+    bimodal outcome would hide): the derived cell's NB201 accuracy (left) and its ``skip_connect`` edges
+    (right). ``highlight``: one seed drawn thick (the replayed run)."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("derived cell: NB201 CIFAR-10 test (%)", "derived cell: edges on skip_connect (of 6)"),
+        horizontal_spacing=0.1,
+    )
+    for strategy in strategies:
+        mine = by_seed(rows, strategy, seeds)
+        for n, seed in enumerate(sorted(mine)):
+            row = mine[seed]
+            epochs = [e["epoch"] for e in row["epochs"]]
+            thick = seed == highlight
+            for col, values in ((1, [e[METRIC] for e in row["epochs"]]), (2, skip_edges_by_epoch(row))):
+                fig.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=values,
+                        mode="lines+markers" if thick else "lines",
+                        name=LABELS.get(strategy, strategy),
+                        legendgroup=strategy,
+                        showlegend=col == 1 and n == 0,
+                        line=dict(color=COLORS.get(strategy, "#7f7f7f"), width=3.5 if thick else 1.2),
+                        opacity=1.0 if thick or highlight is None else 0.55,
+                        text=[f"seed {seed}: {e['arch']}" for e in row["epochs"]],
+                        hovertemplate="%{text}<br>epoch %{x}: %{y}<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+    fig.add_hline(y=ALL_SKIP, line=dict(dash="dot", color="#d62728", width=1), row=1, col=1)
+    fig.update_xaxes(title_text="search epoch")
+    fig.update_yaxes(range=[-0.2, 6.2], dtick=1, row=1, col=2)
+    fig.update_layout(
+        title=title or "Over the search, one line per held-out seed (the paper's Fig. 3 without the averaging)",
+        height=440,
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
