@@ -64,6 +64,13 @@ def skip_edges_by_epoch(row: Mapping[str, Any]) -> list[int]:
     return [skip_edges(e["arch"]) for e in row["epochs"]]
 
 
+def epochs_matching(history_epochs: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> tuple[int, int]:
+    """(epochs whose derived cell equals the study row's, epochs compared): a learner's rerun of a
+    shipped run on the same data, torch and thread count matches it on every epoch."""
+    pairs = list(zip(history_epochs, row["epochs"]))
+    return sum(a["arch"] == b["arch"] for a, b in pairs), len(pairs)
+
+
 def by_seed(rows: Sequence[Mapping[str, Any]], strategy: str, seeds: Sequence[int]) -> dict[int, Mapping[str, Any]]:
     return {r["seed"]: r for r in rows if r["strategy"] == strategy and r["seed"] in seeds}
 

@@ -156,3 +156,34 @@ def epochs_by_seed_figure(
         legend=dict(orientation="h", y=-0.2),
     )
     return fig
+
+
+def per_seed_figure(lines: Sequence[Mapping[str, Any]], title: str | None = None):
+    """Per held-out seed (:func:`deep_study.per_seed` lines), the four cells side by side: DARTS-V1,
+    GibbsNAS-2nd, its mean twin and its noise-only control. A seed where the sampled search lands on
+    its control's accuracy was decided by the noise; one where it beats its mean twin, by the draws."""
+    fig = go.Figure()
+    marks = {"darts": "x", "gibbs": "circle", "mean": "diamond", "control": "square-open"}
+    names = {"darts": "darts-v1", "gibbs": "gibbs2", "mean": "gibbs2-mean", "control": "control"}
+    for n, (key, strategy) in enumerate(names.items()):
+        mine = [x for x in lines if x.get(key) is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=[x["seed"] + (n - 1.5) * 0.09 for x in mine],
+                y=[x[key] for x in mine],
+                mode="markers",
+                name=LABELS[strategy],
+                marker=dict(symbol=marks[key], size=11, color=COLORS[strategy], line=dict(width=1.5)),
+                text=[f"seed {x['seed']}: {x.get(key + '_arch')}" for x in mine],
+                hovertemplate="%{text}<br>%{y:.2f} %<extra></extra>",
+            )
+        )
+    fig.add_hline(y=ALL_SKIP, line=dict(dash="dot", color="#d62728", width=1))
+    fig.update_xaxes(title_text="held-out seed", tickmode="array", tickvals=[x["seed"] for x in lines])
+    fig.update_layout(
+        title=title or "Each held-out seed's cells: the searches and GibbsNAS-2nd's noise-only control",
+        yaxis_title="NB201 CIFAR-10 test (%)",
+        height=430,
+        legend=dict(orientation="h", y=-0.22),
+    )
+    return fig
