@@ -427,11 +427,15 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        return main_run(args)
+        try:
+            return main_run(args)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"gibbsnas-lite notebooks: error: {err}", file=sys.stderr)
+            return 2
     if args.command == "search":
         try:
             return run_search_command(args)
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, FileNotFoundError, FileExistsError) as err:
             print(f"gibbsnas-lite search: error: {err}", file=sys.stderr)
             return 2
     if args.command == "sweep":
@@ -443,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         try:
             return run_train_command(args)
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, FileNotFoundError, FileExistsError) as err:
             print(f"gibbsnas-lite train: error: {err}", file=sys.stderr)
             return 2
     if args.command == "notebooks":

@@ -186,6 +186,10 @@ def open_run(config, out_dir, resume, *, load_checkpoint, config_class, needs: s
     device = resolve_device(config.device)  # before anything is written
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise FileExistsError(
+                f"the run folder {out_dir} is a file; give a folder (new, or a run folder to replace)"
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out_dir / CONFIG, json.dumps(config.to_dict(), indent=2))
     return config, out_dir, checkpoint, device

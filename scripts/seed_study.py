@@ -40,6 +40,8 @@ def main() -> int:
     parser.add_argument("--save", default=None, help="write the rows here (JSON), e.g. data/seed_study/cpu.json")
     parser.add_argument("--command", default="", help="the command that made the runs, stored in the file")
     parser.add_argument("--stage", default="", help="a line describing the stage, stored in the file")
+    parser.add_argument("--code", default=None, help="the code version every row comes from, stored in the file")
+    parser.add_argument("--status", default=None, help="e.g. 'PARTIAL: ...' while a study is not finished")
     parser.add_argument(
         "--by-run-name",
         action="store_true",
@@ -80,7 +82,9 @@ def main() -> int:
         for strategy, curve in S.epoch_curves(rows, value).items():
             print(f"  {strategy:12s} " + " ".join(f"{m:.2f}" for m in curve["mean"]))
     if args.save:
-        path = S.save(rows, args.save, command=args.command, stage=args.stage, git=git_commit())
+        about = dict(command=args.command, stage=args.stage, git=git_commit())
+        about.update({k: v for k, v in (("code", args.code), ("status", args.status)) if v})
+        path = S.save(rows, args.save, **about)
         print("\nwrote", path)
     return 0
 

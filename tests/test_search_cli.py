@@ -221,6 +221,18 @@ def test_bad_values_and_folders_exit_2_with_the_message_on_stderr(full_run, tmp_
     if not torch.cuda.is_available():
         fails(search_cli(tmp_path / "b", "--device", "cuda"), "CUDA is not available")
         assert not (tmp_path / "b").exists()
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a run folder")
+    fails(search_cli(a_file), f"the run folder {a_file} is a file; give a folder")
+    assert a_file.read_text() == "not a run folder"
+
+
+def test_notebooks_run_names_an_unknown_notebook_in_one_line(capsys):
+    pytest.importorskip("papermill")
+    assert main(["notebooks", "run", "--only", "99"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gibbsnas-lite notebooks: error: unknown notebook number(s) 99; available: 01,")
+    assert "Traceback" not in err
 
 
 def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
