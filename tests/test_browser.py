@@ -33,6 +33,7 @@ also checks that a JupyterLab kernel gets the live dashboard with no setting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -103,10 +104,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _artifacts_dir() -> Path:
+def _artifacts_dir(clean: bool = True) -> Path:
     out = Path(os.environ.get(ARTIFACTS_ENV) or ROOT / "outputs" / "test-artifacts" / "browser")
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
+    for old in out.glob("*.png") if clean else ():
         old.unlink()
     return out
 
@@ -316,6 +317,53 @@ _READ_NOTEBOOK = """() => {
 }"""
 
 
+# Every traceback the kernel sends, also those of widget messages (a slider move, a click), which
+# JupyterLab shows only as a badge in its log console: error messages and stderr with a traceback.
+_WATCH_KERNEL = """() => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  window.gnKernelErrors = [];
+  kernel.iopubMessage.connect((_, msg) => {
+    const c = msg.content, t = msg.header.msg_type, errs = window.gnKernelErrors;
+    if (t === 'error') errs.push(c.ename + ': ' + c.evalue + '\\n' + (c.traceback || []).join('\\n'));
+    else if (t === 'stream' && c.name === 'stderr' && /Traceback|Error:/.test(c.text)) errs.push(c.text);
+  });
+}"""
+
+
+def _record_page_errors(page, t0: float) -> list[dict]:
+    """Page errors (uncaught exceptions in the page's JavaScript) as they happen."""
+    errors: list[dict] = []
+    page.on(
+        "pageerror",
+        lambda e: errors.append(
+            {
+                "t": round(time.monotonic() - t0, 1),
+                "error": str(e)[:300],
+                "stack": (getattr(e, "stack", "") or "")[:600],
+            }
+        ),
+    )
+    return errors
+
+
+def _open_notebook(page, url: str) -> None:
+    """Open the notebook, wait for an idle kernel, and start listening to its messages."""
+    page.goto(url, wait_until="domcontentloaded", timeout=KERNEL_IDLE_S * 1000)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=KERNEL_IDLE_S * 1000)
+    page.wait_for_function(
+        "() => { const s = (" + _READ_NOTEBOOK + ")(); return s && s.kernel === 'idle'; }",
+        timeout=KERNEL_IDLE_S * 1000,
+        polling=250,
+    )
+    page.evaluate(_WATCH_KERNEL)
+
+
+def _kernel_errors(page) -> list[str]:
+    """The kernel's tracebacks so far, without colour codes; long ones cut in the middle."""
+    texts = [re.sub(r"\x1b\[[0-9;]*m", "", e) for e in page.evaluate("() => window.gnKernelErrors || []")]
+    return [t if len(t) < 3000 else t[:300] + "\n[...]\n" + t[-2500:] for t in texts]
+
+
 def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict:
     """Run the notebook in the page; the dashboard of code cell ``start_cell`` is watched.
 
@@ -335,24 +383,8 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
         page = None
         try:
             page = browser.new_page(viewport=VIEWPORT)
-            errors: list[str] = []
-            page.on(
-                "pageerror",
-                lambda e: errors.append(
-                    {
-                        "t": round(time.monotonic() - t0, 1),
-                        "error": str(e)[:300],
-                        "stack": (getattr(e, "stack", "") or "")[:600],
-                    }
-                ),
-            )
-            page.goto(url, wait_until="domcontentloaded", timeout=KERNEL_IDLE_S * 1000)
-            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=KERNEL_IDLE_S * 1000)
-            page.wait_for_function(
-                "() => { const s = (" + _READ_NOTEBOOK + ")(); return s && s.kernel === 'idle'; }",
-                timeout=KERNEL_IDLE_S * 1000,
-                polling=250,
-            )
+            errors = _record_page_errors(page, t0)
+            _open_notebook(page, url)
             report["timings"]["kernel_idle"] = time.monotonic() - t0
 
             def run(label: str) -> None:
@@ -477,6 +509,7 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
                     for s in seen
                 ],
                 page_errors=errors[:20],
+                kernel_errors=_kernel_errors(page)[:20],
                 total=time.monotonic() - t0,
             )
         except Exception:
@@ -493,8 +526,9 @@ def _run_in_browser(url: str, chromium: str, out: Path, start_cell: int) -> dict
     return report
 
 
-# ----------------------------------------------------------------------------- the test
-def test_dashboard_updates_live_in_jupyterlab(tmp_path):
+# ----------------------------------------------------------------------------- the tests
+def _browser_or_skip() -> str:
+    """Chromium's path; skips (or fails, under GIBBSNAS_REQUIRE_BROWSER=1) when it or playwright is missing."""
     if not _required() and os.environ.get(OPT_IN_ENV, "").strip().lower() in {"0", "false", "no", "off"}:
         pytest.skip(f"{OPT_IN_ENV}=0: the browser test is switched off")
     chromium = _chromium()
@@ -504,20 +538,15 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
         import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("the `playwright` package is missing (pip install -e '.[test]')")
+    return chromium
 
-    out = _artifacts_dir()
+
+@contextlib.contextmanager
+def _lab(tmp_path: Path, out: Path, name: str, nb: dict):
+    """JupyterLab serving ``nb`` as ``name`` from a temporary root; yields the notebook's URL."""
     lab = tmp_path / "lab"
     lab.mkdir()
-    if NOTEBOOK.exists():
-        nb = json.loads(NOTEBOOK.read_text())
-        name = NOTEBOOK.name
-    else:  # until notebook 04 lands: a minimal notebook doing what it does with the dashboard
-        nb, name = _fallback_notebook(), "dashboard_standin.ipynb"
-    nb = _smoke_copy(nb)
     (lab / name).write_text(json.dumps(nb, indent=1))
-    starts = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and ".start(" in "".join(c["source"])]
-    assert starts, f"{name} has no cell that starts a search with a dashboard (`dash.start(...)`)"
-
     port, token = _free_port(), secrets.token_hex(16)
     state = tmp_path / "jupyter-state"
     state.mkdir()
@@ -525,13 +554,27 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
     pid = _start_lab(lab, port, token, state, log)
     try:
         _wait_for_server(port, token, pid, log)
-        url = f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
         try:
-            report = _run_in_browser(url, chromium, out, starts[0])
+            yield f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
         except Exception as err:
             raise AssertionError(f"{err}\n--- JupyterLab log (tail) ---\n{_tail(log)}") from err
     finally:
         _stop_lab(pid)
+
+
+def test_dashboard_updates_live_in_jupyterlab(tmp_path):
+    chromium = _browser_or_skip()
+    out = _artifacts_dir()
+    if NOTEBOOK.exists():
+        nb = json.loads(NOTEBOOK.read_text())
+        name = NOTEBOOK.name
+    else:  # until notebook 04 lands: a minimal notebook doing what it does with the dashboard
+        nb, name = _fallback_notebook(), "dashboard_standin.ipynb"
+    nb = _smoke_copy(nb)
+    starts = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and ".start(" in "".join(c["source"])]
+    assert starts, f"{name} has no cell that starts a search with a dashboard (`dash.start(...)`)"
+    with _lab(tmp_path, out, name, nb) as url:
+        report = _run_in_browser(url, chromium, out, starts[0])
 
     (out / "report.json").write_text(json.dumps(report, indent=1))
     print(f"\nbrowser test artifacts: {out}")
@@ -569,3 +612,133 @@ def test_dashboard_updates_live_in_jupyterlab(tmp_path):
     assert panels["bench_points"] >= 1, f"the NB201 benchmark line has no points: {panels}"
     assert any(t.startswith("derived cell ·") for t in panels["titles"]), panels["titles"]
     assert all(c["count"] is not None and not c["errors"] for c in report["final"]["cells"]), report["final"]
+    # no page error (plotly's IndexSizeError drew black bars) and no kernel traceback (widget
+    # messages' errors otherwise show only as a badge in JupyterLab's log console)
+    assert not report["page_errors"], f"errors in the page: {report['page_errors']}"
+    assert not report["kernel_errors"], "tracebacks in the kernel:\n" + "\n".join(report["kernel_errors"])
+
+
+# ----------------------------------------------------------------------------- the replay
+# A smoke search in the foreground (no dashboard), its replay (notebook 04 §7 does the same),
+# and one exercise check (notebook 01's first): the cells run with "Run All".
+_REPLAY_CELLS = [
+    "import torch\ntorch.set_num_threads(1)\nfrom gibbsnas_lite.search import make_config, run_search\n"
+    "from gibbsnas_lite.course.widgets import AlphaDashboard\nfrom gibbsnas_lite.course import exercises",
+    'result = run_search(make_config("gibbs2", "smoke", seed=0), out_dir="runs/gibbs2")',
+    'replay = AlphaDashboard.replay("runs/gibbs2", title="Replay")\nreplay',
+    "exercises.check_ess_per_sweep(0.5)",
+]
+REPLAY_CELL, EXERCISE_CELL = 2, 3
+
+# The replay's figure: its title, the heat map's (axes x3/y3) tick labels, and whether its
+# bars have a width (black bars had none drawn: plotly failed before drawing them).
+_READ_REPLAY = """(i) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+  const gd = cell && cell.querySelector('.jp-OutputArea .widget-box .js-plotly-plot');
+  if (!gd || !gd._fullLayout || !gd.querySelector('.main-svg')) return null;
+  const ticks = (sel) => Array.from(gd.querySelectorAll(sel)).map((e) => e.textContent);
+  const heat = gd.data[2] || {};
+  return {title: gd._fullLayout.title.text, width: gd.getBoundingClientRect().width,
+          x_ticks: ticks('.x3tick text'), y_ticks: ticks('.y3tick text'),
+          heat_numbers: (heat.z || []).flat().filter((v) => typeof v === 'number').length,
+          bars: gd.querySelectorAll('.subplot.xy .bars .point path').length};
+}"""
+
+
+def _replay_notebook() -> dict:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": src, "execution_count": None, "outputs": []}
+        for src in _REPLAY_CELLS
+    ]
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    }
+
+
+def _run_replay_in_browser(url: str, chromium: str, out: Path) -> dict:
+    """Run All; read the replay's figure, move its slider from the keyboard, read it again."""
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.monotonic()
+    report: dict = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        errors = _record_page_errors(page, t0)
+        try:
+            _open_notebook(page, url)
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).first.click()
+            page.wait_for_function(
+                "() => { const s = (" + _READ_NOTEBOOK + ")(); "
+                "return s && s.kernel === 'idle' && s.cells.every((c) => c.count !== null); }",
+                timeout=RUN_S * 1000,
+                polling=500,
+            )
+            report["notebook"] = page.evaluate(_READ_NOTEBOOK)
+            page.wait_for_function(
+                "(i) => !!(" + _READ_REPLAY + ")(i)", arg=REPLAY_CELL, timeout=FIRST_PLOT_S * 1000, polling=250
+            )
+            page.wait_for_timeout(1000)
+            box = page.locator(".jp-Cell").nth(REPLAY_CELL).locator(".widget-box:has(.js-plotly-plot)").first
+            box.scroll_into_view_if_needed()
+            report["first"] = page.evaluate(_READ_REPLAY, REPLAY_CELL)
+            box.screenshot(path=str(out / "replay_first.png"))
+            # the slider: its handle takes the keyboard (ipywidgets' noUiSlider); 5 records back
+            handle = page.locator(".jp-Cell").nth(REPLAY_CELL).locator(".noUi-handle").first
+            handle.focus()
+            for _ in range(5):
+                handle.press("ArrowLeft")
+            page.wait_for_function(
+                "([i, t]) => { const r = (" + _READ_REPLAY + ")(i); return r && r.title !== t; }",
+                arg=[REPLAY_CELL, report["first"]["title"]],
+                timeout=30000,
+                polling=250,
+            )
+            page.wait_for_timeout(1000)
+            report["moved"] = page.evaluate(_READ_REPLAY, REPLAY_CELL)
+            box.screenshot(path=str(out / "replay_moved.png"))
+            exercise = page.locator(".jp-Cell").nth(EXERCISE_CELL).locator(".jp-OutputArea-output")
+            report["exercise"] = exercise.first.inner_text()
+            page.wait_for_timeout(500)
+            report["page_errors"] = errors[:20]
+            report["kernel_errors"] = _kernel_errors(page)[:20]
+        except Exception:
+            page.screenshot(path=str(out / "replay_failure.png"))
+            (out / "replay_report.json").write_text(json.dumps({**report, "page_errors": errors}, indent=1))
+            raise
+        finally:
+            browser.close()
+    return report
+
+
+def test_replay_and_exercise_in_jupyterlab(tmp_path):
+    """The replay (notebook 04 §7) draws at once, keeps its labels after a slider move, and an
+    exercise check answers, with no page error and no kernel traceback."""
+    chromium = _browser_or_skip()
+    out = _artifacts_dir(clean=False)
+    with _lab(tmp_path, out, "replay.ipynb", _replay_notebook()) as url:
+        report = _run_replay_in_browser(url, chromium, out)
+    (out / "replay_report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    print(f"\nbrowser test artifacts: {out}")
+    print(json.dumps({k: report[k] for k in ("first", "moved", "exercise")}, indent=1, ensure_ascii=False))
+
+    cells = report["notebook"]["cells"]
+    assert all(c["count"] is not None and not c["errors"] for c in cells), cells
+    ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    for when in ("first", "moved"):
+        fig = report[when]
+        assert fig["width"] > 100, f"{when}: the replay's figure has no width: {fig}"
+        assert fig["bars"] >= 5, f"{when}: the α bars are not drawn: {fig}"
+        assert fig["heat_numbers"] == 30, f"{when}: the heat map holds {fig['heat_numbers']} numbers, not 6 x 5"
+        assert fig["x_ticks"] == ops, f"{when}: the heat map's op labels are {fig['x_ticks']}"
+        assert len(fig["y_ticks"]) == 6 and all("→" in t for t in fig["y_ticks"]), (
+            f"{when}: the heat map's edge labels are {fig['y_ticks']}"
+        )
+    assert report["moved"]["title"] != report["first"]["title"], "the slider did not move the replay"
+    assert "exercise 1" in report["exercise"], f"the exercise check printed {report['exercise']!r}"
+    assert not report["page_errors"], f"errors in the page: {report['page_errors']}"
+    assert not report["kernel_errors"], "tracebacks in the kernel:\n" + "\n".join(report["kernel_errors"])

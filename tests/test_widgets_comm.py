@@ -121,6 +121,84 @@ def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
     assert any(m and "_widget_data" in (m.get("state") or {}) for m in rec.sent)
 
 
+def _events():
+    """Two epochs of a small NB201 search as callback events (alpha with std, epoch ends)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    events = []
+    for epoch in range(2):
+        for step in range(3):
+            a = rng.normal(size=(6, 5))
+            events.append(
+                {
+                    "kind": "alpha",
+                    "epoch": epoch,
+                    "step": 3 * epoch + step,
+                    "alpha": a.tolist(),
+                    "std": np.abs(a).tolist(),
+                    "metrics": {"train_loss": 2.0 - 0.1 * step, "valid_loss": 2.1},
+                }
+            )
+        arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+        events.append(
+            {"kind": "epoch", "epoch": epoch, "train_loss": 1.5, "arch": arch, "benchmark": {"cifar10_test": 90.0}}
+        )
+    return events
+
+
+def _page_echo(fig):
+    """What plotly's front end sends back after drawing: every trace's data, JSON-encoded by the
+    page, where an array that came as a typed array (a numpy array) becomes {"0": .., "1": ..}."""
+    import numpy as np
+
+    def js(v):
+        if isinstance(v, np.ndarray):
+            return {str(i): x for i, x in enumerate(v.tolist())}
+        if isinstance(v, dict):
+            return {k: js(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [js(x) for x in v]
+        return v
+
+    deltas = [dict(js(t.to_plotly_json()), uid=t.uid) for t in fig.data]
+    fig.set_state({"_js2py_traceDeltas": {"trace_deltas": deltas, "trace_edit_id": fig._last_trace_edit_id}})
+
+
+def test_the_pages_echo_of_a_drawn_figure_raises_nothing():
+    """No numpy array in the figure: plotly.py choked on the page's echo of one (ValueError "truth
+    value of an array ... is ambiguous" in the kernel, at every redraw, Pause/Resume, slider move)."""
+    from gibbsnas_lite.course.widgets import AlphaDashboard
+
+    dash = AlphaDashboard(headless=False, min_interval=0, max_overhead=None, trailing=False)
+    dash.widget
+    for ev in _events():
+        dash(ev)
+        _page_echo(dash.figure)
+    dash.position = 2
+    _page_echo(dash.figure)
+    assert dash.figure.data[0].y is not None and len(dash.figure.data[2].z) == 6
+
+
+def test_a_view_made_after_the_first_draw_gets_the_drawn_figure(monkeypatch):
+    """A replay is drawn before the page makes its view: the model holds that drawing, not the
+    empty figure the comm opened with (which drew blank panels and an IndexSizeError)."""
+    import ipywidgets.widgets.widget as wmod
+
+    from gibbsnas_lite.course.widgets import AlphaDashboard
+
+    rec = _Recorder()
+    monkeypatch.setattr(wmod.comm, "create_comm", rec)
+    dash = AlphaDashboard(headless=False)
+    for ev in _events():
+        dash(ev)  # no widget yet: recorded only, as a replay is
+    heat = dash.figure._widget_data[2]
+    assert heat["type"] == "heatmap" and len(heat["z"]) == 6
+    assert all(isinstance(v, float) for row in heat["z"] for v in row), heat["z"]
+    assert list(heat["x"])[0] == "none" and list(heat["y"])[0] == "0→1"
+    assert len(dash.figure._widget_data) > 12, "the derived cell's traces are in the model"
+
+
 # --------------------------------------------------------------------------- waiting for the page
 def _view_drew(fig):
     """What plotly's front end sends after ``Plotly.newPlot`` in a view (a comm message)."""

@@ -141,6 +141,7 @@ class DashboardView:
             if self._ui is None:
                 self._ui = LiveUI(self)
                 self._draw()
+                self._ui.store_state()  # a view made later (a replay's) starts from this, not the empty figure
             return self._ui.box
 
     @property
@@ -315,14 +316,14 @@ class DashboardView:
                 dict(
                     type="scatter",
                     mode="lines+markers",
-                    x=ep["x"][keep],
-                    y=ep[k][keep],
+                    x=ep["x"][keep].tolist(),
+                    y=ep[k][keep].tolist(),
                     name=f"{k} (epoch)",
                     line=dict(color=_COLORS[kind], width=2, dash="dot"),
                     marker=dict(size=7),
                     legendgroup=kind,
                     showlegend=k.endswith("loss"),
-                    customdata=ep["epoch"][keep],
+                    customdata=ep["epoch"][keep].tolist(),
                     hovertemplate="epoch %{customdata}: %{y:.4f}<extra>" + k + "</extra>",
                 )
             )

@@ -103,19 +103,23 @@ def _decimate(n: int, max_points: int) -> np.ndarray | None:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
 
 
-def _finite(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The points of a line with a finite y (NaN is not valid JSON for the front end)."""
+# The figure's data go to plotly as plain lists, never numpy arrays: plotly.py sends an array as
+# a typed-array dict, the page's FigureWidget echoes such dicts back after drawing, and
+# plotly.py's handling of the echo then tests ``not array`` (ValueError "truth value of an
+# array ... is ambiguous") and stops half-way (docs/browser_test.md).
+
+
+def _finite(x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
+    """The points of a line with a finite y (NaN is not valid JSON for the front end), as lists."""
     keep = np.isfinite(y)
-    return (x, y) if keep.all() else (x[keep], y[keep])
+    return np.asarray(x)[keep].tolist(), np.asarray(y)[keep].tolist()
 
 
-def _or_none(a: Any) -> Any:
-    """An array for a figure: as is when finite, else a nested list with None for NaN/inf."""
+def _or_none(a: Any) -> list | None:
+    """A list for a figure, with None for NaN/inf."""
     if a is None:
         return None
     arr = np.asarray(a, dtype=float)
-    if np.isfinite(arr).all():
-        return arr
     return np.where(np.isfinite(arr), arr, None).tolist()
 
 
