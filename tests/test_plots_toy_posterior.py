@@ -107,3 +107,16 @@ def test_ellipses_figure_paths_and_pd_figure():
     fig = P.pd_policy_figure(res)
     assert [t.name for t in fig.data][:3] == ["skip", "damp", "none"]
     assert len(fig.data[0].y) == 30
+
+
+def test_gibbs_path_keeps_the_ellipses_and_staircase_visible():
+    """20k sample dots hid the ellipses and the path (WebGL dots are drawn above all SVG traces):
+    the dots are SVG, thinned, and come first, so the ellipses and the staircase lie on top."""
+    g = T.bivariate_gaussian(0.9, sigmas=(1.0, 2.0))
+    run = T.exact_gibbs(g, 20_000, seed=0, record_path=True)
+    fig = P.gibbs_path_figure(run.path, g, samples=run.samples, max_steps=40)
+    assert not [t for t in fig.data if t.type == "scattergl"]
+    dots = fig.data[0]
+    assert dots.name.startswith("samples") and f"1 in 14 of {len(run.samples)}" in dots.name and len(dots.x) <= 1500
+    names = [t.name for t in fig.data]
+    assert names.index("target") > 0 and names[-2] == "Gibbs path (40 updates)"

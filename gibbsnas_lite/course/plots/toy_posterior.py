@@ -183,17 +183,8 @@ def ellipses_figure(
         groups = samples if isinstance(samples, Mapping) else {"samples": samples}
         for i, (name, s) in enumerate(groups.items()):
             x = _np(s).reshape(len(s), -1)[:, list(dims)]
-            step = max(1, len(x) // max_points)
-            x = x[::step]
-            fig.add_trace(
-                go.Scattergl(
-                    x=x[:, 0],
-                    y=x[:, 1],
-                    mode="markers",
-                    name=name,
-                    marker=dict(size=3, opacity=0.35, color=PALETTE[(i + 7) % len(PALETTE)] if i else "#7f7f7f"),
-                )
-            )
+            color = PALETTE[(i + 7) % len(PALETTE)] if i else "#7f7f7f"
+            fig.add_trace(_sample_dots(x, name, color, max_points, opacity=0.35))
     for i, (name, g) in enumerate(gaussians.items()):
         for tr in gaussian_ellipse_traces(
             g, name=name, color=PALETTE[i % len(PALETTE)], ks=ks, dash=None if i == 0 else "dash", dims=dims
@@ -248,6 +239,19 @@ def density_contour_trace(
     )
 
 
+def _sample_dots(x: np.ndarray, name: str, color: str, max_points: int, opacity: float) -> go.Scatter:
+    """Sample points as small dots, every k-th of ``x`` (n, 2) so that at most ``max_points`` remain.
+
+    An SVG ``Scatter``, not ``Scattergl``: plotly draws WebGL traces on a canvas above every SVG
+    trace, so thousands of gl dots hid the ellipses and paths drawn "over" them.
+    """
+    step = max(1, -(-len(x) // max_points))
+    label = name if step == 1 else f"{name} (1 in {step} of {len(x)})"
+    return go.Scatter(
+        x=x[::step, 0], y=x[::step, 1], mode="markers", name=label, marker=dict(size=3, opacity=opacity, color=color)
+    )
+
+
 def gibbs_path_figure(
     path: Any,
     target: Any | None = None,
@@ -257,20 +261,14 @@ def gibbs_path_figure(
     title: str | None = None,
     labels: Sequence[str] = ("θ₁", "θ₂"),
     max_steps: int = 60,
+    max_points: int = 1500,
 ) -> go.Figure:
-    """The staircase of a coordinate-wise Gibbs sampler (first ``max_steps`` updates) over the target ellipses."""
+    """The staircase of a coordinate-wise Gibbs sampler (first ``max_steps`` updates) over the
+    target ellipses, on faint sample dots (thinned to ``max_points``, drawn below the rest)."""
     fig = go.Figure()
     if samples is not None:
         s = _np(samples).reshape(len(samples), -1)
-        fig.add_trace(
-            go.Scattergl(
-                x=s[:, 0],
-                y=s[:, 1],
-                mode="markers",
-                name="samples (one per sweep)",
-                marker=dict(size=3, opacity=0.3, color="#7f7f7f"),
-            )
-        )
+        fig.add_trace(_sample_dots(s, "samples", "#9a9a9a", max_points, opacity=0.25))
     if target is not None:
         for tr in gaussian_ellipse_traces(target, name="target", color=PALETTE[0], ks=ks):
             fig.add_trace(tr)
