@@ -277,6 +277,7 @@ def test_deep_study_figures_draw_one_dot_per_seed_and_the_controls():
     assert list(by_name["noise-only control"].y) == [12.5]  # seed 3 has no control recorded
     assert by_name["NB201's 15,625 cells"].median[0] == pytest.approx(90.745, abs=1e-3)
     for row in rows:
-        row["epochs"] = [{"epoch": 0, "arch": convs, "cifar10_test": 90.0}]
+        row["epochs"] = [{"epoch": 0, "arch": convs, "cifar10_test": 90.0, "parameter_free_share": 1 / 6}]
     fig = plots.epochs_by_seed_figure(rows, highlight=4)
-    assert len(fig.data) == 2 * 5 and max(t.line.width for t in fig.data) == 3.5
+    assert len(fig.data) == 3 * 5 and max(t.line.width for t in fig.data) == 3.5
+    assert [list(t.y) for t in fig.data[:3]] == [[90.0], [1], [1]]  # accuracy, skip edges, parameter-free edges

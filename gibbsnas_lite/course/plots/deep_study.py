@@ -116,13 +116,13 @@ def epochs_by_seed_figure(
     title: str | None = None,
 ):
     """Each seed's search epoch by epoch (the paper's Fig. 3, one thin line per seed rather than a mean a
-    bimodal outcome would hide): the derived cell's NB201 accuracy (left) and its ``skip_connect`` edges
-    (right). ``highlight``: one seed drawn thick (the replayed run)."""
+    bimodal outcome would hide): the derived cell's NB201 accuracy, its ``skip_connect`` edges and its
+    parameter-free edges (skip, none, pooling). ``highlight``: one seed drawn thick (the replayed run)."""
     fig = make_subplots(
         rows=1,
-        cols=2,
-        subplot_titles=("derived cell: NB201 CIFAR-10 test (%)", "derived cell: edges on skip_connect (of 6)"),
-        horizontal_spacing=0.1,
+        cols=3,
+        subplot_titles=("NB201 CIFAR-10 test (%)", "edges on skip_connect (of 6)", "parameter-free edges (of 6)"),
+        horizontal_spacing=0.07,
     )
     for strategy in strategies:
         mine = by_seed(rows, strategy, seeds)
@@ -130,7 +130,8 @@ def epochs_by_seed_figure(
             row = mine[seed]
             epochs = [e["epoch"] for e in row["epochs"]]
             thick = seed == highlight
-            for col, values in ((1, [e[METRIC] for e in row["epochs"]]), (2, skip_edges_by_epoch(row))):
+            free = [round(6 * e["parameter_free_share"]) for e in row["epochs"]]
+            for col, values in ((1, [e[METRIC] for e in row["epochs"]]), (2, skip_edges_by_epoch(row)), (3, free)):
                 fig.add_trace(
                     go.Scatter(
                         x=epochs,
@@ -149,7 +150,8 @@ def epochs_by_seed_figure(
                 )
     fig.add_hline(y=ALL_SKIP, line=dict(dash="dot", color="#d62728", width=1), row=1, col=1)
     fig.update_xaxes(title_text="search epoch")
-    fig.update_yaxes(range=[-0.2, 6.2], dtick=1, row=1, col=2)
+    for col in (2, 3):
+        fig.update_yaxes(range=[-0.2, 6.2], dtick=1, row=1, col=col)
     fig.update_layout(
         title=title or "Over the search, one line per held-out seed (the paper's Fig. 3 without the averaging)",
         height=440,
