@@ -352,12 +352,15 @@ def alpha_heatmap(
     softmax: bool = True,
     title: str | None = None,
     colorscale: str = "Blues",
+    zlabel: str | None = None,
 ) -> go.Figure:
     """alpha (edges x ops) as a heat map; with ``softmax=True`` each row is softmax(alpha_row).
 
     Default labels for NB201's 6 x 5 alpha (edges "j→i", :data:`~gibbsnas_lite.spaces.nb201.OPS`)
     and DARTS's 14 x 8 (edges "c_{k-2}→0" ..., DARTS primitives); otherwise "edge e" / "op k".
-    Rows run top to bottom in alpha's order; each cell shows its value.
+    Rows run top to bottom in alpha's order; each cell shows its value, with as many decimals as
+    the colours need (values 0.041-0.049 are not all printed "0.05"). ``zlabel``: what the
+    numbers are (colour bar title; default "softmax(α)" or "α"), e.g. ``"std"``.
     """
     a = _as_array(alpha)
     rows, cols = a.shape
@@ -381,7 +384,9 @@ def alpha_heatmap(
     if len(col_labels) != cols:
         raise ValueError(f"{len(col_labels)} column labels for {cols} columns of alpha")
     z = row_softmax(a, axis=1) if softmax else a
-    name = "softmax(α)" if softmax else "α"
+    name = zlabel or ("softmax(α)" if softmax else "α")
+    spread = 1.0 if softmax else float(np.ptp(z[np.isfinite(z)])) if np.isfinite(z).any() else 1.0
+    decimals = int(np.clip(np.ceil(np.log10(5 / spread)), 2, 4)) if spread > 0 else 2  # a step <= spread/5
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -391,7 +396,7 @@ def alpha_heatmap(
             name=name,
             zmin=0.0 if softmax else None,
             zmax=1.0 if softmax else None,
-            texttemplate="%{z:.2f}",
+            texttemplate=f"%{{z:.{decimals}f}}",
             colorbar=dict(title=name),
             hovertemplate="edge %{y}<br>op %{x}<br>" + name + " = %{z:.4f}<extra></extra>",
         )

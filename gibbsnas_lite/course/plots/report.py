@@ -15,22 +15,28 @@ __all__ = ["epochs_figure", "table3_figure"]
 
 
 def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
-    """A plotly ``go.Table`` of :func:`comparison_rows`: one line per method, Table 3's columns."""
-    header = ["method", "cell (arch string)"] + list(LABELS)
+    """A plotly ``go.Table`` of :func:`comparison_rows`: one line per method, Table 3's columns.
+
+    The arch string is broken after each node (``|a~0|+`` / ``|b~0|c~1|+`` / ...), so the whole
+    cell shows in its column, and the figure has a fixed width that holds every column."""
+    header = ["method", "cell (arch string)"] + [label.replace(" ", "<br>", 1) for label in LABELS]
     ours = [not str(r["method"]).endswith("(paper)") for r in rows]
-    columns = [[r["method"] for r in rows], [r.get("arch", "") for r in rows]]
+    archs = [str(r.get("arch") or "").replace("|+|", "|+<br>|") for r in rows]
+    columns = [[r["method"] for r in rows], archs]
     columns += [[format_cell(r["values"].get(label)) for r in rows] for label in LABELS]
     fill = [["#eef4fb" if o else "white" for o in ours]] * len(header)
+    lines = [max(a.count("<br>") + 1, 1) for a in archs]
     fig = go.Figure(
         go.Table(
-            columnwidth=[1.4, 4.2] + [1.15] * len(LABELS),
+            columnwidth=[1.3, 3.7] + [1.05] * len(LABELS),
             header=dict(values=[f"<b>{h}</b>" for h in header], fill_color="#dde3ea", align="left", font=dict(size=11)),
-            cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=24),
+            cells=dict(values=columns, fill_color=fill, align="left", font=dict(size=11), height=22),
         )
     )
     fig.update_layout(
         title=title or "NAS-Bench-201 accuracy (%) of the derived cells, beside the paper's Table 3",
-        height=110 + 28 * len(rows),
+        width=1060,
+        height=130 + sum(18 * n + 12 for n in lines),
         margin=dict(l=10, r=10, t=50, b=10),
     )
     return fig

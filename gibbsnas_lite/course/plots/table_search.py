@@ -65,12 +65,15 @@ def anytime_figure(
         fig.add_hline(y=optimum, line={"dash": "dot", "color": "black"}, annotation_text="table best")
     first = next(iter(runs.values()))[0]
     split = {"valid": first.valid_split, "test": first.test_split}.get(metric)
-    ylab = f"{metric} accuracy of the incumbent (%)" + (f" [{split[0]} {split[1]}, 200 ep]" if split else "")
+    # a short y title (a long one was clipped at a notebook's height); the split goes under the title
+    what = f"{split[0]} {split[1]} accuracy, 200 epochs; " if split else ""
     fig.update_layout(
-        title=title or f"Anytime {metric} accuracy on {first.dataset} (mean ± std over runs)",
+        title=(title or f"Anytime {metric} accuracy on {first.dataset}") + f"<br><sup>{what}mean ± std over runs</sup>",
         xaxis_title="budget spent (full 200-epoch evaluations)" if x == "cost" else "queries",
-        yaxis_title=ylab,
+        yaxis_title=f"incumbent's {metric} acc. (%)",
         template="plotly_white",
         hovermode="x unified",
+        height=450,
+        margin={"l": 70, "t": 80},
     )
     return fig
