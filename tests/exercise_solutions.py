@@ -1,98 +1,20 @@
-"""Reference solutions of the notebooks' exercises, kept out of the notebooks.
+"""The notebooks' exercise answers as the tests use them.
 
-tests/test_exercises.py feeds each one to its check in gibbsnas_lite.course.exercises (it must be
-called right) and a wrong answer (it must be called wrong). A learner who wants to compare
-can read this file after trying.
+The reference solutions live in the package (gibbsnas_lite/course/solutions.py), so a notebook can
+show them collapsed (``show_solution``); they are re-exported here. tests/test_exercises.py feeds
+each one to its check in gibbsnas_lite.course.exercises (it must be called right) and a wrong answer
+(it must be called wrong); tests/test_notebooks.py fills the notebooks' exercises with them.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
 from gibbsnas_lite.course import bilevel_toy as B
-
-# 01 · Gibbs sampling
-ess_per_sweep_095 = (1 - 0.95**2) / (1 + 0.95**2)
-
-
-def conditional_2d(mu, sigma, rho, given):
-    mean = mu[0] + rho * sigma[0] / sigma[1] * (given - mu[1])
-    return mean, sigma[0] ** 2 * (1 - rho**2)
-
-
-def stationary_inflation(eta):
-    return 1.0 / (eta * (2.0 - eta))
-
-
-# 02 · Laplace and BFGS
-def bfgs_update(h, s, y):
-    rho = 1.0 / float(s @ y)
-    eye = torch.eye(len(s), dtype=h.dtype)
-    left = eye - rho * torch.outer(s, y)
-    return left @ h @ left.T + rho * torch.outer(s, s)
-
-
-noisy_pair_keeps_pd = "no"
-
-
-# 03 · the bi-level toy
-def edge_matrix(alpha, weight):
-    p = torch.softmax(alpha, -1)
-    w_hat = weight / weight.norm(dim=-1, keepdim=True)
-    return p[1] * torch.eye(weight.shape[0], dtype=weight.dtype) + p[2] * w_hat
-
-
-def discretization_gap(problem, run):
-    return problem.op_losses()[run.picked] - float(run.valid_loss[-1])
-
-
-# 04 · NAS-Bench-201
-none_edge_probability = 1 - (4 / 5) ** 6
-
-
-def derive_arch(alpha):
-    ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-    best = [ops[int(i)] for i in torch.as_tensor(alpha).argmax(dim=1)]
-    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*best)
-
-
-# 05 · ablation
-alpha_noise_std = (10.0 / 4096.0) ** 0.5
-mean_mode_step = "newton"
-
-
-# 06 · DARTS space
-def skips_after_bias(alpha_normal, alpha_reduce, bias=3.0):
-    from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES, derive_genotype
-
-    a = np.array(alpha_normal, dtype=float)
-    a[:, PRIMITIVES.index("skip_connect")] += bias
-    return count_skips(derive_genotype(a, alpha_reduce))
-
-
-def count_skips(genotype):
-    return sum(1 for op, _ in genotype.normal if op == "skip_connect")
-
-
-# 07 · the architecture posterior
-def skip_win_probability(margin=0.5, num_samples=400_000, seed=0):
-    from gibbsnas_lite.course import arch_posterior as P
-
-    mean, cov = P.disagreement_example(margin=margin)
-    edge0 = P.sample_alphas(mean, cov, num_samples, seed=seed)[:, 0]
-    return float((edge0.argmax(dim=-1) == 1).double().mean())
-
-
-error_bar_scaling = 2**0.5
-
-# 08 · sweeps
-trial_count = 3 * 2 * 5
-rerun_after_kill = "unfinished"
+from gibbsnas_lite.course.solutions import *  # noqa: F403  (every solution, by its name)
+from gibbsnas_lite.course.solutions import derive_arch
 
 
 def a_darts_v1_run():
-    """A cheap DARTS-V1 run on the toy (what notebook 03's exercise 2 is asked about)."""
+    """A cheap DARTS-V1 run on the toy (what notebook 03's exercise 2 is checked on)."""
     problem = B.make_problem(0)
     return problem, B.run(problem, "darts-v1", 0, steps=30)
 
@@ -104,12 +26,58 @@ def a_darts_v1_run():
 my_derive = derive_arch
 
 NOTEBOOK_ANSWERS = {
-    "01": {"prediction_ess": "_S.ess_per_sweep_095", "prediction_inflation": "_S.stationary_inflation(0.1)"},
-    "02": {"prediction_trace_ratio": "_S.stationary_inflation(0.25)", "answer_pd": "_S.noisy_pair_keeps_pd"},
-    "03": {"gap": "_S.discretization_gap(problem, runs['darts-v1'])"},
+    "01": {"prediction_ess": "_S.ess_per_sweep(0.97)", "prediction_temperature": "_S.calibrated_temperature(0.1)"},
+    "02": {"prediction_tau": "_S.damped_chain_tau(0.25)", "prediction_eigenvalue": "_S.indefinite_update_eigenvalue()"},
+    "03": {"gap": "_S.discretization_gap(problem, runs['gibbs2'])"},
     "04": {"prediction_none": "_S.none_edge_probability"},
     "05": {"alpha_std": "_S.alpha_noise_std", "answer_mean_mode": "_S.mean_mode_step"},
     "06": {"prediction_skips": "_S.skips_after_bias(alpha_normal, alpha_reduce)"},
-    "07": {"p_skip": "_S.skip_win_probability(1.0, num_samples=100_000)", "prediction_factor": "_S.error_bar_scaling"},
-    "08": {"prediction_trials": "_S.trial_count", "answer_rerun": "_S.rerun_after_kill"},
+    "07": {
+        "p_skip": "_S.skip_win_probability(1.0, num_samples=100_000)",
+        "prediction_none_hot": "_S.none_win_probability(4.0)",
+    },
+    "08": {"prediction_trials": "_S.trial_count", "prediction_epochs": "_S.epochs_after_kill"},
 }
+
+# Numbers that must not stand in a notebook above the exercise that asks for them (in its text, its
+# code or, when executed, its outputs): notebook -> exercise number -> the answer.
+HIDDEN_ANSWERS = {
+    "01": {1: ess_per_sweep(0.97), 3: calibrated_temperature(0.1)},  # noqa: F405
+    "02": {3: indefinite_update_eigenvalue()},  # noqa: F405  (02's exercise 2 is 7: too common a digit to scan)
+    "07": {2: none_win_probability(4.0)},  # noqa: F405
+    "08": {2: float(epochs_after_kill)},  # noqa: F405
+}
+
+
+def renderings(value: float) -> set[str]:
+    """How a printed number could show ``value``: 2-4 significant digits (and 2-4 decimals);
+    integers of three digits or more as themselves. A leading minus sign is not required to match."""
+    if float(value).is_integer():
+        assert abs(value) >= 100, f"{value}: a small integer is everywhere in a text, choose another answer to hide"
+        return {str(int(abs(value)))}
+    v = abs(value)
+    out = {f"{v:.{k}g}" for k in (2, 3, 4)} | {f"{v:.{d}f}" for d in (2, 3, 4)}
+    return {r for r in out if sum(c.isdigit() for c in r.lstrip("0.")) >= 2}
+
+
+def answers_shown_above(nb, notebook: str) -> list[str]:
+    """The hidden answers of ``notebook`` that appear in a cell's source or text output above their exercise."""
+    import re
+
+    found = []
+    for number, value in HIDDEN_ANSWERS.get(notebook, {}).items():
+        above, heading = [], rf"^### Exercise {number}\b"
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and re.search(heading, cell.source, flags=re.M):
+                above.append(re.split(heading, cell.source, flags=re.M)[0])
+                break
+            above.append(cell.source)
+            for out in cell.get("outputs", []):
+                text = out.get("text") or out.get("data", {}).get("text/plain", "")
+                above.append("".join(text) if isinstance(text, list) else text)
+        else:
+            continue  # the notebook has no such exercise
+        text = "\n".join(above)
+        hits = [r for r in renderings(value) if re.search(rf"(?<![\d.]){re.escape(r)}(?![\d])", text)]
+        found += [f"exercise {number}: {value:.4g} shown as {h!r}" for h in hits]
+    return found

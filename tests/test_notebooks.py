@@ -79,6 +79,10 @@ def test_notebook_runs_in_smoke_profile(path, tmp_path):
     verdicts = _verdicts(tmp_path / "executed" / path.name)
     assert len(verdicts) == checks, verdicts
     assert all(v.startswith("[✓ right]") for v in verdicts), verdicts
+    import exercise_solutions as S  # on the path since with_reference_answers
+
+    executed = nbformat.read(str(tmp_path / "executed" / path.name), as_version=4)
+    assert not S.answers_shown_above(executed, path.name[:2]), "an exercise's answer is printed above it"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
