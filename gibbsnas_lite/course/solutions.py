@@ -199,8 +199,8 @@ SOLUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
         "With a spread of s points between seeds (the strip plot and the study: a few points, more with a collapsed "
         "seed), the standard error of a difference of two means over n seeds each is s·√(2/n); for one point to be "
         "two standard errors, n ≈ 8 s², i.e. about 30 seeds per strategy at s = 2 and far more with outliers. On "
-        "the cluster of section 5 that is 60 `full` searches per dataset, each about 47 GPU-minutes as measured "
-        "(docs/bench_search.md): about 47 GPU-hours per dataset; the paper's three seeds cannot separate one "
-        "point.",
+        "the cluster of section 5 that is 60 `full` searches per dataset, each about 47 GPU-minutes by the "
+        "extrapolation of docs/bench_search.md (never run on real data): about 47 GPU-hours per dataset. The "
+        "paper's three seeds cannot separate one point.",
     ),
 }
