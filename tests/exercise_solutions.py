@@ -30,7 +30,7 @@ NOTEBOOK_ANSWERS = {
     "02": {"prediction_tau": "_S.damped_chain_tau(0.25)", "prediction_eigenvalue": "_S.indefinite_update_eigenvalue()"},
     "03": {"gap": "_S.discretization_gap(problem, runs['gibbs2'])"},
     "04": {"prediction_none": "_S.none_edge_probability"},
-    "05": {"alpha_std": "_S.alpha_noise_std", "answer_mean_mode": "_S.mean_mode_step"},
+    "05": {"alpha_std": "_S.calibrated_alpha_std()", "p_fail_gate": "_S.chance_gate_failure()"},
     "06": {"prediction_skips": "_S.skips_after_bias(alpha_normal, alpha_reduce)"},
     "07": {
         "p_skip": "_S.skip_win_probability(1.0, num_samples=100_000)",
@@ -44,6 +44,8 @@ NOTEBOOK_ANSWERS = {
 HIDDEN_ANSWERS = {
     "01": {1: ess_per_sweep(0.97), 3: calibrated_temperature(0.1)},  # noqa: F405
     "02": {3: indefinite_update_eigenvalue()},  # noqa: F405  (02's exercise 2 is 7: too common a digit to scan)
+    "04": {1: none_edge_probability},  # noqa: F405
+    "05": {1: calibrated_alpha_std(), 2: chance_gate_failure()},  # noqa: F405
     "07": {2: none_win_probability(4.0)},  # noqa: F405
     "08": {2: float(epochs_after_kill)},  # noqa: F405
 }

@@ -102,15 +102,15 @@ CASES = {
         lambda: E.check_derive_arch(_wrong_derive),
         lambda: E.check_derive_arch(None),
     ),
-    "check_alpha_noise_std": (
-        lambda: E.check_alpha_noise_std(S.alpha_noise_std),
-        lambda: E.check_alpha_noise_std(10.0 / 4096.0),
-        lambda: E.check_alpha_noise_std(None),
+    "check_calibrated_alpha_std": (
+        lambda: E.check_calibrated_alpha_std(S.calibrated_alpha_std()),
+        lambda: E.check_calibrated_alpha_std((1.0 / 4096.0 * 100.0) ** 0.5),  # Eq. 16 as printed
+        lambda: E.check_calibrated_alpha_std(None),
     ),
-    "check_mean_mode_step": (
-        lambda: E.check_mean_mode_step(S.mean_mode_step),
-        lambda: E.check_mean_mode_step("adam"),
-        lambda: E.check_mean_mode_step(None),
+    "check_chance_gate_failure": (
+        lambda: E.check_chance_gate_failure(S.chance_gate_failure()),
+        lambda: E.check_chance_gate_failure(20 * 0.2**3 * 0.8**3),  # P(exactly 3)
+        lambda: E.check_chance_gate_failure(None),
     ),
     "check_skips_after_bias": (
         lambda: E.check_skips_after_bias(S.skips_after_bias(*_alphas()), *_alphas()),
@@ -189,6 +189,10 @@ def test_failing_code_check_names_the_case_the_values_and_the_output(name):
         (E.check_bfgs_update, lambda h, s, y: 2 * S.bfgs_update(h, s, y), "same factor 2"),
         (E.check_count_skips, lambda g: sum(op == "skip_connect" for op, _ in g.reduce), "reduction cell"),
         (E.check_derive_arch, _wrong_derive, "`none` was excluded"),
+        (E.check_calibrated_alpha_std, (1.0 / 4096.0 * 100.0) ** 0.5, "Eq. 16 as printed"),
+        (E.check_calibrated_alpha_std, 0.19 / 4096.0 * 100.0, "the variance"),
+        (E.check_chance_gate_failure, 20 * 0.2**3 * 0.8**3, "P(exactly 3)"),
+        (E.check_chance_gate_failure, 1 - S.chance_gate_failure(), "passing the gate"),
     ],
 )
 def test_common_mistakes_get_their_hint(check, wrong, hint):
@@ -302,7 +306,7 @@ def test_notebook_has_objectives_summary_and_exercises(path):
 
 
 # notebooks whose exercises each end with a collapsed solution (04 and 05 are being rewritten)
-WITH_SOLUTIONS = ("01", "02", "03", "06", "07", "08")
+WITH_SOLUTIONS = ("01", "02", "03", "04", "05", "06", "07", "08")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -49,8 +49,8 @@ __all__ = [
     "check_discretization_gap",
     "check_none_edge_probability",
     "check_derive_arch",
-    "check_alpha_noise_std",
-    "check_mean_mode_step",
+    "check_calibrated_alpha_std",
+    "check_chance_gate_failure",
     "check_skips_after_bias",
     "check_count_skips",
     "check_skip_win_probability",
@@ -647,33 +647,48 @@ def check_derive_arch(fn: Any) -> Feedback:
 # ------------------------------------------------------------------- 05 ablation
 
 
-def check_alpha_noise_std(
-    answer: Any, temperature: float = 10.0, data_size: float = 4096.0, inverse_hessian: float = 1.0
+def check_calibrated_alpha_std(
+    answer: Any, eta: float = 0.1, temperature: float = 1.0, data_size: float = 4096.0, inverse_hessian: float = 100.0
 ) -> Feedback:
-    """05, exercise 1: the std of one α coordinate's draw, sqrt((T/N)·H)."""
-    truth = math.sqrt(temperature / data_size * inverse_hessian)
+    """05, exercise 1: the std of one α coordinate's calibrated draw, sqrt(η(2−η)·(T/N)·H)."""
+    truth = math.sqrt(eta * (2 - eta) * temperature / data_size * inverse_hessian)
+    eq16 = math.sqrt(temperature / data_size * inverse_hessian)
     return numeric(
         "05 · exercise 1",
         answer,
         truth,
         0.02,
-        f"The draw is N(mean, (T/N)H): std = sqrt({temperature:g}/{data_size:g} × {inverse_hessian:g}). "
-        "Compare it with the α differences between ops early in the search (the dashboard of 04).",
-        "the covariance of the draw is (T/N)·H; a std is the square root of a variance.",
-        mistakes=[(truth**2, "that is the variance (T/N)·H; the std is its square root.")],
+        f"The calibrated draw has covariance η(2−η)(T/N)H: std = sqrt({eta * (2 - eta):g} × {temperature:g}/"
+        f"{data_size:g} × {inverse_hessian:g}). Along H's flattest directions the draws move α by several "
+        "hundredths per step, as far as many mean steps: compare the error bars of the GibbsNAS replay in 04 §8.",
+        "the draw's covariance is η(2−η)·(T/N)·H (section 4c); a std is the square root of a variance.",
+        mistakes=[
+            (truth**2, "that is the variance; the std is its square root."),
+            (eq16, "that is Eq. 16 as printed, (T/N)H: the deep stage calibrates it by η(2−η)."),
+            (eq16**2, "that is the uncalibrated variance (T/N)H: calibrate by η(2−η), then take the square root."),
+        ],
     )
 
 
-def check_mean_mode_step(answer: Any) -> Feedback:
-    """05, exercise 2: what α's update becomes in mean mode (no draws)."""
-    return choice(
+def check_chance_gate_failure(answer: Any, edges: int = 6, ops: int = 5, at_least: int = 3) -> Feedback:
+    """05, exercise 2: how often a cell independent of its noise-only control agrees with it on >= 3 of 6 edges."""
+    p = 1 / ops
+    truth = sum(math.comb(edges, k) * p**k * (1 - p) ** (edges - k) for k in range(at_least, edges + 1))
+    exactly = math.comb(edges, at_least) * p**at_least * (1 - p) ** (edges - at_least)
+    return numeric(
         "05 · exercise 2",
         answer,
-        ("adam", "newton", "random"),
-        "newton",
-        "Mean mode keeps the mean of Eq. 16: α − η H ∇U, a quasi-Newton (Newton-preconditioned) "
-        "DARTS-V1 step with no noise. That is why the mean twins collapse like DARTS.",
-        "think again about the mean of Eq. 16.",
+        truth,
+        0.03,
+        f"The number of agreeing edges is Binomial({edges}, 1/{ops}); P(≥ {at_least}) = 1 − P(0) − P(1) − P(2). "
+        "About one seed in ten fails the gate by chance, so the gate is judged pooled over the seeds.",
+        f"each edge agrees with probability 1/{ops}, independently: count the ways to agree on "
+        f"≥ {at_least} of {edges}.",
+        mistakes=[
+            (exactly, f"that is P(exactly {at_least}); the gate fails for {at_least} or more."),
+            (1 - truth, "that is the probability of passing the gate."),
+            (p, "that is the chance agreement of one edge; the gate counts edges out of six."),
+        ],
     )
 
 

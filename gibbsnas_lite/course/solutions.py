@@ -76,11 +76,6 @@ def derive_arch(alpha):
     return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*best)
 
 
-# 05 · ablation
-alpha_noise_std = (10.0 / 4096.0) ** 0.5
-mean_mode_step = "newton"
-
-
 # 06 · DARTS space
 def skips_after_bias(alpha_normal, alpha_reduce, bias=3.0):
     from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES, derive_genotype
@@ -109,6 +104,16 @@ def none_win_probability(scale=4.0):
 
     std = 3.0 * math.sqrt(scale)  # covariance × scale: each std × √scale
     return Phi((1 - 0.5) / std) * Phi(1 / std) ** 3  # every rival below none's 1
+
+
+# 05 · ablation
+def calibrated_alpha_std(eta=0.1, temperature=1.0, data_size=4096.0, inverse_hessian=100.0):
+    return math.sqrt(eta * (2 - eta) * temperature / data_size * inverse_hessian)  # draw: η(2−η)(T/N)H
+
+
+def chance_gate_failure(edges=6, ops=5, at_least=3):
+    p = 1 / ops  # two independent cells with uniform ops agree on an edge with probability 1/ops
+    return sum(math.comb(edges, k) * p**k * (1 - p) ** (edges - k) for k in range(at_least, edges + 1))
 
 
 # 08 · sweeps
@@ -165,8 +170,36 @@ SOLUTIONS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "04-1": (("none_edge_probability",), "1 − (4/5)⁶ ≈ 0.738."),
     "04-2": (("derive_arch",), "Argmax over all five ops, `none` included, edge by edge."),
-    "05-1": (("alpha_noise_std",), "sqrt(T/N · H) with T = 10, N = 4,096, H = 1."),
-    "05-2": (("mean_mode_step",), "The mean of Eq. 16: a quasi-Newton step, no draw."),
+    "04-3": (
+        (),
+        "Separate the two factors: run DARTS-V1 at N = 5 with 10 epochs (`make_config('darts-v1', 'cpu-deep', "
+        "epochs=10)`) and at N = 1 with 20 epochs (`make_config('darts-v1', 'cpu', epochs=20)`), first on the tuning "
+        "seeds 0-2, then on seeds not used before, and read the derived cell's `skip_connect` edges after each epoch "
+        "(the middle panel of section 8's epoch-by-seed figure, or each epoch record's `arch` in `history.jsonl`). "
+        "Section 8's lines already hint at the answer: most DARTS-V1 seeds reach their skip edges within the first "
+        "few epochs, long before epoch 10, which points at depth rather than length. A convincing result is a "
+        "difference in skip edges larger than the spread over seeds of either setting. For GibbsNAS the number is "
+        "the agreement of each cell with its noise-only control: a sampler whose cell is its noise's avoids collapse "
+        "the way a random cell does, which says nothing about using uncertainty well. Only a cell that differs from "
+        "its control (agreement near the 0.2 of two random cells) was chosen by the data; then the comparison with "
+        "DARTS-V1 and with the random-cell box is about the method.",
+    ),
+    "05-1": (("calibrated_alpha_std",), "sqrt(η(2−η) · T/N · H) = sqrt(0.19 × 1/4,096 × 100) ≈ 0.068."),
+    "05-2": (
+        ("chance_gate_failure",),
+        "A binomial tail: 6 edges, agreement 1/5 per edge, P(≥ 3 agree) ≈ 0.099. About one seed in ten fails the gate "
+        "by chance alone, which is why the gate is pooled over seeds.",
+    ),
+    "05-3": (
+        (),
+        "Two standard errors of a difference of means with n seeds per variant is 2·s·sqrt(2/n); for it to be below "
+        "0.27 points, n ≥ 8·(s/0.27)². With a spread of s = 1 point that is about 110 seeds per variant, and with the "
+        "several points between seeds that section 4b shows for this stage, thousands. Three runs per variant can "
+        "carry a Table 2 difference of a few tenths only if the retrained accuracies' spread is itself a few "
+        "hundredths of a point, which the paper does not report. A `full`-profile ablation that could resolve such "
+        "differences would need on the order of 100 searches of about 47 GPU-minutes each (docs/bench_search.md) per "
+        "variant, plus the retraining: the honest reading of Table 2 is a direction, not a ranking.",
+    ),
     "06-1": (("skips_after_bias",), "Add the bias to skip's column, derive again, count the skips of the normal cell."),
     "06-2": (("count_skips",), "Only `genotype.normal`; `genotype.reduce` is the reduction cell."),
     "06-3": (
