@@ -281,3 +281,16 @@ def test_deep_study_figures_draw_one_dot_per_seed_and_the_controls():
     fig = plots.epochs_by_seed_figure(rows, highlight=4)
     assert len(fig.data) == 3 * 5 and max(t.line.width for t in fig.data) == 3.5
     assert [list(t.y) for t in fig.data[:3]] == [[90.0], [1], [1]]  # accuracy, skip edges, parameter-free edges
+
+
+def test_edge_margins_name_each_edges_argmax_and_its_lead():
+    from gibbsnas_lite.course import deep_study
+
+    alpha = torch.zeros(6, 5)
+    alpha[:, 1] = 0.03  # skip_connect ahead by 0.03 on every edge
+    alpha[2, 3] = 0.05  # ... except 1→2, where nor_conv_3x3 leads skip by 0.02
+    margins = deep_study.edge_margins([alpha.tolist()])
+    assert [m["edge"] for m in margins] == ["0→1", "0→2", "1→2", "0→3", "1→3", "2→3"]
+    assert [m["op"] for m in margins].count("skip_connect") == 5 and margins[2]["op"] == "nor_conv_3x3"
+    assert margins[2]["runner_up"] == "skip_connect" and margins[2]["lead"] == pytest.approx(0.02)
+    assert margins[0]["lead"] == pytest.approx(0.03)

@@ -71,6 +71,26 @@ def epochs_matching(history_epochs: Sequence[Mapping[str, Any]], row: Mapping[st
     return sum(a["arch"] == b["arch"] for a, b in pairs), len(pairs)
 
 
+def edge_margins(alpha: Sequence[Sequence[float]]) -> list[dict[str, Any]]:
+    """Per NB201 edge of a (6, 5) α (or a history record's ``alpha``, [6 x 5]): the argmax op and its lead in α over the runner-up. The derived cell
+    needs only the sign of each lead, so a cell can change completely while softmax(α) still reads 0.20
+    everywhere (DARTS-V1's Adam at lr 3e-4 moves α by hundredths)."""
+    from ..spaces.nb201.arch import EDGES, OPS
+
+    lines = []
+    for (to, frm), row in zip(EDGES, np.asarray(alpha, dtype=float).reshape(len(EDGES), len(OPS)).tolist()):
+        order = sorted(range(len(row)), key=lambda k: row[k], reverse=True)
+        lines.append(
+            {
+                "edge": f"{frm}→{to}",
+                "op": OPS[order[0]],
+                "runner_up": OPS[order[1]],
+                "lead": float(row[order[0]] - row[order[1]]),
+            }
+        )
+    return lines
+
+
 def by_seed(rows: Sequence[Mapping[str, Any]], strategy: str, seeds: Sequence[int]) -> dict[int, Mapping[str, Any]]:
     return {r["seed"]: r for r in rows if r["strategy"] == strategy and r["seed"] in seeds}
 
