@@ -294,3 +294,5 @@ def test_edge_margins_name_each_edges_argmax_and_its_lead():
     assert [m["op"] for m in margins].count("skip_connect") == 5 and margins[2]["op"] == "nor_conv_3x3"
     assert margins[2]["runner_up"] == "skip_connect" and margins[2]["lead"] == pytest.approx(0.02)
     assert margins[0]["lead"] == pytest.approx(0.03)
+    std = torch.full((6, 5), 0.04)  # a lead of 0.02 with stds 0.04 and 0.04: 0.02 / 0.0566 = 0.354 stds
+    assert deep_study.edge_margins(alpha, std=std)[2]["lead_in_std"] == pytest.approx(0.02 / (0.04 * 2**0.5))

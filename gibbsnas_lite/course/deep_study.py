@@ -71,23 +71,31 @@ def epochs_matching(history_epochs: Sequence[Mapping[str, Any]], row: Mapping[st
     return sum(a["arch"] == b["arch"] for a, b in pairs), len(pairs)
 
 
-def edge_margins(alpha: Sequence[Sequence[float]]) -> list[dict[str, Any]]:
-    """Per NB201 edge of a (6, 5) α (or a history record's ``alpha``, [6 x 5]): the argmax op and its lead in α over the runner-up. The derived cell
-    needs only the sign of each lead, so a cell can change completely while softmax(α) still reads 0.20
-    everywhere (DARTS-V1's Adam at lr 3e-4 moves α by hundredths)."""
+def edge_margins(
+    alpha: Sequence[Sequence[float]], std: Sequence[Sequence[float]] | None = None
+) -> list[dict[str, Any]]:
+    """Per NB201 edge of a (6, 5) α (or a history record's ``alpha``, [6 x 5]): the argmax op and its
+    lead in α over the runner-up. The derived cell needs only the sign of each lead, so a cell can
+    change completely while softmax(α) still reads 0.20 everywhere (DARTS-V1's Adam at lr 3e-4 moves
+    α by hundredths). With ``std`` (GibbsNAS's posterior std
+    per entry) also ``lead_in_std``: the lead over sqrt(std_op² + std_runner_up²), correlations ignored."""
     from ..spaces.nb201.arch import EDGES, OPS
 
+    shape = (len(EDGES), len(OPS))
+    values = np.asarray(alpha, dtype=float).reshape(shape)
+    spread = None if std is None else np.asarray(std, dtype=float).reshape(shape)
     lines = []
-    for (to, frm), row in zip(EDGES, np.asarray(alpha, dtype=float).reshape(len(EDGES), len(OPS)).tolist()):
-        order = sorted(range(len(row)), key=lambda k: row[k], reverse=True)
-        lines.append(
-            {
-                "edge": f"{frm}→{to}",
-                "op": OPS[order[0]],
-                "runner_up": OPS[order[1]],
-                "lead": float(row[order[0]] - row[order[1]]),
-            }
-        )
+    for e, (to, frm) in enumerate(EDGES):
+        first, second = np.argsort(-values[e], kind="stable")[:2]
+        line = {
+            "edge": f"{frm}→{to}",
+            "op": OPS[first],
+            "runner_up": OPS[second],
+            "lead": float(values[e, first] - values[e, second]),
+        }
+        if spread is not None:
+            line["lead_in_std"] = line["lead"] / float(np.hypot(spread[e, first], spread[e, second]))
+        lines.append(line)
     return lines
 
 
