@@ -19,8 +19,9 @@ import sys
 
 from . import __version__
 from .runs import PROFILES
-from .search.config import DATASETS, DEVICES, SPACES, STRATEGIES
+from .search.config import DATASETS, DEVICES, SPACES
 from .search.config import PROFILES as SEARCH_PROFILES
+from .search.registry import strategy_names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/deep_stage.md), full (the paper's protocol, GPU). "
         "Explicit options override the profile.",
     )
-    search.add_argument("--strategy", choices=STRATEGIES, default=None, help="default: gibbs2")
+    search.add_argument("--strategy", choices=strategy_names(), default=None, help="default: gibbs2")
     search.add_argument("--space", choices=SPACES, default=None, help="default: nb201")
     search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
     search.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
@@ -131,7 +132,7 @@ def _add_sweep_parser(commands) -> None:
         "finished trials are kept, unfinished ones resume from their last epoch. Needs Ray: "
         "pip install -e '.[sweep]'. Guide: docs/sweeps.md.",
     )
-    sweep.add_argument("--strategies", default=None, help=f"comma-separated, from {', '.join(STRATEGIES)}")
+    sweep.add_argument("--strategies", default=None, help=f"comma-separated, from {', '.join(strategy_names())}")
     sweep.add_argument("--seeds", default=None, help="e.g. 0-4 or 0,1,2 (default: 0)")
     sweep.add_argument(
         "--datasets", default=None, help=f"comma-separated, from {', '.join(DATASETS)} (default: the profile's)"

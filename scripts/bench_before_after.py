@@ -73,7 +73,9 @@ def _config(strategy: str, size: str, **overrides):
 
 
 def _cycle(config) -> int:
-    if config.strategy.startswith("gibbs"):
+    from gibbsnas_lite.search.registry import in_family
+
+    if in_family(config.strategy, "gibbs"):
         return math.lcm(int(config.alpha_accum), int(config.curvature_every))
     return 1
 

@@ -171,7 +171,9 @@ def make_config(spec: str, args):
         seed=args.seed,
         amp=bool(args.amp),
     )
-    if strategy.startswith("gibbs"):
+    from gibbsnas_lite.search.registry import in_family
+
+    if in_family(strategy, "gibbs"):
         overrides["alpha_accum"] = args.alpha_accum
         if args.temperature is not None:
             overrides["temperature"] = args.temperature
@@ -479,7 +481,9 @@ def foreach_optimizers(strategy, enabled: bool):
 def cycle_length(strategy) -> int:
     """Steps after which a strategy's step pattern repeats: the alpha cycle (GibbsNAS: alpha moves
     every alpha_accum steps, the omega curvature pair every curvature_every steps)."""
-    if not strategy.name.startswith("gibbs"):
+    from gibbsnas_lite.search.registry import in_family
+
+    if not in_family(strategy.config.strategy, "gibbs"):
         return 1
     return math.lcm(int(strategy.config.alpha_accum), int(strategy.config.curvature_every))
 

@@ -224,3 +224,84 @@ def test_the_notebook_runner_without_the_course_extra_says_what_to_install(tmp_p
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "papermill is not installed" in proc.stderr and "pip install 'gibbsnas-lite[course]'" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "nb").exists()
+
+
+# ----------------------------------------------------------------------------- (c) no circle, no private name
+def _module_edges() -> dict[str, set[str]]:
+    """importing module -> the package modules it imports (lazy and TYPE_CHECKING imports included);
+    ``from pkg import name`` points at ``pkg.name`` where that is a module, else at ``pkg``."""
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for src, _, dst, names, inferred in import_graph():
+        if inferred:
+            continue
+        targets = [f"{dst}.{n}" for n in names if f"{dst}.{n}" in modules]
+        if not names or len(targets) < len(names):
+            targets.append(dst)
+        edges[src] |= {t for t in targets if t in modules and t != src}
+    return edges
+
+
+def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+# Circles known and owned elsewhere (issue 21 lists the import graph's circles); remove an entry
+# when it is gone: the test fails on any other circle and on an entry that no longer is one.
+KNOWN_CYCLES = [
+    ["gibbsnas_lite.course.exercises", "gibbsnas_lite.course.solutions"],  # show_solution <-> a solution's example
+]
+
+
+def test_import_cycles_are_found():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_has_no_import_circle():
+    cycles = import_cycles(_module_edges())
+    assert cycles == KNOWN_CYCLES, "import circles in gibbsnas_lite:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_no_module_imports_another_modules_private_name():
+    """Stricter than the subpackage rule above: not even a sibling module's ``_name``."""
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    bad = []
+    for src, line, dst, names, inferred in import_graph():
+        if inferred or dst not in modules or dst == src:
+            continue
+        private = [n for n in names if n.startswith("_") and not n.startswith("__") and f"{dst}.{n}" not in modules]
+        if private:
+            bad.append(f"{src}:{line} from {dst} import {', '.join(private)}")
+    assert not bad, "private names imported from another module:\n" + "\n".join(bad)

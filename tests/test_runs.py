@@ -88,6 +88,73 @@ def test_a_registered_strategy_runs_through_config_and_loop():
     assert registry.strategy_names() == STRATEGIES
 
 
+def test_the_registry_is_read_live_everywhere():
+    """A strategy registered after import shows up in every public view of the table (none is a copy
+    made at import time), with its colour; it leaves them when it is removed."""
+    from gibbsnas_lite import search
+    from gibbsnas_lite.course import ablation, report, seed_study
+    from gibbsnas_lite.search import config as search_config
+    from gibbsnas_lite.sweep import stats, trials
+
+    spec = registry.StrategySpec(
+        "gibbs3-toy",
+        "gibbs:GibbsNAS",
+        "GibbsNAS-toy",
+        "GibbsNAS",
+        "gibbs",
+        order=2,
+        mode="sample",
+        options=dict(order=2, mode="sample"),
+        defaults=dict(a_lr=0.2),
+        color="#123456",
+    )
+    registry.register(spec)
+    try:
+        assert search.STRATEGIES[-1] == search_config.STRATEGIES[-1] == "gibbs3-toy"
+        assert stats.ORDER[-1] == seed_study.ORDER[-1] == "gibbs3-toy"
+        assert search_config.STRATEGY_DEFAULTS["gibbs3-toy"] == dict(a_lr=0.2)
+        assert report.STRATEGY_NAMES["gibbs3-toy"] == "GibbsNAS-toy" == report.strategy_label("gibbs3-toy")
+        assert report.STRATEGY_PAPER_ROW["gibbs3-toy"] == "GibbsNAS"
+        assert stats.strategies_in([{"strategy": "zz"}, {"strategy": "gibbs3-toy"}]) == ["gibbs3-toy", "zz"]
+        assert [t.strategy for t in trials.grid("gibbs3-toy,gdas")] == ["gibbs3-toy", "gdas"]
+        assert ablation.VARIANTS[-1] == "gibbs3-toy"
+        assert ablation.VARIANT_INFO["gibbs3-toy"]["label"] == "2nd order, sample (GibbsNAS-toy)"
+        assert registry.color("gibbs3-toy") == "#123456" and registry.in_family("gibbs3-toy", "gibbs")
+    finally:
+        del registry.REGISTRY["gibbs3-toy"]
+    assert "gibbs3-toy" not in search.STRATEGIES and "gibbs3-toy" not in ablation.VARIANTS
+    with pytest.raises(ValueError, match="unknown strategies"):
+        trials.grid("gibbs3-toy")
+
+
+def test_every_strategy_has_its_own_colour_and_the_figures_use_it():
+    from gibbsnas_lite.course.ablation import VARIANT_INFO, VARIANTS
+
+    colours = [registry.get(n).color for n in STRATEGIES]
+    assert all(colours) and len(set(colours)) == len(colours)
+    assert registry.color("nope") == registry.DEFAULT_COLOR and registry.color("nope", None) is None
+    assert VARIANTS == ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean")
+    assert VARIANT_INFO["gibbs1"] == dict(
+        order="1st",
+        mode="sample",
+        omega="1st-order-mean (SGD)",
+        alpha="2nd-order-sample",
+        label="1st order, sample (GibbsNAS-1st)",
+    )
+    assert VARIANT_INFO["gibbs2-mean"] == dict(
+        order="2nd", mode="mean", omega="2nd-order-mean", alpha="2nd-order-mean", label="2nd order, mean"
+    )
+    # no colour table of its own in the figure modules: each strategy's colour is its registry entry's
+    import re
+    from pathlib import Path
+
+    plots = Path(runs.__file__).parent / "course"
+    for path in plots.rglob("*.py"):
+        text = path.read_text()
+        for name in registry.REGISTRY:
+            assert not re.search(rf'"{re.escape(name)}": "#[0-9a-fA-F]{{6}}"', text), (path, name)
+
+
 def test_no_scheduler_warning_when_alpha_has_not_moved_in_an_epoch():
     """alpha does not move in an alpha warm-up epoch; its per-epoch schedule still advances, without
     torch's 'lr_scheduler.step() before optimizer.step()' warning (search.base.advance_schedules)."""

@@ -209,8 +209,8 @@ def _view_drew(fig):
 def in_kernel(monkeypatch):
     from gibbsnas_lite.course.dashboard import control, headless
 
-    monkeypatch.setattr(control, "_in_kernel", lambda: True)  # start(): wait for the page
-    monkeypatch.setattr(headless, "_in_kernel", lambda: True)  # detect_headless()
+    monkeypatch.setattr(control, "running_in_kernel", lambda: True)  # start(): wait for the page
+    monkeypatch.setattr(headless, "running_in_kernel", lambda: True)  # detect_headless()
 
 
 def _tiny():

@@ -29,31 +29,38 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-VARIANTS = ("gibbs2", "gibbs2-mean", "gibbs1", "gibbs1-mean")
+from ..search.registry import REGISTRY
 
-#: (omega update, alpha update) of each variant, in the words of the paper's Table 2.
-VARIANT_INFO: dict[str, dict[str, str]] = {
-    "gibbs2": dict(
-        order="2nd",
-        mode="sample",
-        omega="2nd-order-sample",
-        alpha="2nd-order-sample",
-        label="2nd order, sample (GibbsNAS)",
-    ),
-    "gibbs2-mean": dict(
-        order="2nd", mode="mean", omega="2nd-order-mean", alpha="2nd-order-mean", label="2nd order, mean"
-    ),
-    "gibbs1": dict(
-        order="1st",
-        mode="sample",
-        omega="1st-order-mean (SGD)",
-        alpha="2nd-order-sample",
-        label="1st order, sample (GibbsNAS-1st)",
-    ),
-    "gibbs1-mean": dict(
-        order="1st", mode="mean", omega="1st-order-mean (SGD)", alpha="2nd-order-mean", label="1st order, mean"
-    ),
-}
+
+def variants() -> tuple[str, ...]:
+    """The GibbsNAS strategies (family ``"gibbs"`` in the registry), in the registry's order:
+    gibbs2, gibbs2-mean, gibbs1, gibbs1-mean."""
+    return tuple(name for name, spec in REGISTRY.items() if spec.family == "gibbs")
+
+
+def variant_info() -> dict[str, dict[str, str]]:
+    """(omega update, alpha update) of each variant, in the words of the paper's Table 2, from its
+    registry entry's ``order`` and ``mode``: omega is sampled or averaged by the 2nd-order sampler
+    (Eq. 15) or trained by SGD (1st order); alpha always by the 2nd-order sampler (Eq. 16)."""
+    out = {}
+    for name in variants():
+        spec = REGISTRY[name]
+        order = {1: "1st", 2: "2nd"}[spec.order]
+        omega = f"2nd-order-{spec.mode}" if spec.order == 2 else "1st-order-mean (SGD)"
+        label = f"{order} order, {spec.mode}" + (f" ({spec.label})" if spec.mode == "sample" else "")
+        out[name] = dict(order=order, mode=spec.mode, omega=omega, alpha=f"2nd-order-{spec.mode}", label=label)
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    """``VARIANTS`` (:func:`variants`) and ``VARIANT_INFO`` (:func:`variant_info`), read from the
+    registry on each access."""
+    if name == "VARIANTS":
+        return variants()
+    if name == "VARIANT_INFO":
+        return variant_info()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Table 2 of Xue et al. (AAAI 2021): top-1 CIFAR-10 test accuracy (%) of the DARTS-space cell
 #: retrained (600 epochs) after each search. The text names the first row GibbsNAS (1st order)
@@ -89,11 +96,14 @@ PAPER_CITATION = (
 
 
 def make_grid(
-    strategies: Sequence[str] = VARIANTS, seeds: Sequence[int] = (0, 1), profile: str = "smoke", **overrides: Any
+    strategies: Sequence[str] | None = None, seeds: Sequence[int] = (0, 1), profile: str = "smoke", **overrides: Any
 ) -> list:
-    """One :class:`SearchConfig` per (strategy, seed): ``make_config(strategy, profile, seed=, **overrides)``."""
+    """One :class:`SearchConfig` per (strategy, seed): ``make_config(strategy, profile, seed=, **overrides)``;
+    ``strategies``: the four variants (:func:`variants`) when ``None``."""
     from ..search import make_config
 
+    if strategies is None:
+        strategies = variants()
     return [make_config(s, profile, seed=int(seed), **overrides) for s in strategies for seed in seeds]
 
 
@@ -326,7 +336,7 @@ def aggregate(
 ) -> list[dict[str, Any]]:
     """Group ``rows`` by one or more keys and give :func:`mean_std` of ``value`` per group.
 
-    Groups come in ``order`` (values of the first key, e.g. :data:`VARIANTS`) and then in first-seen
+    Groups come in ``order`` (values of the first key, e.g. :func:`variants`) and then in first-seen
     order. Each output row holds the key(s), ``mean``, ``std``, ``n``, ``min``, ``max``.
     """
     keys = (by,) if isinstance(by, str) else tuple(by)
@@ -350,7 +360,7 @@ def format_mean_std(stat: dict[str, Any], digits: int = 2) -> str:
 
 def table2_comparison(rows: Sequence[dict[str, Any]], value: str = "accuracy") -> list[dict[str, Any]]:
     """The paper's Table 2 rows beside ours (mean ± std of ``value`` of the matching strategy)."""
-    ours = {a["strategy"]: a for a in aggregate(rows, "strategy", value, order=VARIANTS)}
+    ours = {a["strategy"]: a for a in aggregate(rows, "strategy", value, order=variants())}
     out = []
     for paper in PAPER_TABLE2:
         stat = ours.get(paper["strategy"]) if paper["strategy"] else None
@@ -372,7 +382,7 @@ def headline(rows: Sequence[dict[str, Any]], value: str = "accuracy", digits: in
     """Flat, JSON-ready numbers for ``record(...)``: ``<strategy>_mean``/``_std``/``_n`` per variant,
     and ``sample_minus_mean_2nd``/``_1st`` (difference of the means) when both twins are there."""
     out: dict[str, Any] = {}
-    for stat in aggregate(rows, "strategy", value, order=VARIANTS):
+    for stat in aggregate(rows, "strategy", value, order=variants()):
         s = stat["strategy"]
         out[f"{s}_mean"] = None if stat["mean"] is None else round(stat["mean"], digits)
         out[f"{s}_std"] = None if stat["std"] is None else round(stat["std"], digits)
@@ -414,4 +424,5 @@ def ordered_strategies(rows) -> list[str]:
     for r in rows:
         if r["strategy"] not in seen:
             seen.append(r["strategy"])
-    return sorted(seen, key=lambda s: VARIANTS.index(s) if s in VARIANTS else len(VARIANTS))
+    order = variants()
+    return sorted(seen, key=lambda s: order.index(s) if s in order else len(order))

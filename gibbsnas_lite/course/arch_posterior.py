@@ -248,7 +248,9 @@ def alpha_gaussian(
 
 
 def _check_gibbs_nb201(config: Any, where: str) -> None:
-    if not str(config.strategy).startswith("gibbs"):
+    from ..search.registry import in_family
+
+    if not in_family(str(config.strategy), "gibbs"):
         raise ValueError(
             f"{where} is a {config.strategy} search; the alpha posterior needs a GibbsNAS "
             "search (strategy gibbs2, gibbs1 or their -mean twins: a BFGS alpha sampler)"

@@ -301,12 +301,14 @@ def run(problem: BilevelToy, method: str, seed: int = 0, **overrides) -> ToyRun:
     alpha, weight = init_point(problem, seed)
     if method == "exact":
         track = _run_exact(problem, alpha, s)
-    elif method.startswith("darts"):
-        track = _run_darts(problem, alpha, weight, s, unrolled=method == "darts-v2")
     else:
-        order = 2 if method.startswith("gibbs2") else 1
-        mode = "mean" if method.endswith("-mean") else "sample"
-        track = _run_gibbs(problem, alpha, weight, s, order, mode, seed)
+        from ..search.registry import get
+
+        spec = get(method)  # the strategy of the same name: its family, order and mode
+        if spec.family == "darts":
+            track = _run_darts(problem, alpha, weight, s, unrolled=spec.order == 2)
+        else:
+            track = _run_gibbs(problem, alpha, weight, s, spec.order, spec.mode, seed)
     alphas = np.stack(track["alpha"])
     tail = alphas[-max(1, int(round(s["tail"] * (len(alphas) - 1)))) :]
     tail_alpha = tail.mean(0)

@@ -36,8 +36,10 @@ __all__ = [
     "LABELS",
     "PAPER_TABLE3_ONESHOT",
     "PAPER_TABLE3_REFERENCE",
-    "STRATEGY_NAMES",
-    "STRATEGY_PAPER_ROW",
+    "STRATEGY_NAMES",  # noqa: F822 (module __getattr__)
+    "STRATEGY_PAPER_ROW",  # noqa: F822 (module __getattr__)
+    "strategy_label",
+    "paper_row",
     "RunRow",
     "paper_table3",
     "run_row",
@@ -73,11 +75,29 @@ PAPER_TABLE3_REFERENCE: dict[str, tuple[float, ...]] = {
     "Optimal": (91.61, 94.37, 73.49, 73.51, 46.77, 47.31),
 }
 
-#: display names of the search strategies (their ``label`` in ``gibbsnas_lite.search.registry``)
-STRATEGY_NAMES: dict[str, str] = {name: spec.label for name, spec in REGISTRY.items()}
 
-#: the paper's Table-3 row of each strategy (its ``paper_row`` in the registry)
-STRATEGY_PAPER_ROW: dict[str, str] = {name: spec.paper_row for name, spec in REGISTRY.items()}
+def strategy_label(strategy: str) -> str:
+    """The display name of ``strategy`` (its ``label`` in ``gibbsnas_lite.search.registry``; the
+    name itself when it is not registered)."""
+    spec = REGISTRY.get(strategy)
+    return spec.label if spec is not None else strategy
+
+
+def paper_row(strategy: str) -> str | None:
+    """The paper's Table-3 row of ``strategy`` (its ``paper_row`` in the registry; ``None`` if unknown)."""
+    spec = REGISTRY.get(strategy)
+    return spec.paper_row if spec is not None else None
+
+
+def __getattr__(name: str) -> Any:
+    """``STRATEGY_NAMES`` ({strategy: label}) and ``STRATEGY_PAPER_ROW`` ({strategy: paper row}),
+    computed from the registry on each access."""
+    if name == "STRATEGY_NAMES":
+        return {n: spec.label for n, spec in REGISTRY.items()}
+    if name == "STRATEGY_PAPER_ROW":
+        return {n: spec.paper_row for n, spec in REGISTRY.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _TABLE_SEARCH_DATASETS = (("cifar10", 0, 1), ("cifar100", 2, 3), ("ImageNet16-120", 4, 5))
 
@@ -128,7 +148,7 @@ class RunRow:
 
     @property
     def name(self) -> str:
-        return STRATEGY_NAMES.get(self.strategy, self.strategy)
+        return strategy_label(self.strategy)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -248,7 +268,7 @@ def comparison_rows(
     if paper is None:
         paper = []
         for r in rows:
-            name = STRATEGY_PAPER_ROW.get(r.strategy)
+            name = paper_row(r.strategy)
             if name and name not in paper:
                 paper.append(name)
     paper = list(paper)

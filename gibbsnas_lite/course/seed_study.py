@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runs import atomic_write_text
+from ..search.registry import strategy_names
 
 # the cell properties and row statistics live in the core (a sweep's rows use them too); re-exported here
 from ..spaces.nb201.cell_stats import (  # noqa: F401
@@ -35,9 +36,16 @@ from ..spaces.nb201.cell_stats import (  # noqa: F401
     has_parameterised_path,
     parameter_free_share,
 )
-from ..sweep.stats import METRIC, ORDER, epoch_curves, gap, mean_std, strategies_in, summarize  # noqa: F401
+from ..sweep.stats import METRIC, epoch_curves, gap, mean_std, strategies_in, summarize  # noqa: F401
 
 _FOLDER = "seed_study"
+
+
+def __getattr__(name: str) -> Any:
+    """``ORDER`` (as ``sweep.stats.ORDER``): the registry's strategy names, read on each access."""
+    if name == "ORDER":
+        return strategy_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ----------------------------------------------------------------------------- rows from runs

@@ -14,9 +14,10 @@ RNG states, progress bars) are in :mod:`gibbsnas_lite.runs`.
 """
 
 from .base import NonFiniteLossError
-from .config import PROFILES, STRATEGIES, SearchConfig, make_config
+from .config import PROFILES, SearchConfig, make_config
 from .history import History
 from .loop import SearchResult, StopSearch, run_search
+from .registry import strategy_names
 
 __all__ = [
     "History",
@@ -29,3 +30,11 @@ __all__ = [
     "make_config",
     "run_search",
 ]
+
+
+def __getattr__(name: str):
+    """``STRATEGIES``: the registry's names in its order, read on each access (a strategy registered
+    later is in it)."""
+    if name == "STRATEGIES":
+        return strategy_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

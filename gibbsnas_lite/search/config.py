@@ -39,7 +39,6 @@ from ..runs import ConfigDict, choice
 from ..samplers import NOISES
 from .registry import REGISTRY, get, strategy_names
 
-STRATEGIES = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
 SPACES = ("nb201", "darts")
 DATASETS = ("synthetic", "fashion-mnist", "cifar10", "cifar100", "ImageNet16-120")
 DEVICES = ("auto", "cpu", "cuda")
@@ -221,9 +220,21 @@ PROFILE_FAMILY_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
 
 FULL_OVER_CPU_N = 25_000 / 4_096  # search-half sizes of the full (CIFAR-10) and cpu profiles
 
-#: Per-strategy defaults on top of the profile (sources in the module docstring): each entry's
-#: ``defaults`` in :mod:`gibbsnas_lite.search.registry`.
-STRATEGY_DEFAULTS: dict[str, dict[str, Any]] = {name: dict(spec.defaults) for name, spec in REGISTRY.items()}
+
+def strategy_defaults() -> dict[str, dict[str, Any]]:
+    """Per-strategy defaults on top of the profile (sources in the module docstring): each entry's
+    ``defaults`` in :mod:`gibbsnas_lite.search.registry`, read now."""
+    return {name: dict(spec.defaults) for name, spec in REGISTRY.items()}
+
+
+def __getattr__(name: str) -> Any:
+    """``STRATEGIES`` (the registry's names, in its order: gibbs2, gibbs2-mean, gibbs1, ...) and
+    ``STRATEGY_DEFAULTS`` (:func:`strategy_defaults`), computed from the registry on each access."""
+    if name == "STRATEGIES":
+        return strategy_names()
+    if name == "STRATEGY_DEFAULTS":
+        return strategy_defaults()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: Any) -> SearchConfig:

@@ -18,7 +18,12 @@ Each entry (:class:`StrategySpec`):
 - ``mode``: ``"sample"`` or ``"mean"`` for GibbsNAS (draws, or their means), ``None`` for the
   baselines (no such switch);
 - ``options``: keyword arguments the class takes besides ``(model, config, steps, sizes)``;
-- ``defaults``: config values on top of the profile (sources: :mod:`gibbsnas_lite.search.config`).
+- ``defaults``: config values on top of the profile (sources: :mod:`gibbsnas_lite.search.config`);
+- ``color``: its colour in every figure (:func:`color`; grey where an entry has none).
+
+The table is read live: ``search.STRATEGIES``, ``search.config.STRATEGY_DEFAULTS``,
+``sweep.stats.ORDER``, ``course.report.STRATEGY_NAMES`` and ``course.ablation.VARIANTS`` are
+computed from it on each access, so a strategy registered later (a test's toy) shows up in all.
 """
 
 from __future__ import annotations
@@ -29,7 +34,17 @@ from typing import Any
 
 from ..runs import choice
 
-__all__ = ["REGISTRY", "StrategySpec", "build", "get", "register", "strategy_names"]
+__all__ = [
+    "DEFAULT_COLOR",
+    "REGISTRY",
+    "StrategySpec",
+    "build",
+    "color",
+    "get",
+    "in_family",
+    "register",
+    "strategy_names",
+]
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class StrategySpec:
     mode: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    color: str | None = None
 
     @property
     def cls(self) -> type:
@@ -80,12 +96,28 @@ def get(name: str) -> StrategySpec:
     return REGISTRY[name]
 
 
+def in_family(name: str, family: str) -> bool:
+    """Whether ``name`` is a registered strategy of ``family`` (``False`` for unknown names)."""
+    spec = REGISTRY.get(name)
+    return spec is not None and spec.family == family
+
+
+#: the colour of a strategy without one (and of names that are not strategies)
+DEFAULT_COLOR = "#7f7f7f"
+
+
+def color(name: str, default: str | None = DEFAULT_COLOR) -> str | None:
+    """The figure colour of strategy ``name`` (``default`` for unknown names and entries without one)."""
+    spec = REGISTRY.get(name)
+    return spec.color if spec is not None and spec.color else default
+
+
 def build(config, model, steps_per_epoch: int, sizes: tuple[int, int]):
     """The strategy object of ``config.strategy`` for ``model``."""
     return get(config.strategy).build(model, config, steps_per_epoch, sizes)
 
 
-def _gibbs(name: str, order: int, mode: str, label: str, defaults: dict[str, Any]) -> StrategySpec:
+def _gibbs(name: str, order: int, mode: str, label: str, defaults: dict[str, Any], color: str) -> StrategySpec:
     return StrategySpec(
         name,
         "gibbs:GibbsNAS",
@@ -96,6 +128,7 @@ def _gibbs(name: str, order: int, mode: str, label: str, defaults: dict[str, Any
         mode,
         options=dict(order=order, mode=mode),
         defaults=defaults,
+        color=color,
     )
 
 
@@ -136,11 +169,24 @@ _GIBBS1 = dict(
     alpha_h_max=1.0,
 )
 
-register(_gibbs("gibbs2", 2, "sample", "GibbsNAS-2nd", _GIBBS2))
-register(_gibbs("gibbs2-mean", 2, "mean", "GibbsNAS-2nd (mean)", _GIBBS2))
-register(_gibbs("gibbs1", 1, "sample", "GibbsNAS-1st", _GIBBS1))
-register(_gibbs("gibbs1-mean", 1, "mean", "GibbsNAS-1st (mean)", _GIBBS1))
-register(StrategySpec("darts-v1", "darts:DartsV1", "DARTS-V1", "DARTS-V1", "darts", order=1, defaults=_DARTS))
-register(StrategySpec("darts-v2", "darts:DartsV2", "DARTS-V2", "DARTS-V2", "darts", order=2, defaults=_DARTS))
-register(StrategySpec("gdas", "gdas:GDAS", "GDAS", "GDAS", "gdas", order=1, defaults=_DARTS))
-register(StrategySpec("rsps", "rsps:RSPS", "RSPS", "RSPS", "rsps", defaults=dict(w_lr=0.025, w_weight_decay=5e-4)))
+# Colours: GibbsNAS in blues (2nd order) and teals (1st order), the mean twins lighter; DARTS in reds.
+register(_gibbs("gibbs2", 2, "sample", "GibbsNAS-2nd", _GIBBS2, "#1f77b4"))
+register(_gibbs("gibbs2-mean", 2, "mean", "GibbsNAS-2nd (mean)", _GIBBS2, "#aec7e8"))
+register(_gibbs("gibbs1", 1, "sample", "GibbsNAS-1st", _GIBBS1, "#17becf"))
+register(_gibbs("gibbs1-mean", 1, "mean", "GibbsNAS-1st (mean)", _GIBBS1, "#9edae5"))
+register(
+    StrategySpec(
+        "darts-v1", "darts:DartsV1", "DARTS-V1", "DARTS-V1", "darts", order=1, defaults=_DARTS, color="#d62728"
+    )
+)
+register(
+    StrategySpec(
+        "darts-v2", "darts:DartsV2", "DARTS-V2", "DARTS-V2", "darts", order=2, defaults=_DARTS, color="#ff9896"
+    )
+)
+register(StrategySpec("gdas", "gdas:GDAS", "GDAS", "GDAS", "gdas", order=1, defaults=_DARTS, color="#2ca02c"))
+register(
+    StrategySpec(
+        "rsps", "rsps:RSPS", "RSPS", "RSPS", "rsps", defaults=dict(w_lr=0.025, w_weight_decay=5e-4), color="#9467bd"
+    )
+)

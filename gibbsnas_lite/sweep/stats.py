@@ -15,7 +15,14 @@ from typing import Any
 from ..search.registry import strategy_names
 
 METRIC = "cifar10_test"
-ORDER = strategy_names()  # the registry's order: gibbs2, gibbs2-mean, gibbs1, gibbs1-mean, darts-v1, ...
+
+
+def __getattr__(name: str) -> Any:
+    """``ORDER``: the registry's strategy names in its order (gibbs2, gibbs2-mean, gibbs1, ...), read
+    on each access."""
+    if name == "ORDER":
+        return strategy_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -26,7 +33,8 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def strategies_in(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     names = {r["strategy"] for r in rows}
-    return [s for s in ORDER if s in names] + sorted(names - set(ORDER))
+    order = strategy_names()
+    return [s for s in order if s in names] + sorted(names - set(order))
 
 
 def summarize(rows: Sequence[Mapping[str, Any]], metric: str = METRIC) -> list[dict[str, Any]]:

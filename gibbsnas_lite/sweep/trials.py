@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..search.config import PROFILE_PRESETS, PROFILES, STRATEGIES
+from ..search.config import PROFILE_PRESETS, PROFILES
+from ..search.registry import strategy_names
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
@@ -119,7 +120,7 @@ def grid(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
-    names = _names("strategies", strategies, STRATEGIES)
+    names = _names("strategies", strategies, strategy_names())
     trials = [
         Trial(strategy=s, seed=seed, profile=profile, dataset=d, overrides=dict(overrides or {}))
         for d in _names("datasets", datasets)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .headless import _in_kernel
+from .headless import running_in_kernel
 
 
 class RunControl:
@@ -188,7 +188,9 @@ class RunControl:
         with self._lock:
             self._prepare(out_dir, resume, kwargs)
             parent = _cell_parent()
-            gate = bool(self.wait_for_view and self._ui is not None and not self._ui.rendered.is_set() and _in_kernel())
+            gate = bool(
+                self.wait_for_view and self._ui is not None and not self._ui.rendered.is_set() and running_in_kernel()
+            )
             self.view_wait_seconds = None
             if gate:
                 self._view_gate.clear()

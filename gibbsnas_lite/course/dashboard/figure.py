@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .live import LiveUI, patch_nb201
-from .record import _METRICS, _decimate, _finite, _jsonable, _or_none
+from .record import METRICS, decimate, finite, jsonable, or_none
 
 _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
 
@@ -173,7 +173,7 @@ class DashboardView:
                 }
             fig = self.final_figure()
             return {
-                "application/vnd.plotly.v1+json": _jsonable(fig.to_plotly_json()),
+                "application/vnd.plotly.v1+json": jsonable(fig.to_plotly_json()),
                 "text/html": self._summary_html(),
                 "text/plain": self._summary_text(),
             }
@@ -183,7 +183,7 @@ class DashboardView:
         rows = [("records", str(len(self._entries))), ("at", snap["where"])]
         ep = snap["epochs"]
         if len(ep["x"]):
-            for k in _METRICS:
+            for k in METRICS:
                 v = ep[k][-1]
                 if np.isfinite(v):
                     rows.append((f"last epoch {k}", f"{v:.4f}"))
@@ -254,11 +254,11 @@ class DashboardView:
     def _edge_traces(self, snap: dict[str, Any]) -> list[dict[str, Any]]:
         ops = snap["ops"]
         empty = [None] * len(ops)
-        alpha = _or_none(snap["alpha"]) if snap["alpha"] is not None else empty
-        probs = _or_none(snap["probs"]) if snap["probs"] is not None else empty
+        alpha = or_none(snap["alpha"]) if snap["alpha"] is not None else empty
+        probs = or_none(snap["probs"]) if snap["probs"] is not None else empty
         std = snap["std"]
         err = (
-            dict(type="data", array=_or_none(std), visible=True)
+            dict(type="data", array=or_none(std), visible=True)
             if std is not None
             else dict(type="data", array=None, visible=False)
         )
@@ -289,13 +289,13 @@ class DashboardView:
     def _curve_traces(self, snap: dict[str, Any], max_points: int) -> list[dict[str, Any]]:
         traces = []
         st, ep = snap["steps"], snap["epochs"]
-        keep = _decimate(len(st["x"]), max_points)
-        for k in _METRICS:
+        keep = decimate(len(st["x"]), max_points)
+        for k in METRICS:
             kind = k.split("_")[0]
             x, y = st["x"], st[k]
             if keep is not None:
                 x, y = x[keep], y[keep]
-            x, y = _finite(x, y)
+            x, y = finite(x, y)
             traces.append(
                 dict(
                     type="scatter",
@@ -309,7 +309,7 @@ class DashboardView:
                     showlegend=k.endswith("loss"),
                 )
             )
-        for k in _METRICS:
+        for k in METRICS:
             kind = k.split("_")[0]
             keep = np.isfinite(ep[k])
             traces.append(
@@ -403,7 +403,7 @@ class DashboardView:
         for tr in self._curve_traces(snap, max_points):
             col = 1 if tr["name"].split(" ")[0].endswith("loss") else 2
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
-        ex, bench = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
+        ex, bench = finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
         if len(bench):
             fig.add_trace(
                 go.Scatter(x=ex, y=bench, mode="lines+markers", name="NB201 cifar10 test", line=dict(color="#54a24b")),

@@ -31,7 +31,7 @@ _BATCH_PROGRAMS = {
 }
 
 
-def _in_kernel() -> bool:
+def running_in_kernel() -> bool:
     import sys
 
     if "IPython" not in sys.modules:
@@ -111,7 +111,7 @@ def detect_headless(
     if forced in _FALSY:
         return False, f"{HEADLESS_ENV}={forced}"
     if in_kernel is None:
-        in_kernel = _in_kernel()
+        in_kernel = running_in_kernel()
     if not in_kernel:
         return True, "not in an IPython kernel (plain Python, CLI or CI)"
     for cmd in _ancestor_cmdlines() if ancestors is None else ancestors:

@@ -10,15 +10,11 @@ from __future__ import annotations
 import html
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .record import _finite, space_layout
-
-if TYPE_CHECKING:
-    from ..widgets import AlphaDashboard
-
+from .record import finite, space_layout
 
 _EAGER_FIGURE_WIDGET = None
 
@@ -117,7 +113,7 @@ class LiveUI:
 
     N_FIXED = 12  # traces before the cell's
 
-    def __init__(self, dash: AlphaDashboard):
+    def __init__(self, dash: Any):  # the AlphaDashboard (course/widgets.py)
         import ipywidgets as W
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
@@ -432,7 +428,7 @@ class LiveUI:
                 fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
             bench = fig.data[11]
             nb201 = snap["space"] == "nb201"
-            x, y = _finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
+            x, y = finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
             bench.x, bench.y = x, y
             if bool(bench.visible is not False) != nb201:
                 bench.visible = nb201

@@ -12,14 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # the class replay() builds (course/widgets.py)
-    from ..widgets import AlphaDashboard
-
-_METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
+#: the loss and accuracy metrics the curves show (step and epoch records)
+METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ def _number(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _decimate(n: int, max_points: int) -> np.ndarray | None:
+def decimate(n: int, max_points: int) -> np.ndarray | None:
     """Indices keeping at most ``max_points`` of ``n`` (first and last kept); None: keep all."""
     if n <= max_points or max_points < 2:
         return None
@@ -109,13 +107,13 @@ def _decimate(n: int, max_points: int) -> np.ndarray | None:
 # array ... is ambiguous") and stops half-way (docs/browser_test.md).
 
 
-def _finite(x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
+def finite(x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
     """The points of a line with a finite y (NaN is not valid JSON for the front end), as lists."""
     keep = np.isfinite(y)
     return np.asarray(x)[keep].tolist(), np.asarray(y)[keep].tolist()
 
 
-def _or_none(a: Any) -> list | None:
+def or_none(a: Any) -> list | None:
     """A list for a figure, with None for NaN/inf."""
     if a is None:
         return None
@@ -123,14 +121,14 @@ def _or_none(a: Any) -> list | None:
     return np.where(np.isfinite(arr), arr, None).tolist()
 
 
-def _jsonable(obj: Any, digits: int = 5) -> Any:
+def jsonable(obj: Any, digits: int = 5) -> Any:
     """Plain JSON types (numpy arrays -> lists, floats rounded) for a small static figure."""
     if isinstance(obj, dict):
-        return {k: _jsonable(v, digits) for k, v in obj.items()}
+        return {k: jsonable(v, digits) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, digits) for v in obj]
+        return [jsonable(v, digits) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist(), digits)
+        return jsonable(obj.tolist(), digits)
     if isinstance(obj, (np.floating, float)):
         f = float(obj)
         return round(f, digits) if math.isfinite(f) else None
@@ -229,7 +227,7 @@ class EventRecord:
         if kind == "alpha":
             entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items() if (f := _number(v)) is not None}
         else:
-            entry.metrics = {k: f for k in _METRICS if (f := _number(event.get(k))) is not None}
+            entry.metrics = {k: f for k in METRICS if (f := _number(event.get(k))) is not None}
             last_alpha = next((e for e in reversed(self._entries) if e.kind == "alpha"), None)
             entry.x = float(last_alpha.step + 1) if last_alpha is not None else float(epoch + 1)
             entry.arch = event.get("arch")
@@ -353,14 +351,14 @@ class EventRecord:
         # step curves (alpha events) and epoch curves
         steps = [e for e in entries if e.kind == "alpha"]
         snap["steps"] = {"x": np.array([e.step + 1 for e in steps], dtype=float)}
-        for k in _METRICS:
+        for k in METRICS:
             snap["steps"][k] = np.array([e.metrics.get(k, np.nan) for e in steps], dtype=float)
         epochs = [e for e in entries if e.kind == "epoch"]
         snap["epochs"] = {
             "x": np.array([e.x for e in epochs], dtype=float),
             "epoch": np.array([e.epoch + 1 for e in epochs], dtype=float),
         }
-        for k in _METRICS:
+        for k in METRICS:
             snap["epochs"][k] = np.array([e.metrics.get(k, np.nan) for e in epochs], dtype=float)
         snap["epochs"]["cifar10_test"] = np.array(
             [e.benchmark.get("cifar10_test", np.nan) for e in epochs], dtype=float
@@ -396,7 +394,7 @@ class EventRecord:
         return None
 
     @classmethod
-    def replay(cls, source: Any, space: str = "auto", **kwargs) -> AlphaDashboard:
+    def replay(cls, source: Any, space: str = "auto", **kwargs) -> EventRecord:
         """A dashboard over a finished (or killed) run's history, with a slider over its records.
 
         ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``.

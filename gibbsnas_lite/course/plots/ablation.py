@@ -9,11 +9,10 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..ablation import VARIANT_INFO, aggregate, ordered_strategies
+from ...search.registry import color as strategy_color
+from ..ablation import aggregate, ordered_strategies, variant_info
 
 __all__ = ["accuracy_box_figure", "curves_figure"]
-
-_COLORS = {"gibbs2": "#1f77b4", "gibbs2-mean": "#aec7e8", "gibbs1": "#d62728", "gibbs1-mean": "#ff9896"}
 
 
 def accuracy_box_figure(
@@ -28,12 +27,12 @@ def accuracy_box_figure(
         fig.add_trace(
             go.Box(
                 y=[r[value] for r in sub],
-                name=VARIANT_INFO.get(strategy, {}).get("label", strategy),
+                name=variant_info().get(strategy, {}).get("label", strategy),
                 boxpoints="all",
                 jitter=0.4,
                 pointpos=0,
-                marker=dict(size=9, color=_COLORS.get(strategy)),
-                line=dict(color=_COLORS.get(strategy)),
+                marker=dict(size=9, color=strategy_color(strategy, None)),
+                line=dict(color=strategy_color(strategy, None)),
                 text=[f"seed {r['seed']}<br>{r.get('arch')}" for r in sub],
                 hovertemplate="%{y:.2f}<br>%{text}",
             )
@@ -70,8 +69,8 @@ def curves_figure(
             xs = [s["epoch"] for s in stats]
             mean = [s["mean"] for s in stats]
             std = [s["std"] or 0.0 for s in stats]
-            color = _COLORS.get(g) if group == "strategy" else None
-            name = VARIANT_INFO.get(g, {}).get("label", str(g)) if group == "strategy" else f"{group} {g}"
+            color = strategy_color(g, None) if group == "strategy" else None
+            name = variant_info().get(g, {}).get("label", str(g)) if group == "strategy" else f"{group} {g}"
             fig.add_trace(
                 go.Scatter(
                     x=xs + xs[::-1],

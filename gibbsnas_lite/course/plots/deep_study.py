@@ -9,10 +9,18 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ...search.registry import color as strategy_color
 from ...sweep.stats import METRIC
 from ..deep_study import ALL_SKIP, HELD_OUT_SEEDS, by_seed, skip_edges_by_epoch
 
-COLORS = {"darts-v1": "#d62728", "gibbs2": "#1f77b4", "gibbs2-mean": "#7fa7cf", "control": "#8c8c8c"}
+CONTROL_COLOR = "#8c8c8c"  # GibbsNAS-2nd's noise-only control (not a strategy)
+
+
+def color(key: str) -> str:
+    """A strategy's registry colour; the noise-only control's grey for ``"control"``."""
+    return CONTROL_COLOR if key == "control" else strategy_color(key)
+
+
 LABELS = {
     "darts-v1": "DARTS-V1",
     "gibbs2": "GibbsNAS-2nd",
@@ -57,8 +65,8 @@ def study_figure(
                 boxpoints="all",
                 jitter=0.35,
                 pointpos=0,
-                marker=dict(color=COLORS[key], size=9),
-                line=dict(width=1, color=COLORS[key]),
+                marker=dict(color=color(key), size=9),
+                line=dict(width=1, color=color(key)),
                 fillcolor="rgba(0,0,0,0)",
                 text=texts,
                 hovertemplate="%{text}<br>%{y:.2f} %<extra></extra>",
@@ -140,7 +148,7 @@ def epochs_by_seed_figure(
                         name=LABELS.get(strategy, strategy),
                         legendgroup=strategy,
                         showlegend=col == 1 and n == 0,
-                        line=dict(color=COLORS.get(strategy, "#7f7f7f"), width=3.5 if thick else 1.2),
+                        line=dict(color=color(strategy), width=3.5 if thick else 1.2),
                         opacity=1.0 if thick or highlight is None else 0.55,
                         text=[f"seed {seed}: {e['arch']}" for e in row["epochs"]],
                         hovertemplate="%{text}<br>epoch %{x}: %{y}<extra></extra>",
@@ -175,7 +183,7 @@ def per_seed_figure(lines: Sequence[Mapping[str, Any]], title: str | None = None
                 y=[x[key] for x in mine],
                 mode="markers",
                 name=LABELS[strategy],
-                marker=dict(symbol=marks[key], size=11, color=COLORS[strategy], line=dict(width=1.5)),
+                marker=dict(symbol=marks[key], size=11, color=color(strategy), line=dict(width=1.5)),
                 text=[f"seed {x['seed']}: {x.get(key + '_arch')}" for x in mine],
                 hovertemplate="%{text}<br>%{y:.2f} %<extra></extra>",
             )

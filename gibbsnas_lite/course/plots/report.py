@@ -9,7 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ...nasbench import TABLE3_COLUMNS, NB201Table
-from ..report import LABELS, STRATEGY_PAPER_ROW, epoch_curve, format_cell, paper_table3, run_rows
+from ...search.registry import color as strategy_color
+from ..report import LABELS, epoch_curve, format_cell, paper_row, paper_table3, run_rows
 
 __all__ = ["epochs_figure", "table3_figure"]
 
@@ -42,18 +43,6 @@ def table3_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
     return fig
 
 
-_COLORS = {
-    "gibbs2": "#1f77b4",
-    "gibbs2-mean": "#aec7e8",
-    "gibbs1": "#17becf",
-    "gibbs1-mean": "#9edae5",
-    "darts-v1": "#d62728",
-    "darts-v2": "#ff9896",
-    "gdas": "#2ca02c",
-    "rsps": "#7f7f7f",
-}
-
-
 def epochs_figure(
     runs: Mapping[str, Any] | Iterable[Any],
     table: NB201Table | None = None,
@@ -69,7 +58,7 @@ def epochs_figure(
     paper_rows = paper_table3("oneshot")
     drawn: set[str] = set()
     for r in rows:
-        color = _COLORS.get(r.strategy)
+        color = strategy_color(r.strategy, None)  # plotly's own for an unregistered name
         x, y, archs = epoch_curve(r, table, column)
         fig.add_trace(
             go.Scatter(
@@ -82,7 +71,7 @@ def epochs_figure(
                 hovertemplate="epoch %{x}<br>%{y:.2f} %<br>%{customdata}<extra>" + r.name + "</extra>",
             )
         )
-        name = STRATEGY_PAPER_ROW.get(r.strategy)
+        name = paper_row(r.strategy)
         if paper and name in paper_rows and name not in drawn and len(x):
             drawn.add(name)
             mean = paper_rows[name][column][0]

@@ -9,18 +9,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ...search.registry import color as strategy_color
 from ...sweep.stats import METRIC, epoch_curves, strategies_in
-
-_COLORS = {
-    "gibbs2": "#1f77b4",
-    "gibbs2-mean": "#aec7e8",
-    "gibbs1": "#17becf",
-    "gibbs1-mean": "#9edae5",
-    "darts-v1": "#d62728",
-    "darts-v2": "#ff9896",
-    "gdas": "#2ca02c",
-    "rsps": "#9467bd",
-}
 
 
 def strip_figure(
@@ -41,7 +31,7 @@ def strip_figure(
                 boxpoints="all",
                 jitter=0.4,
                 pointpos=0,
-                marker=dict(color=_COLORS.get(strategy, "#7f7f7f"), size=8),
+                marker=dict(color=strategy_color(strategy), size=8),
                 line=dict(width=1),
                 text=[f"seed {r['seed']}: {r['arch']}" for r in mine],
                 hovertemplate="%{text}<br>%{y:.2f} %<extra></extra>",
@@ -77,7 +67,7 @@ def epochs_figure(rows: Sequence[Mapping[str, Any]], title: str | None = None):
     )
     for col, value in ((1, METRIC), (2, "parameter_free_share")):
         for strategy, curve in epoch_curves(rows, value).items():
-            color = _COLORS.get(strategy, "#7f7f7f")
+            color = strategy_color(strategy)
             upper = [m + s for m, s in zip(curve["mean"], curve["std"])]
             lower = [m - s for m, s in zip(curve["mean"], curve["std"])]
             fig.add_trace(

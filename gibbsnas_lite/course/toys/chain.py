@@ -9,9 +9,9 @@ from typing import Any
 
 import torch
 
-from .driver import _grad_fn, _inverse_hessian_of
+from .driver import grad_fn_of, inverse_hessian_of
 from .gibbs import exact_gibbs
-from .helpers import DEFAULT_DTYPE, _as_tensor
+from .helpers import DEFAULT_DTYPE, to_tensor
 from .targets import GaussianPosterior
 
 
@@ -98,7 +98,7 @@ def gibbsnas_chain(
             init = target.mean + 3.0 * torch.sqrt(torch.diagonal(target.cov))
         else:
             init = torch.zeros(d, dtype=DEFAULT_DTYPE)
-    x0 = _as_tensor(init, DEFAULT_DTYPE).reshape(-1)
+    x0 = to_tensor(init, DEFAULT_DTYPE).reshape(-1)
     if method == "exact":
         if not isinstance(target, GaussianPosterior):
             raise TypeError("method='exact' needs a GaussianPosterior (closed-form conditionals)")
@@ -118,7 +118,7 @@ def gibbsnas_chain(
     a = torch.nn.Parameter(x0[al].clone())
     opt_w = DiagLBFGSGaussian([w], **kw_w)
     opt_a = BFGSGaussian([a], **kw_a)
-    grad = _grad_fn(target)
+    grad = grad_fn_of(target)
     om_t, al_t = torch.tensor(om), torch.tensor(al)
     theta = x0.clone()
     out = torch.empty(n_sweeps + 1, d, dtype=DEFAULT_DTYPE)
@@ -170,8 +170,8 @@ def gibbsnas_chain(
         theta = state["theta"]
         out[t + 1] = theta
         if record_inverse_hessian:
-            hw.append(_inverse_hessian_of(opt_w))
-            ha.append(_inverse_hessian_of(opt_a))
+            hw.append(inverse_hessian_of(opt_w))
+            ha.append(inverse_hessian_of(opt_a))
         if not bool(torch.isfinite(theta).all()) or float(theta.abs().max()) > divergence_bound:
             diverged_at = t + 1
             out = out[: t + 2]

@@ -13,7 +13,7 @@ import torch
 
 from .chain import gibbsnas_chain
 from .gibbs import exact_gibbs
-from .helpers import DEFAULT_DTYPE, _as_tensor, to_numpy
+from .helpers import DEFAULT_DTYPE, to_numpy, to_tensor
 from .targets import bivariate_gaussian, two_block_gaussian
 
 
@@ -155,4 +155,4 @@ def chain_ess_vs_rho(
 
 def spectrum(matrices: Any) -> np.ndarray:
     """Eigenvalues (ascending) of each symmetric matrix in a stack ``(n, d, d)`` → ``(n, d)``."""
-    return to_numpy(torch.linalg.eigvalsh(_as_tensor(matrices)))
+    return to_numpy(torch.linalg.eigvalsh(to_tensor(matrices)))

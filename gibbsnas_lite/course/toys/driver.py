@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .helpers import DEFAULT_DTYPE, _as_tensor, _generator
+from .helpers import DEFAULT_DTYPE, seeded_generator, to_tensor
 from .targets import potential_grad
 
 
@@ -38,7 +38,7 @@ class SamplerTrace:
     error: str = ""
 
     def final_inverse_hessian(self) -> torch.Tensor:
-        return _inverse_hessian_of(self.sampler)
+        return inverse_hessian_of(self.sampler)
 
     def pair_counts(self) -> dict[str, int]:
         """``updated``/``damped``/``skipped`` curvature-pair counts of a ``BFGSGaussian``."""
@@ -46,7 +46,7 @@ class SamplerTrace:
         return {k: int(st.get(f"pairs_{k}", 0)) for k in ("updated", "damped", "skipped")}
 
 
-def _inverse_hessian_of(sampler: Any) -> torch.Tensor:
+def inverse_hessian_of(sampler: Any) -> torch.Tensor:
     if hasattr(sampler, "inverse_hessian"):
         return sampler.inverse_hessian()
     if hasattr(sampler, "inverse_hessian_diagonal"):
@@ -62,7 +62,7 @@ def _covariance_of(sampler: Any) -> torch.Tensor:
     raise TypeError(f"{type(sampler).__name__} exposes no covariance")
 
 
-def _grad_fn(potential: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+def grad_fn_of(potential: Any) -> Callable[[torch.Tensor], torch.Tensor]:
     g = getattr(potential, "grad", None)
     if callable(g):
         return lambda x: g(x)
@@ -123,17 +123,17 @@ def run_sampler(
     kw.setdefault("temperature", 1.0)
     kw.setdefault("weight_decay", 0.0)
     kw.setdefault("seed", seed)
-    x0 = _as_tensor(init, dtype or DEFAULT_DTYPE, device).reshape(-1)
+    x0 = to_tensor(init, dtype or DEFAULT_DTYPE, device).reshape(-1)
     param = torch.nn.Parameter(x0.clone())
     sampler = sampler_cls([param], **kw)
-    grad = (lambda x: potential_grad(loss, x)) if loss is not None else _grad_fn(potential)
+    grad = (lambda x: potential_grad(loss, x)) if loss is not None else grad_fn_of(potential)
     rows, steps, hs, covs = [x0.clone()], [0], [], []
     it = range(1, n_steps + 1)
     if progress:
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc=getattr(sampler_cls, "__name__", "sampler"))
-    gnoise = _generator(seed + 7919, x0.device) if grad_noise > 0 else None
+    gnoise = seeded_generator(seed + 7919, x0.device) if grad_noise > 0 else None
     if pairs not in ("consecutive", "same_batch"):
         raise ValueError(f"pairs must be 'consecutive' or 'same_batch', got {pairs!r}")
     batch = {"noise": None}
@@ -169,7 +169,7 @@ def run_sampler(
             rows.append(param.detach().clone())
             steps.append(t)
             if record_inverse_hessian:
-                hs.append(_inverse_hessian_of(sampler))
+                hs.append(inverse_hessian_of(sampler))
                 covs.append(_covariance_of(sampler))
     return SamplerTrace(
         theta=torch.stack(rows),

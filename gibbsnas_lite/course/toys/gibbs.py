@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from .helpers import _as_tensor, _generator
+from .helpers import seeded_generator, to_tensor
 from .targets import GaussianPosterior
 
 
@@ -59,13 +59,13 @@ def exact_gibbs(
     """
     bl = _normalize_blocks(blocks, target.dim)
     dev, dt = target.device, target.dtype
-    g = _generator(seed, dev)
+    g = seeded_generator(seed, dev)
     batch = 1 if n_chains is None else int(n_chains)
     if init is None:
         x = target.mean + 3.0 * torch.sqrt(torch.diagonal(target.cov))
         x = x.expand(batch, -1).clone()
     else:
-        x = _as_tensor(init, dt, dev).reshape(-1, target.dim).expand(batch, -1).clone()
+        x = to_tensor(init, dt, dev).reshape(-1, target.dim).expand(batch, -1).clone()
     # Block update as one affine map of the full state: x_b ← μ_b + K_b (x_r − μ_r) + L_b z,
     # written with a d×|b| matrix that is zero on the block's own rows (no gathers in the loop).
     params = []

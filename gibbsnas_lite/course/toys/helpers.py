@@ -18,7 +18,7 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-def _as_tensor(x: Any, dtype=None, device=None) -> torch.Tensor:
+def to_tensor(x: Any, dtype=None, device=None) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         if dtype is None:
             dtype = x.dtype if x.is_floating_point() else DEFAULT_DTYPE
@@ -26,13 +26,13 @@ def _as_tensor(x: Any, dtype=None, device=None) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=float), dtype=dtype or DEFAULT_DTYPE, device=device)
 
 
-def _generator(seed: int | None, device: torch.device) -> torch.Generator:
+def seeded_generator(seed: int | None, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(0 if seed is None else int(seed))
     return g
 
 
-def _sym(m: torch.Tensor) -> torch.Tensor:
+def symmetrize(m: torch.Tensor) -> torch.Tensor:
     return 0.5 * (m + m.transpose(-1, -2))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from .helpers import _generator, _sym, relative_error, to_numpy
+from .helpers import relative_error, seeded_generator, symmetrize, to_numpy
 from .targets import GaussianPosterior
 
 
@@ -25,7 +25,7 @@ def bfgs_inverse_update_unprotected(h: torch.Tensor, s: torch.Tensor, y: torch.T
     eye = torch.eye(len(s), dtype=h.dtype, device=h.device)
     left = eye - rho * torch.outer(s, y)
     out = left @ h @ left.T + rho * torch.outer(s, s)
-    return _sym(out)
+    return symmetrize(out)
 
 
 def noisy_secant_pairs(
@@ -37,7 +37,7 @@ def noisy_secant_pairs(
     noisy gradients).  With noise comparable to ``A s``, many pairs have ``sᵀy <= 0``.
     Returns ``(S, Y)`` of shape ``(n_pairs, d)``.
     """
-    g = _generator(seed, target.device)
+    g = seeded_generator(seed, target.device)
     s = step_std * torch.randn(n_pairs, target.dim, generator=g, dtype=target.dtype, device=target.device)
     eps = (
         math.sqrt(2.0)

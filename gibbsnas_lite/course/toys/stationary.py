@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .helpers import _as_tensor, _sym
+from .helpers import symmetrize, to_tensor
 from .targets import GaussianPosterior
 
 
@@ -21,12 +21,12 @@ def linear_chain_stationary_cov(m: Any, q: Any) -> torch.Tensor:
     chain: ``M = I − η H A`` and ``Q = H`` (at ``T/N = 1``), so this predicts what
     the sampler's cloud converges to.
     """
-    m, q = _as_tensor(m), _as_tensor(q)
+    m, q = to_tensor(m), to_tensor(q)
     d = m.shape[0]
     eye = torch.eye(d * d, dtype=m.dtype, device=m.device)
     # vec(M S Mᵀ) = (M ⊗ M) vec(S) (row-major vec works the same for this form)
     s = torch.linalg.solve(eye - torch.kron(m, m), q.reshape(-1))
-    return _sym(s.reshape(d, d))
+    return symmetrize(s.reshape(d, d))
 
 
 def stationary_inflation(lr: float) -> float:
@@ -66,7 +66,7 @@ def gibbsnas_stationary_cov(
         if inverse_hessians is None or inverse_hessians[i] is None:
             h = torch.linalg.inv(a[b][:, b])
         else:
-            h = _as_tensor(inverse_hessians[i], a.dtype, a.device)
+            h = to_tensor(inverse_hessians[i], a.dtype, a.device)
             if h.ndim == 1:
                 h = torch.diag(h)
         hb = torch.zeros_like(a)

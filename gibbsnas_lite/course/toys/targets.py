@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from .helpers import DEFAULT_DTYPE, _as_tensor, _generator, _sym, to_numpy
+from .helpers import DEFAULT_DTYPE, seeded_generator, symmetrize, to_numpy, to_tensor
 
 
 class GaussianPosterior:
@@ -27,15 +27,15 @@ class GaussianPosterior:
         if (cov is None) == (precision is None):
             raise ValueError("give exactly one of cov or precision")
         dtype = dtype or DEFAULT_DTYPE
-        self.mean = _as_tensor(mean, dtype, device).reshape(-1)
+        self.mean = to_tensor(mean, dtype, device).reshape(-1)
         device = self.mean.device
         d = self.mean.numel()
         if cov is not None:
-            self.cov = _sym(_as_tensor(cov, dtype, device).reshape(d, d))
-            self.precision = _sym(torch.linalg.inv(self.cov))
+            self.cov = symmetrize(to_tensor(cov, dtype, device).reshape(d, d))
+            self.precision = symmetrize(torch.linalg.inv(self.cov))
         else:
-            self.precision = _sym(_as_tensor(precision, dtype, device).reshape(d, d))
-            self.cov = _sym(torch.linalg.inv(self.precision))
+            self.precision = symmetrize(to_tensor(precision, dtype, device).reshape(d, d))
+            self.cov = symmetrize(torch.linalg.inv(self.precision))
         try:
             self.chol = torch.linalg.cholesky(self.cov)
         except RuntimeError as err:  # torch raises a LinAlgError (a RuntimeError)
@@ -90,7 +90,7 @@ class GaussianPosterior:
 
     def sample(self, n: int, seed: int | None = 0, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` exact i.i.d. draws, shape ``(n, d)``: ``μ + L z`` with ``Σ = L Lᵀ``."""
-        g = generator or _generator(seed, self.device)
+        g = generator or seeded_generator(seed, self.device)
         z = torch.randn(n, self.dim, generator=g, dtype=self.dtype, device=self.device)
         return self.mean + z @ self.chol.T
 
@@ -110,7 +110,7 @@ class GaussianPosterior:
         """
         b, r = self._block(block)
         a_bb = self.precision[b][:, b]
-        c = _sym(torch.linalg.inv(a_bb))
+        c = symmetrize(torch.linalg.inv(a_bb))
         k = -c @ self.precision[b][:, r]
         return k, c
 
@@ -120,7 +120,7 @@ class GaussianPosterior:
         ``theta`` is a full vector of shape ``(d,)``; its entries in ``block`` are ignored.
         """
         b, r = self._block(block)
-        theta = _as_tensor(theta, self.dtype, self.device).reshape(-1)
+        theta = to_tensor(theta, self.dtype, self.device).reshape(-1)
         k, c = self.conditional_params(block)
         m = self.mean[b] + k @ (theta[r] - self.mean[r])
         return GaussianPosterior(m, c)
@@ -192,7 +192,7 @@ def potential_grad(potential: Any, theta: torch.Tensor) -> torch.Tensor:
 def potential_hessian(potential: Any, theta: torch.Tensor) -> torch.Tensor:
     """``∇²E(θ)`` by autograd (``torch.autograd.functional.hessian``)."""
     f = potential_fn(potential)
-    return _sym(torch.autograd.functional.hessian(f, theta.detach().clone()))
+    return symmetrize(torch.autograd.functional.hessian(f, theta.detach().clone()))
 
 
 def laplace_approximation(
@@ -216,7 +216,7 @@ def laplace_approximation(
     ``hessian``, ``grad_norm`` (∞-norm at the mode), ``n_iter`` and ``converged``.
     """
     f = potential_fn(potential)
-    x = _as_tensor(init, dtype or DEFAULT_DTYPE, None).reshape(-1).detach().clone()
+    x = to_tensor(init, dtype or DEFAULT_DTYPE, None).reshape(-1).detach().clone()
     d = x.numel()
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
     converged = False
@@ -283,7 +283,7 @@ class LogisticRegressionPosterior:
         seed: int = 0,
         device=None,
     ):
-        g = _generator(seed, torch.device("cpu"))
+        g = seeded_generator(seed, torch.device("cpu"))
         dt = DEFAULT_DTYPE
         cov = equicorrelation(dim, feature_corr)
         x = torch.randn(n, dim, generator=g, dtype=dt) @ torch.linalg.cholesky(cov).T
@@ -357,7 +357,7 @@ class BananaPosterior:
         return torch.tensor([0.0, -self.b * self.s**2], dtype=DEFAULT_DTYPE, device=self.device)
 
     def sample(self, n: int, seed: int | None = 0) -> torch.Tensor:
-        g = _generator(seed, torch.device("cpu"))
+        g = seeded_generator(seed, torch.device("cpu"))
         z = torch.randn(n, 2, generator=g, dtype=DEFAULT_DTYPE)
         t1 = self.s * z[:, 0]
         t2 = self.b * (t1 * t1 - self.s**2) + z[:, 1]
@@ -404,7 +404,7 @@ def random_gaussian(
 ) -> GaussianPosterior:
     """A zero-mean Gaussian with a random orientation and covariance eigenvalues log-spaced
     over ``[scale/√κ, scale·√κ]`` (κ = ``condition_number``)."""
-    g = _generator(seed, torch.device("cpu"))
+    g = seeded_generator(seed, torch.device("cpu"))
     q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g, dtype=DEFAULT_DTYPE))
     half = 0.5 * math.log10(condition_number)
     ev = scale * torch.logspace(-half, half, dim, dtype=DEFAULT_DTYPE)
