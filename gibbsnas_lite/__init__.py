@@ -21,7 +21,8 @@ The course layer (``course/``, the [course] extra: what the notebooks teach with
     ablation      sample/mean x 1st/2nd order, temperature sweep (notebook 05)
     seed_study    many searches as distributions: rows from run folders, the shipped study
     deep_study    the deep stage's study read against its question (DARTS collapse, data-driven GibbsNAS)
-    exercises     the check_... helpers of the notebooks' exercises
+    exercises     the check_... helpers of the notebooks' exercises, show_solution
+    solutions     the exercises' reference solutions and model answers (tested; shown on request)
     notebooks     headless batch runs of the course notebooks (papermill)
     widgets       the live alpha dashboard's public API; dashboard: its parts
     dashboard     record and replay, background run control, figure, live view, headless detection

@@ -277,13 +277,6 @@ def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-# Circles known and owned elsewhere (issue 21 lists the import graph's circles); remove an entry
-# when it is gone: the test fails on any other circle and on an entry that no longer is one.
-KNOWN_CYCLES = [
-    ["gibbsnas_lite.course.exercises", "gibbsnas_lite.course.solutions"],  # show_solution <-> a solution's example
-]
-
-
 def test_import_cycles_are_found():
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert import_cycles({"a": {"b"}, "b": set()}) == []
@@ -291,7 +284,7 @@ def test_import_cycles_are_found():
 
 def test_the_package_has_no_import_circle():
     cycles = import_cycles(_module_edges())
-    assert cycles == KNOWN_CYCLES, "import circles in gibbsnas_lite:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+    assert cycles == [], "import circles in gibbsnas_lite:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
 def test_no_module_imports_another_modules_private_name():

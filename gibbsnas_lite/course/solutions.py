@@ -49,9 +49,8 @@ def damped_chain_tau(eta):
 
 
 def indefinite_update_eigenvalue():
-    from gibbsnas_lite.course.exercises import indefinite_update_example
-
-    H, s, y = indefinite_update_example()  # H = I, s = (1, 0), y = (−1, 1): sᵀy = −1
+    f = torch.float64  # the pair of indefinite_update_example(): H = I, s = (1, 0), y = (−1, 1), so sᵀy = −1
+    H, s, y = torch.eye(2, dtype=f), torch.tensor([1.0, 0.0], dtype=f), torch.tensor([-1.0, 1.0], dtype=f)
     return float(torch.linalg.eigvalsh(bfgs_update(H, s, y))[0])
 
 
