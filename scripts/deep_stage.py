@@ -67,27 +67,24 @@ def report(source: str, seeds: list[int], renames: dict[str, str]) -> int:
             name = row["run"].rsplit("-s", 1)[0]
             row["strategy"] = renames.get(name, name)
     lines = deep_study.per_seed(rows, seeds)
-    cols = ["seed", "darts", "darts_skip_edges", "gibbs", "gibbs_path", "agreement", "drift_share", "control", "mean"]
-    cols += ["gibbs_minus_darts", "sample_minus_mean"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for line in lines:
-        print("| " + " | ".join(fmt(line.get(c)) for c in cols) + " |")
+    print(deep_study.per_seed_markdown(lines))
     print()
+    print("| seed | DARTS-V1's cell | GibbsNAS-2nd's cell | its noise-only control | the mean twin's cell |")
+    print("|---|---|---|---|---|")
     for line in lines:
-        print(
-            line["seed"],
-            "darts",
-            line.get("darts_arch"),
-            "gibbs",
-            line.get("gibbs_arch"),
-            "control",
-            line.get("control_arch"),
-        )
+        cells = [line.get(k) for k in ("darts_arch", "gibbs_arch", "control_arch", "mean_arch")]
+        escaped = ["`" + c.replace("|", "\\|") + "`" if c else "–" for c in cells]  # a | inside a table cell
+        print(f"| {line['seed']} | " + " | ".join(escaped) + " |")
     print()
-    for key, value in deep_study.verdict(rows, seeds).items():
-        print(f"{key}: {value}")
-    print("random cells:", {k: round(v, 4) for k, v in deep_study.random_cells().items()})
+    result = deep_study.verdict(rows, seeds)
+    for text in deep_study.verdict_lines(result):
+        print(f"* {text}")
+    control = deep_study.random_cells()
+    print(
+        f"* NAS-Bench-201's 15,625 cells: {control['mean']:.2f} ± {control['std']:.2f}, "
+        f"median {control['median']:.2f}, quartiles {control['q25']:.2f}-{control['q75']:.2f}; "
+        f"{100 * control['no_path_share']:.1f} % without a parameterised path"
+    )
     return 0
 
 
