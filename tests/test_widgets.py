@@ -345,6 +345,59 @@ def test_darts_space_blocks_picker_and_genotype():
     assert auto.layout.space == "darts"
 
 
+# --------------------------------------------------------------------------- the parts
+def test_the_record_needs_no_plotly_and_labels_as_the_plots_do(tmp_path):
+    """The record (events, snapshot, replay) imports neither plotly nor ipywidgets; its labels
+    are the plots' labels."""
+    import subprocess
+    import sys
+
+    from gibbsnas_lite.course.dashboard.record import space_layout
+    from gibbsnas_lite.course.plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
+
+    assert space_layout("nb201").rows == NB201_ROW_LABELS
+    assert space_layout("darts").rows == DARTS_ROW_LABELS and space_layout("darts").cols == DARTS_PRIMITIVES
+    code = (
+        "import sys, numpy as np\n"
+        "from gibbsnas_lite.course.dashboard.record import DashboardRecord\n"
+        "for space in ('nb201', 'darts'):\n"
+        "    rec = DashboardRecord(space)\n"
+        "    shape = (6, 5) if space == 'nb201' else (14, 8)\n"
+        "    blocks = 1 if space == 'nb201' else 2\n"
+        "    rec.ingest({'kind': 'alpha', 'epoch': 0, 'step': 0, 'alpha': [np.zeros(shape).tolist()] * blocks})\n"
+        "    rec.ingest({'kind': 'epoch', 'epoch': 0, 'train_loss': 1.0})\n"
+        "    assert rec.state()['arch'] and rec.n_records == 2\n"
+        "print(sorted(m for m in ('plotly', 'ipywidgets') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_parts_work_alone():
+    """A view draws from a record; a runner steers through its hooks - no AlphaDashboard needed."""
+    import threading
+
+    from gibbsnas_lite.course.dashboard.record import DashboardRecord, DashboardStats
+    from gibbsnas_lite.course.dashboard.runner import RunHooks, SearchRunner
+    from gibbsnas_lite.course.dashboard.view import DashboardView
+
+    record = DashboardRecord("nb201")
+    for s in range(3):
+        record.ingest(_alpha_event(s))
+    calls = []
+    lock, stats = threading.RLock(), DashboardStats()
+    hooks = RunHooks(changed=lambda finished=False: calls.append("changed"))
+    runner = SearchRunner(lambda ev: None, lock, stats, hooks)
+    view = DashboardView(record, runner, lock, stats, headless=True)
+    fig = view.final_figure()
+    bars = next(t for t in fig.data if t.type == "bar")
+    np.testing.assert_allclose(bars.y, _alpha_event(2)["alpha"][0][0])
+    runner.pause()
+    assert calls == ["changed"] and runner.pause_requested and "pause requested" in runner.status
+    assert runner.decide({"kind": "alpha", "epoch": 0, "step": 3}) is None  # main thread: pause at a checkpoint
+    assert runner.decide({"kind": "epoch", "epoch": 0}) == "stop" and runner.paused
+
+
 # --------------------------------------------------------------------------- real searches
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):

@@ -38,13 +38,20 @@ class SpaceLayout:
 
 
 def space_layout(space: str) -> SpaceLayout:
-    from ...spaces.nb201.arch import OPS
-    from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
-
+    """The layout of a space's alpha, labelled from the space itself (no plotly: the plots'
+    ``NB201_ROW_LABELS``/``DARTS_ROW_LABELS`` are the same labels, a test checks)."""
     if space == "nb201":
-        return SpaceLayout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
+        from ...spaces.nb201.arch import EDGES, OPS
+
+        return SpaceLayout("nb201", ("cell",), tuple(f"{j}→{i}" for i, j in EDGES), tuple(OPS))
     if space == "darts":
-        return SpaceLayout("darts", ("normal", "reduce"), tuple(DARTS_ROW_LABELS), tuple(DARTS_PRIMITIVES))
+        from ...spaces.darts.genotypes import EDGES, PRIMITIVES
+
+        def name(j: int) -> str:
+            return {0: "c_{k-2}", 1: "c_{k-1}"}.get(j, str(j - 2))
+
+        rows = tuple(f"{name(j)}→{node - 2}" for node, j in EDGES)
+        return SpaceLayout("darts", ("normal", "reduce"), rows, tuple(PRIMITIVES))
     raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
 
 
