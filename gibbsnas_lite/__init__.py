@@ -25,7 +25,7 @@ The course layer (``course/``, the [course] extra: what the notebooks teach with
     solutions     the exercises' reference solutions and model answers (tested; shown on request)
     notebooks     headless batch runs of the course notebooks (papermill)
     widgets       the live alpha dashboard's public API; dashboard: its parts
-    dashboard     record and replay, background run control, figure, live view, headless detection
+    dashboard     record (events, replay), runner (background run), view (figure, live widget), headless
     plots         every plotly figure, one module per subject
 
 At the top, above both:

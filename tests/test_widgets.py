@@ -139,7 +139,7 @@ def test_edge_picker_changes_the_shown_edge():
     dash = _live()
     ev = _alpha_event(3)
     dash(ev)
-    picker = dash._ui.picker
+    picker = dash.view.ui.picker
     assert len(picker.options) == 6 and picker.options[4][0] == "edge 1→3"
     picker.value = 4  # what a click in the drop-down does
     f = dash.panels
@@ -223,7 +223,7 @@ def test_a_skipped_redraw_is_made_up_later():
     while dash.stats.trailing_seconds == 0 and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.05)
-    with dash._lock:
+    with dash.lock:
         np.testing.assert_allclose(dash.panels["edge"].data[0].y, events[-1]["alpha"][0][0])
         assert len(dash.panels["curves"].data[0].y) == len(events)
 
@@ -231,12 +231,12 @@ def test_a_skipped_redraw_is_made_up_later():
 def test_adaptive_overhead_limit_skips_when_drawing_is_expensive():
     dash = _live(max_overhead=0.05)
     dash(_alpha_event(1))
-    dash._last_draw_cost = 1.0  # pretend the last redraw took 1 s: the next may come after 20 s
+    dash.view.last_draw_cost = 1.0  # pretend the last redraw took 1 s: the next may come after 20 s
     before = dash.stats.redraws
     for s in range(2, 10):
         dash(_alpha_event(s))
     assert dash.stats.redraws == before
-    dash._last_draw_cost = 0.0
+    dash.view.last_draw_cost = 0.0
     dash(_alpha_event(10))
     assert dash.stats.redraws == before + 1
 
@@ -319,10 +319,10 @@ def test_darts_space_blocks_picker_and_genotype():
         dash(ev)
     last = events[-1]
     f = dash.panels
-    assert len(dash._ui.picker.options) == 28 and dash._ui.picker.options[14][0] == "reduce c_{k-2}→0"
+    assert len(dash.view.ui.picker.options) == 28 and dash.view.ui.picker.options[14][0] == "reduce c_{k-2}→0"
     np.testing.assert_allclose(f["edge"].data[0].y, last["alpha"][0][0])
     assert not f["edge"].data[0].error_y.visible  # DARTS has no posterior std
-    dash._ui.picker.value = 14 + 3
+    dash.view.ui.picker.value = 14 + 3
     np.testing.assert_allclose(f["edge"].data[0].y, last["alpha"][1][3])
     np.testing.assert_allclose(f["heatmap"].data[0].z, last["probs"][1])  # the reduce cell's heat map
     genotype = format_genotype(derive_genotype(np.asarray(last["alpha"][0]), np.asarray(last["alpha"][1])))
@@ -345,6 +345,59 @@ def test_darts_space_blocks_picker_and_genotype():
     assert auto.layout.space == "darts"
 
 
+# --------------------------------------------------------------------------- the parts
+def test_the_record_needs_no_plotly_and_labels_as_the_plots_do(tmp_path):
+    """The record (events, snapshot, replay) imports neither plotly nor ipywidgets; its labels
+    are the plots' labels."""
+    import subprocess
+    import sys
+
+    from gibbsnas_lite.course.dashboard.record import space_layout
+    from gibbsnas_lite.course.plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
+
+    assert space_layout("nb201").rows == NB201_ROW_LABELS
+    assert space_layout("darts").rows == DARTS_ROW_LABELS and space_layout("darts").cols == DARTS_PRIMITIVES
+    code = (
+        "import sys, numpy as np\n"
+        "from gibbsnas_lite.course.dashboard.record import DashboardRecord\n"
+        "for space in ('nb201', 'darts'):\n"
+        "    rec = DashboardRecord(space)\n"
+        "    shape = (6, 5) if space == 'nb201' else (14, 8)\n"
+        "    blocks = 1 if space == 'nb201' else 2\n"
+        "    rec.ingest({'kind': 'alpha', 'epoch': 0, 'step': 0, 'alpha': [np.zeros(shape).tolist()] * blocks})\n"
+        "    rec.ingest({'kind': 'epoch', 'epoch': 0, 'train_loss': 1.0})\n"
+        "    assert rec.state()['arch'] and rec.n_records == 2\n"
+        "print(sorted(m for m in ('plotly', 'ipywidgets') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_parts_work_alone():
+    """A view draws from a record; a runner steers through its hooks - no AlphaDashboard needed."""
+    import threading
+
+    from gibbsnas_lite.course.dashboard.record import DashboardRecord, DashboardStats
+    from gibbsnas_lite.course.dashboard.runner import RunHooks, SearchRunner
+    from gibbsnas_lite.course.dashboard.view import DashboardView
+
+    record = DashboardRecord("nb201")
+    for s in range(3):
+        record.ingest(_alpha_event(s))
+    calls = []
+    lock, stats = threading.RLock(), DashboardStats()
+    hooks = RunHooks(changed=lambda finished=False: calls.append("changed"))
+    runner = SearchRunner(lambda ev: None, lock, stats, hooks)
+    view = DashboardView(record, runner, lock, stats, headless=True)
+    fig = view.final_figure()
+    bars = next(t for t in fig.data if t.type == "bar")
+    np.testing.assert_allclose(bars.y, _alpha_event(2)["alpha"][0][0])
+    runner.pause()
+    assert calls == ["changed"] and runner.pause_requested and "pause requested" in runner.status
+    assert runner.decide({"kind": "alpha", "epoch": 0, "step": 3}) is None  # main thread: pause at a checkpoint
+    assert runner.decide({"kind": "epoch", "epoch": 0}) == "stop" and runner.paused
+
+
 # --------------------------------------------------------------------------- real searches
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
@@ -360,8 +413,8 @@ def smoke_run(tmp_path_factory):
 def test_smoke_search_drives_the_dashboard(smoke_run):
     dash, result, _ = smoke_run
     history = result.history
-    if dash._pending:  # the last records were held back by the overhead limit: a timer will draw them
-        assert dash._timer is not None and dash._timer.is_alive()
+    if dash.view.pending:  # the last records were held back by the overhead limit: a timer will draw them
+        assert dash.view.timer is not None and dash.view.timer.is_alive()
         dash.flush()
     state = dash.state()
     assert len(state["steps"]["x"]) == len(history.alpha) == len(dash.panels["curves"].data[0].y)
@@ -386,7 +439,7 @@ def test_replay_reproduces_the_final_state(smoke_run):
     np.testing.assert_allclose(replay.panels["edge"].data[0].y, dash.panels["edge"].data[0].y)
     assert replay.panels["cell"].title == dash.panels["cell"].title
     # the slider walks the recorded steps
-    slider = replay._ui.slider
+    slider = replay.view.ui.slider
     assert slider.max == replay.n_records - 1 == len(result.history.alpha) + len(result.history.epochs) - 1
     slider.value = 0
     np.testing.assert_allclose(replay.panels["edge"].data[0].y, result.history.alpha[0]["alpha"][0][0])
@@ -399,7 +452,7 @@ def test_buttons_pause_resume_and_stop_a_background_search(tmp_path):
     from gibbsnas_lite.search import History, make_config
 
     dash = _live()
-    ui = dash._ui
+    ui = dash.view.ui
     assert ui.stop.disabled and ui.pause.disabled  # nothing runs: a stray click cannot act
     cfg = make_config("gibbs2", "smoke", epochs=3, train_limit=128)  # 4 steps per epoch
     dash.start(cfg, out_dir=tmp_path / "bg")
@@ -413,7 +466,7 @@ def test_buttons_pause_resume_and_stop_a_background_search(tmp_path):
     time.sleep(0.6)
     assert dash.n_records == n  # the search thread waits
     ui.pause.click()  # Resume
-    while not any(e.kind == "epoch" for e in dash._entries) and time.time() < deadline:
+    while not any(e.kind == "epoch" for e in dash.record.entries) and time.time() < deadline:
         time.sleep(0.02)
     ui.stop.click()
     result = dash.wait(timeout=60)

@@ -115,7 +115,7 @@ def test_finished_run_stores_the_final_figures_in_the_models(monkeypatch):
     dash.widget
     alpha = [[0.1, 0.2, 0.3, 0.4, 0.5]] * 6
     dash({"kind": "alpha", "epoch": 1, "step": 1, "global_step": 1, "alpha": alpha})
-    dash._finish(None, None)
+    dash.runner.finish(None, None)
     fig = dash.figure
     assert [round(v, 6) for v in fig._widget_data[0]["y"]] == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert any(m and "_widget_data" in (m.get("state") or {}) for m in rec.sent)
@@ -207,9 +207,9 @@ def _view_drew(fig):
 
 @pytest.fixture
 def in_kernel(monkeypatch):
-    from gibbsnas_lite.course.dashboard import control, headless
+    from gibbsnas_lite.course.dashboard import headless, runner
 
-    monkeypatch.setattr(control, "running_in_kernel", lambda: True)  # start(): wait for the page
+    monkeypatch.setattr(runner, "running_in_kernel", lambda: True)  # start(): wait for the page
     monkeypatch.setattr(headless, "running_in_kernel", lambda: True)  # detect_headless()
 
 
@@ -230,9 +230,9 @@ def test_start_waits_until_the_page_drew_the_dashboard(in_kernel, tmp_path, caps
     assert "the search starts once the page has drawn the dashboard" in capsys.readouterr().out
     time.sleep(1.0)
     assert dash.running and dash.n_records == 0 and dash.status.startswith("waiting for the page")
-    assert not dash._ui.pause.disabled  # Pause can be clicked while it waits
+    assert not dash.view.ui.pause.disabled  # Pause can be clicked while it waits
     _view_drew(dash.figure)
-    assert dash._ui.rendered.is_set() and dash._ui.view_seconds > 0
+    assert dash.view.ui.rendered.is_set() and dash.view.ui.view_seconds > 0
     result = dash.wait(timeout=120)
     assert result is not None and dash.n_records > 0 and "finished" in dash.status
     assert 1.0 <= dash.view_wait_seconds < 30
@@ -281,7 +281,7 @@ def test_a_page_that_never_draws_delays_the_search_at_most_wait_for_view(in_kern
     while dash.view_wait_seconds is None and dash.running:
         __import__("time").sleep(0.1)
     assert 3 <= dash.view_wait_seconds < 10
-    dash._thread.join(120)
+    dash.runner.thread.join(120)
     assert "had not drawn the dashboard after 3 s" in capsys.readouterr().out
     assert dash.result is not None
 

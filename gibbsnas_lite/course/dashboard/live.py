@@ -113,12 +113,15 @@ class LiveUI:
 
     N_FIXED = 12  # traces before the cell's
 
-    def __init__(self, dash: Any):  # the AlphaDashboard (course/widgets.py)
+    def __init__(self, view: Any, on_rendered: Any = None):  # a DashboardView (dashboard/view.py)
         import ipywidgets as W
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        self.dash = dash
+        self.view = view
+        self.record = view.record
+        self.runner = view.runner
+        self.on_rendered = on_rendered  # called once the page has drawn the figure
         self._quiet = False
         self._cell_arch: tuple[str, str] | None = None
         self._cell_applied: list[dict] | None = None
@@ -126,8 +129,8 @@ class LiveUI:
         self.rendered = threading.Event()  # set when a view in the page has drawn the figure
         self.view_seconds: float | None = None
         self._t_built = time.perf_counter()
-        snap = dash._snapshot(dash._position)
-        layout = dash.layout or space_layout("nb201")
+        snap = view.snapshot()
+        layout = self.record.layout or space_layout("nb201")
         titles = [self._panel_title(name, snap) for name in _PANELS]
         fig = make_subplots(
             rows=3,
@@ -142,7 +145,7 @@ class LiveUI:
         for name, (row, col) in _PANELS.items():
             sub = fig.get_subplot(row, col)
             self.refs[name] = (sub.xaxis.plotly_name.replace("axis", ""), sub.yaxis.plotly_name.replace("axis", ""))
-        edge = dash._edge_traces(snap)
+        edge = view.edge_traces(snap)
         fig.add_trace(go.Bar(**{k: v for k, v in edge[0].items() if k != "type"}, showlegend=False), row=1, col=1)
         fig.add_trace(go.Bar(**{k: v for k, v in edge[1].items() if k != "type"}, showlegend=False), row=1, col=2)
         fig.update_yaxes(range=[0, 1], row=1, col=2)
@@ -168,7 +171,7 @@ class LiveUI:
         )
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=3)
         fig.update_xaxes(type="category", tickangle=30, row=1, col=3)
-        for tr in dash._curve_traces(snap, dash.max_points):
+        for tr in view.curve_traces(snap, view.max_points):
             col = 1 if tr["name"].split(" ")[0].endswith("loss") else 2
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
         fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
@@ -214,9 +217,9 @@ class LiveUI:
         self.fig = figure_widget(fig)
         if layout.space == "nb201":  # draw the cell template now (~0.1 s), not in the search's first redraws
             try:
-                dash._cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
+                view.cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
             except Exception as err:  # drawn later then
-                dash._note(f"could not prepare the cell drawing: {err}")
+                self.record.note(f"could not prepare the cell drawing: {err}")
         self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas", "_js2py_relayout"])
         self.n_titles = len(self.fig.layout.annotations)
         self.title_index = {name: i for i, name in enumerate(_PANELS)}
@@ -241,9 +244,9 @@ class LiveUI:
         self.picker.observe(self._on_pick, names="value")
         self.status = W.HTML(layout=W.Layout(flex="1 1 auto"))
         self.slider = None
-        if dash._replay:
-            n = max(1, len(dash._entries))
-            value = n - 1 if dash._position is None else dash._position
+        if self.record.is_replay:
+            n = max(1, self.record.n_records)
+            value = n - 1 if self.record.position is None else self.record.position
             self.slider = W.IntSlider(
                 value=value,
                 min=0,
@@ -287,7 +290,7 @@ class LiveUI:
         return _Panel(self, name)
 
     def _figure_title(self, snap: dict[str, Any]) -> str:
-        title = html.escape(self.dash.title or "GibbsNAS α dashboard")
+        title = html.escape(self.view.title or "GibbsNAS α dashboard")
         src = snap["std_source"] or "no std for this method"
         return f"{title} · {html.escape(snap['where'])}<br><sup>error bars: {html.escape(src)}</sup>"
 
@@ -316,7 +319,8 @@ class LiveUI:
         if change.get("new") is not None and not self.rendered.is_set():
             self.view_seconds = time.perf_counter() - self._t_built
             self.rendered.set()
-            self.dash._view_gate.set()
+            if self.on_rendered is not None:
+                self.on_rendered()
 
     def store_state(self) -> None:
         """Put the figure's whole current state into its widget model, for views made later.
@@ -333,35 +337,35 @@ class LiveUI:
 
     # -- controls
     def rebuild_picker(self) -> None:
-        labels = self.dash.edge_labels()
+        labels = self.record.edge_labels()
         options = [(label, i) for i, label in enumerate(labels)]
         self._quiet = True
         try:
             if list(self.picker.options) != options:
                 self.picker.options = options
-            if self.picker.value != self.dash._edge:
-                self.picker.value = self.dash._edge
+            if self.picker.value != self.record.edge:
+                self.picker.value = self.record.edge
         finally:
             self._quiet = False
 
     def _on_pick(self, change) -> None:
         if self._quiet:
             return
-        with self.dash._lock:
-            if change["new"] is not None and change["new"] != self.dash._edge:
-                self.dash._edge = int(change["new"])
-            self.dash._draw()
+        with self.view.lock:
+            if change["new"] is not None and change["new"] != self.record.edge:
+                self.record.edge = int(change["new"])
+            self.view.draw()
 
     def _on_slide(self, change) -> None:
         if self._quiet:
             return
-        with self.dash._lock:
-            self.dash._position = int(change["new"])
-            self.dash._draw()
+        with self.view.lock:
+            self.record.position = int(change["new"])
+            self.view.draw()
 
     def set_slider(self, value: int | None) -> None:
         if self.slider is not None:
-            n = max(1, len(self.dash._entries))
+            n = max(1, self.record.n_records)
             self.slider.max = n - 1
             self.play.max = n - 1
             target = n - 1 if value is None else value
@@ -375,37 +379,38 @@ class LiveUI:
     def _on_pause(self, _button) -> None:
         if self.pause.disabled:  # a click queued while nothing could act on it
             return
-        if self.dash._pause or self.dash.paused:
+        if self.runner.pause_requested or self.runner.paused:
             try:
-                self.dash.resume()
+                self.runner.resume()
             except RuntimeError as err:
-                self.dash._note(str(err))
-                self.dash._refresh_controls()
+                with self.view.lock:
+                    self.record.note(str(err))
+                    self.view.refresh_controls()
         else:
-            self.dash.pause()
+            self.runner.pause()
 
     def _on_stop(self, _button) -> None:
         if not self.stop.disabled:
-            self.dash.stop()
+            self.runner.stop()
 
     def sync_controls(self, finished: bool = False) -> None:
-        d = self.dash
-        pause_enabled = (d._controls_live() and not finished) or d._checkpoint_pause is not None
-        paused = d._pause or d.paused
+        r = self.runner
+        pause_enabled = (r.controls_live and not finished) or r.checkpoint_pause is not None
+        paused = r.pause_requested or r.paused
         want = ("Resume", "play") if paused else ("Pause", "pause")
         if (self.pause.description, self.pause.icon) != want:
             self.pause.description, self.pause.icon = want
         if self.pause.disabled != (not pause_enabled):
             self.pause.disabled = not pause_enabled
-        stop_disabled = finished or not (d.running or d._blocked or d._events_from_thread)
+        stop_disabled = finished or not r.can_stop
         if self.stop.disabled != stop_disabled:
             self.stop.disabled = stop_disabled
 
     # -- drawing
     def draw(self, snap: dict[str, Any]) -> None:
-        d, fig = self.dash, self.fig
+        v, fig = self.view, self.fig
         cell = self._cell_update(snap)  # changes the number of cell traces outside the batch
-        tr = d._edge_traces(snap)
+        tr = v.edge_traces(snap)
         with fig.batch_update():
             a, p, h = fig.data[0], fig.data[1], fig.data[2]
             if tuple(a.x or ()) != tuple(tr[0]["x"]):
@@ -418,7 +423,7 @@ class LiveUI:
                 h.z = np.where(np.isfinite(z), z, None).tolist()  # None (not NaN) for the page
             if tuple(h.y or ()) != tuple(snap["rows"]) or tuple(h.x or ()) != tuple(snap["ops"]):
                 h.x, h.y = list(snap["ops"]), list(snap["rows"])
-            for trace, spec in zip(fig.data[3:11], d._curve_traces(snap, d.max_points)):
+            for trace, spec in zip(fig.data[3:11], v.curve_traces(snap, v.max_points)):
                 trace.x, trace.y = spec["x"], spec["y"]
                 if "customdata" in spec:
                     trace.customdata = spec["customdata"]
@@ -444,8 +449,8 @@ class LiveUI:
             title = self._figure_title(snap)
             if fig.layout.title.text != title:
                 fig.layout.title.text = title
-        self.status.value = d._status_html()
-        if self.slider is not None and d._position is None:
+        self.status.value = v.status_html()
+        if self.slider is not None and self.record.position is None:
             self.set_slider(None)
 
     def _cell_update(self, snap: dict[str, Any]) -> tuple[list[dict], list] | None:
@@ -457,7 +462,7 @@ class LiveUI:
         key = (snap["arch"] or "", snap["block"] or "")
         if key == self._cell_arch:
             return None
-        new = self.dash._cell_spec(snap["arch"], snap["block"])
+        new = self.view.cell_spec(snap["arch"], snap["block"])
         xref, yref = self.refs["cell"]
         specs = [dict(_live_trace(t), xaxis=xref, yaxis=yref) for t in new["data"]] if new is not None else []
         anns = []

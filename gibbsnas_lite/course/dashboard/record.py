@@ -1,10 +1,12 @@
-"""The record of a search's events, and its replay.
+"""The record of a search's events, and its replay: the dashboard's data, without plotly or threads.
 
-:class:`EventRecord` turns ``run_search`` callback events (``alpha`` records and ``epoch``
+:class:`DashboardRecord` turns ``run_search`` callback events (``alpha`` records and ``epoch``
 ends) into entries, keeps the picked edge and the replay position, and builds the snapshot
-that the figures draw (:meth:`EventRecord.state`). :meth:`EventRecord.replay` feeds a finished
-run's ``history.jsonl`` through the same path. The helpers read alpha's blocks (NAS-Bench-201:
-one 6x5 block; DARTS: normal and reduce 14x8) and label their rows and columns.
+that the figures draw (:meth:`DashboardRecord.snapshot`, :meth:`DashboardRecord.state`).
+:meth:`DashboardRecord.replay` feeds a finished run's history through the same path. The helpers
+read alpha's blocks (NAS-Bench-201: one 6x5 block; DARTS: normal and reduce 14x8) and label their
+rows and columns. The record takes no lock: the dashboard that owns it
+(:class:`gibbsnas_lite.course.widgets.AlphaDashboard`) calls it under its own.
 """
 
 from __future__ import annotations
@@ -36,13 +38,20 @@ class SpaceLayout:
 
 
 def space_layout(space: str) -> SpaceLayout:
-    from ...spaces.nb201.arch import OPS
-    from ..plots.cells import DARTS_PRIMITIVES, DARTS_ROW_LABELS, NB201_ROW_LABELS
-
+    """The layout of a space's alpha, labelled from the space itself (no plotly: the plots'
+    ``NB201_ROW_LABELS``/``DARTS_ROW_LABELS`` are the same labels, a test checks)."""
     if space == "nb201":
-        return SpaceLayout("nb201", ("cell",), tuple(NB201_ROW_LABELS), tuple(OPS))
+        from ...spaces.nb201.arch import EDGES, OPS
+
+        return SpaceLayout("nb201", ("cell",), tuple(f"{j}→{i}" for i, j in EDGES), tuple(OPS))
     if space == "darts":
-        return SpaceLayout("darts", ("normal", "reduce"), tuple(DARTS_ROW_LABELS), tuple(DARTS_PRIMITIVES))
+        from ...spaces.darts.genotypes import EDGES, PRIMITIVES
+
+        def name(j: int) -> str:
+            return {0: "c_{k-2}", 1: "c_{k-1}"}.get(j, str(j - 2))
+
+        rows = tuple(f"{name(j)}→{node - 2}" for node, j in EDGES)
+        return SpaceLayout("darts", ("normal", "reduce"), rows, tuple(PRIMITIVES))
     raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
 
 
@@ -172,6 +181,12 @@ class DashboardStats:
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def overhead_fraction(self, total_seconds: float | None) -> float:
+        """(Callback time without pauses + trailing redraws) / ``total_seconds`` (NaN without one)."""
+        if not total_seconds:
+            return float("nan")
+        return (self.callback_seconds + self.trailing_seconds) / total_seconds
+
 
 def _history_events(history: Any) -> list[dict[str, Any]]:
     """A History's records as callback events, in the order a live run emits them."""
@@ -183,24 +198,57 @@ def _history_events(history: Any) -> list[dict[str, Any]]:
     return sorted(events, key=key)
 
 
-class EventRecord:
-    """Mixin of :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`: what it remembers of a search."""
+def read_history(source: Any):
+    """The ``History`` of ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``."""
+    from ...search.history import History
+
+    if hasattr(source, "history") and not isinstance(source, (str, Path)):
+        return source.history
+    if isinstance(source, History):
+        return source
+    return History.load(Path(source))
+
+
+class DashboardRecord:
+    """What the dashboard remembers of a search: its entries, the picked edge, the shown position.
+
+    ``space``: ``"nb201"``, ``"darts"`` or ``"auto"`` (from the first alpha's shape); ``edge``: the
+    edge shown in detail; ``fallback_std``/``trace_window``: the error bars of a method without a
+    posterior std (see :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`).
+    """
+
+    def __init__(self, space: str = "nb201", edge: int = 0, fallback_std: str = "none", trace_window: int = 10):
+        if space not in ("nb201", "darts", "auto"):
+            raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
+        if fallback_std not in ("none", "trace"):
+            raise ValueError(f"fallback_std must be 'none' or 'trace', got {fallback_std!r}")
+        self.space = space
+        self.layout: SpaceLayout | None = None if space == "auto" else space_layout(space)
+        self.fallback_std = fallback_std
+        self.trace_window = max(2, int(trace_window))
+        self.entries: list[RecordEntry] = []
+        self.notes: list[str] = []
+        self.is_replay = False  # filled from a finished run's history (the view shows a slider)
+        self._edge = int(edge)
+        self._position: int | None = None  # None: follow the newest record
 
     # ------------------------------------------------------------------ recording
-    def _ingest(self, event: dict[str, Any]) -> None:
+    def ingest(self, event: dict[str, Any]) -> bool:
+        """Record one callback event; True when it changed the layout (the edge labels)."""
         kind = event.get("kind")
         if kind not in ("alpha", "epoch"):
-            return
+            return False
+        changed = False
         epoch = int(event.get("epoch", 0))
         step = int(event["step"]) if kind == "alpha" else None
         key = (epoch, 0, step) if kind == "alpha" else (epoch, 1, 0)
-        if self._entries and key <= self._entries[-1].key:
+        if self.entries and key <= self.entries[-1].key:
             # A new run (steps start over) or a resume from an earlier checkpoint: drop what
             # comes at or after this point, as History.rewrite does with the file.
-            cut = next(i for i, e in enumerate(self._entries) if e.key >= key)
-            del self._entries[cut:]
+            cut = next(i for i, e in enumerate(self.entries) if e.key >= key)
+            del self.entries[cut:]
             if cut == 0:
-                self._notes.clear()
+                self.notes.clear()
         alpha = _blocks(event.get("alpha"))
         probs = _blocks(event.get("probs"))
         std = _blocks(event.get("std"))
@@ -213,14 +261,13 @@ class EventRecord:
             ]:
                 shaped = _layout_from_shape(alpha)
                 if self.layout is not None and self.layout.space != shaped.space:
-                    self._note(
+                    self.note(
                         f"alpha has shape {[tuple(a.shape) for a in alpha]}, not {self.layout.space}'s; "
                         f"showing it as {shaped.space}"
                     )
                 self.layout = shaped
                 self._edge = min(self._edge, len(shaped.blocks) * len(shaped.rows) - 1)
-                if self._ui is not None:
-                    self._ui.rebuild_picker()
+                changed = True
             if std is not None and [s.shape for s in std] != [a.shape for a in alpha]:
                 std = None
         entry = RecordEntry(kind, key, epoch, step, alpha, probs, std)
@@ -228,22 +275,43 @@ class EventRecord:
             entry.metrics = {k: f for k, v in (event.get("metrics") or {}).items() if (f := _number(v)) is not None}
         else:
             entry.metrics = {k: f for k in METRICS if (f := _number(event.get(k))) is not None}
-            last_alpha = next((e for e in reversed(self._entries) if e.kind == "alpha"), None)
+            last_alpha = next((e for e in reversed(self.entries) if e.kind == "alpha"), None)
             entry.x = float(last_alpha.step + 1) if last_alpha is not None else float(epoch + 1)
             entry.arch = event.get("arch")
             entry.benchmark = {k: f for k, v in (event.get("benchmark") or {}).items() if (f := _number(v)) is not None}
             entry.seconds = _number(event.get("seconds"))
-        self._entries.append(entry)
+        self.entries.append(entry)
+        return changed
 
-    def _note(self, text: str) -> None:
-        if text not in self._notes:
-            self._notes.append(text)
+    def has(self, key: tuple[int, int, int]) -> bool:
+        """Whether an entry with this key (``(epoch, 0, step)`` or ``(epoch, 1, 0)``) is recorded."""
+        return any(e.key == key for e in self.entries)
+
+    def note(self, text: str) -> None:
+        """Remember a message for the status line (once)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def replay(self, source: Any) -> None:
+        """Record a finished (or killed) run's history, in the order a live run emits it.
+
+        ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``.
+        """
+        history = read_history(source)
+        self.is_replay = True
+        for event in _history_events(history):
+            try:
+                self.ingest(event)
+            except Exception as err:
+                self.note(f"skipped a record: {err}")
+        if not self.entries:
+            self.note("the history holds no records")
 
     # ------------------------------------------------------------------ state
     @property
     def n_records(self) -> int:
         """Number of recorded events (alpha and epoch records)."""
-        return len(self._entries)
+        return len(self.entries)
 
     @property
     def position(self) -> int | None:
@@ -252,17 +320,13 @@ class EventRecord:
 
     @position.setter
     def position(self, value: int | None) -> None:
-        with self._lock:
-            if value is not None:
-                n = len(self._entries)
-                value = int(value)
-                if not -n <= value < n:
-                    raise IndexError(f"position {value} out of range for {n} records")
-                value %= n
-            self._position = value
-            if self._ui is not None:
-                self._ui.set_slider(value)
-                self._draw()
+        if value is not None:
+            n = len(self.entries)
+            value = int(value)
+            if not -n <= value < n:
+                raise IndexError(f"position {value} out of range for {n} records")
+            value %= n
+        self._position = value
 
     @property
     def edge(self) -> int:
@@ -271,24 +335,28 @@ class EventRecord:
 
     @edge.setter
     def edge(self, value: int) -> None:
-        with self._lock:
-            n = len(self.edge_labels())
-            value = int(value)
-            if not 0 <= value < n:
-                raise IndexError(f"edge {value} out of range; there are {n} edges: {self.edge_labels()}")
-            self._edge = value
-            if self._ui is not None:
-                if self._ui.picker.value != value:
-                    self._ui.picker.value = value  # its observer redraws
-                else:
-                    self._draw()
+        n = len(self.edge_labels())
+        value = int(value)
+        if not 0 <= value < n:
+            raise IndexError(f"edge {value} out of range; there are {n} edges: {self.edge_labels()}")
+        self._edge = value
 
     def edge_labels(self) -> list[str]:
         return (self.layout or space_layout("nb201")).edge_labels()
 
-    def _edge_block_row(self) -> tuple[int, int]:
+    def edge_block_row(self) -> tuple[int, int]:
+        """(block, row) of the picked edge in alpha's blocks."""
         nrows = len((self.layout or space_layout("nb201")).rows)
         return divmod(self._edge, nrows)
+
+    def where(self) -> str | None:
+        """Where the newest record is (``epoch e, step s`` or ``end of epoch e``); None without records."""
+        if not self.entries:
+            return None
+        last = self.entries[-1]
+        if last.kind == "alpha":
+            return f"epoch {last.epoch + 1}, step {last.step + 1}"
+        return f"end of epoch {last.epoch + 1}"
 
     def state(self, position: int | None = None) -> dict[str, Any]:
         """What the dashboard shows at ``position`` (default: the shown one), as plain data.
@@ -298,8 +366,7 @@ class EventRecord:
         edge's block), ``steps`` (x and the step metrics), ``epochs`` (x, epoch, metrics,
         cifar10_test), ``arch`` and ``arch_source``, ``where`` (epoch/step label).
         """
-        with self._lock:
-            snap = self._snapshot(self._position if position is None else position)
+        snap = self.snapshot(self._position if position is None else position)
         out = dict(snap)
         for key in ("alpha", "probs", "std", "heatmap"):
             if out.get(key) is not None:
@@ -308,12 +375,13 @@ class EventRecord:
         out["epochs"] = {k: np.asarray(v).tolist() for k, v in snap["epochs"].items()}
         return out
 
-    def _snapshot(self, position: int | None) -> dict[str, Any]:
-        entries = self._entries if position is None else self._entries[: position + 1]
+    def snapshot(self, position: int | None) -> dict[str, Any]:
+        """:meth:`state` with numpy arrays, up to record ``position`` (``None``: all records)."""
+        entries = self.entries if position is None else self.entries[: position + 1]
         layout = self.layout or space_layout("nb201")
-        block, row = self._edge_block_row()
+        block, row = self.edge_block_row()
         snap: dict[str, Any] = {
-            "n_records": len(self._entries),
+            "n_records": len(self.entries),
             "position": position,
             "space": layout.space,
             "edge": layout.edge_labels()[self._edge] if self._edge < len(layout.edge_labels()) else None,
@@ -367,7 +435,7 @@ class EventRecord:
         # the derived cell: the newest of (epoch record's arch, argmax of the newest alpha)
         last_epoch = epochs[-1] if epochs else None
         if cur is not None and (last_epoch is None or cur.key > last_epoch.key or not last_epoch.arch):
-            snap["arch"] = self._derive(cur.alpha)
+            snap["arch"] = self.derive(cur.alpha)
             if snap["arch"]:
                 snap["arch_source"] = (
                     f"argmax of alpha at step {cur.step + 1}"
@@ -378,7 +446,8 @@ class EventRecord:
             snap["arch"], snap["arch_source"] = last_epoch.arch, f"derived at the end of epoch {last_epoch.epoch + 1}"
         return snap
 
-    def _derive(self, alpha: list[np.ndarray]) -> str | None:
+    def derive(self, alpha: list[np.ndarray]) -> str | None:
+        """The cell that alpha's argmax gives (NB201 arch string, DARTS genotype); None if none."""
         space = self.layout.space if self.layout else None
         try:
             if space == "nb201":
@@ -390,33 +459,5 @@ class EventRecord:
 
                 return format_genotype(derive_genotype(alpha[0], alpha[1]))
         except Exception as err:
-            self._note(f"could not derive a cell from alpha: {err}")
+            self.note(f"could not derive a cell from alpha: {err}")
         return None
-
-    @classmethod
-    def replay(cls, source: Any, space: str = "auto", **kwargs) -> EventRecord:
-        """A dashboard over a finished (or killed) run's history, with a slider over its records.
-
-        ``source``: a run folder, its ``history.jsonl``, a ``History`` or a ``SearchResult``.
-        ``dash.position = k`` (or the slider) shows the state after record k; the last record
-        reproduces the final state of the live dashboard (alpha, std, curves, cell).
-        """
-        from ...search.history import History
-
-        if hasattr(source, "history") and not isinstance(source, (str, Path)):
-            history = source.history
-        elif isinstance(source, History):
-            history = source
-        else:
-            history = History.load(Path(source))
-        dash = cls(space=space, **kwargs)
-        dash._replay = True
-        for event in _history_events(history):
-            try:
-                dash._ingest(event)
-            except Exception as err:
-                dash._note(f"skipped a record: {err}")
-        if not dash._entries:
-            dash._note("the history holds no records")
-        dash._status = f"replay of {len(dash._entries)} records"
-        return dash

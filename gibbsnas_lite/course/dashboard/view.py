@@ -1,8 +1,10 @@
-"""The figure and its controls: when to redraw, what to draw, headless or live.
+"""The dashboard's view: when to redraw, what to draw, headless or live.
 
-:class:`DashboardView` throttles redraws (``min_interval``, ``update_every``, ``max_overhead``,
-a trailing redraw), builds the traces of the current snapshot, and shows either the live widget
-(:mod:`gibbsnas_lite.course.dashboard.live`) or, headless, a small static figure (:meth:`DashboardView.final_figure`).
+:class:`DashboardView` draws from a :class:`~.record.DashboardRecord`: it throttles redraws
+(``min_interval``, ``update_every``, ``max_overhead``, a trailing redraw), builds the traces of the
+record's snapshot, and shows either the live widget (:mod:`gibbsnas_lite.course.dashboard.live`:
+the figure and the Pause/Stop buttons, which act on a :class:`~.runner.SearchRunner`) or, headless,
+a small static figure (:meth:`DashboardView.final_figure`).
 """
 
 from __future__ import annotations
@@ -15,141 +17,234 @@ from typing import Any
 import numpy as np
 
 from .live import LiveUI, patch_nb201
-from .record import METRICS, decimate, finite, jsonable, or_none
+from .record import METRICS, DashboardRecord, DashboardStats, decimate, finite, jsonable, or_none
 
 _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
 
 
 class DashboardView:
-    """Mixin of :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`: its figure, controls and throttling."""
+    """The figures of a record, and the controls of a runner.
+
+    ``record``: what to draw; ``runner``: what the buttons steer and the status line reports
+    (a :class:`~.runner.SearchRunner`, read through its public state); ``lock``: the dashboard's
+    lock (every redraw holds it); ``stats``: where redraw counts and seconds go. The other
+    arguments are :class:`~gibbsnas_lite.course.widgets.AlphaDashboard`'s.
+    """
+
+    def __init__(
+        self,
+        record: DashboardRecord,
+        runner: Any,
+        lock: Any,
+        stats: DashboardStats,
+        headless: bool = True,
+        title: str | None = None,
+        update_every: int = 1,
+        min_interval: float = 0.5,
+        max_overhead: float | None = 0.03,
+        max_points: int = 1500,
+        trailing: bool = True,
+    ):
+        if int(update_every) < 1:
+            raise ValueError(f"update_every must be >= 1, got {update_every!r}")
+        if float(min_interval) < 0:
+            raise ValueError(f"min_interval must be >= 0, got {min_interval!r}")
+        if max_overhead is not None and not 0 < float(max_overhead) <= 1:
+            raise ValueError(f"max_overhead must be in (0, 1] or None, got {max_overhead!r}")
+        self.record = record
+        self.runner = runner
+        self.lock = lock
+        self.stats = stats
+        self.headless = bool(headless)
+        self.title = title
+        self.update_every = int(update_every)
+        self.min_interval = float(min_interval)
+        self.max_overhead = None if max_overhead is None else float(max_overhead)
+        self.max_points = int(max_points)
+        self.trailing = bool(trailing)
+        self.ui: LiveUI | None = None  # the live widget, built on first use (never headless)
+        self.draw_errors = 0
+        self.since_draw = 0  # alpha events since the last redraw
+        self.last_draw_end = 0.0
+        self.last_draw_cost = 0.0
+        self.pending = False  # a redraw was held back (the trailing timer makes it up)
+        self.timer: threading.Timer | None = None
+        self.cell_cache: dict[tuple[str, str], Any] = {}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The record's snapshot at the shown position."""
+        return self.record.snapshot(self.record.position)
+
+    # ------------------------------------------------------------------ events
+    def after_event(self, kind: str | None, force: bool) -> None:
+        """A callback event was recorded: redraw now, or hold the redraw back (``force``: the
+        runner acts on it - pause or stop - so it is drawn now)."""
+        if kind == "alpha":
+            self.since_draw += 1
+        if self.headless or self.ui is None:
+            return
+        self.sync_controls()
+        if self.should_draw(force=force, epoch=kind == "epoch"):
+            self.draw()
+        else:
+            self.stats.skipped += 1
+            self.pending = True
+            if self.trailing:
+                self.schedule_trailing()
+
+    def layout_changed(self) -> None:
+        """The record's layout changed (alpha of another space): new edge labels."""
+        if self.ui is not None:
+            self.ui.rebuild_picker()
+
+    def show_position(self) -> None:
+        """The record's position changed: move the slider, redraw."""
+        if self.ui is not None:
+            self.ui.set_slider(self.record.position)
+            self.draw()
+
+    def show_edge(self) -> None:
+        """The record's edge changed: move the picker (its observer redraws), or redraw."""
+        if self.ui is not None:
+            if self.ui.picker.value != self.record.edge:
+                self.ui.picker.value = self.record.edge
+            else:
+                self.draw()
+
+    def finished(self) -> None:
+        """The run ended: no trailing redraw, draw the final state, store it in the widget's model."""
+        self.cancel_timer()
+        if self.ui is not None:
+            self.draw()
+            self.ui.store_state()
+        self.refresh_controls(finished=True)
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
     # ------------------------------------------------------------------ drawing
-    def _should_draw(self, force: bool, epoch: bool = False) -> bool:
+    def should_draw(self, force: bool, epoch: bool = False) -> bool:
         now = time.perf_counter()
         if force:
             return True
         if not epoch:  # epoch records skip these two limits, not the overhead one
-            if self._since_draw < self.update_every:
+            if self.since_draw < self.update_every:
                 return False
-            if now - self._last_draw_end < self.min_interval:
+            if now - self.last_draw_end < self.min_interval:
                 return False
         if self.max_overhead is None:
             return True
         # adaptive: the last redraw's cost must be <= max_overhead of the time since it ended
-        return self._last_draw_cost <= self.max_overhead * (now - self._last_draw_end)
+        return self.last_draw_cost <= self.max_overhead * (now - self.last_draw_end)
 
     def redraw(self) -> None:
         """Redraw now (normally automatic)."""
-        with self._lock:
-            if self._ui is not None:
-                self._draw()
+        with self.lock:
+            if self.ui is not None:
+                self.draw()
 
     def flush(self) -> None:
         """Draw now if throttling held a redraw back (the timer would do it a little later)."""
-        with self._lock:
-            if self._pending and self._ui is not None:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
-                self._draw()
+        with self.lock:
+            if self.pending and self.ui is not None:
+                if self.timer is not None:
+                    self.timer.cancel()
+                    self.timer = None
+                self.draw()
 
-    def _schedule_trailing(self) -> None:
+    def schedule_trailing(self) -> None:
         """Redraw once the limits allow it, so the newest record shows even if no event follows."""
-        if self._timer is not None and self._timer.is_alive():
+        if self.timer is not None and self.timer.is_alive():
             return
-        since = time.perf_counter() - self._last_draw_end
+        since = time.perf_counter() - self.last_draw_end
         wait = self.min_interval - since
         if self.max_overhead is not None:
-            wait = max(wait, self._last_draw_cost / self.max_overhead - since)
-        self._timer = threading.Timer(max(wait, 0.05), self._trailing_draw)
-        self._timer.daemon = True
-        self._timer.start()
+            wait = max(wait, self.last_draw_cost / self.max_overhead - since)
+        self.timer = threading.Timer(max(wait, 0.05), self.trailing_draw)
+        self.timer.daemon = True
+        self.timer.start()
 
-    def _trailing_draw(self) -> None:
-        with self._lock:
-            self._timer = None
-            if not self._pending or self._ui is None:
+    def trailing_draw(self) -> None:
+        with self.lock:
+            self.timer = None
+            if not self.pending or self.ui is None:
                 return
             t0 = time.perf_counter()
-            self._draw()
+            self.draw()
             self.stats.trailing_seconds += time.perf_counter() - t0
 
-    def _draw(self) -> None:
-        if self._ui is None or self._draw_errors >= 3:
+    def draw(self) -> None:
+        """Redraw the live figure from the record now (call under the lock)."""
+        if self.ui is None or self.draw_errors >= 3:
             return
         t0 = time.perf_counter()
         try:
-            self._ui.draw(self._snapshot(self._position))
-            self._draw_errors = 0
+            self.ui.draw(self.snapshot())
+            self.draw_errors = 0
         except Exception as err:  # never let drawing kill the search
-            self._draw_errors += 1
-            self._note(
+            self.draw_errors += 1
+            self.record.note(
                 f"redraw failed ({type(err).__name__}: {err})"
-                + ("; live drawing switched off" if self._draw_errors >= 3 else "")
+                + ("; live drawing switched off" if self.draw_errors >= 3 else "")
             )
         t1 = time.perf_counter()
-        self._last_draw_cost = t1 - t0
-        self._last_draw_end = t1
-        self._since_draw = 0
-        self._pending = False
+        self.last_draw_cost = t1 - t0
+        self.last_draw_end = t1
+        self.since_draw = 0
+        self.pending = False
         self.stats.redraws += 1
         self.stats.draw_seconds += t1 - t0
         self.stats.max_draw_seconds = max(self.stats.max_draw_seconds, t1 - t0)
 
-    def _status_html(self) -> str:
-        parts = [f"<b>{html.escape(self._status)}</b>"]
-        if self._entries:
-            snap_where = self._snapshot(self._position)["where"] if self._position is not None else None
-            last = self._entries[-1]
-            where = snap_where or (
-                f"epoch {last.epoch + 1}, step {last.step + 1}"
-                if last.kind == "alpha"
-                else f"end of epoch {last.epoch + 1}"
-            )
-            parts.append(html.escape(f"{where} · {len(self._entries)} records"))
-        if self._ui is not None and not self._replay and not self._controls_live():
+    def status_html(self) -> str:
+        """The status line: the runner's status, where the record is, the newest notes."""
+        parts = [f"<b>{html.escape(self.runner.status)}</b>"]
+        if self.record.entries:
+            where = self.snapshot()["where"] if self.record.position is not None else self.record.where()
+            parts.append(html.escape(f"{where} · {len(self.record.entries)} records"))
+        if self.ui is not None and not self.record.is_replay and not self.runner.controls_live:
             parts.append(
                 "<i>Pause/Stop act on searches started with dash.start(...): a cell running "
                 "run_search in the foreground keeps the kernel from handling clicks</i>"
             )
-        for note in self._notes[-3:]:
+        for note in self.record.notes[-3:]:
             parts.append(f"<span style='color:#b00'>{html.escape(note)}</span>")
         return " &nbsp;|&nbsp; ".join(parts)
 
-    def _controls_live(self) -> bool:
-        """Whether a click can act now: a search runs outside the kernel's main thread, or is paused."""
-        return self.running or self._blocked or self._events_from_thread or self._checkpoint_pause is not None
+    def sync_controls(self) -> None:
+        """Enable/disable and label the buttons for the runner's state."""
+        if self.ui is not None:
+            self.ui.sync_controls()
 
-    def _sync_controls(self) -> None:
-        if self._ui is not None:
-            self._ui.sync_controls()
-
-    def _refresh_controls(self, finished: bool = False) -> None:
-        if self._ui is not None:
+    def refresh_controls(self, finished: bool = False) -> None:
+        """The buttons and the status line (``finished``: the run ended, nothing to click)."""
+        if self.ui is not None:
             try:
-                self._ui.sync_controls(finished=finished)
-                self._ui.status.value = self._status_html()
+                self.ui.sync_controls(finished=finished)
+                self.ui.status.value = self.status_html()
             except Exception as err:
-                self._note(f"controls: {err}")
+                self.record.note(f"controls: {err}")
 
     @property
     def widget(self):
         """The ipywidgets box (built on first use; None when headless)."""
         if self.headless:
             return None
-        with self._lock:
-            if self._ui is None:
-                self._ui = LiveUI(self)
-                self._draw()
-                self._ui.store_state()  # a view made later (a replay's) starts from this, not the empty figure
-            return self._ui.box
+        with self.lock:
+            if self.ui is None:
+                self.ui = LiveUI(self, on_rendered=self.runner.page_drew)
+                self.draw()
+                self.ui.store_state()  # a view made later (a replay's) starts from this, not the empty figure
+            return self.ui.box
 
     @property
     def figure(self):
         """The live ``go.FigureWidget`` (one per dashboard, all panels as subplots; None headless)."""
         if self.widget is None:
             return None
-        return self._ui.fig
+        return self.ui.fig
 
     @property
     def panels(self) -> dict[str, Any]:
@@ -158,29 +253,29 @@ class DashboardView:
         8 loss/accuracy lines), ``loss``, ``accuracy``, ``benchmark``, ``cell``. ``{}`` headless."""
         if self.widget is None:
             return {}
-        return {name: self._ui.panel(name) for name in self._ui.PANEL_NAMES}
+        return {name: self.ui.panel(name) for name in self.ui.PANEL_NAMES}
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+    def mimebundle(self, include=None, exclude=None, headless_reason: str = "", **kwargs) -> dict[str, Any]:
+        """What a notebook output shows: the live widget, or headless a static figure and a summary."""
         widget = self.widget
         if widget is not None:
-            self._shown.set()
             return widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs)
-        with self._lock:
-            if not self._entries:
+        with self.lock:
+            if not self.record.entries:
                 return {
-                    "text/plain": f"AlphaDashboard (headless: {self.headless_reason}); no records yet - "
+                    "text/plain": f"AlphaDashboard (headless: {headless_reason}); no records yet - "
                     f"display it, or call dash.final_figure(), after the search"
                 }
             fig = self.final_figure()
             return {
                 "application/vnd.plotly.v1+json": jsonable(fig.to_plotly_json()),
-                "text/html": self._summary_html(),
-                "text/plain": self._summary_text(),
+                "text/html": self.summary_html(),
+                "text/plain": self.summary_text(),
             }
 
-    def _summary_rows(self) -> list[tuple[str, str]]:
-        snap = self._snapshot(self._position)
-        rows = [("records", str(len(self._entries))), ("at", snap["where"])]
+    def summary_rows(self) -> list[tuple[str, str]]:
+        snap = self.snapshot()
+        rows = [("records", str(len(self.record.entries))), ("at", snap["where"])]
         ep = snap["epochs"]
         if len(ep["x"]):
             for k in METRICS:
@@ -193,26 +288,26 @@ class DashboardView:
             rows.append(("arch", snap["arch"]))
         return rows
 
-    def _summary_text(self) -> str:
-        return "AlphaDashboard (static)\n" + "\n".join(f"  {k}: {v}" for k, v in self._summary_rows())
+    def summary_text(self) -> str:
+        return "AlphaDashboard (static)\n" + "\n".join(f"  {k}: {v}" for k, v in self.summary_rows())
 
-    def _summary_html(self) -> str:
+    def summary_html(self) -> str:
         cells = "".join(
-            f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>" for k, v in self._summary_rows()
+            f"<tr><td>{html.escape(k)}</td><td><code>{html.escape(v)}</code></td></tr>" for k, v in self.summary_rows()
         )
         return f"<table><caption>AlphaDashboard (static summary)</caption>{cells}</table>"
 
     # ------------------------------------------------------------------ figures (shared)
-    def _cell_figure(self, arch: str | None, block: str | None):
+    def cell_figure(self, arch: str | None, block: str | None):
         """The derived cell as a plotly figure (cached; None when none can be drawn)."""
-        spec = self._cell_spec(arch, block)
+        spec = self.cell_spec(arch, block)
         if spec is None:
             return None
         import plotly.graph_objects as go
 
         return go.Figure(spec)
 
-    def _cell_spec(self, arch: str | None, block: str | None) -> dict | None:
+    def cell_spec(self, arch: str | None, block: str | None) -> dict | None:
         """``{"data": [...], "layout": {...}}`` of the derived cell, as plain dicts.
 
         NB201 cells all have the same geometry (``nb201_cell_figure`` draws every edge, ``none``
@@ -223,18 +318,18 @@ class DashboardView:
         if not arch:
             return None
         key = (arch, block or "")
-        spec = self._cell_cache.get(key)
+        spec = self.cell_cache.get(key)
         if spec is not None:
             return spec
         from ..plots import cells
 
-        space = self.layout.space if self.layout else "nb201"
+        space = self.record.layout.space if self.record.layout else "nb201"
         if space == "nb201":
-            template = self._cell_cache.get(("<nb201 template>", ""))
+            template = self.cell_cache.get(("<nb201 template>", ""))
             if template is None:
                 fig = cells.nb201_cell_figure(arch)
                 template = {"arch": arch, "spec": fig.to_plotly_json()}
-                self._cell_cache[("<nb201 template>", "")] = template
+                self.cell_cache[("<nb201 template>", "")] = template
             spec = patch_nb201(template["spec"], template["arch"], arch)
         elif space == "darts":
             from ...spaces.darts.genotypes import parse_genotype
@@ -243,15 +338,15 @@ class DashboardView:
             spec = cells.darts_cell_figure(parse_genotype(arch, steps=None), which=which).to_plotly_json()
         else:
             return None
-        if len(self._cell_cache) > 256:
-            template = self._cell_cache.get(("<nb201 template>", ""))
-            self._cell_cache.clear()
+        if len(self.cell_cache) > 256:
+            template = self.cell_cache.get(("<nb201 template>", ""))
+            self.cell_cache.clear()
             if template is not None:
-                self._cell_cache[("<nb201 template>", "")] = template
-        self._cell_cache[key] = spec
+                self.cell_cache[("<nb201 template>", "")] = template
+        self.cell_cache[key] = spec
         return spec
 
-    def _edge_traces(self, snap: dict[str, Any]) -> list[dict[str, Any]]:
+    def edge_traces(self, snap: dict[str, Any]) -> list[dict[str, Any]]:
         ops = snap["ops"]
         empty = [None] * len(ops)
         alpha = or_none(snap["alpha"]) if snap["alpha"] is not None else empty
@@ -282,11 +377,11 @@ class DashboardView:
             ),
         ]
 
-    def _edge_title(self, snap: dict[str, Any]) -> str:
+    def edge_title(self, snap: dict[str, Any]) -> str:
         src = snap["std_source"] or "no std for this method"
         return f"{snap['edge'] or 'edge'} · α ± std ({src}) | softmax(α) · {snap['where']}"
 
-    def _curve_traces(self, snap: dict[str, Any], max_points: int) -> list[dict[str, Any]]:
+    def curve_traces(self, snap: dict[str, Any], max_points: int) -> list[dict[str, Any]]:
         traces = []
         st, ep = snap["steps"], snap["epochs"]
         keep = decimate(len(st["x"]), max_points)
@@ -339,9 +434,9 @@ class DashboardView:
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
-        with self._lock:
-            snap = self._snapshot(self._position if position is None else position)
-            cell = self._cell_spec(snap["arch"], snap["block"])
+        with self.lock:
+            snap = self.record.snapshot(self.record.position if position is None else position)
+            cell = self.cell_spec(snap["arch"], snap["block"])
         fig = make_subplots(
             rows=2,
             cols=3,
@@ -356,7 +451,7 @@ class DashboardView:
                 "NB201 cifar10 test acc (%)",
             ),
         )
-        edge = self._edge_traces(snap)
+        edge = self.edge_traces(snap)
         fig.add_trace(go.Bar(**{k: v for k, v in edge[0].items() if k != "type"}), row=1, col=1)
         fig.add_trace(
             go.Scatter(
@@ -400,7 +495,7 @@ class DashboardView:
                 fig.add_annotation(a)
             fig.update_xaxes(visible=False, row=1, col=3)
             fig.update_yaxes(visible=False, scaleanchor=xref, row=1, col=3)
-        for tr in self._curve_traces(snap, max_points):
+        for tr in self.curve_traces(snap, max_points):
             col = 1 if tr["name"].split(" ")[0].endswith("loss") else 2
             fig.add_trace(go.Scatter(**{k: v for k, v in tr.items() if k != "type"}), row=2, col=col)
         ex, bench = finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
