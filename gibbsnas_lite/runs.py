@@ -9,6 +9,7 @@
 - :func:`resolve_device`, and :func:`open_run` / :func:`resume_error`: how a run starts or resumes;
 - :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
   only torch and numpy);
+- :class:`NonFiniteLossError`: a NaN/Inf loss stops a run (search or training);
 - :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses);
 - reading a run folder back: :func:`read_run` (a :class:`RunFolder`: summary, config, history
   records, measurements), the one reader that the seed study, the sweep results, the report and
@@ -35,6 +36,7 @@ __all__ = [
     "SUMMARY",
     "PROFILES",
     "ConfigDict",
+    "NonFiniteLossError",
     "NullProgress",
     "RunFolder",
     "atomic_torch_save",
@@ -118,6 +120,10 @@ def read_checkpoint_file(path: str | Path, map_location=None, made_by: str = "se
             "it is corrupt or not a gibbsnas-lite checkpoint"
         ) from None
     return path, payload
+
+
+class NonFiniteLossError(ValueError):
+    """The loss became NaN/Inf; the run (a search or a training) stops and the last good checkpoint is kept."""
 
 
 # ------------------------------------------------------------------------------- random state
