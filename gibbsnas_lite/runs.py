@@ -9,7 +9,11 @@
 - :func:`resolve_device`, and :func:`open_run` / :func:`resume_error`: how a run starts or resumes;
 - :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
   only torch and numpy);
-- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses).
+- :class:`NonFiniteLossError`: a NaN/Inf loss stops a run (search or training);
+- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses);
+- reading a run folder back: :func:`read_run` (a :class:`RunFolder`: summary, config, history
+  records, measurements), the one reader that the seed study, the sweep results, the report and
+  the plots use; :func:`read_history` reads a ``history.jsonl`` (or ``.jsonl.gz``) alone.
 
 torch and numpy are imported where they are used, so the course layer can use the text
 helpers without them.
@@ -18,6 +22,7 @@ helpers without them.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import random
@@ -31,7 +36,9 @@ __all__ = [
     "SUMMARY",
     "PROFILES",
     "ConfigDict",
+    "NonFiniteLossError",
     "NullProgress",
+    "RunFolder",
     "atomic_torch_save",
     "atomic_write_json",
     "atomic_write_text",
@@ -40,6 +47,8 @@ __all__ = [
     "open_run",
     "progress",
     "read_checkpoint_file",
+    "read_history",
+    "read_run",
     "resolve_device",
     "restore_rng",
     "resume_error",
@@ -111,6 +120,10 @@ def read_checkpoint_file(path: str | Path, map_location=None, made_by: str = "se
             "it is corrupt or not a gibbsnas-lite checkpoint"
         ) from None
     return path, payload
+
+
+class NonFiniteLossError(ValueError):
+    """The loss became NaN/Inf; the run (a search or a training) stops and the last good checkpoint is kept."""
 
 
 # ------------------------------------------------------------------------------- random state
@@ -265,3 +278,105 @@ def progress(enabled: bool, total: int | None, initial: int = 0, desc: str | Non
     except ImportError:
         return NullProgress()
     return tqdm(total=total, initial=initial, desc=desc, **options)
+
+
+# ------------------------------------------------------------------------------- reading a run folder
+TRIAL = "trial.json"  # a sweep trial's own measurements (gibbsnas_lite.sweep.runner)
+TIME = "time.txt"  # /usr/bin/time -f "%e %M %U %S" of a run (scripts/run_cpu_study.sh)
+
+
+def read_history(path: str | Path, what: str = "run") -> list[dict[str, Any]]:
+    """The records of a ``history.jsonl`` in file order (``path``: the file or its run folder; a
+    ``history.jsonl.gz`` is read where the plain file is absent). A search writes
+    ``{"kind": "epoch" | "alpha", ...}`` records, a training run one record per epoch. ``what``
+    names the run in the error for a missing file."""
+    path = Path(path)
+    if path.is_dir():
+        gzipped = path / f"{HISTORY}.gz"
+        path = gzipped if gzipped.exists() and not (path / HISTORY).exists() else path / HISTORY
+    if not path.exists():
+        raise FileNotFoundError(f"no {what} history at {path}; pass a run folder or its history.jsonl")
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+    records = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as err:
+            raise ValueError(f"{path}:{n} is not valid JSON ({err})") from None
+    return records
+
+
+@dataclasses.dataclass
+class RunFolder:
+    """A run folder read back by :func:`read_run`.
+
+    ``summary`` (summary.json) and ``config`` (config.json) are ``None`` where the file is absent
+    (an unfinished run has no summary); ``epochs`` are the epoch records of history.jsonl (a
+    search's ``kind == "epoch"`` records without their ``kind``; every record of a training run),
+    ``alpha`` a search's alpha records; ``measured`` the run's own measurements, ``wall_seconds``,
+    ``cpu_seconds`` and ``peak_rss_mb``, from a sweep trial's trial.json or a ``time.txt``
+    (``None`` without either).
+    """
+
+    folder: Path
+    summary: dict[str, Any] | None
+    config: dict[str, Any] | None
+    epochs: list[dict[str, Any]]
+    alpha: list[dict[str, Any]]
+    measured: dict[str, Any] | None
+
+    def finished_summary(self) -> dict[str, Any]:
+        """``summary``, or a ``FileNotFoundError`` for a run that has not finished."""
+        if self.summary is None:
+            raise FileNotFoundError(f"{self.folder} holds no {SUMMARY}: the run has not finished")
+        return self.summary
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _measured(folder: Path) -> dict[str, Any] | None:
+    trial, timing = folder / TRIAL, folder / TIME
+    if trial.exists():
+        measured = json.loads(trial.read_text())
+        return {
+            "wall_seconds": measured.get("search_seconds"),
+            "peak_rss_mb": measured.get("peak_rss_mb"),
+            "cpu_seconds": measured.get("cpu_seconds"),
+        }
+    if timing.exists():
+        fields = timing.read_text().split()
+        if len(fields) >= 4:
+            return {
+                "wall_seconds": float(fields[0]),
+                "peak_rss_mb": int(fields[1]) / 1024,
+                "cpu_seconds": float(fields[2]) + float(fields[3]),
+            }
+    return None
+
+
+def read_run(folder: str | Path, history: bool = True, what: str = "run") -> RunFolder:
+    """Read a run folder (a search's, a sweep trial's or a training run's): see :class:`RunFolder`.
+
+    ``history=False`` skips history.jsonl (``epochs`` and ``alpha`` are empty); with it, a folder
+    without a history is a ``FileNotFoundError``, as a folder that does not exist (``what`` names the
+    run in that error).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a {what} run folder")
+    epochs: list[dict[str, Any]] = []
+    alpha: list[dict[str, Any]] = []
+    if history:
+        for record in read_history(folder, what):
+            kind = record.pop("kind", "epoch")
+            if kind == "epoch":
+                epochs.append(record)
+            elif kind == "alpha":
+                alpha.append(record)
+    return RunFolder(
+        folder, _read_json(folder / SUMMARY), _read_json(folder / CONFIG), epochs, alpha, _measured(folder)
+    )

@@ -321,7 +321,7 @@ def time_steps(strategies: dict, batches, cl_batches, rounds: int, warmup: int, 
     return times, cpu_times, losses, warmup_times
 
 
-def summarize(
+def step_time_summary(
     times: dict[str, list[float]], cpu_times: dict[str, list[float]], images_per_step: int
 ) -> dict[str, dict[str, float]]:
     out = {}
@@ -842,7 +842,7 @@ def run(args) -> dict[str, Any]:
         )
         result.update(
             {
-                "time": summarize(times, cpu_times, args.batch),
+                "time": step_time_summary(times, cpu_times, args.batch),
                 "raw_times": times,
                 "raw_cpu_times": cpu_times,
                 "warmup_times": warmup_times,

@@ -29,8 +29,8 @@ from gibbsnas_lite.table_search import (
     ALGORITHMS,
     TABLE3_DATASETS,
     format_table3,
+    result_stats,
     run_many,
-    summarize,
 )
 
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if first_runs is None:
             first_runs = runs
         for name, res in runs.items():
-            block.setdefault(name, {})[d] = summarize(res)
+            block.setdefault(name, {})[d] = result_stats(res)
             n12 = np.mean([(r.fidelities == 12).sum() for r in res])
             n200 = np.mean([(r.fidelities == 200).sum() for r in res])
             queries.setdefault(name, {})[d] = (n200, n12, np.mean([r.n_unique for r in res]))

@@ -58,7 +58,7 @@ def main() -> int:
     if not rows:
         print("no finished runs (summary.json) under", ", ".join(args.folders))
         return 1
-    print(S.markdown_table(S.summarize(rows)))
+    print(S.markdown_table(S.strategy_summary(rows)))
     print()
     print("| strategy | seed | derived arch | NB201 CIFAR-10 test | parameterised path | CPU s | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")

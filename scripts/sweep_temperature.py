@@ -272,7 +272,7 @@ def arch_changes(records) -> int:
     return sum(x != y for x, y in zip(archs, archs[1:]))
 
 
-def summarize(run: dict, mean_run: dict | None, early_frac: float = 0.25) -> dict:
+def temperature_run_summary(run: dict, mean_run: dict | None, early_frac: float = 0.25) -> dict:
     recs = run["records"]
     k_early = max(0, int(len(recs) * early_frac) - 1)
     early, last = recs[k_early], recs[-1]
@@ -342,11 +342,11 @@ def merge(args) -> int:
         raise SystemExit("--merge needs --mean-from JSON (the run every row is compared with)")
     base = json.loads(Path(args.mean_from).read_text())
     mean_run = base["mean_run"]
-    rows = [summarize(mean_run, mean_run)]
+    rows = [temperature_run_summary(mean_run, mean_run)]
     for path in args.merge:
         saved = json.loads(Path(path).read_text())
         for run in saved["runs"]:
-            row = summarize(run, mean_run)
+            row = temperature_run_summary(run, mean_run)
             cfg = run.get("config", {})
             row["warmup"] = f"{cfg.get('warmup_steps', 0)}+{cfg.get('ramp_steps', 0)}"
             rows.append(row)
@@ -407,7 +407,9 @@ def main(argv=None) -> int:
         print(
             f"T={t:g} done in {run['seconds']:.0f}s: {run['final_arch']}{' NON-FINITE LOSS' if bad else ''}", flush=True
         )
-    rows = ([summarize(mean_run, mean_run)] if mean_run else []) + [summarize(r, mean_run) for r in runs]
+    rows = ([temperature_run_summary(mean_run, mean_run)] if mean_run else []) + [
+        temperature_run_summary(r, mean_run) for r in runs
+    ]
     h = (mean_run or runs[0])["records"]
     k = max(0, int(len(h) * 0.25) - 1)
     print_table(rows, args)

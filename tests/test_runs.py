@@ -165,3 +165,35 @@ def test_no_scheduler_warning_when_alpha_has_not_moved_in_an_epoch():
         warnings.simplefilter("error")
         result = run_search(config)
     assert result.strategy.a_scheduler.last_epoch == 2
+
+
+def test_read_run_reads_summary_history_and_measurements(tmp_path):
+    import gzip
+    import json
+
+    from gibbsnas_lite.runs import read_history, read_run
+    from gibbsnas_lite.stats import describe
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    lines = [{"kind": "alpha", "epoch": 0, "step": 2}, {"kind": "epoch", "epoch": 0, "arch": "a"}]
+    (folder / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (folder / "config.json").write_text("{}")
+    run = read_run(folder)
+    assert run.summary is None and run.config == {} and run.measured is None
+    assert run.epochs == [{"epoch": 0, "arch": "a"}] and run.alpha == [{"epoch": 0, "step": 2}]
+    with pytest.raises(FileNotFoundError, match="not finished"):
+        run.finished_summary()
+    (folder / "time.txt").write_text("12.5 2048 10.0 1.5\n")
+    assert read_run(folder).measured == {"wall_seconds": 12.5, "peak_rss_mb": 2.0, "cpu_seconds": 11.5}
+    # a training run's records have no kind: every one is an epoch; a gzipped history reads the same
+    (folder / "history.jsonl").unlink()
+    (folder / "history.jsonl.gz").write_bytes(gzip.compress(b'{"epoch": 0, "train_loss": 1.0}\n'))
+    assert read_history(folder) == [{"epoch": 0, "train_loss": 1.0}]
+    assert read_run(folder).epochs == [{"epoch": 0, "train_loss": 1.0}]
+    with pytest.raises(FileNotFoundError, match="no search history"):
+        read_history(tmp_path, what="search")
+    # one statistics helper: finite values, sample std, None where undefined
+    assert describe([1.0, None, float("nan"), 3.0]) == {"mean": 2.0, "std": 2**0.5, "n": 2, "min": 1.0, "max": 3.0}
+    assert describe([5.0])["std"] is None and describe([5.0], ddof=0)["std"] == 0.0
+    assert describe([])["n"] == 0

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..search.drive import NOT_A_SEARCH
 from ..spaces.nb201.cell_stats import cell_edges, has_parameterised_path
-from ..sweep.stats import METRIC, mean_std
+from ..sweep.stats import METRIC, mean_and_band
 
 #: the seeds settings were chosen on, and the seeds that judge them
 TUNING_SEEDS = (0, 1, 2)
@@ -175,11 +175,11 @@ def verdict(rows: Sequence[Mapping[str, Any]], seeds: Sequence[int] = HELD_OUT_S
         "gibbs_agreement": float(np.mean(agreements)) if agreements else None,
         "gibbs_searches": bool(agreements) and float(np.mean(agreements)) <= NOT_A_SEARCH,
         "gibbs_without_path": sum(not x["gibbs_path"] for x in gibbs),
-        "gap_mean_std": mean_std(gaps) if gaps else None,
+        "gap_mean_std": mean_and_band(gaps) if gaps else None,
         "gibbs_ahead": sum(g > 0 for g in gaps),
-        "sample_minus_mean": mean_std(diffs) if diffs else None,
-        "darts": mean_std([x["darts"] for x in darts]) if darts else None,
-        "gibbs": mean_std([x["gibbs"] for x in gibbs]) if gibbs else None,
+        "sample_minus_mean": mean_and_band(diffs) if diffs else None,
+        "darts": mean_and_band([x["darts"] for x in darts]) if darts else None,
+        "gibbs": mean_and_band([x["gibbs"] for x in gibbs]) if gibbs else None,
     }
     result["gibbs_wins"] = (
         len(both) == len(seeds)

@@ -20,7 +20,6 @@ reference rows :data:`PAPER_TABLE3_REFERENCE` (ResNet, the benchmark's optimum).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..nasbench import TABLE3_COLUMNS, NB201Table
+from ..runs import read_run
 from ..search.registry import REGISTRY
 
 __all__ = [
@@ -175,21 +175,18 @@ def _read_run(run: Any) -> tuple[dict[str, Any], str, list[dict[str, Any]], floa
             float(getattr(run, "seconds", 0.0)),
             str(out_dir) if out_dir is not None else None,
         )
-    from ..search.history import History
-
     folder = Path(run)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a search run folder (expected summary.json / history.jsonl)")
-    epochs = History.load(folder).epochs
-    summary_path = folder / "summary.json"
-    if summary_path.exists():
-        summary = json.loads(summary_path.read_text())
+    folder_run = read_run(folder, what="search")
+    epochs = folder_run.epochs
+    if folder_run.summary is not None:
+        summary = folder_run.summary
         return summary["config"], summary["arch"], epochs, float(summary.get("seconds", 0.0)), str(folder)
-    config_path = folder / "config.json"
-    if not config_path.exists() or not epochs:
+    if folder_run.config is None or not epochs:
         raise FileNotFoundError(f"{folder} holds neither summary.json nor config.json with epoch records")
     seconds = float(sum(e.get("seconds", 0.0) for e in epochs))
-    return json.loads(config_path.read_text()), epochs[-1]["arch"], epochs, seconds, str(folder)
+    return folder_run.config, epochs[-1]["arch"], epochs, seconds, str(folder)
 
 
 def run_row(run: Any, table: NB201Table | None = None) -> RunRow:

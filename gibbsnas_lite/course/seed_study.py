@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..runs import atomic_write_text
+from ..runs import SUMMARY, atomic_write_text, read_run
 from ..search.registry import strategy_names
 
 # the cell properties and row statistics live in the core (a sweep's rows use them too); re-exported here
@@ -36,7 +36,16 @@ from ..spaces.nb201.cell_stats import (  # noqa: F401
     has_parameterised_path,
     parameter_free_share,
 )
-from ..sweep.stats import METRIC, epoch_curves, gap, mean_std, strategies_in, summarize  # noqa: F401
+from ..sweep.stats import (  # noqa: F401
+    METRIC,
+    epoch_curves,
+    gap,
+    mean_and_band,
+    mean_std,
+    strategies_in,
+    strategy_summary,
+    summarize,
+)
 
 _FOLDER = "seed_study"
 
@@ -50,13 +59,13 @@ def __getattr__(name: str) -> Any:
 
 # ----------------------------------------------------------------------------- rows from runs
 def run_row(folder: str | os.PathLike) -> dict[str, Any]:
-    """One finished run folder (summary.json, history.jsonl; trial.json or time.txt) -> one study row."""
-    folder = Path(folder)
-    summary = json.loads((folder / "summary.json").read_text())
-    records = [json.loads(line) for line in (folder / "history.jsonl").read_text().splitlines() if line.strip()]
-    epochs = [r for r in records if r.get("kind") == "epoch"]
-    row: dict[str, Any] = {
-        "run": folder.name,
+    """One finished run folder (summary.json, history.jsonl; trial.json or time.txt) -> one study row
+    (read by :func:`gibbsnas_lite.runs.read_run`)."""
+    run = read_run(folder)
+    summary = run.finished_summary()
+    measured = run.measured or {"wall_seconds": summary.get("seconds"), "peak_rss_mb": None, "cpu_seconds": None}
+    return {
+        "run": run.folder.name,
         "strategy": summary["strategy"],
         "seed": summary["seed"],
         "arch": summary["arch"],
@@ -72,28 +81,14 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
                 "arch": r["arch"],
                 **_epoch_drive(r.get("drive") or {}),
             }
-            for r in epochs
+            for r in run.epochs
         ],
         "drive": drive_row(summary.get("drive") or {}),
         "data_sha256": (summary.get("data") or {}).get("sha256"),
-        "cpu_seconds": None,
-        "wall_seconds": summary.get("seconds"),
-        "peak_rss_mb": None,
+        "cpu_seconds": measured["cpu_seconds"],
+        "wall_seconds": measured["wall_seconds"],
+        "peak_rss_mb": measured["peak_rss_mb"],
     }
-    trial = folder / "trial.json"  # a sweep's trial (gibbsnas_lite.sweep): its process's measurements
-    timing = folder / "time.txt"  # /usr/bin/time -f "%e %M %U %S" (scripts/run_cpu_study.sh)
-    if trial.exists():
-        measured = json.loads(trial.read_text())
-        row["wall_seconds"] = measured.get("search_seconds")
-        row["peak_rss_mb"] = measured.get("peak_rss_mb")
-        row["cpu_seconds"] = measured.get("cpu_seconds")
-    elif timing.exists():
-        fields = timing.read_text().split()
-        if len(fields) >= 4:
-            row["wall_seconds"] = float(fields[0])
-            row["peak_rss_mb"] = int(fields[1]) / 1024
-            row["cpu_seconds"] = float(fields[2]) + float(fields[3])
-    return row
 
 
 def drive_row(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -119,7 +114,7 @@ def _epoch_drive(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def collect(folders: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
     """Rows of every finished run among ``folders`` (unfinished ones, without summary.json, are skipped)."""
-    return [run_row(f) for f in sorted(map(Path, folders)) if (Path(f) / "summary.json").exists()]
+    return [run_row(f) for f in sorted(map(Path, folders)) if (Path(f) / SUMMARY).exists()]
 
 
 def save(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike, **about: Any) -> Path:

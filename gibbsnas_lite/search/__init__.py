@@ -13,7 +13,7 @@ noise move alpha: the drift/noise split and the noise-only control). Run-folder 
 RNG states, progress bars) are in :mod:`gibbsnas_lite.runs`.
 """
 
-from .base import NonFiniteLossError
+from ..runs import NonFiniteLossError
 from .config import PROFILES, SearchConfig, make_config
 from .history import History
 from .loop import SearchResult, StopSearch, run_search

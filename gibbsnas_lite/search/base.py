@@ -25,12 +25,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..runs import NonFiniteLossError  # noqa: F401 - its home before issue 21, re-exported for one version
 from ..samplers import NonFiniteWatch
-
-
-class NonFiniteLossError(ValueError):
-    """The loss became NaN/Inf; the run stops and the last good checkpoint is kept."""
-
 
 #: a strategy driven without the loop's epoch check (e.g. a script calling ``step()``) checks its
 #: NaN/Inf record after this many noted values, so the values kept for the check stay bounded

@@ -9,12 +9,11 @@ unfinished epoch never survive.
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
-from ..runs import HISTORY, atomic_write_text
+from ..runs import atomic_write_text, read_history
 
 __all__ = ["History", "atomic_write_text"]
 
@@ -68,22 +67,10 @@ class History:
 
     @classmethod
     def load(cls, path: Path) -> History:
-        """Read a ``history.jsonl`` written by a search (for plots and replay)."""
-        path = Path(path)
-        if path.is_dir():
-            gzipped = path / f"{HISTORY}.gz"
-            path = gzipped if gzipped.exists() and not (path / HISTORY).exists() else path / HISTORY
-        if not path.exists():
-            raise FileNotFoundError(f"no search history at {path}; pass a run folder or its history.jsonl")
-        text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
+        """Read a ``history.jsonl`` written by a search (for plots and replay):
+        :func:`gibbsnas_lite.runs.read_history`'s records, sorted by kind."""
         history = cls(None)
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as err:
-                raise ValueError(f"{path}:{n} is not valid JSON ({err})") from None
+        for obj in read_history(path, what="search"):
             kind = obj.pop("kind", None)
             if kind == "epoch":
                 history.epochs.append(obj)

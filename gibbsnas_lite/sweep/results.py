@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..runs import HISTORY, SUMMARY, atomic_write_text
+from ..runs import SUMMARY, atomic_write_text, read_run
 from ..spaces.nb201.cell_stats import has_parameterised_path, parameter_free_share
 from . import stats
 from .trials import Trial
@@ -57,11 +57,10 @@ def summary_is_complete(folder: Path) -> bool:
 
 
 def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
-    """The row of a finished trial, read from its run folder (summary.json and history.jsonl)."""
-    folder = Path(folder)
-    summary = json.loads((folder / SUMMARY).read_text())
-    records = [json.loads(line) for line in (folder / HISTORY).read_text().splitlines() if line.strip()]
-    epochs = [r for r in records if r.get("kind") == "epoch"]
+    """The row of a finished trial, read from its run folder (summary.json and history.jsonl) by
+    :func:`gibbsnas_lite.runs.read_run`."""
+    run = read_run(folder)
+    summary, epochs = run.finished_summary(), run.epochs
     arch, nb201 = summary["arch"], summary["space"] == "nb201"
     row = _base_row(trial)
     row.update(
@@ -166,6 +165,10 @@ def one_dataset(
     return mine, (datasets[0] if datasets else dataset)
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], dataset: str | None = None) -> list[dict[str, Any]]:
-    """Per strategy: n, mean ± std, min, max of the NB201 CIFAR-10 test accuracy (:func:`.stats.summarize`)."""
-    return stats.summarize(one_dataset(rows, dataset)[0])
+def strategy_summary(rows: Sequence[Mapping[str, Any]], dataset: str | None = None) -> list[dict[str, Any]]:
+    """:func:`.stats.strategy_summary` of a sweep's finished rows of one dataset (:func:`one_dataset`):
+    per strategy n, mean ± std, min, max of the NB201 CIFAR-10 test accuracy."""
+    return stats.strategy_summary(one_dataset(rows, dataset)[0])
+
+
+summarize = strategy_summary  # the name before issue 21

@@ -4,12 +4,12 @@ The non-weight-sharing block of GibbsNAS Table 3 (numbers from NAS-Bench-201), r
 shipped tables (:class:`gibbsnas_lite.nasbench.NB201Table`): no training, every "evaluation"
 is a look-up, so a search takes milliseconds::
 
-    >>> from gibbsnas_lite.table_search import run_table_search, run_many, summarize
+    >>> from gibbsnas_lite.table_search import run_table_search, run_many, result_stats
     >>> r = run_table_search("REA", "cifar10", budget=100, seed=0)   # 100 full evaluations
     >>> r.arch, r.valid, r.test                                      # found cell, its valid / test %
     >>> r.incumbent_valid                                            # anytime curve, per query
     >>> runs = run_many(["RS", "REA"], "cifar100", budget=100, seeds=10)
-    >>> summarize(runs["REA"])["test"]                               # Stat(mean, std, n)
+    >>> result_stats(runs["REA"])["test"]                            # Stat(mean, std, n)
 
 The figure of the anytime curves is :func:`gibbsnas_lite.course.plots.table_search.anytime_figure`.
 
@@ -45,6 +45,7 @@ from .runner import (
     anytime_curves,
     format_table3,
     get_algorithm,
+    result_stats,
     run_many,
     run_table_search,
     summarize,
@@ -77,6 +78,7 @@ __all__ = [
     "random_search",
     "regularized_evolution",
     "reinforce",
+    "result_stats",
     "run_many",
     "run_table_search",
     "summarize",

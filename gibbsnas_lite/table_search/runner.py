@@ -23,6 +23,7 @@ __all__ = [
     "get_algorithm",
     "run_table_search",
     "run_many",
+    "result_stats",
     "summarize",
     "table3_block",
     "format_table3",
@@ -159,9 +160,12 @@ class Stat:
         return f"{self.mean:{spec}}±{self.std:{spec}}"
 
 
-def summarize(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
-    """Mean ± std (population std, ddof=0) over runs of the found cell's valid / test accuracy,
-    the queries made and the cost spent: ``{"valid", "test", "queries", "cost"}``."""
+def result_stats(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
+    """Mean ± std over runs of the found cell's valid / test accuracy, the queries made and the
+    cost spent: ``{"valid", "test", "queries", "cost"}``. The std is the population std (ddof=0),
+    as NAS-Bench-201's tables, with numpy's sums (which differ from
+    :func:`gibbsnas_lite.stats.describe`'s in the last bit). ``summarize`` is its name before
+    issue 21."""
     if not results:
         raise ValueError("no results to summarize")
 
@@ -175,6 +179,9 @@ def summarize(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
         "queries": stat([r.n_queries for r in results]),
         "cost": stat([r.cost_used for r in results]),
     }
+
+
+summarize = result_stats  # the name before issue 21
 
 
 def table3_block(
@@ -193,7 +200,7 @@ def table3_block(
     for d in datasets:
         runs = run_many(algorithms, d, budget, seeds, table=table, params=params)
         for name, res in runs.items():
-            out.setdefault(name, {})[d] = summarize(res)
+            out.setdefault(name, {})[d] = result_stats(res)
     return out
 
 

@@ -6,8 +6,7 @@ training loop (:func:`train_network`, checkpoints, resume, :class:`TrainResult`)
 and its departures from quark0/darts ``cnn/train.py``: :mod:`.config`'s docstring, docs/train.md.
 """
 
-from ..runs import CHECKPOINT, HISTORY, PROFILES, SUMMARY
-from ..search.base import NonFiniteLossError
+from ..runs import CHECKPOINT, HISTORY, PROFILES, SUMMARY, NonFiniteLossError
 from .config import (
     DARTS_PROTOCOL,
     DATASETS,

@@ -20,6 +20,7 @@ from ..runs import (
     CHECKPOINT,
     HISTORY,
     SUMMARY,
+    NonFiniteLossError,
     atomic_torch_save,
     atomic_write_text,
     capture_rng,
@@ -32,7 +33,6 @@ from ..runs import (
 from ..runs import (
     progress as progress_bar,
 )
-from ..search.base import NonFiniteLossError
 from ..spaces.darts.genotypes import (
     format_genotype,
 )

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
-from ...train import HISTORY, TrainResult
+from ...runs import read_history
+from ...train import TrainResult
 
 
 def training_figure(history: Any, title: str | None = None):
     """Plotly figure of a training run: train loss (left axis), train and test accuracy (right).
 
-    ``history``: a :class:`TrainResult`, its ``history`` list, or a run folder.
+    ``history``: a :class:`TrainResult`, its ``history`` list, or a run folder (or its history.jsonl),
+    read by :func:`gibbsnas_lite.runs.read_history`.
     """
     if isinstance(history, TrainResult):
         history = history.history
     elif isinstance(history, (str, Path)):
-        path = Path(history)
-        path = path / HISTORY if path.is_dir() else path
-        history = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        history = read_history(history, what="training")
     epochs = [r["epoch"] + 1 for r in history]
     fig = go.Figure()
     fig.add_trace(
