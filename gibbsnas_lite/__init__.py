@@ -9,7 +9,8 @@ tqdm draws progress bars when present) and imports nothing from ``course/``:
     search        Algorithm 1 and the baselines (DARTS-V1/V2, GDAS, RSPS) on one resumable loop;
                   the strategy registry
     train         the DARTS evaluation protocol: train a genotype from scratch
-    runs          run folders: atomic writes, checkpoint files, RNG capture, progress, profiles
+    runs          run folders: atomic writes, checkpoint files, RNG capture, progress, profiles; read_run
+    stats         describe(): the one summary of a list of numbers (count, mean, sample std, min, max)
     table_search  random search, REA, REINFORCE, BOHB-style on the benchmark table
     sweep         many searches on Ray: trials, runner, results, row statistics (the [sweep] extra)
 
