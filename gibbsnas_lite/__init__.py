@@ -2,7 +2,7 @@
 
 Two layers (docs/architecture.md). The core needs only torch and numpy (``pip install .``;
 tqdm draws progress bars when present) and imports nothing from ``course/``:
-    samplers      BFGS Gaussian sampler for alpha (Eq. 16), diagonal L-BFGS Gaussian sampler for omega (Eq. 15)
+    samplers      BFGS Gaussian sampler for alpha (Eq. 16), diagonal quasi-Newton Gaussian sampler for omega (Eq. 15)
     spaces        NAS-Bench-201 and DARTS search spaces (ops, cells, supernets, derived networks)
     nasbench      the NAS-Bench-201 lookup table shipped in data/
     data          datasets and the device loader

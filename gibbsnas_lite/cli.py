@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from . import __version__
-from .runs import PROFILES
+from .runs import PROFILES, parse_settings  # parse_settings: re-exported, as before
 from .search.config import DATASETS, DEVICES, SPACES
 from .search.config import PROFILES as SEARCH_PROFILES
 from .search.registry import strategy_names
@@ -290,33 +290,6 @@ _RUN_OPTIONS = (
     "data_root",
     "out",
 )
-
-
-def parse_settings(items: list[str]) -> dict:
-    """``["image_size=16", "alpha_max_step=None"]`` -> ``{"image_size": 16, "alpha_max_step": None}``.
-
-    Values are Python literals where they parse as one, else strings. Unknown keys are refused
-    by ``SearchConfig.from_dict`` with the list of known ones; a ``None`` leaves the value that
-    the profile and strategy set (as an omitted flag does).
-    """
-    import ast
-
-    settings = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set image_size=16)")
-        if text.strip().lower() in ("true", "false"):  # JSON/YAML spelling of a bool, as sweep files write it
-            settings[key.strip()] = text.strip().lower() == "true"
-            continue
-        try:
-            settings[key.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            try:
-                settings[key.strip()] = float(text)  # inf, nan
-            except ValueError:
-                settings[key.strip()] = text
-    return settings
 
 
 def run_search_command(args) -> int:

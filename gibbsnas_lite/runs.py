@@ -10,7 +10,9 @@
 - :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
   only torch and numpy);
 - :class:`NonFiniteLossError`: a NaN/Inf loss stops a run (search or training);
-- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses);
+- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses), and
+  :func:`parse_settings`: the one ``KEY=VALUE`` reader of config fields (``search --set``,
+  ``sweep -o``, the scripts' overrides);
 - reading a run folder back: :func:`read_run` (a :class:`RunFolder`: summary, config, history
   records, measurements), the one reader that the seed study, the sweep results, the report and
   the plots use; :func:`read_history` reads a ``history.jsonl`` (or ``.jsonl.gz``) alone.
@@ -45,6 +47,7 @@ __all__ = [
     "capture_rng",
     "choice",
     "open_run",
+    "parse_settings",
     "progress",
     "read_checkpoint_file",
     "read_history",
@@ -223,6 +226,37 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (the message lists them)."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def parse_settings(items, flag: str = "--set") -> dict:
+    """``["image_size=16", "alpha_max_step=None"]`` -> ``{"image_size": 16, "alpha_max_step": None}``.
+
+    The one reader of ``KEY=VALUE`` config settings (``search --set``, ``sweep -o``, the benchmark
+    and diagnosis scripts). Values are Python literals where they parse as one (``16``, ``0.5``,
+    ``None``, ``True``, ``[1, 2]``), ``true``/``false`` in any case are booleans (as JSON and YAML
+    sweep files spell them), ``inf``/``nan`` are floats, anything else is a string. Keys and the
+    booleans' spelling are stripped of spaces. Unknown keys are refused later by
+    ``ConfigDict.from_dict`` with the list of known ones; a ``None`` leaves the value that the
+    profile and strategy set (as an omitted flag does). ``flag`` names the option in the error.
+    """
+    import ast
+
+    settings = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r} (e.g. {flag} image_size=16)")
+        if text.strip().lower() in ("true", "false"):  # JSON/YAML spelling of a bool, as sweep files write it
+            settings[key.strip()] = text.strip().lower() == "true"
+            continue
+        try:
+            settings[key.strip()] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            try:
+                settings[key.strip()] = float(text)  # inf, nan
+            except ValueError:
+                settings[key.strip()] = text
+    return settings
 
 
 class ConfigDict:

@@ -132,16 +132,13 @@ def sync(device: torch.device) -> None:
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"gibbs2:curvature_every=8,history_size=3"`` -> ("gibbs2", {"curvature_every": 8, "history_size": 3})."""
+    """``"gibbs2:curvature_every=8,history_size=3"`` -> ("gibbs2", {"curvature_every": 8, "history_size": 3}).
+
+    The settings are read as ``search --set`` reads them (``gibbsnas_lite.runs.parse_settings``)."""
+    from gibbsnas_lite.runs import parse_settings
+
     name, _, rest = spec.partition(":")
-    extra: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")) if rest else []:
-        key, _, value = item.partition("=")
-        try:
-            extra[key] = json.loads(value)
-        except ValueError:
-            extra[key] = value
-    return name, extra
+    return name, parse_settings(filter(None, rest.split(",")), flag="--strategies")
 
 
 VARIANTS = ("cl", "compile")  # "gibbs2+cl": channels_last model and batches; "+compile": torch.compile

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--set", action="append", default=[], dest="settings", metavar="KEY=VALUE")
     p.add_argument("--out", default="runs/bench_sweep")
     args = p.parse_args(argv)
-    from gibbsnas_lite.cli import parse_settings
+    from gibbsnas_lite.runs import parse_settings
 
     trials = grid(args.strategies, args.seeds, profile=args.profile, overrides=parse_settings(args.settings))
     arms = args.arms.split(",")

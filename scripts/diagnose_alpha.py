@@ -13,7 +13,6 @@ each edge. One JSON line per alpha step; the epoch records come from the run's h
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gibbsnas_lite.runs import parse_settings  # noqa: E402
 from gibbsnas_lite.search import loop as loop_module  # noqa: E402
 from gibbsnas_lite.search import make_config, run_search  # noqa: E402
 from gibbsnas_lite.spaces.nb201.ops import OPS  # noqa: E402
@@ -100,16 +100,7 @@ def main() -> None:
     parser.add_argument("-o", "--override", action="append", default=[], help="config key=value (Python literal)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    overrides = {}
-    for item in args.override:
-        key, value = item.split("=", 1)
-        try:
-            overrides[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            try:
-                overrides[key] = float(value)  # inf, nan
-            except ValueError:
-                overrides[key] = value
+    overrides = parse_settings(args.override, flag="--override")
     config = make_config(args.strategy, profile=args.profile, seed=args.seed, device="cpu", **overrides)
     records: list = []
     build = loop_module.build_strategy

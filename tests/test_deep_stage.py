@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian, noise_variance_factor
+from gibbsnas_lite.samplers import BFGSGaussian, DiagonalGaussian, noise_variance_factor
 from gibbsnas_lite.search import drive, make_config
 
 A = torch.tensor([[3.0, 1.2], [1.2, 1.0]], dtype=torch.float64)
@@ -51,7 +51,7 @@ def test_diagonal_sampler_calibrated_draw_variance():
     spreads = {}
     for noise in ("eq16", "calibrated"):
         w = torch.nn.Parameter(torch.zeros(200_000, dtype=torch.float64))
-        sampler = DiagLBFGSGaussian(
+        sampler = DiagonalGaussian(
             [w], lr=0.5, data_size=4.0, temperature=2.0, weight_decay=0.0, h_max=0.1, noise=noise, seed=3
         )
         w.grad = torch.zeros_like(w)
@@ -66,7 +66,7 @@ def test_samplers_refuse_an_unknown_noise():
     with pytest.raises(ValueError, match="noise must be one of 'eq16', 'calibrated', got 'hot'"):
         BFGSGaussian([p], data_size=1.0, noise="hot")
     with pytest.raises(ValueError, match="noise must be one of"):
-        DiagLBFGSGaussian([p], data_size=1.0, noise="hot")
+        DiagonalGaussian([p], data_size=1.0, noise="hot")
 
 
 def alpha_chain(gradient: torch.Tensor, steps: int, seed: int):

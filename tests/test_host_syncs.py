@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from gibbsnas_lite import data as D
-from gibbsnas_lite.samplers import DiagLBFGSGaussian, NonFiniteWatch
+from gibbsnas_lite.samplers import DiagonalGaussian, NonFiniteWatch
 from gibbsnas_lite.search import NonFiniteLossError, make_config, run_search
 from gibbsnas_lite.search.base import BlockDraws
 from gibbsnas_lite.search.checkpoint import load_checkpoint
@@ -308,13 +308,13 @@ def test_the_check_names_the_first_non_finite_value_and_starts_afresh():
 
 def test_the_omega_sampler_notes_a_nan_gradient_instead_of_raising():
     params = [torch.randn(4, 3, requires_grad=True)]
-    sampler = DiagLBFGSGaussian(params, data_size=50, seed=0)
+    sampler = DiagonalGaussian(params, data_size=50, seed=0)
     sampler.finite_watch = watch = NonFiniteWatch()
     watch.context = "epoch 0 step 3 (omega)"
     params[0].grad = torch.full((4, 3), float("nan"))
     sampler.step()  # no raise, no host sync: the owner reads the watch and discards the step
     context, site, value = watch.first()
-    assert (context, site) == ("epoch 0 step 3 (omega)", "DiagLBFGSGaussian gradient") and math.isnan(value)
+    assert (context, site) == ("epoch 0 step 3 (omega)", "DiagonalGaussian gradient") and math.isnan(value)
 
 
 # --- DARTS's omega step: omega's gradient alone --------------------------------------------------

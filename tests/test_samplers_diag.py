@@ -1,4 +1,4 @@
-"""DiagLBFGSGaussian (paper Eq. 15): checked against known truths (diagonal Gaussians, dense BFGS, SGD bounds)."""
+"""DiagonalGaussian (paper Eq. 15): checked against known truths (diagonal Gaussians, dense BFGS, SGD bounds)."""
 
 import copy
 import io
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gibbsnas_lite.samplers import DiagLBFGSGaussian, bfgs_inverse_update, lbfgs_diagonal, secant_diagonal
+from gibbsnas_lite.samplers import DiagonalGaussian, bfgs_inverse_update, lbfgs_diagonal, secant_diagonal
 from helpers import assert_same, noisy_quadratic_run
 
 F64 = torch.float64
@@ -25,7 +25,7 @@ def diagonal_chain():
     a, mu = diagonal_target()
     chains, data_size, burn_in, steps = 10, 4.0, 50, 1000
     theta = torch.zeros(chains, 50, dtype=F64, requires_grad=True)
-    sampler = DiagLBFGSGaussian([theta], data_size=data_size, weight_decay=0.0, seed=0)
+    sampler = DiagonalGaussian([theta], data_size=data_size, weight_decay=0.0, seed=0)
     samples = torch.empty(steps, chains, 50, dtype=F64)
     for t in range(burn_in + steps):
         theta.grad = a * (theta.detach() - mu)
@@ -54,7 +54,7 @@ def test_secant_diagonal_is_exact_on_a_separable_quadratic(diagonal_chain):
 def test_mean_mode_converges_to_the_mode():
     a, mu = diagonal_target(seed=1)
     theta = torch.zeros(50, dtype=F64, requires_grad=True)
-    sampler = DiagLBFGSGaussian([theta], data_size=1, weight_decay=0.0, mode="mean", h_min=1e-4, h_max=1.0)
+    sampler = DiagonalGaussian([theta], data_size=1, weight_decay=0.0, mode="mean", h_min=1e-4, h_max=1.0)
     for _ in range(8):
         theta.grad = a * (theta.detach() - mu)
         sampler.step()
@@ -102,7 +102,7 @@ def make_mlp_problem():
 def test_defaults_train_a_network_with_minibatch_noise():
     """Sample mode at the defaults (η = 1, D in [1e-4, 0.1]) on a 3-layer MLP, batch 64: stable and learning."""
     x, labels, net = make_mlp_problem()
-    sampler = DiagLBFGSGaussian(net.parameters(), data_size=len(x), seed=0)
+    sampler = DiagonalGaussian(net.parameters(), data_size=len(x), seed=0)
     batches = torch.Generator().manual_seed(1)
     loss = torch.nn.functional.cross_entropy
     with torch.no_grad():
@@ -124,7 +124,7 @@ def test_gradient_noise_and_closure_pairs(use_closure):
     """Additive gradient noise: next-step pairs see it in s and y and are biased; same-batch pairs stay exact."""
     a, mu = diagonal_target(20, seed=3)
     theta = torch.zeros(20, dtype=F64, requires_grad=True)
-    sampler = DiagLBFGSGaussian([theta], lr=0.1, data_size=100, weight_decay=0.0, mode="mean", h_min=1e-5, h_max=1.0)
+    sampler = DiagonalGaussian([theta], lr=0.1, data_size=100, weight_decay=0.0, mode="mean", h_min=1e-5, h_max=1.0)
     g = torch.Generator().manual_seed(4)
     for _ in range(200):
         batch_noise = torch.randn(20, generator=g, dtype=F64)
@@ -165,12 +165,12 @@ def test_gradient_noise_and_closure_pairs(use_closure):
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        DiagLBFGSGaussian([torch.zeros(3, requires_grad=True)], **(dict(data_size=10) | kwargs))
+        DiagonalGaussian([torch.zeros(3, requires_grad=True)], **(dict(data_size=10) | kwargs))
 
 
 def test_nan_gradient_raises_and_changes_nothing():
     params = [torch.randn(4, 3, requires_grad=True), torch.randn(5, requires_grad=True)]
-    sampler = DiagLBFGSGaussian(params, data_size=50, seed=0)
+    sampler = DiagonalGaussian(params, data_size=50, seed=0)
     noisy_quadratic_run(params, sampler, 4, seed=1)
     params[0].grad = torch.full((4, 3), float("inf"))
     params[1].grad = torch.ones(5)
@@ -188,7 +188,7 @@ def test_warmup_draws_no_noise_then_ramps_linearly():
     trajectories = {}
     for mode in ("sample", "mean"):
         theta = torch.zeros(30, dtype=F64, requires_grad=True)
-        sampler = DiagLBFGSGaussian([theta], data_size=5, mode=mode, warmup_steps=3, seed=0)
+        sampler = DiagonalGaussian([theta], data_size=5, mode=mode, warmup_steps=3, seed=0)
         trajectory = []
         for _ in range(4):
             theta.grad = a * (theta.detach() - mu)
@@ -202,9 +202,7 @@ def test_warmup_draws_no_noise_then_ramps_linearly():
     moves = {}
     for warmup, ramp in ((0, 0), (1, 3)):
         theta = torch.zeros(40, dtype=F64, requires_grad=True)
-        sampler = DiagLBFGSGaussian(
-            [theta], data_size=2, weight_decay=0.0, warmup_steps=warmup, ramp_steps=ramp, seed=3
-        )
+        sampler = DiagonalGaussian([theta], data_size=2, weight_decay=0.0, warmup_steps=warmup, ramp_steps=ramp, seed=3)
         steps = []
         for _ in range(5):
             before = theta.detach().clone()
@@ -221,7 +219,7 @@ def test_warmup_draws_no_noise_then_ramps_linearly():
 
 def test_clip_std_and_clip_ratio_bounds():
     theta = torch.zeros(3000, dtype=F64, requires_grad=True)
-    sampler = DiagLBFGSGaussian([theta], data_size=4, weight_decay=0.0, clip_std=2.0, seed=0)
+    sampler = DiagonalGaussian([theta], data_size=4, weight_decay=0.0, clip_std=2.0, seed=0)
     theta.grad = torch.zeros(3000, dtype=F64)
     sampler.step()
     bound = 2.0 * math.sqrt(0.1 / 4)  # k sqrt(T/N · D), D = h_max before any pair
@@ -230,13 +228,13 @@ def test_clip_std_and_clip_ratio_bounds():
 
     a, mu = diagonal_target(30, seed=6)
     params = [torch.zeros(30, dtype=F64, requires_grad=True), torch.zeros(30, dtype=F64, requires_grad=True)]
-    warm = DiagLBFGSGaussian(params, data_size=1, seed=0)
+    warm = DiagonalGaussian(params, data_size=1, seed=0)
     noisy_quadratic_run(params, warm, 4, seed=2)
     state, start = warm.state_dict(), [p.detach().clone() for p in params]
     ends = {}
     for mode in ("sample", "mean"):
         copies = [p.clone().requires_grad_() for p in start]
-        sampler = DiagLBFGSGaussian(copies, data_size=1, mode=mode, clip_ratio=1e-3)
+        sampler = DiagonalGaussian(copies, data_size=1, mode=mode, clip_ratio=1e-3)
         sampler.load_state_dict(state)
         for c, p in zip(copies, start):
             c.grad = a * (p - mu)
@@ -254,18 +252,18 @@ def test_state_dict_round_trip_is_bit_exact(diag):
     kwargs = dict(data_size=30, diag=diag, history_size=3, seed=4, warmup_steps=1, ramp_steps=2, clip_std=2.5)
 
     straight = [p.clone().requires_grad_() for p in start]
-    uninterrupted = DiagLBFGSGaussian(straight, **kwargs)
+    uninterrupted = DiagonalGaussian(straight, **kwargs)
     noisy_quadratic_run(straight, uninterrupted, 6, seed=1)
     noisy_quadratic_run(straight, uninterrupted, 5, seed=2)
 
     first = [p.clone().requires_grad_() for p in start]
-    sampler = DiagLBFGSGaussian(first, **kwargs)
+    sampler = DiagonalGaussian(first, **kwargs)
     noisy_quadratic_run(first, sampler, 6, seed=1)
     buffer = io.BytesIO()
     torch.save(sampler.state_dict(), buffer)
     buffer.seek(0)
     resumed_params = [p.detach().clone().requires_grad_() for p in first]
-    resumed = DiagLBFGSGaussian(resumed_params, **(kwargs | dict(seed=123)))
+    resumed = DiagonalGaussian(resumed_params, **(kwargs | dict(seed=123)))
     resumed.load_state_dict(torch.load(buffer, weights_only=False))
     noisy_quadratic_run(resumed_params, resumed, 5, seed=2)
 
@@ -280,7 +278,7 @@ def test_runs_on_cuda():
     ends = {}
     for device in ("cpu", "cuda"):
         theta = torch.zeros(20, dtype=F64, device=device, requires_grad=True)
-        sampler = DiagLBFGSGaussian([theta], data_size=4, weight_decay=0.0, mode="mean", diag="lbfgs")
+        sampler = DiagonalGaussian([theta], data_size=4, weight_decay=0.0, mode="mean", diag="lbfgs")
         for _ in range(10):
             theta.grad = a.to(device) * (theta.detach() - mu.to(device))
             sampler.step()
@@ -288,13 +286,31 @@ def test_runs_on_cuda():
     assert torch.allclose(ends["cpu"], ends["cuda"], rtol=1e-9, atol=1e-12)
 
     params = [torch.zeros(8, 4, device="cuda", requires_grad=True), torch.zeros(3, device="cuda", requires_grad=True)]
-    sampler = DiagLBFGSGaussian(params, data_size=100, seed=0, clip_std=3.0, clip_ratio=10.0)
+    sampler = DiagonalGaussian(params, data_size=100, seed=0, clip_std=3.0, clip_ratio=10.0)
     noisy_quadratic_run(params, sampler, 5, seed=4)
     assert all(t.device.type == "cuda" for t in sampler.state[params[0]].values() if torch.is_tensor(t))
     assert all(torch.isfinite(p).all() for p in params)
     copies = [p.detach().clone().requires_grad_() for p in params]
-    resumed = DiagLBFGSGaussian(copies, data_size=100, seed=1, clip_std=3.0, clip_ratio=10.0)
+    resumed = DiagonalGaussian(copies, data_size=100, seed=1, clip_std=3.0, clip_ratio=10.0)
     resumed.load_state_dict(sampler.state_dict())
     noisy_quadratic_run(params, sampler, 3, seed=5)
     noisy_quadratic_run(copies, resumed, 3, seed=5)
     assert all(torch.equal(p, c) for p, c in zip(params, copies))
+
+
+def test_the_earlier_name_is_an_alias_for_one_version():
+    """DiagLBFGSGaussian (issue 21: the default diagonal is a secant fit, not L-BFGS's) is the same class;
+    its state dict names no class, so a checkpoint saved under the old name loads into the new one."""
+    from gibbsnas_lite.samplers import DiagLBFGSGaussian
+
+    assert DiagLBFGSGaussian is DiagonalGaussian
+    theta = torch.randn(4, requires_grad=True)
+    old = DiagLBFGSGaussian([theta], data_size=10, seed=0)
+    for _ in range(3):
+        theta.grad = 2 * theta.detach()
+        old.step()
+    state = old.state_dict()
+    assert "DiagLBFGS" not in repr(state)
+    new = DiagonalGaussian([theta], data_size=10, seed=0)
+    new.load_state_dict(state)
+    assert torch.equal(new.state_dict()["state"][0]["s_history"], state["state"][0]["s_history"])

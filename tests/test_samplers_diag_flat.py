@@ -1,4 +1,4 @@
-"""DiagLBFGSGaussian on one flat vector: the same arithmetic as the per-tensor sampler it replaced.
+"""DiagonalGaussian on one flat vector: the same arithmetic as the per-tensor sampler it replaced.
 
 ``PerTensorReference`` below is that sampler's code as it was (git a266239), kept as the
 reference: mean mode must give the same weights and diagonals, old checkpoints must load, and
@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.optim import Optimizer
 
-from gibbsnas_lite.samplers import DiagLBFGSGaussian
+from gibbsnas_lite.samplers import DiagonalGaussian
 from gibbsnas_lite.samplers._common import (
     MODES,
     PAIR_SOURCES,
@@ -233,7 +233,7 @@ def test_mean_mode_matches_the_per_tensor_reference(diag, pairs, use_closure):
     twin = copy.deepcopy(net)
     kwargs = dict(data_size=1000, mode="mean", diag=diag, history_size=3, pairs=pairs, h_min=1e-4, h_max=5.0)
     reference = PerTensorReference(param_groups(net), **kwargs)
-    flat = DiagLBFGSGaussian(param_groups(twin), **kwargs)
+    flat = DiagonalGaussian(param_groups(twin), **kwargs)
     run(net, reference, 12, use_closure)
     run(twin, flat, 12, use_closure)
     moved = max(float((p - q).detach().abs().max()) for p, q in zip(twin.parameters(), make_net().parameters()))
@@ -256,8 +256,8 @@ def test_sample_mode_draws_the_reference_noise():
     kwargs = dict(data_size=50, history_size=3, temperature=2.0, warmup_steps=5, h_max=5.0)
     samplers = [
         PerTensorReference(nets[0].parameters(), seed=0, **kwargs),
-        DiagLBFGSGaussian(nets[1].parameters(), seed=0, **kwargs),
-        DiagLBFGSGaussian(nets[2].parameters(), mode="mean", **kwargs),
+        DiagonalGaussian(nets[1].parameters(), seed=0, **kwargs),
+        DiagonalGaussian(nets[2].parameters(), mode="mean", **kwargs),
     ]
     for net, sampler in zip(nets, samplers):
         run(net, sampler, 5, use_closure=True)
@@ -283,7 +283,7 @@ def test_a_per_tensor_checkpoint_loads_and_continues_as_before(diag):
     torch.save(old.state_dict(), buffer)
     buffer.seek(0)
     twin = copy.deepcopy(net)
-    flat = DiagLBFGSGaussian(param_groups(twin), **kwargs)
+    flat = DiagonalGaussian(param_groups(twin), **kwargs)
     flat.load_state_dict(torch.load(buffer, weights_only=False))
     run(net, old, 5, use_closure=False, seed=2)
     run(twin, flat, 5, use_closure=False, seed=2)
@@ -296,7 +296,7 @@ def test_a_checkpoint_of_another_history_size_is_refused_by_name():
     net = make_net()
     old = PerTensorReference(net.parameters(), data_size=10, history_size=3)
     run(net, old, 3, use_closure=False)
-    flat = DiagLBFGSGaussian(net.parameters(), data_size=10, history_size=5)
+    flat = DiagonalGaussian(net.parameters(), data_size=10, history_size=5)
     with pytest.raises(ValueError, match="history_size"):
         flat.load_state_dict(old.state_dict())
 
@@ -306,7 +306,7 @@ def test_a_parameter_without_gradient_stays_and_the_others_step_as_before():
     twin, frozen_twin = copy.deepcopy(net), torch.nn.Parameter(torch.ones(3, 2))
     kwargs = dict(data_size=1000, mode="mean", history_size=3, h_max=0.5)
     reference = PerTensorReference([frozen, *net.parameters()], **kwargs)
-    flat = DiagLBFGSGaussian([frozen_twin, *twin.parameters()], **kwargs)
+    flat = DiagonalGaussian([frozen_twin, *twin.parameters()], **kwargs)
     run(net, reference, 6, use_closure=True)
     run(twin, flat, 6, use_closure=True)
     assert torch.equal(frozen_twin.detach(), torch.ones(3, 2))
@@ -317,7 +317,7 @@ def test_a_parameter_without_gradient_stays_and_the_others_step_as_before():
 
 def test_parameters_of_two_dtypes_are_refused():
     with pytest.raises(ValueError, match="one dtype"):
-        DiagLBFGSGaussian(
+        DiagonalGaussian(
             [torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64, requires_grad=True)], data_size=1
         )
 
@@ -337,7 +337,7 @@ class OpCounter(torch.utils._python_dispatch.TorchDispatchMode):
 
 def ops_per_step(tensors: int, use_closure: bool) -> tuple[int, int]:
     params = [torch.nn.Parameter(torch.randn(4, 3)) for _ in range(tensors)]
-    sampler = DiagLBFGSGaussian(params, data_size=100, clip_std=3.0, pairs="closure", seed=0)
+    sampler = DiagonalGaussian(params, data_size=100, clip_std=3.0, pairs="closure", seed=0)
 
     def closure():
         for p in params:
@@ -372,9 +372,9 @@ def test_group_settings_changed_after_a_resume_are_used():
     """load_state_dict replaces the param groups: a scheduler's lr/temperature after a resume must act."""
     start, twin = make_net(), make_net()
     kwargs = dict(data_size=1000, mode="mean", history_size=3, h_max=0.5)
-    straight = DiagLBFGSGaussian(param_groups(start), **kwargs)
+    straight = DiagonalGaussian(param_groups(start), **kwargs)
     run(start, straight, 3, use_closure=True)
-    resumed = DiagLBFGSGaussian(param_groups(twin), **kwargs)
+    resumed = DiagonalGaussian(param_groups(twin), **kwargs)
     twin.load_state_dict(start.state_dict())
     resumed.load_state_dict(copy.deepcopy(straight.state_dict()))  # a copy, as a checkpoint file gives
     for sampler in (straight, resumed):

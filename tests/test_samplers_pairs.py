@@ -3,20 +3,20 @@
 import pytest
 import torch
 
-from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
+from gibbsnas_lite.samplers import BFGSGaussian, DiagonalGaussian
 
 
 def _quadratic(a_diag, theta):
     return 0.5 * (a_diag * theta * theta).sum()
 
 
-@pytest.mark.parametrize("cls", [BFGSGaussian, DiagLBFGSGaussian])
+@pytest.mark.parametrize("cls", [BFGSGaussian, DiagonalGaussian])
 def test_closure_only_pairs_learn_curvature_from_closure_steps_only(cls):
     torch.manual_seed(0)
     a = torch.tensor([1.0, 4.0, 10.0], dtype=torch.float64)
     theta = torch.nn.Parameter(torch.tensor([1.0, -1.0, 0.5], dtype=torch.float64))
     kwargs = dict(lr=0.5, data_size=1e6, weight_decay=0.0, mode="mean", pairs="closure")
-    if cls is DiagLBFGSGaussian:
+    if cls is DiagonalGaussian:
         kwargs.update(h_min=1e-3, h_max=10.0)
     opt = cls([theta], **kwargs)
 
@@ -52,7 +52,7 @@ def test_closure_only_pairs_learn_curvature_from_closure_steps_only(cls):
 
 def test_unknown_pair_source_is_refused():
     p = torch.nn.Parameter(torch.zeros(2))
-    for cls in (BFGSGaussian, DiagLBFGSGaussian):
+    for cls in (BFGSGaussian, DiagonalGaussian):
         with pytest.raises(ValueError, match="pairs"):
             cls([p], data_size=1.0, pairs="batch")
 

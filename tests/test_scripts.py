@@ -77,7 +77,7 @@ def test_bench_search_memory_subprocess():
     args = bench_search.parse_args(TINY + ["--strategies", "gibbs2", "--memory", "--memory-steps", "2"])
     mem = bench_search.measure_memory(args)["gibbs2"]
     assert mem["peak_bytes"] >= mem["baseline_bytes"] > 0
-    # DiagLBFGSGaussian keeps 2 x history_size (5) tensors of pairs: >= 10 x the weights
+    # DiagonalGaussian keeps 2 x history_size (5) tensors of pairs: >= 10 x the weights
     assert mem["optimizer_state_bytes"] >= 10 * mem["weight_bytes"]
 
 

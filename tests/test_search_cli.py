@@ -249,6 +249,11 @@ def test_set_passes_any_config_field_and_names_bad_ones(tmp_path, capsys):
     }
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings(["image_size"])
+    from gibbsnas_lite import runs
+
+    assert parse_settings is runs.parse_settings  # one KEY=VALUE reader (cli, sweep -o, the scripts)
+    with pytest.raises(ValueError, match="^-o expects KEY=VALUE, got '=3'"):
+        runs.parse_settings(["=3"], flag="-o")
     out = tmp_path / "run"
     assert (
         main(

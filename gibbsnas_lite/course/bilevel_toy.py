@@ -30,7 +30,7 @@ the training split and α on the validation split:
 * ``darts-v2``: α by Adam on the unrolled gradient ∇_α L_val(w - ξ ∇_w L_train(w, α), α),
   computed exactly by autograd here (DARTS's Eq. 7; the search code uses the finite
   difference of Eq. 8);
-* ``gibbs2``: Algorithm 1: ω ~ :class:`~gibbsnas_lite.samplers.DiagLBFGSGaussian` (Eq. 15),
+* ``gibbs2``: Algorithm 1: ω ~ :class:`~gibbsnas_lite.samplers.DiagonalGaussian` (Eq. 15),
   then α ~ :class:`~gibbsnas_lite.samplers.BFGSGaussian` (Eq. 16), both with same-batch
   (closure) curvature pairs;
 * ``gibbs1``: α as in ``gibbs2``, ω by the same SGD as DARTS (Table 2's "ω 1st order");
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..samplers import BFGSGaussian, DiagLBFGSGaussian
+from ..samplers import BFGSGaussian, DiagonalGaussian
 
 OPS = ("none", "skip", "linear")
 RIGHT_OP = "linear"
@@ -384,7 +384,7 @@ def _run_exact(problem: BilevelToy, alpha, s: dict) -> dict:
 def _run_gibbs(problem: BilevelToy, alpha, weight, s: dict, order: int, mode: str, seed: int) -> dict:
     w_temperature = s["temperature"] if s["w_temperature"] is None else s["w_temperature"]
     if order == 2:  # the sampler's operating point: η = 1, D clamped to [1e-4, h_max] (docs/samplers.md §4)
-        w_opt = DiagLBFGSGaussian(
+        w_opt = DiagonalGaussian(
             [weight],
             lr=1.0,
             data_size=problem.train.n,

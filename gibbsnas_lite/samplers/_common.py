@@ -112,7 +112,7 @@ def check_finite_grads(owner: str, params: Sequence[torch.Tensor]) -> None:
     Called before anything is changed, so the params and the sampler's state stay as they were.
     One device synchronization for all parameters: raising needs the answer on the host. A
     caller that can wait for the answer (a search reads it once per epoch) notes the gradient
-    in a :class:`NonFiniteWatch` instead (``DiagLBFGSGaussian.finite_watch``).
+    in a :class:`NonFiniteWatch` instead (``DiagonalGaussian.finite_watch``).
     """
     flags = [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
     if not flags or bool(torch.stack(flags).all()):

@@ -62,8 +62,13 @@ def lbfgs_diagonal(s_history: torch.Tensor, y_history: torch.Tensor, h_min: floa
     return diagonal.clamp(h_min, h_max).view_as(s_history[0])
 
 
-class DiagLBFGSGaussian(Optimizer):
+class DiagonalGaussian(Optimizer):
     r"""Gibbs step for ω: draw from a diagonal quasi-Newton Gaussian of Eq. 15.
+
+    Named for what it is, a Gaussian with a *diagonal* inverse-curvature estimate D (as
+    :class:`BFGSGaussian` is named for its dense BFGS one): D is by default the secant fit of the
+    last curvature pairs, and L-BFGS's diagonal only on request (``diag="lbfgs"``), so the
+    earlier name ``DiagLBFGSGaussian`` misled; it stays an alias for one version.
 
     Same target and conventions as :class:`~gibbsnas_lite.samplers.BFGSGaussian`:
     ``U(θ) = L_mean(θ) + (λ/2) ‖θ‖²``, posterior ∝ exp(-N U / T), ``p.grad`` holds ∇L_mean and
@@ -448,3 +453,6 @@ class DiagLBFGSGaussian(Optimizer):
             if flat is not None and "prev_param" in state:
                 self._store_pair(state, flat[0], flat[1])
         return loss
+
+
+DiagLBFGSGaussian = DiagonalGaussian  # the earlier name (issue 21): an alias for one version, removed in 0.2

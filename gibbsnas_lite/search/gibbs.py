@@ -3,7 +3,7 @@
 Per search step t:
 
 1. omega_t ~ N(omega - eta * A_omega^-1 b_omega, (T/N) A_omega^-1)   (Eq. 15, on a search-train batch)
-   2nd order: the diagonal L-BFGS Gaussian sampler; 1st order: SGD (the paper's
+   2nd order: the diagonal quasi-Newton Gaussian sampler; 1st order: SGD (the paper's
    "omega-1st-order", Table 2).
 2. alpha_{t+1} ~ N(alpha - eta * A_alpha^-1 b_alpha, (T/N) A_alpha^-1)  (Eq. 16, on search-valid)
    by the BFGS Gaussian sampler. The paper uses batch 2048 for alpha; here the alpha gradient
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import torch
 
-from ..samplers import BFGSGaussian, DiagLBFGSGaussian
+from ..samplers import BFGSGaussian, DiagonalGaussian
 from . import drive
 from .base import Strategy, accuracy, advance_schedules, cosine_lr, weights_sgd
 
@@ -74,7 +74,7 @@ class GibbsNAS(Strategy):
         weights = list(model.weight_parameters())
         if order == 2:
             # eta = 1 and D <= w_lr: the sampler's operating point (module docstring)
-            self.w_optimizer = DiagLBFGSGaussian(
+            self.w_optimizer = DiagonalGaussian(
                 weights,
                 lr=1.0,
                 h_max=c.w_lr,

@@ -62,7 +62,7 @@ def gibbsnas_chain(
       :class:`GaussianPosterior`) - block Gibbs, :func:`exact_gibbs`.
     * ``method="gibbsnas"``: the GibbsNAS way.  Each conditional is replaced by its
       quasi-Newton Gaussian ``N(θ_b − η H_b ∇_b E, H_b)``, with ``H_ω`` the diagonal of
-      :class:`~gibbsnas_lite.samplers.DiagLBFGSGaussian` and ``H_α`` the dense BFGS
+      :class:`~gibbsnas_lite.samplers.DiagonalGaussian` and ``H_α`` the dense BFGS
       matrix of :class:`~gibbsnas_lite.samplers.BFGSGaussian`, each estimated from its
       own block's curvature pairs.  Both run with ``data_size=1, temperature=1,
       weight_decay=0`` so they target ``exp(−E)``; ``lr`` is η (1 makes each draw
@@ -109,14 +109,14 @@ def gibbsnas_chain(
     if pairs not in ("sampler", "conditional"):
         raise ValueError(f"pairs must be 'sampler' or 'conditional', got {pairs!r}")
 
-    from gibbsnas_lite.samplers import BFGSGaussian, DiagLBFGSGaussian
+    from gibbsnas_lite.samplers import BFGSGaussian, DiagonalGaussian
 
     common = dict(lr=lr, mode=mode, data_size=1, temperature=1.0, weight_decay=0.0)
     kw_w = {**common, "diag": "secant", "h_min": 1e-4, "h_max": 1.0, "seed": seed, **(omega_kwargs or {})}
     kw_a = {**common, "seed": seed + 1, **(alpha_kwargs or {})}
     w = torch.nn.Parameter(x0[om].clone())
     a = torch.nn.Parameter(x0[al].clone())
-    opt_w = DiagLBFGSGaussian([w], **kw_w)
+    opt_w = DiagonalGaussian([w], **kw_w)
     opt_a = BFGSGaussian([a], **kw_a)
     grad = grad_fn_of(target)
     om_t, al_t = torch.tensor(om), torch.tensor(al)

@@ -21,7 +21,7 @@ class SamplerTrace:
     ``theta``: recorded points, shape ``(n_records, d)`` (row 0 is the start);
     ``steps``: the step index of each row; ``inverse_hessians``: the sampler's
     inverse-Hessian estimate after each recorded step (``(n_records-1, d, d)`` for
-    ``BFGSGaussian``, ``(n_records-1, d)`` diagonals for ``DiagLBFGSGaussian``;
+    ``BFGSGaussian``, ``(n_records-1, d)`` diagonals for ``DiagonalGaussian``;
     ``None`` unless asked); ``covariances``: likewise, ``(T/N)·H`` (the covariance
     of the next draw); ``sampler``: the optimizer itself (its ``state`` has e.g.
     ``pairs_damped``); ``diverged_at``: the step at which the run was stopped
@@ -96,7 +96,7 @@ def run_sampler(
     goes into ``.grad``) with ``data_size=N`` and ``weight_decay=λ``.
 
     Args:
-        sampler_cls: e.g. ``gibbsnas_lite.samplers.BFGSGaussian`` or ``DiagLBFGSGaussian``
+        sampler_cls: e.g. ``gibbsnas_lite.samplers.BFGSGaussian`` or ``DiagonalGaussian``
             (any callable ``(params, **kwargs) -> Optimizer``).
         potential: the toy (callable or object with ``.potential``; ``.grad`` used if present).
         init: starting point, shape ``(d,)``.
