@@ -261,6 +261,8 @@ class NB201Table:
     read-only views; the table itself is immutable, so one instance can be shared freely.
     """
 
+    #: the benchmark's name, as a space's registry entry gives it (``SpaceSpec.benchmark_name``)
+    NAME = "NAS-Bench-201"
     _cache: dict[Path, NB201Table] = {}
     _cache_lock = threading.Lock()
 

@@ -206,9 +206,13 @@ def test_block_draws_are_the_step_by_step_stream_and_resume_mid_block():
     assert torch.equal(g2.get_state(), step_by_step.get_state())  # at a block's end: the same state
     # RSPS's paths: one randint of count x edges is count draws of one path
     a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    from gibbsnas_lite.search.rsps import RSPS
+    from types import SimpleNamespace
 
-    assert RSPS.random_paths(a, 7) == [torch.randint(0, 5, (6,), generator=b).tolist() for _ in range(7)]
+    from gibbsnas_lite.search.rsps import RSPS
+    from gibbsnas_lite.spaces.registry import get as get_space
+
+    rsps = SimpleNamespace(space=get_space("nb201"))  # random_paths reads only the space's edges and ops
+    assert RSPS.random_paths(rsps, a, 7) == [torch.randint(0, 5, (6,), generator=b).tolist() for _ in range(7)]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

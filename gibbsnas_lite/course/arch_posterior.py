@@ -248,15 +248,21 @@ def alpha_gaussian(
 
 
 def _check_gibbs_nb201(config: Any, where: str) -> None:
+    from ..nasbench import NB201Table
     from ..search.registry import in_family
+    from ..spaces.registry import get as get_space
+    from ..spaces.registry import spaces_in_benchmark
 
     if not in_family(str(config.strategy), "gibbs"):
         raise ValueError(
             f"{where} is a {config.strategy} search; the alpha posterior needs a GibbsNAS "
             "search (strategy gibbs2, gibbs1 or their -mean twins: a BFGS alpha sampler)"
         )
-    if config.space != "nb201":
-        raise ValueError(f"{where} searched the {config.space} space; this module derives NB201 cells only")
+    if get_space(config.space).benchmark_name != NB201Table.NAME:
+        raise ValueError(
+            f"{where} searched the {config.space} space; this module derives NAS-Bench-201 cells only "
+            f"(a search with --space {' or '.join(spaces_in_benchmark(NB201Table.NAME))})"
+        )
 
 
 def gaussian_from_search(result: Any, temperature: float | None = None) -> AlphaGaussian:

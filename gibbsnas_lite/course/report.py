@@ -30,7 +30,10 @@ import numpy as np
 
 from ..nasbench import TABLE3_COLUMNS, NB201Table
 from ..runs import read_run
+from ..search.config import SearchConfig
 from ..search.registry import REGISTRY
+from ..spaces.registry import get as get_space
+from ..spaces.registry import spaces_in_benchmark
 
 __all__ = [
     "LABELS",
@@ -197,10 +200,11 @@ def run_row(run: Any, table: NB201Table | None = None) -> RunRow:
     """
     table = table or NB201Table.load()
     config, arch, epochs, seconds, run_dir = _read_run(run)
-    if config.get("space", "nb201") != "nb201":
+    space = get_space(config.get("space", SearchConfig.space))
+    if space.benchmark_name != NB201Table.NAME:
         raise ValueError(
-            f"run {run_dir or run!r} searched the {config.get('space')!r} space; "
-            "the NAS-Bench-201 table only knows nb201 cells"
+            f"run {run_dir or run!r} searched the {space.name!r} space; "
+            f"the {NB201Table.NAME} table only knows the cells of {', '.join(spaces_in_benchmark(NB201Table.NAME))}"
         )
     return RunRow(
         strategy=config["strategy"],

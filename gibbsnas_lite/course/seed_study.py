@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runs import SUMMARY, atomic_write_text, read_run
+from ..search.config import SearchConfig
 from ..search.registry import strategy_names
 
 # the cell properties and row statistics live in the core (a sweep's rows use them too); re-exported here
@@ -36,6 +37,7 @@ from ..spaces.nb201.cell_stats import (  # noqa: F401
     has_parameterised_path,
     parameter_free_share,
 )
+from ..spaces.registry import get as get_space
 from ..sweep.stats import (  # noqa: F401
     METRIC,
     epoch_curves,
@@ -83,7 +85,7 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
             }
             for r in run.epochs
         ],
-        "drive": drive_row(summary.get("drive") or {}),
+        "drive": drive_row(summary.get("drive") or {}, summary.get("space", SearchConfig.space)),
         "data_sha256": (summary.get("data") or {}).get("sha256"),
         "cpu_seconds": measured["cpu_seconds"],
         "wall_seconds": measured["wall_seconds"],
@@ -91,18 +93,16 @@ def run_row(folder: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def drive_row(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's drive report with the noise-only control's NAS-Bench-201 accuracies ({} if none)."""
+def drive_row(report: Mapping[str, Any], space: str = SearchConfig.space) -> dict[str, Any]:
+    """The run's drive report with the noise-only control's benchmark accuracies in ``space``
+    (NAS-Bench-201's for nb201; {} if no report)."""
     if not report:
         return {}
     row = {k: report.get(k) for k in ("drift_share", "drift_norm", "noise_norm", "noise_only_agreement")}
     arch = report.get("noise_only_arch")
     if arch:
-        from ..search.config import SearchConfig
-        from ..search.loop import benchmark_accuracies
-
         row["noise_only_arch"] = arch
-        row["noise_only_benchmark"] = benchmark_accuracies(SearchConfig(space="nb201"), arch)
+        row["noise_only_benchmark"] = get_space(space).benchmark_accuracies(arch)
     return row
 
 

@@ -87,7 +87,7 @@ from pathlib import Path
 from typing import Any
 
 from .dashboard.headless import HEADLESS_ENV, batch_program, detect_headless  # noqa: F401  (the API)
-from .dashboard.live import LiveUI, figure_widget, patch_nb201  # noqa: F401  (tests use them)
+from .dashboard.live import LiveUI, figure_widget  # noqa: F401  (tests use them)
 from .dashboard.record import (  # noqa: F401  (the parts' public names)
     DashboardRecord,
     DashboardStats,
@@ -98,6 +98,7 @@ from .dashboard.record import (  # noqa: F401  (the parts' public names)
 )
 from .dashboard.runner import RunHooks, SearchRunner
 from .dashboard.view import DashboardView
+from .plots.cells import patch_nb201  # noqa: F401  (tests use it)
 
 __all__ = ["AlphaDashboard", "detect_headless", "HEADLESS_ENV"]
 

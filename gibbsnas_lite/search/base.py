@@ -176,13 +176,9 @@ class Strategy:
 
     # --- what the loop records ------------------------------------------------------
     def derive(self) -> str:
-        """The architecture this strategy would return now (NB201 arch string or genotype)."""
-        genotype = self.model.genotype()
-        if isinstance(genotype, str):
-            return genotype
-        from ..spaces.darts.genotypes import format_genotype
-
-        return format_genotype(genotype)
+        """The architecture this strategy would return now: the supernet's arch string (an NB201
+        arch string, a DARTS genotype's one-line form)."""
+        return self.model.arch_string()
 
     def alpha_state(self) -> dict[str, Any]:
         """alpha, softmax probabilities and (when the method has one) a per-entry std."""

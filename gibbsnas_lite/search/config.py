@@ -37,9 +37,9 @@ from typing import Any
 
 from ..runs import ConfigDict, choice
 from ..samplers import NOISES
+from ..spaces import registry as spaces
 from .registry import REGISTRY, get, strategy_names
 
-SPACES = ("nb201", "darts")
 DATASETS = ("synthetic", "fashion-mnist", "cifar10", "cifar100", "ImageNet16-120")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -110,7 +110,7 @@ class SearchConfig(ConfigDict):
 
     def validate(self) -> SearchConfig:
         choice("strategy", self.strategy, strategy_names())  # the registry now (it may have grown)
-        choice("space", self.space, SPACES)
+        choice("space", self.space, spaces.space_names())  # the space registry now
         choice("dataset", self.dataset, DATASETS)
         choice("profile", self.profile, PROFILES)
         choice("device", self.device, DEVICES)
@@ -228,8 +228,11 @@ def strategy_defaults() -> dict[str, dict[str, Any]]:
 
 
 def __getattr__(name: str) -> Any:
-    """``STRATEGIES`` (the registry's names, in its order: gibbs2, gibbs2-mean, gibbs1, ...) and
-    ``STRATEGY_DEFAULTS`` (:func:`strategy_defaults`), computed from the registry on each access."""
+    """``STRATEGIES`` (the registry's names, in its order: gibbs2, gibbs2-mean, gibbs1, ...),
+    ``STRATEGY_DEFAULTS`` (:func:`strategy_defaults`) and ``SPACES`` (the space registry's names:
+    nb201, darts, ...), computed from the registries on each access."""
+    if name == "SPACES":
+        return spaces.space_names()
     if name == "STRATEGIES":
         return strategy_names()
     if name == "STRATEGY_DEFAULTS":
@@ -260,8 +263,8 @@ def make_config(strategy: str = "gibbs2", profile: str = "smoke", **overrides: A
     elif profile in ("cpu", "cpu-deep"):
         values["alpha_accum"] = min(values.get("alpha_accum", 1), 4)
     values.update(PROFILE_FAMILY_DEFAULTS.get((profile, spec.family), {}))
-    if overrides.get("space") == "darts" and profile == "full":
-        values["cells_per_stage"] = 3  # DARTS's 8-cell search network
+    if overrides.get("space") is not None:  # a space's own profile values (DARTS full: the 8-cell search net)
+        values.update(spaces.get(overrides["space"]).profile_defaults.get(profile, {}))
     values.update({k: v for k, v in overrides.items() if v is not None})
     if overrides.get("data_root") is None and values.get("dataset") != "fashion-mnist":
         values["data_root"] = None  # a preset's embedded subset is Fashion-MNIST's: another dataset reads its own

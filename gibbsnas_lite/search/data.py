@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ..data import DeviceLoader, search_splits
+from ..spaces import registry as spaces
 
 
 @dataclass
@@ -64,7 +65,7 @@ def build_search_data(config, device: torch.device) -> SearchData:
         options = dict(size=config.image_size, num_train=max(2 * (config.train_limit or 1024), 64), num_test=64)
     elif config.dataset == "fashion-mnist":
         options = dict(size=config.image_size)
-    protocol = "darts" if config.space == "darts" else "nb201"
+    protocol = spaces.get(config.space).split
     splits = search_splits(
         config.dataset, config.data_root, config.download, protocol=protocol, seed=config.seed, **options
     )

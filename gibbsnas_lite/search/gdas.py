@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..spaces import registry as spaces
 from .base import BlockDraws, SgdAdamStrategy, accuracy
 
 
@@ -42,6 +43,8 @@ class GDAS(SgdAdamStrategy):
     def __init__(self, model, config, steps_per_epoch, search_sizes):
         super().__init__(model, config, steps_per_epoch, search_sizes)
         self._shapes = [a.shape for a in model.arch_parameters()]
+        # a single-path supernet (NB201's) runs only the drawn op per edge (step)
+        self.single_path = spaces.get(config.space).single_path
         per_step = 2 * sum(shape.numel() for shape in self._shapes)
         device = self.device
 
@@ -70,7 +73,7 @@ class GDAS(SgdAdamStrategy):
         omega_uniform, alpha_uniform = self.draws.next().chunk(2)
         omega_weights, alpha_weights = self._hard_weights(tau, omega_uniform), self._hard_weights(tau, alpha_uniform)
         omega_kwargs, alpha_kwargs = dict(weights=omega_weights), dict(weights=alpha_weights)
-        if self.config.space == "nb201":
+        if self.single_path:
             # NB201's supernet runs only the chosen op per edge: a choice made on the host, so the
             # path must be read back. Both passes' paths in one read (the one host sync of the step);
             # given the path, the supernet neither finds it (a read per pass) nor checks the rows.

@@ -251,11 +251,9 @@ class GibbsNAS(Strategy):
         alphas = [a.detach() for a in self.model.arch_parameters()]
         movement = self.a_optimizer.movement()
         report = drive.drive_report(movement, [a.shape for a in alphas], alphas)
-        if report and len(alphas) == 1:  # NB201: the control as an arch string
+        if report and len(alphas) == 1:  # a one-block space (NB201): the control as an arch string
             control = (movement["start"] + movement["noise"]).view_as(alphas[0])
-            arch = self.model.genotype(control)
-            if isinstance(arch, str):
-                report["noise_only_arch"] = arch
+            report["noise_only_arch"] = self.model.arch_string([control])
         return report
 
     def alpha_state(self):

@@ -41,6 +41,7 @@ from ..runs import (
 from ..runs import (
     progress as progress_bar,
 )
+from ..spaces import registry as spaces
 from . import registry
 from .checkpoint import load_checkpoint
 from .config import SearchConfig
@@ -87,24 +88,8 @@ class SearchResult:
 
 
 def build_model(config: SearchConfig, num_classes: int, in_channels: int) -> torch.nn.Module:
-    if config.space == "nb201":
-        from ..spaces.nb201.model_search import NB201SearchNetwork
-
-        return NB201SearchNetwork(
-            C=config.channels, N=config.cells_per_stage, num_classes=num_classes, in_channels=in_channels
-        )
-    from ..spaces.darts.model_search import Network
-
-    # DARTS search net: 8 cells at C=16 in the full protocol; ``cells_per_stage`` N gives
-    # 3N - 1 cells (N=3 -> 8), so the smaller profiles shrink it the same way as NB201's.
-    # At least 3 cells: with 2, both are reduction cells (layers // 3 = 0, 2 * layers // 3 = 1)
-    # and alpha_normal would never be used; 3 gives normal, reduction, reduction.
-    return Network(
-        C=config.channels,
-        layers=max(3, 3 * config.cells_per_stage - 1),
-        num_classes=num_classes,
-        in_channels=in_channels,
-    )
+    """The supernet of ``config.space`` (:mod:`gibbsnas_lite.spaces.registry`)."""
+    return spaces.get(config.space).build_supernet(config, num_classes, in_channels)
 
 
 def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tuple[int, int]):
@@ -113,18 +98,9 @@ def build_strategy(config: SearchConfig, model, steps_per_epoch: int, sizes: tup
 
 
 def benchmark_accuracies(config: SearchConfig, arch: str) -> dict[str, float]:
-    """NAS-Bench-201 accuracies of a derived arch string (empty for the DARTS space)."""
-    if config.space != "nb201":
-        return {}
-    from ..nasbench import NB201Table
-
-    table = NB201Table.load()
-    return {
-        "cifar10_valid": table.accuracy(arch, "cifar10-valid", "valid"),
-        "cifar10_test": table.accuracy(arch, "cifar10", "test"),
-        "cifar100_test": table.accuracy(arch, "cifar100", "test"),
-        "ImageNet16-120_test": table.accuracy(arch, "ImageNet16-120", "test"),
-    }
+    """The space's benchmark accuracies of a derived arch string (NAS-Bench-201's for nb201; empty
+    for a space without a benchmark, such as DARTS)."""
+    return spaces.get(config.space).benchmark_accuracies(arch)
 
 
 def run_search(
@@ -290,7 +266,7 @@ def _epoch_line(config: SearchConfig, record: dict[str, Any]) -> str:
         if key in record:
             parts.append(f"{key} {record[key]:.4f}")
     parts.append(f"arch {record['arch']}")
-    if record.get("benchmark"):
-        parts.append(f"nb201 cifar10 test {record['benchmark']['cifar10_test']:.2f}")
+    if "cifar10_test" in (record.get("benchmark") or {}):
+        parts.append(f"{config.space} cifar10 test {record['benchmark']['cifar10_test']:.2f}")
     parts.append(f"{record['seconds']:.1f}s")
     return " | ".join(parts)

@@ -190,3 +190,5 @@ register(
         "rsps", "rsps:RSPS", "RSPS", "RSPS", "rsps", defaults=dict(w_lr=0.025, w_weight_decay=5e-4), color="#9467bd"
     )
 )
+#: the strategies every process knows on import (a Ray worker knows no entry registered later)
+BUILT_IN = frozenset(REGISTRY)

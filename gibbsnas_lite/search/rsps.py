@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..spaces.nb201.arch import NUM_EDGES, NUM_OPS, OPS, format_arch
+from ..spaces import registry as spaces
 from .base import BlockDraws, Strategy, accuracy, advance_schedules, logits_of, weights_sgd
 
 
@@ -26,8 +26,13 @@ class RSPS(Strategy):
 
     def __init__(self, model, config, steps_per_epoch, search_sizes):
         super().__init__(model, config, steps_per_epoch, search_sizes)
-        if config.space != "nb201":
-            raise ValueError("rsps is implemented for the nb201 space; use --space nb201")
+        self.space = spaces.get(config.space)
+        if not self.space.single_path or len(self.space.blocks) != 1:
+            single = [name for name, spec in spaces.REGISTRY.items() if spec.single_path and len(spec.blocks) == 1]
+            raise ValueError(
+                f"rsps trains single paths, which the {config.space} supernet does not run; "
+                f"use --space {' or '.join(single)}"
+            )
         self.w_optimizer, self.w_scheduler = weights_sgd(model, config)
         self.last_selection: list[tuple[str, float]] = []
         self.draws = BlockDraws(self.generator, self.random_paths, self.steps_per_epoch)
@@ -38,10 +43,9 @@ class RSPS(Strategy):
     def random_path(self, generator: torch.Generator) -> list[int]:
         return self.random_paths(generator, 1)[0]
 
-    @staticmethod
-    def random_paths(generator: torch.Generator, count: int) -> list[list[int]]:
+    def random_paths(self, generator: torch.Generator, count: int) -> list[list[int]]:
         """``count`` uniformly random paths (one op index per edge), as ``count`` draws of one."""
-        return torch.randint(0, NUM_OPS, (count, NUM_EDGES), generator=generator).tolist()
+        return torch.randint(0, len(self.space.ops), (count, len(self.space.edges)), generator=generator).tolist()
 
     def step(self, train_batch, valid_batch, epoch, step):
         x, y = train_batch
@@ -71,7 +75,7 @@ class RSPS(Strategy):
         finally:
             self.model.train(was_training)
         accs = torch.stack(accs).tolist() if accs else []  # one host sync for all candidates
-        scored = [(format_arch(OPS[k] for k in path), acc) for path, acc in zip(paths, accs)]
+        scored = [(self.space.path_arch(path), acc) for path, acc in zip(paths, accs)]
         scored.sort(key=lambda item: -item[1])
         self.last_selection = scored
         return scored[0][0]

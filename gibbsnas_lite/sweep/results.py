@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..runs import SUMMARY, atomic_write_text, read_run
-from ..spaces.nb201.cell_stats import has_parameterised_path, parameter_free_share
+from ..search.config import SearchConfig
+from ..spaces import registry as spaces
 from . import stats
 from .trials import Trial
 
@@ -61,7 +62,7 @@ def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
     :func:`gibbsnas_lite.runs.read_run`."""
     run = read_run(folder)
     summary, epochs = run.finished_summary(), run.epochs
-    arch, nb201 = summary["arch"], summary["space"] == "nb201"
+    arch, space = summary["arch"], spaces.get(summary["space"])
     row = _base_row(trial)
     row.update(
         status="ok",
@@ -72,14 +73,13 @@ def row_from_folder(folder: Path, trial: Trial) -> dict[str, Any]:
         epochs_done=summary["epochs_done"],
         # the sum of the epochs' own times: the same for a trial that ran in one go or in pieces
         search_seconds=round(sum(float(r.get("seconds", 0.0)) for r in epochs), 3),
-        parameterised_path=has_parameterised_path(arch) if nb201 else None,
-        parameter_free_share=parameter_free_share(arch) if nb201 else None,
+        **space.cell_statistics(arch),  # parameterised_path, parameter_free_share (None where undefined)
         epochs=[
             {
                 "epoch": r["epoch"],
                 "arch": r["arch"],
                 stats.METRIC: (r.get("benchmark") or {}).get(stats.METRIC),
-                "parameter_free_share": parameter_free_share(r["arch"]) if nb201 else None,
+                "parameter_free_share": space.cell_statistics(r["arch"])["parameter_free_share"],
             }
             for r in epochs
         ],
@@ -107,7 +107,7 @@ def _base_row(trial: Trial) -> dict[str, Any]:
         "dataset": trial.dataset_name,
         "seed": trial.seed,
         "profile": trial.profile,
-        "space": trial.overrides.get("space", "nb201"),
+        "space": trial.overrides.get("space", SearchConfig.space),
         "overrides": dict(trial.overrides),
         "arch": None,
         "benchmark": {},

@@ -224,6 +224,9 @@ def run_sweep(
     ``without_ray``: what to do when Ray is not installed: ``"error"`` (an ImportError that says
     how to install it) or ``"serial"`` (say so, then run the trials one after another in this
     process with the same :func:`run_trial`, e.g. on Binder; same folders, same rows).
+    ``workers=0``: no Ray, the trials one after another in this process (the way to sweep a
+    strategy or space registered at run time, e.g. in a notebook: Ray's workers import the
+    package afresh and know only the built-in entries).
     """
     if without_ray not in ("error", "serial"):
         raise ValueError(f"without_ray={without_ray!r}; choose 'error' or 'serial'")
@@ -239,7 +242,10 @@ def run_sweep(
     pending = [t for t in trials if rows[t.name] is None]
     if rows and len(pending) < len(trials):
         say(f"{len(trials) - len(pending)} of {len(trials)} trials finished already: not run again")
-    if pending:
+    if pending and workers == 0:
+        _run_here(pending, out_dir, rows, trials, threads, progress, say)
+    elif pending:
+        check_known_to_workers(pending)
         try:
             import_ray()
         except ImportError as err:
@@ -254,6 +260,27 @@ def run_sweep(
     ordered = [rows[t.name] for t in trials]
     results.write_results(out_dir, ordered)
     return SweepResult(out_dir, ordered, time.perf_counter() - start, [t.name for t in pending])
+
+
+def check_known_to_workers(trials: Sequence[Trial]) -> None:
+    """A ``ValueError`` for a trial whose strategy or space was registered in this process only
+    (Ray's workers would not know it): it names the trial and the fix."""
+    from ..search import registry as strategies
+    from ..search.config import SearchConfig
+    from ..spaces import registry as spaces
+
+    for trial in trials:
+        space = trial.overrides.get("space", SearchConfig.space)
+        for kind, name, built_in in (
+            ("strategy", trial.strategy, strategies.BUILT_IN),
+            ("space", space, spaces.BUILT_IN),
+        ):
+            if name not in built_in:
+                raise ValueError(
+                    f"trial {trial.name} uses the {kind} {name!r}, registered in this process only; Ray's "
+                    "workers know the built-in entries alone: run the sweep with workers=0 (--workers 0: "
+                    "one trial after another here) or register it in a module the package imports"
+                )
 
 
 def _run_here(pending, out_dir, rows, trials, threads, progress, say):

@@ -248,8 +248,14 @@ def parse_genotype_arg(value: Any) -> Genotype:
                 f"cannot read a genotype from {text} ({err}); give a search run folder "
                 "(with summary.json) or a JSON file of a genotype"
             ) from None
-        if isinstance(data, dict) and "arch" in data and "space" in data and data["space"] != "darts":
-            raise ValueError(f"{text} is a {data['space']} search; only DARTS-space genotypes train here")
+        if isinstance(data, dict) and "arch" in data and "space" in data:  # a search's summary.json
+            try:
+                return parse_genotype_arg(data["arch"])
+            except ValueError:
+                raise ValueError(
+                    f"{text} is a {data['space']} search whose cell {data['arch']!r} is not a DARTS genotype; "
+                    "only DARTS-space genotypes train here (a search with --space darts)"
+                ) from None
         return parse_genotype_arg(data.get("arch", data) if isinstance(data, dict) else data)
     if text.startswith("Genotype(") or "=" in text:
         return resolve_genotype(text)

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .record import finite, space_layout
+from ...spaces.registry import get as get_space
+from .record import default_layout, finite
 
 _EAGER_FIGURE_WIDGET = None
 
@@ -130,7 +131,7 @@ class LiveUI:
         self.view_seconds: float | None = None
         self._t_built = time.perf_counter()
         snap = view.snapshot()
-        layout = self.record.layout or space_layout("nb201")
+        layout = self.record.layout or default_layout()
         titles = [self._panel_title(name, snap) for name in _PANELS]
         fig = make_subplots(
             rows=3,
@@ -215,9 +216,10 @@ class LiveUI:
             ann.font.size = 12
         assert len(fig.data) == self.N_FIXED, len(fig.data)
         self.fig = figure_widget(fig)
-        if layout.space == "nb201":  # draw the cell template now (~0.1 s), not in the search's first redraws
+        if layout.registered:  # draw a cell now (NB201: its template, ~0.1 s), not in the search's first redraws
             try:
-                view.cell_spec("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", None)
+                space = get_space(layout.space)
+                view.cell_spec(space.derive_arch([np.zeros(shape) for shape in space.alpha_shapes]), None)
             except Exception as err:  # drawn later then
                 self.record.note(f"could not prepare the cell drawing: {err}")
         self.fig.observe(self._on_view_message, names=["_js2py_layoutDelta", "_js2py_traceDeltas", "_js2py_relayout"])
@@ -301,13 +303,15 @@ class LiveUI:
         if name == "softmax":
             return f"{edge}: softmax(α)"
         if name == "heatmap":
-            return "softmax(α), all edges" + (f" · {snap['block']} cell" if snap["space"] == "darts" else "")
+            return "softmax(α), all edges" + (
+                f" · {snap['block']} cell" if snap["block"] and len(snap["blocks"]) > 1 else ""
+            )
         if name == "loss":
             return "loss"
         if name == "accuracy":
             return "accuracy"
         if name == "benchmark":
-            return _BENCH_TITLE if snap["space"] == "nb201" else ""
+            return _BENCH_TITLE if snap["has_benchmark"] else ""
         if name == "cell":
             return f"derived cell · {snap['arch_source']}" if snap["arch"] else "derived cell (none yet)"
         raise KeyError(name)
@@ -432,7 +436,7 @@ class LiveUI:
                 fig.update_xaxes(title_text=snap["step_axis"], row=2, col=1)
                 fig.update_xaxes(title_text=snap["step_axis"], row=2, col=2)
             bench = fig.data[11]
-            nb201 = snap["space"] == "nb201"
+            nb201 = snap["has_benchmark"]
             x, y = finite(snap["epochs"]["epoch"], snap["epochs"]["cifar10_test"])
             bench.x, bench.y = x, y
             if bool(bench.visible is not False) != nb201:
@@ -519,37 +523,6 @@ def _live_trace(spec: dict) -> dict:
     ):
         spec = {k: v for k, v in spec.items() if k not in ("text", "hoverinfo")}
         spec["hovertemplate"] = str(text[0]) + "<extra></extra>"
-    return spec
-
-
-def patch_nb201(template: dict, template_arch: str, arch: str) -> dict:
-    """``nb201_cell_figure(arch).to_plotly_json()`` from one drawn for ``template_arch``.
-
-    Relies on that figure's documented structure: one line trace per edge in ``EDGES`` order
-    (all 6 drawn with ``none_style="dashed"``), then the nodes; annotations an arrow and a
-    label per edge, in the same order; layout ``meta.arch``.
-    """
-    from ...spaces.nb201.arch import EDGES, format_arch, parse_arch
-    from ..plots.cells import OP_COLORS
-
-    ops = parse_arch(arch)
-    data = [dict(tr) for tr in template["data"]]  # shallow copies: only edited keys are replaced
-    layout = dict(template["layout"])
-    anns = [dict(a) for a in layout.get("annotations", [])]
-    if len(data) != len(EDGES) + 1 or len(anns) != 2 * len(EDGES):
-        raise ValueError("nb201_cell_figure changed its structure; cannot patch")
-    for k, ((i, j), op) in enumerate(zip(EDGES, ops)):
-        color = OP_COLORS.get(op, "black")
-        tr = data[k]
-        tr["name"] = op
-        tr["line"] = dict(tr.get("line", {}), color=color, dash="dash" if op == "none" else "solid")
-        tr["text"] = [f"{j} → {i}: {op}"] * len(tr["text"])
-        anns[2 * k]["arrowcolor"] = color
-        anns[2 * k + 1]["text"] = op
-        anns[2 * k + 1]["font"] = dict(anns[2 * k + 1].get("font", {}), color=color)
-    layout["annotations"] = anns
-    spec = {"data": data, "layout": layout}
-    spec["layout"]["meta"] = {"arch": format_arch(ops)}
     return spec
 
 

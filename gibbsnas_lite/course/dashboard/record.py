@@ -18,18 +18,28 @@ from typing import Any
 
 import numpy as np
 
+from ...spaces.registry import SpaceSpec, space_names, space_of_shapes
+from ...spaces.registry import get as get_space
+
 #: the loss and accuracy metrics the curves show (step and epoch records)
 METRICS = ("train_loss", "valid_loss", "train_acc", "valid_acc")
 
 
 @dataclass(frozen=True)
 class SpaceLayout:
-    """Names of alpha's blocks (cell types), rows (edges) and columns (ops)."""
+    """Names of alpha's blocks (cell types), rows (edges) and columns (ops), and whether the space
+    has a benchmark to look cells up in; :meth:`of` reads them from the space's registry entry."""
 
     space: str
     blocks: tuple[str, ...]
     rows: tuple[str, ...]
     cols: tuple[str, ...]
+    has_benchmark: bool = False
+    registered: bool = True
+
+    @classmethod
+    def of(cls, spec: SpaceSpec) -> SpaceLayout:
+        return cls(spec.name, spec.blocks, spec.edges, spec.ops, spec.has_benchmark)
 
     def edge_labels(self) -> list[str]:
         if len(self.blocks) == 1:
@@ -38,32 +48,31 @@ class SpaceLayout:
 
 
 def space_layout(space: str) -> SpaceLayout:
-    """The layout of a space's alpha, labelled from the space itself (no plotly: the plots'
-    ``NB201_ROW_LABELS``/``DARTS_ROW_LABELS`` are the same labels, a test checks)."""
-    if space == "nb201":
-        from ...spaces.nb201.arch import EDGES, OPS
+    """The layout of a registered space's alpha, labelled from its registry entry."""
+    if space not in space_names():
+        raise ValueError(f"unknown space {space!r}; choose {', '.join(space_names())} or auto")
+    return SpaceLayout.of(get_space(space))
 
-        return SpaceLayout("nb201", ("cell",), tuple(f"{j}→{i}" for i, j in EDGES), tuple(OPS))
-    if space == "darts":
-        from ...spaces.darts.genotypes import EDGES, PRIMITIVES
 
-        def name(j: int) -> str:
-            return {0: "c_{k-2}", 1: "c_{k-1}"}.get(j, str(j - 2))
-
-        rows = tuple(f"{name(j)}→{node - 2}" for node, j in EDGES)
-        return SpaceLayout("darts", ("normal", "reduce"), rows, tuple(PRIMITIVES))
-    raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
+def default_layout() -> SpaceLayout:
+    """The layout shown before any alpha arrives: the first registered space's (``SearchConfig``'s default)."""
+    return space_layout(space_names()[0])
 
 
 def _layout_from_shape(blocks: list[np.ndarray]) -> SpaceLayout:
     shapes = [b.shape for b in blocks]
-    if shapes == [(6, 5)]:
-        return space_layout("nb201")
-    if shapes == [(14, 8), (14, 8)]:
-        return space_layout("darts")
+    spec = space_of_shapes(shapes)
+    if spec is not None:
+        return SpaceLayout.of(spec)
     rows, cols = shapes[0]
     names = ("normal", "reduce") if len(blocks) == 2 else tuple(f"block {k}" for k in range(len(blocks)))
-    return SpaceLayout("generic", names, tuple(f"edge {e}" for e in range(rows)), tuple(f"op {k}" for k in range(cols)))
+    return SpaceLayout(
+        "generic",
+        names,
+        tuple(f"edge {e}" for e in range(rows)),
+        tuple(f"op {k}" for k in range(cols)),
+        registered=False,
+    )
 
 
 def _blocks(value: Any) -> list[np.ndarray] | None:
@@ -218,8 +227,8 @@ class DashboardRecord:
     """
 
     def __init__(self, space: str = "nb201", edge: int = 0, fallback_std: str = "none", trace_window: int = 10):
-        if space not in ("nb201", "darts", "auto"):
-            raise ValueError(f"unknown space {space!r}; choose nb201, darts or auto")
+        if space != "auto":
+            space_layout(space)  # a ValueError naming the registered spaces for an unknown one
         if fallback_std not in ("none", "trace"):
             raise ValueError(f"fallback_std must be 'none' or 'trace', got {fallback_std!r}")
         self.space = space
@@ -342,11 +351,11 @@ class DashboardRecord:
         self._edge = value
 
     def edge_labels(self) -> list[str]:
-        return (self.layout or space_layout("nb201")).edge_labels()
+        return (self.layout or default_layout()).edge_labels()
 
     def edge_block_row(self) -> tuple[int, int]:
         """(block, row) of the picked edge in alpha's blocks."""
-        nrows = len((self.layout or space_layout("nb201")).rows)
+        nrows = len((self.layout or default_layout()).rows)
         return divmod(self._edge, nrows)
 
     def where(self) -> str | None:
@@ -378,12 +387,14 @@ class DashboardRecord:
     def snapshot(self, position: int | None) -> dict[str, Any]:
         """:meth:`state` with numpy arrays, up to record ``position`` (``None``: all records)."""
         entries = self.entries if position is None else self.entries[: position + 1]
-        layout = self.layout or space_layout("nb201")
+        layout = self.layout or default_layout()
         block, row = self.edge_block_row()
         snap: dict[str, Any] = {
             "n_records": len(self.entries),
             "position": position,
             "space": layout.space,
+            "has_benchmark": layout.has_benchmark,
+            "blocks": list(layout.blocks),
             "edge": layout.edge_labels()[self._edge] if self._edge < len(layout.edge_labels()) else None,
             "block": layout.blocks[block] if block < len(layout.blocks) else None,
             "ops": list(layout.cols),
@@ -447,17 +458,12 @@ class DashboardRecord:
         return snap
 
     def derive(self, alpha: list[np.ndarray]) -> str | None:
-        """The cell that alpha's argmax gives (NB201 arch string, DARTS genotype); None if none."""
-        space = self.layout.space if self.layout else None
+        """The cell that alpha gives, as its space's registry entry derives it (NB201 arch string,
+        DARTS genotype); None for an unregistered shape or on failure."""
+        if self.layout is None or not self.layout.registered:
+            return None
         try:
-            if space == "nb201":
-                from ...spaces.nb201.arch import derive_arch
-
-                return derive_arch(alpha[0])
-            if space == "darts":
-                from ...spaces.darts.genotypes import derive_genotype, format_genotype
-
-                return format_genotype(derive_genotype(alpha[0], alpha[1]))
+            return get_space(self.layout.space).derive_arch(alpha)
         except Exception as err:
             self.note(f"could not derive a cell from alpha: {err}")
         return None

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .live import LiveUI, patch_nb201
+from ...spaces.registry import get as get_space
+from .live import LiveUI
 from .record import METRICS, DashboardRecord, DashboardStats, decimate, finite, jsonable, or_none
 
 _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
@@ -310,10 +311,9 @@ class DashboardView:
     def cell_spec(self, arch: str | None, block: str | None) -> dict | None:
         """``{"data": [...], "layout": {...}}`` of the derived cell, as plain dicts.
 
-        NB201 cells all have the same geometry (``nb201_cell_figure`` draws every edge, ``none``
-        dashed, with fixed bends), so one template is drawn and later archs only change
-        each edge's colour, dash, name, hover text and label: a few microseconds instead of
-        a 0.1 s figure build (tests check the result equals ``nb201_cell_figure(arch)``).
+        Drawn by the space's registry entry (``figure``: :func:`~gibbsnas_lite.course.plots.cells.nb201_cell_json`,
+        which patches one drawn template in a few microseconds, or ``darts_cell_json``); ``None``
+        for a space without a drawing.
         """
         if not arch:
             return None
@@ -321,28 +321,14 @@ class DashboardView:
         spec = self.cell_cache.get(key)
         if spec is not None:
             return spec
-        from ..plots import cells
-
-        space = self.record.layout.space if self.record.layout else "nb201"
-        if space == "nb201":
-            template = self.cell_cache.get(("<nb201 template>", ""))
-            if template is None:
-                fig = cells.nb201_cell_figure(arch)
-                template = {"arch": arch, "spec": fig.to_plotly_json()}
-                self.cell_cache[("<nb201 template>", "")] = template
-            spec = patch_nb201(template["spec"], template["arch"], arch)
-        elif space == "darts":
-            from ...spaces.darts.genotypes import parse_genotype
-
-            which = block if block in ("normal", "reduce") else "normal"
-            spec = cells.darts_cell_figure(parse_genotype(arch, steps=None), which=which).to_plotly_json()
-        else:
+        layout = self.record.layout
+        if layout is None or not layout.registered:
+            return None
+        spec = get_space(layout.space).cell_figure_json(arch, block)
+        if spec is None:
             return None
         if len(self.cell_cache) > 256:
-            template = self.cell_cache.get(("<nb201 template>", ""))
             self.cell_cache.clear()
-            if template is not None:
-                self.cell_cache[("<nb201 template>", "")] = template
         self.cell_cache[key] = spec
         return spec
 
@@ -444,7 +430,7 @@ class DashboardView:
             vertical_spacing=0.16,
             subplot_titles=(
                 f"{snap['edge']}: α ± std",
-                "softmax(α)" + (f" · {snap['block']}" if snap["block"] and snap["space"] == "darts" else ""),
+                "softmax(α)" + (f" · {snap['block']}" if snap["block"] and len(snap["blocks"]) > 1 else ""),
                 "derived cell",
                 "loss",
                 "accuracy",

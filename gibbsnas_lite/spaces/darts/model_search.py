@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .genotypes import MULTIPLIER, PRIMITIVES, STEPS, Genotype, derive_genotype
+from .genotypes import MULTIPLIER, PRIMITIVES, STEPS, Genotype, derive_genotype, format_genotype
 from .operations import FactorizedReduce, ReLUConvBN, make_op
 
 __all__ = ["MixedOp", "SearchCell", "Network"]
@@ -231,6 +231,10 @@ class Network(nn.Module):
         network's alpha or from ``alphas=(a_normal, a_reduce)``."""
         a_n, a_r = (self.alpha_normal, self.alpha_reduce) if alphas is None else self._pair("alphas", alphas)
         return derive_genotype(a_n, a_r, steps=self._steps, multiplier=self._multiplier, primitives=self.primitives)
+
+    def arch_string(self, alphas=None) -> str:
+        """The derived genotype as one line ``normal=|op~j|...;reduce=|...`` (the search loop's interface)."""
+        return format_genotype(self.genotype(alphas))
 
     def extra_repr(self) -> str:
         return (

@@ -401,6 +401,10 @@ class NB201SearchNetwork(nn.Module):
 
     derive = genotype
 
+    def arch_string(self, alphas=None) -> str:
+        """The derived cell as an arch string (the search loop's interface; ``alphas``: ``[alpha]``)."""
+        return self.genotype(None if alphas is None else alphas[0])
+
     def forward(
         self, x: torch.Tensor, weights: torch.Tensor | None = None, *, alpha: torch.Tensor | None = None, path=None
     ) -> torch.Tensor:
