@@ -65,7 +65,7 @@ def add_config_options(parser: argparse.ArgumentParser, config_class) -> None:
             )
             continue
         if type(None) in typing.get_args(kind):  # float | None -> float
-            (kind,) = [t for t in typing.get_args(kind) if t is not type(None)]
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
         choices = cli["choices"]() if callable(cli["choices"]) else cli["choices"]
         parser.add_argument(
             option_flag(field), type=kind, choices=choices, default=None, dest=field.name, help=cli["help"]
@@ -83,19 +83,18 @@ def refuse_with_resume(args: argparse.Namespace, config_class, others: dict[str,
     Run options are the config's options except those declared ``with_resume`` (``--device``),
     and ``others`` (``{flag: dest}``: the hand-written ones, e.g. ``--out``).
     """
-    run_options = {option_flag(f): f.name for f in config_options(config_class) if not f.metadata["cli"]["with_resume"]}
-    given = [flag for flag, dest in {**run_options, **others}.items() if getattr(args, dest) not in (None, [])]
+    fields = config_options(config_class)
+    run_options = {option_flag(f): f.name for f in fields if not f.metadata["cli"]["with_resume"]} | others
+    given = [flag for flag, dest in run_options.items() if getattr(args, dest) not in (None, [])]  # --set: []
     if given:
-        allowed = [option_flag(f) for f in config_options(config_class) if f.metadata["cli"]["with_resume"]]
+        allowed = [option_flag(f) for f in fields if f.metadata["cli"]["with_resume"]] + ["--no-progress"]
         raise ValueError(
             f"--resume continues the run with the settings saved in its checkpoint; "
-            f"drop {', '.join(given)} (only {' and '.join([*allowed, '--no-progress'])} go with --resume)"
+            f"drop {', '.join(given)} (only {' and '.join(allowed)} go with --resume)"
         )
 
 
 # ------------------------------------------------------------------------------- the parser
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gibbsnas-lite",
