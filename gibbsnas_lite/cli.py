@@ -96,6 +96,8 @@ def refuse_with_resume(args: argparse.Namespace, config_class, others: dict[str,
 
 # ------------------------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
+    """The ``gibbsnas-lite`` parser. ``search``'s and ``train``'s config options come from the fields of
+    ``SearchConfig`` and ``TrainConfig`` declared with ``runs.option`` (:func:`add_config_options`)."""
     parser = argparse.ArgumentParser(
         prog="gibbsnas-lite",
         description="GibbsNAS (Xue et al., AAAI 2021) as a notebook-first kit.",
