@@ -10,21 +10,94 @@ gibbsnas-lite sweep --out runs/sweep        # finish (or re-read) the sweep reco
 
 gibbsnas-lite train --genotype DARTS_V2 --dataset cifar10 --profile full --out runs/train-v2 --download
 gibbsnas-lite train --resume runs/train-v2
+
+The options of ``search`` and ``train`` that set a config field are built from the fields of
+:class:`~gibbsnas_lite.search.SearchConfig` and :class:`~gibbsnas_lite.train.TrainConfig` declared
+with :func:`gibbsnas_lite.runs.option` (help text, flag and choices in the field's metadata): one
+such field is its option, its refusal with ``--resume`` and its value for ``make_config``
+(:func:`add_config_options`, :func:`config_values`). The others (``--set``, ``--out``,
+``--resume``, ``--no-progress``, and ``notebooks``'s and ``sweep``'s) are written out here.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
+from typing import Any
 
 from . import __version__
 from .runs import PROFILES, parse_settings  # parse_settings: re-exported, as before
-from .search.config import DATASETS, DEVICES, SPACES
+from .search.config import DATASETS, SearchConfig, make_config
 from .search.config import PROFILES as SEARCH_PROFILES
 from .search.registry import strategy_names
 
 
+# ------------------------------------------------------------------------------- config options
+def config_options(config_class) -> list[dataclasses.Field]:
+    """The fields of a config dataclass that are command-line options (declared with
+    :func:`gibbsnas_lite.runs.option`: ``"cli"`` in their metadata), in the dataclass's order."""
+    return [f for f in dataclasses.fields(config_class) if "cli" in f.metadata]
+
+
+def option_flag(field: dataclasses.Field) -> str:
+    """``--batch-size`` for ``batch_size``, or the flag the field names (``--cells``)."""
+    return field.metadata["cli"]["flag"] or "--" + field.name.replace("_", "-")
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_class) -> None:
+    """Add one option per field of :func:`config_options` to ``parser``, in the dataclass's order.
+
+    Help text, flag and choices come from the field's metadata (a function for choices is called
+    now: the strategy registry as it is). The option's type is the field's annotation, ``int``,
+    ``float`` or ``str`` (also with ``| None``); a ``bool`` field is an on/off flag (``--amp``).
+    The value is stored under the field's name and is ``None`` when the option is not given (a
+    flag too), so the profile's value stands.
+    """
+    annotations = typing.get_type_hints(config_class)
+    for field in config_options(config_class):
+        cli = field.metadata["cli"]
+        kind = annotations[field.name]
+        if kind is bool:
+            parser.add_argument(
+                option_flag(field), action="store_true", default=None, dest=field.name, help=cli["help"]
+            )
+            continue
+        if type(None) in typing.get_args(kind):  # float | None -> float
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        choices = cli["choices"]() if callable(cli["choices"]) else cli["choices"]
+        parser.add_argument(
+            option_flag(field), type=kind, choices=choices, default=None, dest=field.name, help=cli["help"]
+        )
+
+
+def config_values(args: argparse.Namespace, config_class) -> dict[str, Any]:
+    """``{field name: value}`` of the config's options as parsed (``None``: not given)."""
+    return {f.name: getattr(args, f.name) for f in config_options(config_class)}
+
+
+def refuse_with_resume(args: argparse.Namespace, config_class, others: dict[str, str]) -> None:
+    """--resume takes a run's settings from its checkpoint: name every run option that was given too.
+
+    Run options are the config's options except those declared ``with_resume`` (``--device``),
+    and ``others`` (``{flag: dest}``: the hand-written ones, e.g. ``--out``).
+    """
+    fields = config_options(config_class)
+    run_options = {option_flag(f): f.name for f in fields if not f.metadata["cli"]["with_resume"]} | others
+    given = [flag for flag, dest in run_options.items() if getattr(args, dest) not in (None, [])]  # --set: []
+    if given:
+        allowed = [option_flag(f) for f in fields if f.metadata["cli"]["with_resume"]] + ["--no-progress"]
+        raise ValueError(
+            f"--resume continues the run with the settings saved in its checkpoint; "
+            f"drop {', '.join(given)} (only {' and '.join(allowed)} go with --resume)"
+        )
+
+
+# ------------------------------------------------------------------------------- the parser
 def build_parser() -> argparse.ArgumentParser:
+    """The ``gibbsnas-lite`` parser. ``search``'s and ``train``'s config options come from the fields of
+    ``SearchConfig`` and ``TrainConfig`` declared with ``runs.option`` (:func:`add_config_options`)."""
     parser = argparse.ArgumentParser(
         prog="gibbsnas-lite",
         description="GibbsNAS (Xue et al., AAAI 2021) as a notebook-first kit.",
@@ -61,43 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/deep_stage.md), full (the paper's protocol, GPU). "
         "Explicit options override the profile.",
     )
-    search.add_argument("--strategy", choices=strategy_names(), default=None, help="default: gibbs2")
-    search.add_argument("--space", choices=SPACES, default=None, help="default: nb201")
-    search.add_argument("--dataset", choices=DATASETS, default=None, help="default: the profile's")
-    search.add_argument("--profile", choices=SEARCH_PROFILES, default=None, help="default: smoke")
-    search.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=None,
-        help="default: auto (CUDA when available); with --resume: the device to continue on "
-        "(the checkpoint's kind of device; bit for bit on CPU)",
-    )
-    search.add_argument("--seed", type=int, default=None, help="default: 0")
-    search.add_argument("--epochs", type=int, default=None)
-    search.add_argument("--batch-size", type=int, default=None)
-    search.add_argument("--channels", type=int, default=None, help="supernet width C")
-    search.add_argument("--cells", type=int, default=None, dest="cells_per_stage", help="cells per stage N")
-    search.add_argument("--train-limit", type=int, default=None, help="examples kept per search half")
-    search.add_argument("--w-lr", type=float, default=None)
-    search.add_argument("--a-lr", type=float, default=None)
-    search.add_argument(
-        "--temperature",
-        type=float,
-        default=None,
-        help="T of alpha's draws, Eq. 16, and of omega's unless --w-temperature (GibbsNAS)",
-    )
-    search.add_argument(
-        "--alpha-warmup-epochs",
-        type=int,
-        default=None,
-        help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)",
-    )
-    search.add_argument(
-        "--w-temperature",
-        type=float,
-        default=None,
-        help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)",
-    )
+    add_config_options(search, SearchConfig)  # --strategy ... --amp: SearchConfig's option fields
     search.add_argument(
         "--set",
         action="append",
@@ -107,9 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="any SearchConfig field, e.g. --set image_size=16 --set clip_std=2 "
         "(VALUE is read as a Python literal: 16, 0.5, None, True; else a string)",
     )
-    search.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
-    search.add_argument("--download", action="store_true", help="download CIFAR if missing")
-    search.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
     search.add_argument("--out", default=None, help="run folder (default: runs/<strategy>-<space>-<dataset>-s<seed>)")
     search.add_argument(
         "--resume",
@@ -164,8 +198,7 @@ def _add_sweep_parser(commands) -> None:
 
 
 def _add_train_parser(commands) -> None:
-    from .train import DATASETS as TRAIN_DATASETS
-    from .train import PROFILES as TRAIN_PROFILES
+    from .train import TrainConfig
 
     train = commands.add_parser(
         "train",
@@ -176,30 +209,7 @@ def _add_train_parser(commands) -> None:
         "cpu = Fashion-MNIST, 5 cells, C=8, 2 epochs on 2,048 images; smoke = synthetic, seconds. "
         "Explicit options override the profile. See docs/train.md.",
     )
-    train.add_argument(
-        "--genotype",
-        default=None,
-        help="a published name (DARTS_V1, DARTS_V2, PDARTS, PC_DARTS_CIFAR, GDAS_V1, ...), a one-line "
-        "genotype 'normal=|op~j|...;reduce=|...', a JSON object, or a search run folder "
-        "(default: DARTS_V2)",
-    )
-    train.add_argument("--dataset", choices=TRAIN_DATASETS, default=None, help="default: the profile's")
-    train.add_argument("--profile", choices=TRAIN_PROFILES, default=None, help="default: full")
-    train.add_argument(
-        "--device",
-        choices=DEVICES,
-        default=None,
-        help="default: auto (CUDA when available); with --resume: the device to continue on",
-    )
-    train.add_argument("--seed", type=int, default=None, help="default: 0")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--channels", type=int, default=None, help="initial channels C")
-    train.add_argument("--layers", type=int, default=None, help="number of cells")
-    train.add_argument("--lr", type=float, default=None)
-    train.add_argument("--train-limit", type=int, default=None, help="first k training images only")
-    train.add_argument("--data-root", default=None, help="dataset folder (default: cache dir)")
-    train.add_argument("--download", action="store_true", help="download CIFAR if missing")
+    add_config_options(train, TrainConfig)  # --genotype ... --download: TrainConfig's option fields
     train.add_argument("--out", default=None, help="run folder (default: runs/train-<dataset>-s<seed>)")
     train.add_argument(
         "--resume",
@@ -210,56 +220,24 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _refuse_with_resume(args, options: tuple[str, ...], flags: tuple[str, ...]) -> None:
-    """--resume takes a run's settings from its checkpoint: name every run option that was given too."""
-    given = [n for n in options if getattr(args, n) is not None] + [n for n in flags if getattr(args, n)]
-    if given:
-        spelled = ", ".join("--" + ("cells" if n == "cells_per_stage" else n.replace("_", "-")) for n in given)
-        raise ValueError(
-            f"--resume continues the run with the settings saved in its checkpoint; "
-            f"drop {spelled} (only --device and --no-progress go with --resume)"
-        )
+def train_config(args: argparse.Namespace):
+    """The :class:`~gibbsnas_lite.train.TrainConfig` of a ``train`` command line (without --resume):
+    the profile's preset, then the options given."""
+    from .train import TrainConfig, make_train_config
 
-
-_TRAIN_OPTIONS = (
-    "genotype",
-    "dataset",
-    "profile",
-    "seed",
-    "epochs",
-    "batch_size",
-    "channels",
-    "layers",
-    "lr",
-    "train_limit",
-    "data_root",
-    "out",
-)
+    options = config_values(args, TrainConfig)
+    return make_train_config(options.pop("profile") or "full", options.pop("genotype") or "DARTS_V2", **options)
 
 
 def run_train_command(args) -> int:
-    from .train import TrainConfig, make_train_config, train_network
+    from .train import TrainConfig, train_network
 
     if args.resume:
-        _refuse_with_resume(args, _TRAIN_OPTIONS, flags=("download",))
+        refuse_with_resume(args, TrainConfig, others={"--out": "out"})
         device = TrainConfig(device=args.device) if args.device else None
         result = train_network(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
-        config = make_train_config(
-            args.profile or "full",
-            args.genotype or "DARTS_V2",
-            dataset=args.dataset,
-            device=args.device,
-            seed=args.seed,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            channels=args.channels,
-            layers=args.layers,
-            lr=args.lr,
-            train_limit=args.train_limit,
-            data_root=args.data_root,
-            download=args.download or None,
-        )
+        config = train_config(args)
         out = args.out or f"runs/train-{config.dataset}-s{config.seed}"
         result = train_network(config, out_dir=out, progress=not args.no_progress, echo=print)
     print(f"genotype: {result.genotype}")
@@ -270,62 +248,28 @@ def run_train_command(args) -> int:
     return 0
 
 
-# Options that define a run; --resume takes them from the checkpoint instead.
-_RUN_OPTIONS = (
-    "strategy",
-    "space",
-    "dataset",
-    "profile",
-    "seed",
-    "epochs",
-    "batch_size",
-    "channels",
-    "cells_per_stage",
-    "train_limit",
-    "w_lr",
-    "a_lr",
-    "temperature",
-    "w_temperature",
-    "alpha_warmup_epochs",
-    "data_root",
-    "out",
-)
+def search_config(args: argparse.Namespace) -> SearchConfig:
+    """The :class:`~gibbsnas_lite.search.SearchConfig` of a ``search`` command line (without
+    --resume): the profile's preset and the strategy's defaults, then the options and ``--set``s given."""
+    options = config_values(args, SearchConfig)
+    for key, value in parse_settings(args.settings).items():
+        if options.get(key) is not None and options[key] != value:
+            raise ValueError(
+                f"--set {key}={value!r} contradicts the option given for {key} ({options[key]!r}); give one of them"
+            )
+        options[key] = value
+    return make_config(options.pop("strategy") or "gibbs2", options.pop("profile") or "smoke", **options)
 
 
 def run_search_command(args) -> int:
-    from .search import SearchConfig, make_config, run_search
+    from .search import run_search
 
     if args.resume:
-        _refuse_with_resume(args, _RUN_OPTIONS, flags=("download", "amp", "settings"))
+        refuse_with_resume(args, SearchConfig, others={"--set": "settings", "--out": "out"})
         device = SearchConfig(device=args.device) if args.device else None
         result = run_search(device, resume=args.resume, progress=not args.no_progress, echo=print)
     else:
-        options = dict(
-            space=args.space,
-            dataset=args.dataset,
-            device=args.device,
-            seed=args.seed,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            channels=args.channels,
-            cells_per_stage=args.cells_per_stage,
-            train_limit=args.train_limit,
-            w_lr=args.w_lr,
-            a_lr=args.a_lr,
-            temperature=args.temperature,
-            w_temperature=args.w_temperature,
-            alpha_warmup_epochs=args.alpha_warmup_epochs,
-            data_root=args.data_root,
-            download=args.download or None,
-            amp=args.amp or None,
-        )
-        for key, value in parse_settings(args.settings).items():
-            if options.get(key) is not None and options[key] != value:
-                raise ValueError(
-                    f"--set {key}={value!r} contradicts the option given for {key} ({options[key]!r}); give one of them"
-                )
-            options[key] = value
-        config = make_config(args.strategy or "gibbs2", args.profile or "smoke", **options)
+        config = search_config(args)
         out = args.out or f"runs/{config.strategy}-{config.space}-{config.dataset}-s{config.seed}"
         result = run_search(config, out_dir=out, progress=not args.no_progress, echo=print)
     summary = result.summary()

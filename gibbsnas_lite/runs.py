@@ -10,9 +10,10 @@
 - :func:`progress`: a tqdm bar when tqdm is installed, else a silent stand-in (the core needs
   only torch and numpy);
 - :class:`NonFiniteLossError`: a NaN/Inf loss stops a run (search or training);
-- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses), and
-  :func:`parse_settings`: the one ``KEY=VALUE`` reader of config fields (``search --set``,
-  ``sweep -o``, the scripts' overrides);
+- :class:`ConfigDict`: ``to_dict``/``from_dict`` for the run configs (dataclasses);
+  :func:`option`: a config field that is also a command-line option (its help text in the field's
+  metadata; ``gibbsnas_lite.cli`` builds the options from them); and :func:`parse_settings`: the one
+  ``KEY=VALUE`` reader of config fields (``search --set``, ``sweep -o``, the scripts' overrides);
 - reading a run folder back: :func:`read_run` (a :class:`RunFolder`: summary, config, history
   records, measurements), the one reader that the seed study, the sweep results, the report and
   the plots use; :func:`read_history` reads a ``history.jsonl`` (or ``.jsonl.gz``) alone.
@@ -28,6 +29,7 @@ import gzip
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +49,7 @@ __all__ = [
     "capture_rng",
     "choice",
     "open_run",
+    "option",
     "parse_settings",
     "progress",
     "read_checkpoint_file",
@@ -226,6 +229,29 @@ def choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``allowed`` (the message lists them)."""
     if value not in allowed:
         raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def option(
+    default: Any,
+    *,
+    help: str | None = None,
+    flag: str | None = None,
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] | None = None,
+    with_resume: bool = False,
+) -> Any:
+    """A config field that is also a command-line option: ``dataclasses.field(default=default)``
+    with the option in the field's metadata, under ``"cli"``.
+
+    ``help``: the option's help text. ``flag``: its name on the command line (default: ``--`` and
+    the field's name with ``-`` for ``_``, e.g. ``--batch-size``). ``choices``: the values it takes,
+    a tuple or a function that returns one when the parser is built (a registry that may grow).
+    ``with_resume``: the option may go with ``--resume`` (``--device``); the others are refused
+    there, as the run's checkpoint holds them. The option's type is the field's; a ``bool`` field is
+    an on/off flag (``--download``). ``gibbsnas_lite.cli`` builds its options from these fields.
+    """
+    return dataclasses.field(
+        default=default, metadata={"cli": dict(help=help, flag=flag, choices=choices, with_resume=with_resume)}
+    )
 
 
 def parse_settings(items, flag: str = "--set") -> dict:

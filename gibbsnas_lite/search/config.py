@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..runs import ConfigDict, choice
+from ..runs import ConfigDict, choice, option
 from ..samplers import NOISES
 from ..spaces import registry as spaces
 from .registry import REGISTRY, get, strategy_names
@@ -46,41 +46,60 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class SearchConfig(ConfigDict):
-    """Everything a search run needs; stored in its checkpoint and summary."""
+    """Everything a search run needs; stored in its checkpoint and summary.
 
-    strategy: str = "gibbs2"
-    space: str = "nb201"
-    dataset: str = "synthetic"
-    profile: str = "smoke"
-    seed: int = 0
-    device: str = "auto"
+    The fields declared with :func:`~gibbsnas_lite.runs.option` are ``gibbsnas-lite search``'s
+    options (their help text is there); every field can be set with ``--set KEY=VALUE``.
+    """
+
+    strategy: str = option("gibbs2", choices=strategy_names, help="default: gibbs2")
+    space: str = option("nb201", choices=SPACES, help="default: nb201")
+    dataset: str = option("synthetic", choices=DATASETS, help="default: the profile's")
+    profile: str = option("smoke", choices=lambda: PROFILES, help="default: smoke")  # PROFILES is defined below
+    seed: int = option(0, help="default: 0")
+    device: str = option(
+        "auto",
+        choices=DEVICES,
+        with_resume=True,
+        help="default: auto (CUDA when available); with --resume: the device to continue on "
+        "(the checkpoint's kind of device; bit for bit on CPU)",
+    )
     # supernet
-    channels: int = 16
-    cells_per_stage: int = 5  # NB201: N cells per stage; DARTS: 3N - 1 cells (N=3: the 8-cell search net)
+    channels: int = option(16, help="supernet width C")
+    # NB201: N cells per stage; DARTS: 3N - 1 cells (N=3: the 8-cell search net)
+    cells_per_stage: int = option(5, flag="--cells", help="cells per stage N")
     # data
-    data_root: str | None = None
-    download: bool = False
-    train_limit: int | None = None  # keep the first k examples of each search half (None: all)
+    data_root: str | None = option(None, help="dataset folder (default: cache dir)")
+    download: bool = option(False, help="download CIFAR if missing")
+    # keep the first k examples of each search half (None: all)
+    train_limit: int | None = option(None, help="examples kept per search half")
     image_size: int = 32
     # schedule
-    epochs: int = 50
-    batch_size: int = 64
+    epochs: int = option(50)
+    batch_size: int = option(64)
     # omega (weights)
-    w_lr: float = 0.025
+    w_lr: float = option(0.025)
     w_lr_min: float = 0.001
     w_momentum: float = 0.9
     w_weight_decay: float = 5e-4
     grad_clip: float = 5.0
     # alpha (architecture)
-    a_lr: float = 3e-4
+    a_lr: float = option(3e-4)
     a_weight_decay: float = 1e-3
     alpha_accum: int = 1  # alpha step every k steps, gradients summed over k search-valid batches
-    alpha_warmup_epochs: int = (
-        0  # GibbsNAS: omega only for the first k epochs (opt-in; the paper has none, docs/search.md)
+    # GibbsNAS: omega only for the first k epochs (opt-in; the paper has none, docs/search.md)
+    alpha_warmup_epochs: int = option(
+        0, help="GibbsNAS: train omega only for the first k epochs (opt-in, not in the paper; docs/search.md)"
     )
     # GibbsNAS sampler knobs (see docs/samplers.md)
-    temperature: float = 1.0  # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
-    w_temperature: float | None = None  # T of omega's draws (Eq. 15); None: the same as temperature
+    # T of alpha's draws (Eq. 16); also omega's unless w_temperature is set
+    temperature: float = option(
+        1.0, help="T of alpha's draws, Eq. 16, and of omega's unless --w-temperature (GibbsNAS)"
+    )
+    # T of omega's draws (Eq. 15); None: the same as temperature
+    w_temperature: float | None = option(
+        None, help="T of omega's draws, Eq. 15 (GibbsNAS-2nd; default 0.1, docs/search.md)"
+    )
     noise_follows_lr: bool = False  # scale each block's T by eta(2-eta)/(eta0(2-eta0)) per epoch (gibbs.py)
     # covariance of a draw: "eq16" (T/N) H as printed, or "calibrated" eta(2-eta) (T/N) H, whose chain
     # spreads as the Laplace Gaussian (T/N) H at every eta (samplers._common.noise_variance_factor)
@@ -101,7 +120,7 @@ class SearchConfig(ConfigDict):
     # bookkeeping
     alpha_every: int = 10  # record alpha every k steps
     max_steps_per_epoch: int | None = None
-    amp: bool = False  # bf16 autocast on CUDA
+    amp: bool = option(False, help="bf16 autocast on CUDA")
     # model and batches in torch.channels_last: 1.3-1.4x faster steps on a CPU (float32 rounding differs
     # from NCHW's, so a search's path does too; docs/bench_search.md); on by default in the cpu and
     # cpu-deep profiles, off elsewhere (no gain on CUDA, where it adds copies to the flat omega sampler).

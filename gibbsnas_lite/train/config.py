@@ -48,6 +48,7 @@ from ..runs import (
     PROFILES,
     ConfigDict,
     choice,
+    option,
 )
 from ..spaces.darts.genotypes import (
     GENOTYPES,
@@ -112,35 +113,48 @@ class TrainConfig(ConfigDict):
 
     ``genotype`` is kept as text (a name from ``GENOTYPES`` or the one-line form of
     :func:`~gibbsnas_lite.spaces.darts.genotypes.format_genotype`), so the config is JSON.
+    The fields declared with :func:`~gibbsnas_lite.runs.option` are ``gibbsnas-lite train``'s
+    options (their help text is there).
     """
 
     config_noun = "train config"  # in from_dict's unknown-key error
 
-    genotype: str = "DARTS_V2"
-    dataset: str = "cifar10"
-    profile: str = "full"
-    seed: int = 0
-    device: str = "auto"
+    genotype: str = option(
+        "DARTS_V2",
+        help="a published name (DARTS_V1, DARTS_V2, PDARTS, PC_DARTS_CIFAR, GDAS_V1, ...), a one-line "
+        "genotype 'normal=|op~j|...;reduce=|...', a JSON object, or a search run folder "
+        "(default: DARTS_V2)",
+    )
+    dataset: str = option("cifar10", choices=DATASETS, help="default: the profile's")
+    profile: str = option("full", choices=PROFILES, help="default: full")
+    seed: int = option(0, help="default: 0")
+    device: str = option(
+        "auto",
+        choices=("auto", "cpu", "cuda"),
+        with_resume=True,
+        help="default: auto (CUDA when available); with --resume: the device to continue on",
+    )
     # network
     network: str = "cifar"  # "cifar": NetworkCIFAR; "imagenet": NetworkImageNet
-    channels: int = 36
-    layers: int = 20
+    channels: int = option(36, help="initial channels C")
+    layers: int = option(20, help="number of cells")
     auxiliary: bool = True
     auxiliary_weight: float = 0.4
     drop_path_prob: float = 0.2  # at the end of training; ramped linearly from 0
     # schedule and optimizer
-    epochs: int = 600
-    batch_size: int = 96
-    lr: float = 0.025
+    epochs: int = option(600)
+    batch_size: int = option(96)
+    lr: float = option(0.025)
     lr_min: float = 0.0
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     # data
     cutout: int = 16
-    data_root: str | None = None
-    download: bool = False
-    train_limit: int | None = None  # keep the first k training images (None: all)
+    data_root: str | None = option(None, help="dataset folder (default: cache dir)")
+    download: bool = option(False, help="download CIFAR if missing")
+    # keep the first k training images (None: all)
+    train_limit: int | None = option(None, help="first k training images only")
     test_limit: int | None = None  # keep the first k test images (None: all)
     max_steps_per_epoch: int | None = None
     test_batch_size: int = 256
