@@ -186,7 +186,11 @@ def _add_sweep_parser(commands) -> None:
     )
     sweep.add_argument("--out", default="runs/sweep", help="sweep folder (default: %(default)s)")
     sweep.add_argument(
-        "--workers", type=int, default=None, help="trials at once on the local Ray (default: CPU cores // --threads)"
+        "--workers",
+        type=int,
+        default=None,
+        help="trials at once on the local Ray (default: CPU cores // --threads); 0: no Ray, one trial after "
+        "another in this process",
     )
     sweep.add_argument("--threads", type=int, default=1, help="torch threads (and Ray CPUs) per trial (default: 1)")
     sweep.add_argument(

@@ -53,7 +53,7 @@ class SearchConfig(ConfigDict):
     """
 
     strategy: str = option("gibbs2", choices=strategy_names, help="default: gibbs2")
-    space: str = option("nb201", choices=SPACES, help="default: nb201")
+    space: str = option("nb201", choices=spaces.space_names, help="default: nb201")
     dataset: str = option("synthetic", choices=DATASETS, help="default: the profile's")
     profile: str = option("smoke", choices=lambda: PROFILES, help="default: smoke")  # PROFILES is defined below
     seed: int = option(0, help="default: 0")
