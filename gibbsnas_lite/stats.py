@@ -1,9 +1,9 @@
 """The one statistics helper of the package: :func:`describe` (mean, std, n, min, max of a sample).
 
-Semantics (the seed study's and the sweeps' summaries, per-epoch curves and paired gaps, and the
-deep-stage verdict use it; :func:`gibbsnas_lite.course.ablation.mean_std` has the same semantics
-computed with :mod:`statistics`, and the table searches report the population std, ddof=0, with
-numpy, both kept for bit-identical numbers):
+Semantics (the seed study's and the sweeps' summaries, per-epoch curves and paired gaps, the
+deep-stage verdict, the ablation's groups and the table searches' ``result_stats`` use it; the
+table searches report the population std, ``ddof=0``, as NAS-Bench-201's tables do, and their
+per-grid-point curves compute the same with numpy):
 
 - only the finite values count: ``None`` and NaN/inf are dropped, ``n`` is how many are left;
 - ``mean`` is ``sum(xs) / n``; ``std`` is ``sqrt(sum((x - mean)**2) / (n - ddof))``: the sample

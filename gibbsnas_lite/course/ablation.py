@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..search.registry import REGISTRY
+from ..stats import describe
 
 
 def variants() -> tuple[str, ...]:
@@ -314,21 +315,10 @@ def alpha_spread(alpha) -> float | None:
 def mean_std(values: Iterable[float | None]) -> dict[str, Any]:
     """``{"mean", "std", "n", "min", "max"}`` of the finite values; std is the sample std (n - 1).
 
-    With fewer than two values the std is ``None`` (undefined), never a made-up 0: the semantics
-    of :func:`gibbsnas_lite.stats.describe`, computed with :mod:`statistics` (``fmean``, ``stdev``),
-    as before issue 21 (``describe``'s plain sums differ from these in the last bit on some of the
-    shipped study's groups, so the ablation keeps its own arithmetic).
+    With fewer than two values the std is ``None`` (undefined), never a made-up 0:
+    :func:`gibbsnas_lite.stats.describe`, the package's one statistics helper.
     """
-    xs = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-    if not xs:
-        return {"mean": None, "std": None, "n": 0, "min": None, "max": None}
-    return {
-        "mean": statistics.fmean(xs),
-        "std": statistics.stdev(xs) if len(xs) > 1 else None,
-        "n": len(xs),
-        "min": min(xs),
-        "max": max(xs),
-    }
+    return describe(values)
 
 
 def aggregate(

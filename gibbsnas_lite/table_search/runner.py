@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..nasbench import NB201Table
+from ..stats import describe
 from ._common import TableSearchResult, check_budget, check_dataset, check_seed
 from .search_bohb import bohb
 from .search_rea import regularized_evolution
@@ -163,15 +164,14 @@ class Stat:
 def result_stats(results: Sequence[TableSearchResult]) -> dict[str, Stat]:
     """Mean ± std over runs of the found cell's valid / test accuracy, the queries made and the
     cost spent: ``{"valid", "test", "queries", "cost"}``. The std is the population std (ddof=0),
-    as NAS-Bench-201's tables, with numpy's sums (which differ from
-    :func:`gibbsnas_lite.stats.describe`'s in the last bit). ``summarize`` is its name before
-    issue 21."""
+    as NAS-Bench-201's tables: :func:`gibbsnas_lite.stats.describe` with ``ddof=0``.
+    ``summarize`` is its name before issue 21."""
     if not results:
         raise ValueError("no results to summarize")
 
     def stat(x: list[float]) -> Stat:
-        a = np.asarray(x, dtype=float)
-        return Stat(float(a.mean()), float(a.std()), int(a.size))
+        d = describe(x, ddof=0)
+        return Stat(d["mean"], d["std"], d["n"])
 
     return {
         "valid": stat([r.valid for r in results]),
@@ -238,7 +238,9 @@ def anytime_curves(
     x: str = "cost",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(grid, mean, std) over runs of :meth:`TableSearchResult.curve_at`; NaN where no run has
-    queried yet; the mean at a grid point uses the runs that have."""
+    queried yet; the mean at a grid point uses the runs that have. The semantics of
+    :func:`gibbsnas_lite.stats.describe` with ``ddof=0`` (the population std, as :func:`result_stats`),
+    computed for the whole grid at once with numpy."""
     if not results:
         raise ValueError("no results")
     if grid is None:

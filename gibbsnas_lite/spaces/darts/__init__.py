@@ -10,6 +10,8 @@ ICLR 2019): 8 candidate ops, normal and reduction cells with 4 intermediate node
 - ``model``: ``NetworkCIFAR``, ``NetworkImageNet``, ``count_parameters``.
 """
 
+from importlib import import_module
+
 from .genotypes import (
     DARTS_V1,
     DARTS_V2,
@@ -26,9 +28,23 @@ from .genotypes import (
     parse_genotype,
     validate_genotype,
 )
-from .model import NetworkCIFAR, NetworkImageNet, count_parameters
-from .model_search import Network
-from .operations import OPS, make_op
+
+# the networks and ops load on first use (the genotype helpers import without torch, as NB201's)
+_LAZY = {
+    "NetworkCIFAR": "model",
+    "NetworkImageNet": "model",
+    "count_parameters": "model",
+    "Network": "model_search",
+    "OPS": "operations",
+    "make_op": "operations",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DARTS_V1",
