@@ -18,7 +18,7 @@ import numpy as np
 
 from ...spaces.registry import get as get_space
 from .live import LiveUI
-from .record import METRICS, DashboardRecord, DashboardStats, decimate, finite, jsonable, or_none
+from .record import METRICS, DashboardRecord, DashboardStats, decimate, default_layout, finite, jsonable, or_none
 
 _COLORS = {"train": "#1f77b4", "valid": "#d62728"}
 
@@ -321,10 +321,14 @@ class DashboardView:
         spec = self.cell_cache.get(key)
         if spec is not None:
             return spec
-        layout = self.record.layout
-        if layout is None or not layout.registered:
+        layout = self.record.layout or default_layout()  # no alpha yet (RSPS): the default space's cells
+        if not layout.registered:
             return None
-        spec = get_space(layout.space).cell_figure_json(arch, block)
+        try:
+            spec = get_space(layout.space).cell_figure_json(arch, block)
+        except ValueError as err:  # an arch of another space: shown as text (the panel title), not drawn
+            self.record.note(f"could not draw the cell {arch!r} as a {layout.space} cell: {err}")
+            return None
         if spec is None:
             return None
         if len(self.cell_cache) > 256:
