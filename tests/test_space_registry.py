@@ -254,6 +254,11 @@ def test_the_toy_space_draws_in_the_dashboard(toys, tmp_path):
         cell = dash.panels["cell"].data
         assert cell and list(cell[0].text) == ["in", *result.arch.split(">")]  # the toy's own drawing
         assert not dash.panels["benchmark"].visible  # no benchmark table for the toy
+    # a method without alpha (RSPS): the named space's labels and its drawing of the epochs' cells
+    rsps = run_search(make_config("rsps", "smoke", space="toy-chain", **TINY), out_dir=tmp_path / "rsps")
+    dash = AlphaDashboard.replay(tmp_path / "rsps", space="toy-chain", headless=False)
+    dash.widget
+    assert dash.state()["arch"] == rsps.arch and list(dash.panels["cell"].data[0].text) == ["in", *rsps.arch.split(">")]
 
 
 # ----------------------------------------------------------------------------- (c) no branches on a name
