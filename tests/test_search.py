@@ -232,7 +232,9 @@ def test_bad_numbers_and_keys_are_value_errors():
         make_config("gdas", "smoke", w_lr=-1.0)
     with pytest.raises(ValueError, match="unknown config key.*wlr"):
         SearchConfig.from_dict({"wlr": 0.1})
-    with pytest.raises(ValueError, match="rsps is implemented for the nb201 space"):
+    with pytest.raises(
+        ValueError, match="rsps trains single paths, which the darts supernet does not run; use --space nb201"
+    ):
         run_search(tiny("rsps", space="darts"))
 
 
