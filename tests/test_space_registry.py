@@ -23,23 +23,14 @@ from torch import nn
 from gibbsnas_lite.search import make_config, run_search
 from gibbsnas_lite.search import registry as strategies
 from gibbsnas_lite.search.darts import DartsV1
+from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES
 from gibbsnas_lite.spaces import registry as spaces
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "gibbsnas_lite"
 BUILT_IN_STRATEGIES = strategies.strategy_names()
 
-# DARTS's PRIMITIVES as published (quark0/darts, cnn/genotypes.py) and NB201's five ops (Dong & Yang 2020).
-DARTS_PRIMITIVES = (
-    "none",
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+# NB201's five ops (Dong & Yang 2020); DARTS's PRIMITIVES are pinned to the published list in test_darts_space.py
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
@@ -48,7 +39,7 @@ def test_the_entries_hold_the_published_labels():
     nb201, darts = spaces.get("nb201"), spaces.get("darts")
     assert nb201.ops == NB201_OPS and nb201.edges == ("0→1", "0→2", "1→2", "0→3", "1→3", "2→3")
     assert nb201.alpha_shapes == ((6, 5),) and nb201.blocks == ("cell",) and nb201.single_path
-    assert darts.ops == DARTS_PRIMITIVES and len(darts.edges) == 14 and darts.alpha_shapes == ((14, 8), (14, 8))
+    assert darts.ops == PRIMITIVES and len(darts.edges) == 14 and darts.alpha_shapes == ((14, 8), (14, 8))
     assert darts.edges[:5] == ("c_{k-2}→0", "c_{k-1}→0", "c_{k-2}→1", "c_{k-1}→1", "0→1")
     assert darts.edge_labels()[14] == "reduce c_{k-2}→0" and not darts.single_path
     assert spaces.space_of_shapes([(6, 5)]) is nb201 and spaces.space_of_shapes([(14, 8)] * 2) is darts
