@@ -23,8 +23,8 @@ from torch import nn
 from gibbsnas_lite.search import make_config, run_search
 from gibbsnas_lite.search import registry as strategies
 from gibbsnas_lite.search.darts import DartsV1
-from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES
 from gibbsnas_lite.spaces import registry as spaces
+from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "gibbsnas_lite"
