@@ -245,3 +245,19 @@ def test_edge_summary(tmp_path):
     # the first epoch's record holds no alpha here
     with pytest.raises(ValueError, match="alpha"):
         edge_summary(run, epoch=0)
+
+
+def test_edge_summary_reads_the_runs_space(tmp_path):
+    """A DARTS run: 14 edges per cell type, DARTS's ops, labels from the space registry."""
+    from gibbsnas_lite.search import make_config, run_search
+
+    config = make_config("darts-v1", "smoke", space="darts", epochs=1, train_limit=32, batch_size=16, image_size=8)
+    result = run_search(config, out_dir=tmp_path / "d")
+    rows = edge_summary(tmp_path / "d")
+    assert len(rows) == 28 and rows[0]["edge"] == "normal c_{k-2}→0" and rows[14]["edge"] == "reduce c_{k-2}→0"
+    alpha = np.concatenate([np.asarray(a) for a in result.history.epochs[-1]["alpha"]])
+    from gibbsnas_lite.spaces.darts.genotypes import PRIMITIVES
+
+    assert [r["op"] for r in rows] == [PRIMITIVES[k] for k in alpha.argmax(axis=1)]
+    assert all(r["std"] is None for r in rows)  # DARTS has no posterior
+    assert edge_summary_text(tmp_path / "d").splitlines()[15].startswith("reduce c_{k-2}→0 ")

@@ -323,44 +323,49 @@ def headline(runs: Mapping[str, Any] | Iterable[Any], table: NB201Table | None =
 
 # ----------------------------------------------------------------------------- alpha per edge
 def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
-    """Per NB201 edge, the state of alpha after an epoch (default: the last one).
+    """Per edge, the state of alpha after an epoch (default: the last one); the edges and ops are
+    the run's space's (:mod:`gibbsnas_lite.spaces.registry`: NB201's 6 edges, DARTS's 14 per cell type).
 
-    Each row: ``edge`` ("j→i"), ``op`` (the argmax, what the derived cell takes), ``prob``
-    (its softmax probability), ``alpha`` and ``std`` of that op (std ``None`` without a
-    posterior: DARTS, GDAS), the ``runner_up`` op, the ``gap`` alpha(op) - alpha(runner_up),
-    and ``z`` = gap / sqrt(std_op² + std_runner_up²): the gap in posterior standard deviations
-    (from the diagonal of the BFGS covariance, correlations ignored; ``None`` without std).
-    A small ``z`` (below ~1) means the posterior does not really prefer the chosen op.
+    Each row: ``edge`` ("j→i"; "normal j→i" where the space has several cell types), ``op`` (the
+    argmax, what the NB201 cell takes), ``prob`` (its softmax probability), ``alpha`` and ``std`` of
+    that op (std ``None`` without a posterior: DARTS, GDAS), the ``runner_up`` op, the ``gap``
+    alpha(op) - alpha(runner_up), and ``z`` = gap / sqrt(std_op² + std_runner_up²): the gap in
+    posterior standard deviations (from the diagonal of the BFGS covariance, correlations ignored;
+    ``None`` without std). A small ``z`` (below ~1) means the posterior does not really prefer the
+    chosen op.
     """
-    from ..spaces.nb201.arch import EDGES, OPS
-
-    if isinstance(run, RunRow):
-        epochs = run.epochs
+    if isinstance(run, RunRow):  # run rows are NB201 runs (run_row refuses the others)
+        epochs, space = run.epochs, get_space(SearchConfig.space)
     else:
-        epochs = _read_run(run)[2]
+        config, _, epochs, _, _ = _read_run(run)
+        space = get_space(config.get("space", SearchConfig.space))
     if not epochs:
         raise ValueError("the run has no epoch records")
     record = epochs[epoch]
     if record.get("alpha") is None:
         raise ValueError("the run records no alpha (e.g. RSPS)")
-    alpha = np.asarray(record["alpha"][0], dtype=float)
-    probs = np.asarray(record["probs"][0], dtype=float) if record.get("probs") is not None else None
-    if probs is None:
+    labels = space.edge_labels() if len(space.blocks) > 1 else list(space.edges)
+    alpha = np.concatenate([np.asarray(a, dtype=float) for a in record["alpha"]])
+    if record.get("probs") is not None:
+        probs = np.concatenate([np.asarray(p, dtype=float) for p in record["probs"]])
+    else:
         e = np.exp(alpha - alpha.max(axis=1, keepdims=True))
         probs = e / e.sum(axis=1, keepdims=True)
-    std = np.asarray(record["std"][0], dtype=float) if record.get("std") is not None else None
+    std = np.concatenate([np.asarray(s, dtype=float) for s in record["std"]]) if record.get("std") else None
+    if alpha.shape != (len(labels), len(space.ops)):
+        raise ValueError(f"alpha has shape {alpha.shape}; the {space.name} space's is {(len(labels), len(space.ops))}")
     rows = []
-    for k, (i, j) in enumerate(EDGES):
+    for k, label in enumerate(labels):
         order = np.argsort(-alpha[k], kind="stable")
         a, b = int(order[0]), int(order[1])
         gap = float(alpha[k, a] - alpha[k, b])
         row = {
-            "edge": f"{j}→{i}",
-            "op": OPS[a],
+            "edge": label,
+            "op": space.ops[a],
             "prob": float(probs[k, a]),
             "alpha": float(alpha[k, a]),
             "std": None,
-            "runner_up": OPS[b],
+            "runner_up": space.ops[b],
             "gap": gap,
             "z": None,
         }
@@ -374,15 +379,17 @@ def edge_summary(run: Any, epoch: int = -1) -> list[dict[str, Any]]:
 
 def edge_summary_text(run: Any, epoch: int = -1) -> str:
     """:func:`edge_summary` as aligned text lines (for a notebook's output)."""
+    rows = edge_summary(run, epoch)
+    width = max(5, *(len(r["edge"]) for r in rows))
     lines = [
-        f"{'edge':5s} {'chosen op':13s} {'softmax':>7s} {'alpha':>7s} {'± std':>7s}  "
+        f"{'edge':{width}s} {'chosen op':13s} {'softmax':>7s} {'alpha':>7s} {'± std':>7s}  "
         f"{'runner-up':13s} {'gap':>6s} {'gap/std':>7s}"
     ]
-    for r in edge_summary(run, epoch):
+    for r in rows:
         std = f"{r['std']:7.3f}" if r["std"] is not None else f"{'-':>7s}"
         z = f"{r['z']:7.2f}" if r["z"] is not None else f"{'-':>7s}"
         lines.append(
-            f"{r['edge']:5s} {r['op']:13s} {r['prob']:7.3f} {r['alpha']:7.3f} {std}  "
+            f"{r['edge']:{width}s} {r['op']:13s} {r['prob']:7.3f} {r['alpha']:7.3f} {std}  "
             f"{r['runner_up']:13s} {r['gap']:6.3f} {z}"
         )
     return "\n".join(lines)
