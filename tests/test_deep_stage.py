@@ -276,11 +276,18 @@ def test_deep_study_figures_draw_one_dot_per_seed_and_the_controls():
     assert len(by_name["DARTS-V1"].y) == 3 and len(by_name["GibbsNAS-2nd"].y) == 2
     assert list(by_name["noise-only control"].y) == [12.5]  # seed 3 has no control recorded
     assert by_name["NB201's 15,625 cells"].median[0] == pytest.approx(90.745, abs=1e-3)
+    # the axis starts 5 below the lowest dot (the control's 12.5), so here the whole whisker shows
+    assert fig.layout.yaxis.range == (7.5, 97) and not fig.layout.annotations[1:]
+    rows[-1]["drive"]["noise_only_benchmark"] = {"cifar10_test": 80.0}
+    fig = plots.study_figure(rows, deep_study.random_cells())
+    assert fig.layout.yaxis.range == (45, 97)  # the boxes readable; the worst cells' whisker labelled
+    assert "whisker runs on to 10.00" in fig.layout.annotations[-1].text
     for row in rows:
         row["epochs"] = [{"epoch": 0, "arch": convs, "cifar10_test": 90.0, "parameter_free_share": 1 / 6}]
     fig = plots.epochs_by_seed_figure(rows, highlight=4)
     assert len(fig.data) == 3 * 5 and max(t.line.width for t in fig.data) == 3.5
     assert [list(t.y) for t in fig.data[:3]] == [[90.0], [1], [1]]  # accuracy, skip edges, parameter-free edges
+    assert list(fig.data[0].x) == [1] and "thick: seed 4" in fig.layout.title.text  # epochs counted from 1
 
 
 def test_edge_margins_name_each_edges_argmax_and_its_lead():

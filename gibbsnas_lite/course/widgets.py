@@ -242,7 +242,7 @@ class AlphaDashboard:
         history = read_history(source)
         dash = cls(space=space, **kwargs)
         dash.record.replay(history)
-        dash.runner.status = f"replay of {dash.record.n_records} records"
+        dash.runner.status = "replay"
         return dash
 
     @property

@@ -204,7 +204,12 @@ class DashboardView:
         parts = [f"<b>{html.escape(self.runner.status)}</b>"]
         if self.record.entries:
             where = self.snapshot()["where"] if self.record.position is not None else self.record.where()
-            parts.append(html.escape(f"{where} · {len(self.record.entries)} records"))
+            n = len(self.record.entries)
+            if self.record.is_replay:  # the slider's place, once (the runner's status says "replay")
+                shown = n if self.record.position is None else self.record.position + 1
+                parts.append(html.escape(f"{where} · record {shown} of {n}"))
+            else:
+                parts.append(html.escape(f"{where} · {n} records"))
         if self.ui is not None and not self.record.is_replay and not self.runner.controls_live:
             parts.append(
                 "<i>Pause/Stop act on searches started with dash.start(...): a cell running "

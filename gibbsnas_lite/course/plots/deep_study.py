@@ -44,9 +44,11 @@ def study_figure(
     title: str | None = None,
 ):
     """One dot per held-out seed: DARTS-V1, GibbsNAS-2nd, its mean twin and GibbsNAS-2nd's noise-only
-        control; NAS-Bench-201's 15,625 cells as a box from its quartiles, whiskers at its worst and best cell
-    (``random_cells``: :func:`deep_study.random_cells`);
-        the all-skip cell as a line; ``live`` ({strategy: accuracy}) adds the learner's runs as stars."""
+    control; NAS-Bench-201's 15,625 cells as a box from its quartiles, whiskers at its worst and best cell
+    (``random_cells``: :func:`deep_study.random_cells`); the all-skip cell as a line; ``live``
+    ({strategy: accuracy}) adds the learner's runs as stars. The y axis starts 5 points below the
+    lowest dot (at most at 45), so the boxes stay readable; a whisker that runs below it (NB201's
+    worst cells, 10 %) is labelled with its end."""
     fig = go.Figure()
     columns = {s: _column(rows, s, seeds) for s in ("darts-v1", "gibbs2", "gibbs2-mean")}
     gibbs = by_seed(rows, "gibbs2", seeds)
@@ -107,6 +109,19 @@ def study_figure(
         annotation_text=f"all skip_connect: {ALL_SKIP:.2f}",
         annotation_position="bottom left",
     )
+    dots = [v for values, _ in columns.values() for v in values] + [v for v in (live or {}).values() if v is not None]
+    low = min([45.0, *(v - 5 for v in dots), *([random_cells["q25"] - 5] if random_cells else [])])
+    fig.update_yaxes(range=[low, 97])
+    if random_cells and random_cells["min"] < low:
+        fig.add_annotation(
+            x="NB201's 15,625 cells",
+            y=low,
+            text=f"whisker runs on to {random_cells['min']:.2f} (the worst cells)",
+            showarrow=False,
+            yanchor="bottom",
+            font=dict(size=11, color="#555555"),
+            bgcolor="rgba(255,255,255,0.8)",
+        )
     fig.update_layout(
         title=title or f"The deep stage, held-out seeds {seeds[0]}-{seeds[-1]}: one dot per seed",
         yaxis_title="derived cell: NB201 CIFAR-10 test (%)",
@@ -136,7 +151,7 @@ def epochs_by_seed_figure(
         mine = by_seed(rows, strategy, seeds)
         for n, seed in enumerate(sorted(mine)):
             row = mine[seed]
-            epochs = [e["epoch"] for e in row["epochs"]]
+            epochs = [e["epoch"] + 1 for e in row["epochs"]]  # epoch 1 is the first, as everywhere else
             thick = seed == highlight
             free = [round(6 * e["parameter_free_share"]) for e in row["epochs"]]
             for col, values in ((1, [e[METRIC] for e in row["epochs"]]), (2, skip_edges_by_epoch(row)), (3, free)):
@@ -156,12 +171,21 @@ def epochs_by_seed_figure(
                     row=1,
                     col=col,
                 )
-    fig.add_hline(y=ALL_SKIP, line=dict(dash="dot", color="#d62728", width=1), row=1, col=1)
+    fig.add_hline(
+        y=ALL_SKIP,
+        line=dict(dash="dot", color="#d62728", width=1),
+        annotation_text=f"all skip_connect: {ALL_SKIP:.2f}",
+        annotation_position="bottom right",
+        row=1,
+        col=1,
+    )
     fig.update_xaxes(title_text="search epoch")
     for col in (2, 3):
         fig.update_yaxes(range=[-0.2, 6.2], dtick=1, row=1, col=col)
     fig.update_layout(
-        title=title or "Over the search, one line per held-out seed (the paper's Fig. 3 without the averaging)",
+        title=title
+        or "Over the search, one line per held-out seed (the paper's Fig. 3 without the averaging)"
+        + (f"; thick: seed {highlight}" if highlight is not None else ""),
         height=440,
         legend=dict(orientation="h", y=-0.2),
     )
