@@ -205,9 +205,9 @@ class DashboardView:
         if self.record.entries:
             where = self.snapshot()["where"] if self.record.position is not None else self.record.where()
             n = len(self.record.entries)
-            if self.record.is_replay:  # the slider's place, once (the runner's status says "replay")
-                shown = n if self.record.position is None else self.record.position + 1
-                parts.append(html.escape(f"{where} · record {shown} of {n}"))
+            if self.record.is_replay:  # the slider's place, numbered as the slider (0 .. n - 1)
+                shown = n - 1 if self.record.position is None else self.record.position
+                parts.append(html.escape(f"{where} · record {shown} of 0-{n - 1}"))
             else:
                 parts.append(html.escape(f"{where} · {n} records"))
         if self.ui is not None and not self.record.is_replay and not self.runner.controls_live:
