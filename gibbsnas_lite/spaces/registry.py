@@ -41,7 +41,16 @@ from typing import Any
 
 from ..runs import choice
 
-__all__ = ["REGISTRY", "SpaceSpec", "get", "register", "space_names", "space_of_shapes", "spaces_in_benchmark"]
+__all__ = [
+    "REGISTRY",
+    "SpaceSpec",
+    "edge_labels",
+    "get",
+    "register",
+    "space_names",
+    "space_of_shapes",
+    "spaces_in_benchmark",
+]
 
 
 def _resolve(target: Any, package: str) -> Any:
@@ -49,6 +58,13 @@ def _resolve(target: Any, package: str) -> Any:
         return target
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(f".{module}", package), attr)
+
+
+def edge_labels(blocks: Sequence[str], edges: Sequence[str]) -> list[str]:
+    """One label per row of alpha's blocks stacked: ``edge 0→1`` (one block), ``normal c_{k-1}→0``."""
+    if len(blocks) == 1:
+        return [f"edge {r}" for r in edges]
+    return [f"{b} {r}" for b in blocks for r in edges]
 
 
 @dataclass(frozen=True)
@@ -81,10 +97,8 @@ class SpaceSpec:
         return self.benchmark is not None
 
     def edge_labels(self) -> list[str]:
-        """One label per row of alpha's blocks stacked (``edge 1→0`` or ``normal c_{k-1}→0``)."""
-        if len(self.blocks) == 1:
-            return [f"edge {r}" for r in self.edges]
-        return [f"{b} {r}" for b in self.blocks for r in self.edges]
+        """One label per row of alpha's blocks stacked (:func:`edge_labels`)."""
+        return edge_labels(self.blocks, self.edges)
 
     def build_supernet(self, config, num_classes: int, in_channels: int):
         return _resolve(self.supernet, __package__)(config, num_classes, in_channels)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ...spaces.registry import SpaceSpec, space_names, space_of_shapes
+from ...spaces.registry import SpaceSpec, edge_labels, space_names, space_of_shapes
 from ...spaces.registry import get as get_space
 
 #: the loss and accuracy metrics the curves show (step and epoch records)
@@ -42,9 +42,7 @@ class SpaceLayout:
         return cls(spec.name, spec.blocks, spec.edges, spec.ops, spec.has_benchmark)
 
     def edge_labels(self) -> list[str]:
-        if len(self.blocks) == 1:
-            return [f"edge {r}" for r in self.rows]
-        return [f"{b} {r}" for b in self.blocks for r in self.rows]
+        return edge_labels(self.blocks, self.rows)
 
 
 def space_layout(space: str) -> SpaceLayout:
